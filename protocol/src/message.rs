@@ -1,0 +1,359 @@
+//! Every WebSocket message of the contract (`shared/spec/API.md`), as one set of types
+//! that serialise to JSON (serde, `"type"` tag) and to bincode 2 (its own derive, which
+//! encodes enum variants by index and ignores the serde attributes).
+//!
+//! Variant order is part of the bincode wire format: append new variants and fields at
+//! the end, and update the golden-bytes tests deliberately.
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+/// Unix epoch milliseconds.
+pub type Millis = u64;
+
+/// A driver's availability as the driver (or the engine) sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverStatus {
+    Available,
+    Offline,
+    Break,
+}
+
+impl DriverStatus {
+    pub const ALL: [DriverStatus; 3] = [Self::Available, Self::Offline, Self::Break];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Offline => "offline",
+            Self::Break => "break",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// What happened at a stop, as the driver reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum StopOutcome {
+    PickedUp,
+    Delivered,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum StopKind {
+    Pickup,
+    Dropoff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Assigned,
+    PickedUp,
+    Delivered,
+    Cancelled,
+    Failed,
+    Unassignable,
+}
+
+/// One location of an order with its time window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct Stop {
+    pub lat: f64,
+    pub lon: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_ms: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_ms: Option<Millis>,
+    /// Time spent at the stop; the contract's default is 60 s.
+    #[serde(default = "default_service_s")]
+    pub service_s: u32,
+}
+
+fn default_service_s() -> u32 {
+    60
+}
+fn default_size() -> u32 {
+    1
+}
+
+/// An order as a client submits it (HTTP body or console `create_order`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct NewOrder {
+    /// Client-chosen id for idempotent retries; the server makes one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub pickup: Stop,
+    pub dropoff: Stop,
+    #[serde(default = "default_size")]
+    pub size: u32,
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// One status change of an order, kept as its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub at_ms: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An order as the server reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct Order {
+    pub id: String,
+    pub pickup: Stop,
+    pub dropoff: Stop,
+    pub size: u32,
+    pub priority: i32,
+    pub status: OrderStatus,
+    #[serde(default)]
+    pub driver_id: Option<String>,
+    #[serde(default)]
+    pub pickup_eta_ms: Option<Millis>,
+    #[serde(default)]
+    pub dropoff_eta_ms: Option<Millis>,
+    pub created_ms: Millis,
+    #[serde(default)]
+    pub history: Vec<StatusChange>,
+}
+
+/// One stop of a driver's planned route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct RouteStop {
+    pub stop_id: String,
+    pub order_id: String,
+    pub kind: StopKind,
+    pub lat: f64,
+    pub lon: f64,
+    pub eta_ms: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_ms: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_ms: Option<Millis>,
+}
+
+/// A driver's plan; `version` grows with every change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct Route {
+    pub version: u64,
+    pub stops: Vec<RouteStop>,
+}
+
+/// A driver as consoles see it (snapshot entries and live updates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct DriverUpdate {
+    pub id: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub status: DriverStatus,
+    pub ts_ms: Millis,
+}
+
+/// Messages a driver app sends on `/ws/driver`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DriverMessage {
+    Hello {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_seq: Option<u64>,
+    },
+    Position {
+        lat: f64,
+        lon: f64,
+        ts_ms: Millis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speed_mps: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heading_deg: Option<f64>,
+    },
+    Status {
+        status: DriverStatus,
+    },
+    StopDone {
+        stop_id: String,
+        outcome: StopOutcome,
+        ts_ms: Millis,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+impl DriverMessage {
+    /// The `type` tag, for metrics labels and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hello { .. } => "hello",
+            Self::Position { .. } => "position",
+            Self::Status { .. } => "status",
+            Self::StopDone { .. } => "stop_done",
+        }
+    }
+}
+
+/// Messages a dispatch console sends on `/ws/console`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsoleMessage {
+    Subscribe {
+        /// `[min_lon, min_lat, max_lon, max_lat]`; absent means the whole fleet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bbox: Option<[f64; 4]>,
+    },
+    CreateOrder {
+        order: NewOrder,
+    },
+    CancelOrder {
+        id: String,
+    },
+}
+
+impl ConsoleMessage {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Subscribe { .. } => "subscribe",
+            Self::CreateOrder { .. } => "create_order",
+            Self::CancelOrder { .. } => "cancel_order",
+        }
+    }
+}
+
+/// A client message with the optional client sequence number that errors and acks
+/// echo back as `ref`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct ClientFrame<M> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(flatten)]
+    pub msg: M,
+}
+
+/// Error codes shared by HTTP bodies and WebSocket error frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidArgument,
+    Unauthenticated,
+    PermissionDenied,
+    NotFound,
+    Conflict,
+    TooLarge,
+    RateLimited,
+    Overloaded,
+    OutOfServiceArea,
+    /// A message that is valid on its own but not in this state (a position before `hello`).
+    FailedPrecondition,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidArgument => "invalid_argument",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission_denied",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Overloaded => "overloaded",
+            Self::OutOfServiceArea => "out_of_service_area",
+            Self::FailedPrecondition => "failed_precondition",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status the contract pairs with this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidArgument | Self::OutOfServiceArea | Self::FailedPrecondition => 400,
+            Self::Unauthenticated => 401,
+            Self::PermissionDenied => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::TooLarge => 413,
+            Self::RateLimited => 429,
+            Self::Overloaded => 503,
+            Self::Internal => 500,
+        }
+    }
+}
+
+/// Messages the server sends on either socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome {
+        driver_id: String,
+        route: Route,
+    },
+    Route {
+        route: Route,
+    },
+    Ack {
+        /// The client's `seq` of the acknowledged message, when it sent one.
+        #[serde(rename = "ref", default)]
+        reference: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stop_id: Option<String>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(rename = "ref", default)]
+        reference: Option<u64>,
+    },
+    Snapshot {
+        drivers: Vec<DriverUpdate>,
+        orders: Vec<Order>,
+    },
+    Drivers {
+        updates: Vec<DriverUpdate>,
+        /// Batches this watcher missed because it fell behind (0 when it kept up).
+        #[serde(default)]
+        dropped: u64,
+    },
+    Order {
+        order: Order,
+    },
+}
+
+impl ServerMessage {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Welcome { .. } => "welcome",
+            Self::Route { .. } => "route",
+            Self::Ack { .. } => "ack",
+            Self::Error { .. } => "error",
+            Self::Snapshot { .. } => "snapshot",
+            Self::Drivers { .. } => "drivers",
+            Self::Order { .. } => "order",
+        }
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>, reference: Option<u64>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            reference,
+        }
+    }
+}
+
+/// A server message with its per-connection sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct ServerFrame {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub msg: ServerMessage,
+}
