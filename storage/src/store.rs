@@ -1,0 +1,49 @@
+//! The `Store` trait: the only way the engine reads or writes durable state.
+
+use crate::error::StoreError;
+use crate::records::{DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord};
+
+/// The durable truth of the engine.
+///
+/// Writes become durable only at the next [`flush`](Store::flush) (or, for sled, at its
+/// background flush): callers that must not acknowledge before the data is on disk
+/// write, then wait on [`GroupCommit::durable`](crate::GroupCommit::durable). Every
+/// method is blocking (fsync, disk reads): call it off async threads.
+///
+/// Implementations: [`SledStore`](crate::SledStore) (the real one) and
+/// [`MemStore`](crate::MemStore) (in-memory twin with the same results, for tests).
+pub trait Store: Send + Sync + 'static {
+    /// Stores a driver's registration, replacing any earlier one with the same id.
+    fn put_driver(&self, rec: &DriverRecord) -> Result<(), StoreError>;
+
+    /// Registration and latest state of one driver; `None` if the driver is not
+    /// registered (a stored state without a registration is not returned).
+    fn get_driver(&self, id: &str) -> Result<Option<DriverSnapshot>, StoreError>;
+
+    /// Overwrites the latest state of each listed driver, as one atomic batch: after a
+    /// crash either the whole batch is there or none of it. If an id appears twice,
+    /// the later entry wins. States of unregistered drivers are stored but only
+    /// returned once the driver registers.
+    fn put_driver_states(&self, batch: &[(String, DriverStateRecord)]) -> Result<(), StoreError>;
+
+    /// Every registered driver with its latest state, in id order (byte order of the
+    /// UTF-8 id, which equals `str` order). This is what recovery loads.
+    fn load_drivers(&self) -> Result<Vec<DriverSnapshot>, StoreError>;
+
+    /// Appends an event and returns its sequence number. Numbers start at 1 and rise by
+    /// one per append, also across reopens. After a crash, numbers of events that were
+    /// never flushed are handed out again (those events were never durable).
+    fn append_event(&self, ev: &EventRecord) -> Result<u64, StoreError>;
+
+    /// Up to `limit` events with sequence number `>= from_seq`, in sequence order.
+    fn events_from(
+        &self,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, EventRecord)>, StoreError>;
+
+    /// Durability barrier: when it returns `Ok`, everything written before the call is
+    /// on disk (fsync). Slow (milliseconds): share it through
+    /// [`GroupCommit`](crate::GroupCommit).
+    fn flush(&self) -> Result<(), StoreError>;
+}
