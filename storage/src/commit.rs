@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
@@ -62,8 +62,27 @@ struct State {
     stopping: bool,
 }
 
-/// Where the flusher sends one flush result.
-type WaiterTx = oneshot::Sender<Result<(), StoreError>>;
+/// Where the flusher sends one flush result: a oneshot for [`Durable`], a std channel
+/// for [`GroupCommit::durable_blocking`] (a std channel can be waited on from any
+/// thread, even one that runs an async runtime, without tokio's blocking check).
+enum WaiterTx {
+    Future(oneshot::Sender<Result<(), StoreError>>),
+    Thread(mpsc::Sender<Result<(), StoreError>>),
+}
+
+impl WaiterTx {
+    /// Delivers the result; a waiter that stopped waiting is not an error.
+    fn send(self, result: Result<(), StoreError>) {
+        match self {
+            WaiterTx::Future(tx) => {
+                let _ = tx.send(result);
+            }
+            WaiterTx::Thread(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
+}
 
 struct Waiter {
     /// The request number; served by the first flush whose target is `>= seq`.
@@ -108,16 +127,22 @@ impl GroupCommit {
     /// runtime; dropping it does not cancel the flush.
     pub fn durable(&self) -> Durable {
         let (tx, rx) = oneshot::channel();
-        if let Some(tx) = self.handle.shared.request(Some(tx)) {
-            let _ = tx.send(Err(StoreError::Closed));
+        if let Some(tx) = self.handle.shared.request(Some(WaiterTx::Future(tx))) {
+            tx.send(Err(StoreError::Closed));
         }
         Durable { rx }
     }
 
-    /// [`durable`](Self::durable), waiting on the calling thread. Panics if called
-    /// on an async runtime thread (use `durable().await` there).
+    /// [`durable`](Self::durable), blocking the calling thread until the result is
+    /// there. Works on any thread; on an async runtime's thread it stalls that thread
+    /// for a whole flush, so prefer `durable().await` there.
     pub fn durable_blocking(&self) -> Result<(), StoreError> {
-        self.durable().wait()
+        let (tx, rx) = mpsc::channel();
+        if let Some(tx) = self.handle.shared.request(Some(WaiterTx::Thread(tx))) {
+            tx.send(Err(StoreError::Closed));
+        }
+        // A disconnected channel means the flusher thread died without answering.
+        rx.recv().unwrap_or(Err(StoreError::Closed))
     }
 
     /// Asks for a flush without waiting for it (the position batch writer uses this).
@@ -149,7 +174,10 @@ impl Handle {
                 let (tx, rx) = oneshot::channel();
                 st.requested += 1;
                 let seq = st.requested;
-                st.waiters.push_back(Waiter { seq, tx });
+                st.waiters.push_back(Waiter {
+                    seq,
+                    tx: WaiterTx::Future(tx),
+                });
                 st.stopping = true;
                 self.shared.wake.notify_one();
                 Some(rx)
@@ -226,8 +254,7 @@ fn run_flusher(shared: &Shared, store: &dyn Store) {
             st.waiters.drain(..n).collect()
         };
         for w in done {
-            // The writer may have stopped waiting; that is fine.
-            let _ = w.tx.send(result.clone());
+            w.tx.send(result.clone());
         }
     }
 }
@@ -241,7 +268,8 @@ pub struct Durable {
 }
 
 impl Durable {
-    /// Waits on the calling thread. Panics if called on an async runtime thread.
+    /// Waits on the calling thread. Panics if called on an async runtime's thread (a
+    /// tokio rule); use `.await` there, or [`GroupCommit::durable_blocking`].
     pub fn wait(self) -> Result<(), StoreError> {
         self.rx.blocking_recv().unwrap_or(Err(StoreError::Closed))
     }

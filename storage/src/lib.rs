@@ -15,6 +15,21 @@
 //! - [`Store::put_driver_states`] is atomic: after a crash the whole batch or none of it.
 //! - Event sequence numbers rise by one per append, also across reopens.
 //! - [`Store::load_drivers`] and [`Store::events_from`] return rows in key order.
+//!
+//! # Use
+//! ```
+//! use std::sync::Arc;
+//! use dispatch_storage::{DriverRecord, GroupCommit, MemStore, Store};
+//!
+//! let store = Arc::new(MemStore::new()); // `SledStore::open(dir)?` in production
+//! let commit = GroupCommit::start(store.clone());
+//! let rec = DriverRecord { id: "d1".into(), name: None, capacity: 4, created_ms: 0 };
+//! store.put_driver(&rec)?;          // 1. write
+//! commit.durable_blocking()?;       // 2. wait for a shared flush (`durable().await` in async code)
+//! // 3. only now acknowledge (HTTP 201)
+//! commit.shutdown()?;
+//! # Ok::<(), dispatch_storage::StoreError>(())
+//! ```
 
 mod commit;
 mod error;

@@ -144,7 +144,7 @@ impl Store for SledStore {
     }
 
     fn load_drivers(&self) -> Result<Vec<DriverSnapshot>, StoreError> {
-        let mut out = Vec::with_capacity(self.drivers.len());
+        let mut out = Vec::new(); // no `len()`: sled counts by scanning the tree
         for entry in self.drivers.iter() {
             let (key, value) = entry?;
             let id = keys::driver_id(DriverRecord::TREE, &key)?;

@@ -279,6 +279,16 @@ fn flush_failure_reaches_the_waiters_and_later_flushes_recover() {
     gc.shutdown().unwrap();
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn durable_blocking_works_on_a_runtime_thread() {
+    let store = Arc::new(MemStore::new());
+    let gc = GroupCommit::start(store.clone());
+    store.put_driver(&driver(1)).unwrap();
+    assert_eq!(gc.durable_blocking(), Ok(()));
+    assert_eq!(gc.durable().await, Ok(()));
+    gc.shutdown().unwrap();
+}
+
 #[test]
 fn sled_writers_are_durable_after_reopen() {
     let dir = tempfile::tempdir().unwrap();
