@@ -93,7 +93,7 @@ struct Waiter {
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread over `store`.
+    /// Starts the flusher thread over `store`. Panics if the OS refuses a thread.
     pub fn start(store: Arc<dyn Store>) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -151,8 +151,9 @@ impl GroupCommit {
     }
 
     /// Final flush, then stops and joins the thread. Waiters registered before the
-    /// call are completed. Returns the final flush's result; later calls (and calls
-    /// racing the first) return `Ok(())` once the thread is joined.
+    /// call are completed. Returns the final flush's result (`Err(Closed)` if the
+    /// thread had died); later calls (and calls racing the first) return `Ok(())` once
+    /// the thread is joined.
     pub fn shutdown(&self) -> Result<(), StoreError> {
         self.handle.shutdown()
     }
@@ -187,6 +188,7 @@ impl Handle {
         if let Some(t) = thread.take() {
             if t.join().is_err() {
                 error!("group commit thread panicked");
+                return Err(StoreError::Closed);
             }
         }
         match final_flush {
@@ -229,8 +231,22 @@ impl Shared {
     }
 }
 
+/// Marks the committer stopped when the flusher thread ends, also by a panic in
+/// `Store::flush`: later requests then fail with `Closed` instead of waiting forever,
+/// and dropping the queued senders answers their waiters with `Closed`.
+struct ExitGuard<'a>(&'a Shared);
+
+impl Drop for ExitGuard<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.stopping = true;
+        st.waiters.clear();
+    }
+}
+
 /// The flusher thread: one flush per round, covering every request made before it.
 fn run_flusher(shared: &Shared, store: &dyn Store) {
+    let _exit = ExitGuard(shared);
     loop {
         let target = {
             let mut st = shared.lock();

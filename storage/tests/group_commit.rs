@@ -279,6 +279,49 @@ fn flush_failure_reaches_the_waiters_and_later_flushes_recover() {
     gc.shutdown().unwrap();
 }
 
+/// A store whose flush panics, as a sled bug might.
+struct PanickingStore(MemStore);
+
+impl Store for PanickingStore {
+    fn put_driver(&self, rec: &DriverRecord) -> Result<(), StoreError> {
+        self.0.put_driver(rec)
+    }
+    fn get_driver(&self, id: &str) -> Result<Option<dispatch_storage::DriverSnapshot>, StoreError> {
+        self.0.get_driver(id)
+    }
+    fn put_driver_states(
+        &self,
+        batch: &[(String, dispatch_storage::DriverStateRecord)],
+    ) -> Result<(), StoreError> {
+        self.0.put_driver_states(batch)
+    }
+    fn load_drivers(&self) -> Result<Vec<dispatch_storage::DriverSnapshot>, StoreError> {
+        self.0.load_drivers()
+    }
+    fn append_event(&self, ev: &dispatch_storage::EventRecord) -> Result<u64, StoreError> {
+        self.0.append_event(ev)
+    }
+    fn events_from(
+        &self,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, dispatch_storage::EventRecord)>, StoreError> {
+        self.0.events_from(from_seq, limit)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        panic!("flush exploded (expected by the test)")
+    }
+}
+
+#[test]
+fn a_dead_flusher_answers_closed_instead_of_hanging() {
+    let gc = GroupCommit::start(Arc::new(PanickingStore(MemStore::new())));
+    assert_eq!(gc.durable_blocking(), Err(StoreError::Closed));
+    // Whether or not the thread has finished unwinding, no request may hang.
+    assert_eq!(gc.durable_blocking(), Err(StoreError::Closed));
+    assert_eq!(gc.shutdown(), Err(StoreError::Closed));
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn durable_blocking_works_on_a_runtime_thread() {
     let store = Arc::new(MemStore::new());
