@@ -1,0 +1,221 @@
+//! SISR ruin (Christiaens & Vanden Berghe, "Slack Induction by String Removals") and
+//! greedy recreate with blinks.
+//!
+//! Ruin removes strings (consecutive stops, or a string with a preserved middle part)
+//! from a few routes near a random seed customer; a pickup and its delivery always leave
+//! and return together. Recreate sorts the removed requests by one of a few criteria and
+//! inserts each at its cheapest feasible position over all routes, skipping each
+//! position with a small probability (blinks).
+
+use crate::insert::{apply_in_solution, best_in_solution};
+use crate::model::{Problem, NONE};
+use crate::rng::Rng;
+use crate::route::Solution;
+
+#[derive(Clone, Copy, Debug)]
+pub struct RuinParams {
+    /// Average number of removed customers (c̄).
+    pub avg_removed: f64,
+    /// Maximum string length (L_max).
+    pub max_string: f64,
+    /// Probability of a split-string removal instead of a plain string.
+    pub split_rate: f64,
+    /// β: probability of stopping to grow the preserved part of a split string.
+    pub split_depth: f64,
+    /// Probability of skipping an insertion position.
+    pub blink_rate: f64,
+}
+
+impl Default for RuinParams {
+    fn default() -> Self {
+        RuinParams {
+            avg_removed: 10.0,
+            max_string: 10.0,
+            split_rate: 0.5,
+            split_depth: 0.01,
+            blink_rate: 0.01,
+        }
+    }
+}
+
+/// Removes strings around a random customer; the removed requests are appended to
+/// `s.unassigned`. Returns how many requests were removed.
+pub fn ruin(p: &Problem, s: &mut Solution, rng: &mut Rng, prm: &RuinParams) -> usize {
+    let mut free = 0usize;
+    let mut nonempty = 0usize;
+    for r in &s.routes {
+        let f = r.free_stops().len();
+        if f > 0 {
+            free += f;
+            nonempty += 1;
+        }
+    }
+    if free == 0 {
+        return 0;
+    }
+    let avg = free as f64 / nonempty as f64;
+    let ls_max = prm.max_string.min(avg);
+    let ks_max = (4.0 * prm.avg_removed / (1.0 + ls_max) - 1.0).max(1.0);
+    let ks = (1.0 + rng.f64() * ks_max).floor() as usize;
+    // random assigned free customer as seed
+    let seed = loop {
+        let r = &s.routes[rng.below(s.routes.len())];
+        let f = r.free_stops();
+        if !f.is_empty() {
+            break f[rng.below(f.len())];
+        }
+    };
+    let before = s.unassigned.len();
+    let mut ruined: Vec<usize> = Vec::with_capacity(ks);
+    let mut remove: Vec<usize> = Vec::with_capacity(32);
+    let neigh = &p.neighbors[seed];
+    for c in std::iter::once(seed).chain(neigh.iter().map(|&x| x as usize)) {
+        if ruined.len() >= ks {
+            break;
+        }
+        let ri = s.route_of[c];
+        if ri == NONE || ruined.contains(&ri) {
+            continue;
+        }
+        let route = &s.routes[ri];
+        let lo = 1 + route.n_pinned;
+        let hi = route.seq.len() - 1; // exclusive
+        let t_len = hi - lo;
+        let Some(pos) = route.seq[lo..hi]
+            .iter()
+            .position(|&x| x == c)
+            .map(|x| x + lo)
+        else {
+            continue;
+        };
+        let lt_max = ls_max.min(t_len as f64);
+        let lt = ((1.0 + rng.f64() * lt_max).floor() as usize).clamp(1, t_len);
+        remove.clear();
+        if lt == t_len || rng.f64() >= prm.split_rate {
+            let first = pos.saturating_sub(lt - 1).max(lo);
+            let last = pos.min(hi - lt);
+            let st = first + rng.below(last - first + 1);
+            remove.extend_from_slice(&route.seq[st..st + lt]);
+        } else {
+            let mut m = 1;
+            while lt + m < t_len && rng.f64() >= prm.split_depth {
+                m += 1;
+            }
+            let len = lt + m;
+            let first = pos.saturating_sub(len - 1).max(lo);
+            let last = pos.min(hi - len);
+            let st = first + rng.below(last - first + 1);
+            let keep = st + rng.below(lt + 1); // preserved part [keep, keep + m)
+            for (k, &x) in route.seq[st..st + len].iter().enumerate() {
+                let k = st + k;
+                if k < keep || k >= keep + m {
+                    remove.push(x);
+                }
+            }
+        }
+        // siblings leave with their partner
+        let n0 = remove.len();
+        for k in 0..n0 {
+            let req = p.requests[p.request_of[remove[k]]];
+            for x in req.nodes() {
+                if !remove.contains(&x) {
+                    remove.push(x);
+                }
+            }
+        }
+        for &x in &remove {
+            let rq = p.request_of[x];
+            if p.requests[rq].first == x {
+                s.unassigned.push(rq);
+            }
+            s.route_of[x] = NONE;
+        }
+        s.routes[ri].remove_nodes(p, &remove);
+        ruined.push(ri);
+    }
+    s.unassigned.len() - before
+}
+
+/// Orders in which recreate inserts requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    Random,
+    Demand,
+    Far,
+    Close,
+    TimeWindow,
+}
+
+impl Order {
+    /// SISR's weights (random 4, demand 4, far 2, close 1) plus narrow time windows first.
+    pub fn pick(rng: &mut Rng) -> Order {
+        match rng.below(13) {
+            0..=3 => Order::Random,
+            4..=7 => Order::Demand,
+            8..=9 => Order::Far,
+            10 => Order::Close,
+            _ => Order::TimeWindow,
+        }
+    }
+}
+
+pub fn sort_requests(p: &Problem, list: &mut [usize], order: Order, rng: &mut Rng) {
+    rng.shuffle(list);
+    let depot = p.vehicles[0].start;
+    let key = |ri: usize| -> f64 {
+        let rq = p.requests[ri];
+        match order {
+            Order::Random => 0.0,
+            Order::Demand => -(p.demand[rq.first].abs() as f64),
+            Order::Far => -rq
+                .nodes()
+                .map(|x| p.matrix.dist(depot, x))
+                .fold(0.0, f64::max),
+            Order::Close => rq
+                .nodes()
+                .map(|x| p.matrix.dist(depot, x))
+                .fold(0.0, f64::max),
+            Order::TimeWindow => rq
+                .nodes()
+                .map(|x| p.due[x] - p.ready[x])
+                .fold(f64::INFINITY, f64::min),
+        }
+    };
+    if order != Order::Random {
+        list.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
+    }
+}
+
+/// Greedy insertion of every unassigned request (in the given order) at its cheapest
+/// position; requests that fit nowhere stay unassigned. At most `max_routes` routes are
+/// used.
+pub fn recreate(
+    p: &Problem,
+    s: &mut Solution,
+    rng: &mut Rng,
+    order: Order,
+    max_routes: usize,
+    blink_rate: f64,
+) {
+    let mut list = std::mem::take(&mut s.unassigned);
+    sort_requests(p, &mut list, order, rng);
+    let mut used = s.vehicles();
+    for &ri in &list {
+        let req = p.requests[ri];
+        let ins = if blink_rate > 0.0 {
+            best_in_solution(p, s, req, max_routes, Some((&mut *rng, blink_rate)), used)
+        } else {
+            best_in_solution(p, s, req, max_routes, None, used)
+        };
+        match ins {
+            Some(ins) => {
+                if s.routes[ins.route].is_empty() {
+                    used += 1;
+                }
+                s.unassigned.push(ri); // apply_in_solution removes it again
+                apply_in_solution(p, s, ri, &ins);
+            }
+            None => s.unassigned.push(ri),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The metaheuristic: construction, route (fleet) minimisation, then simulated annealing
+//! on distance with SISR ruin-and-recreate, then local search.
+//!
+//! Objective, hierarchical: serve every request, then fewest vehicles, then distance.
+//! The budget is wall-clock time or a number of ruin-and-recreate iterations; with an
+//! iteration budget the result depends only on the problem, the seed and the count.
+
+use std::time::{Duration, Instant};
+
+use crate::local_search::local_search;
+use crate::model::Problem;
+use crate::rng::Rng;
+use crate::route::Solution;
+use crate::ruin::{recreate, ruin, Order, RuinParams};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    /// Wall-clock time for the whole search.
+    Time(Duration),
+    /// Number of ruin-and-recreate iterations (deterministic).
+    Iterations(u64),
+}
+
+#[derive(Clone, Debug)]
+pub struct SearchParams {
+    pub budget: Budget,
+    pub seed: u64,
+    pub ruin: RuinParams,
+    /// Share of the budget the fleet minimisation may use at most.
+    pub fleet_share: f64,
+    /// Start and final temperature, relative to the mean distance between customers.
+    pub t_start: f64,
+    pub t_end: f64,
+}
+
+impl SearchParams {
+    pub fn new(budget: Budget, seed: u64) -> Self {
+        SearchParams {
+            budget,
+            seed,
+            ruin: RuinParams::default(),
+            fleet_share: 0.4,
+            t_start: 0.25,
+            t_end: 0.005,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SearchStats {
+    pub iterations: u64,
+    pub fleet_iterations: u64,
+}
+
+struct Clock {
+    start: Instant,
+    budget: Budget,
+}
+
+impl Clock {
+    /// Progress in [0, 1] after `iter` iterations.
+    fn frac(&self, iter: u64) -> f64 {
+        match self.budget {
+            Budget::Time(d) => {
+                let total = d.as_secs_f64();
+                if total <= 0.0 {
+                    1.0
+                } else {
+                    self.start.elapsed().as_secs_f64() / total
+                }
+            }
+            Budget::Iterations(n) => {
+                if n == 0 {
+                    1.0
+                } else {
+                    iter as f64 / n as f64
+                }
+            }
+        }
+    }
+}
+
+/// Runs the whole search. The result may leave requests unassigned when no feasible
+/// assignment was found; callers check `unassigned`.
+pub fn search(p: &Problem, prm: &SearchParams) -> (Solution, SearchStats) {
+    let clock = Clock {
+        start: Instant::now(),
+        budget: prm.budget,
+    };
+    let mut rng = Rng::new(prm.seed);
+    let mut stats = SearchStats::default();
+    let fleet = p.vehicles.len();
+
+    // Construction: greedy insertion, farthest first.
+    let mut s = Solution::empty(p);
+    recreate(p, &mut s, &mut rng, Order::Far, fleet, 0.0);
+    local_search(p, &mut s, fleet, 3);
+
+    let mut best = fleet_min(p, s, &mut rng, &clock, prm, &mut stats);
+    if best.unassigned.is_empty() {
+        let mut max_routes = best.vehicles();
+        let t0 = prm.t_start * p.scale;
+        let t1 = prm.t_end * p.scale;
+        let f0 = clock.frac(stats.iterations).min(1.0);
+        let mut cur = best.clone();
+        let mut cand = cur.clone();
+        loop {
+            let f = clock.frac(stats.iterations);
+            if f >= 1.0 {
+                break;
+            }
+            let phase = ((f - f0) / (1.0 - f0)).clamp(0.0, 1.0);
+            let temp = t0 * (t1 / t0).powf(phase);
+            cand.clone_from(&cur);
+            ruin(p, &mut cand, &mut rng, &prm.ruin);
+            let order = Order::pick(&mut rng);
+            recreate(
+                p,
+                &mut cand,
+                &mut rng,
+                order,
+                max_routes,
+                prm.ruin.blink_rate,
+            );
+            stats.iterations += 1;
+            if !cand.unassigned.is_empty() {
+                continue;
+            }
+            let threshold = cur.distance() - temp * rng.f64().max(1e-300).ln();
+            if cand.better_than(&best) {
+                best.clone_from(&cand);
+                max_routes = best.vehicles();
+                std::mem::swap(&mut cur, &mut cand);
+            } else if cand.distance() < threshold && cand.vehicles() <= max_routes {
+                std::mem::swap(&mut cur, &mut cand);
+            }
+        }
+        local_search(p, &mut best, max_routes, 20);
+    }
+    (best, stats)
+}
+
+/// Route minimisation (SISR's fleet minimisation): remove a route, then ruin and recreate
+/// with one route fewer, accepting a candidate when it leaves fewer requests out or
+/// requests that were absent less often. Returns the best complete solution (or the
+/// input when it never completed).
+fn fleet_min(
+    p: &Problem,
+    s0: Solution,
+    rng: &mut Rng,
+    clock: &Clock,
+    prm: &SearchParams,
+    stats: &mut SearchStats,
+) -> Solution {
+    let lb = p.capacity_lower_bound().max(1);
+    let mut absences = vec![0u64; p.requests.len()];
+    let mut best: Option<Solution> = s0.unassigned.is_empty().then(|| s0.clone());
+    let mut max_routes = if s0.unassigned.is_empty() {
+        s0.vehicles()
+    } else {
+        p.vehicles.len()
+    };
+    let mut cur = s0;
+    let mut cand = cur.clone();
+    let sum = |s: &Solution, abs: &[u64]| s.unassigned.iter().map(|&r| abs[r]).sum::<u64>();
+    loop {
+        if cur.unassigned.is_empty() {
+            if best.as_ref().is_none_or(|b| cur.better_than(b)) {
+                best = Some(cur.clone());
+            }
+            if cur.vehicles() <= lb {
+                break;
+            }
+            // remove a random route without pinned stops
+            let cands: Vec<usize> = (0..cur.routes.len())
+                .filter(|&r| !cur.routes[r].is_empty() && cur.routes[r].n_pinned == 0)
+                .collect();
+            if cands.is_empty() {
+                break;
+            }
+            let r = cands[rng.below(cands.len())];
+            let stops = cur.routes[r].free_stops().to_vec();
+            for &x in &stops {
+                let rq = p.request_of[x];
+                if p.requests[rq].first == x {
+                    cur.unassigned.push(rq);
+                }
+                cur.route_of[x] = crate::model::NONE;
+            }
+            cur.routes[r].remove_nodes(p, &stops);
+            max_routes = cur.vehicles();
+        }
+        if clock.frac(stats.iterations) >= prm.fleet_share {
+            break;
+        }
+        cand.clone_from(&cur);
+        ruin(p, &mut cand, rng, &prm.ruin);
+        let order = Order::pick(rng);
+        recreate(p, &mut cand, rng, order, max_routes, prm.ruin.blink_rate);
+        stats.iterations += 1;
+        stats.fleet_iterations += 1;
+        for &r in &cand.unassigned {
+            absences[r] += 1;
+        }
+        if cand.unassigned.len() < cur.unassigned.len()
+            || sum(&cand, &absences) < sum(&cur, &absences)
+        {
+            std::mem::swap(&mut cur, &mut cand);
+        }
+    }
+    best.unwrap_or(cur)
+}
