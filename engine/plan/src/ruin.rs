@@ -16,6 +16,10 @@ use crate::route::Solution;
 pub struct RuinParams {
     /// Average number of removed customers (c̄).
     pub avg_removed: f64,
+    /// c̄ grows to this share of the mean route length for long routes ...
+    pub long_route_share: f64,
+    /// ... but not above this.
+    pub max_removed: f64,
     /// Maximum string length (L_max).
     pub max_string: f64,
     /// Probability of a split-string removal instead of a plain string.
@@ -30,6 +34,8 @@ impl Default for RuinParams {
     fn default() -> Self {
         RuinParams {
             avg_removed: 10.0,
+            long_route_share: 0.5,
+            max_removed: 20.0,
             max_string: 10.0,
             split_rate: 0.5,
             split_depth: 0.01,
@@ -55,7 +61,11 @@ pub fn ruin(p: &Problem, s: &mut Solution, rng: &mut Rng, prm: &RuinParams) -> u
     }
     let avg = free as f64 / nonempty as f64;
     let ls_max = prm.max_string.min(avg);
-    let ks_max = (4.0 * prm.avg_removed / (1.0 + ls_max) - 1.0).max(1.0);
+    // long routes (few vehicles) need bigger ruins to move between local optima
+    let cbar = prm
+        .avg_removed
+        .max((avg * prm.long_route_share).min(prm.max_removed));
+    let ks_max = (4.0 * cbar / (1.0 + ls_max) - 1.0).max(1.0);
     let ks = (1.0 + rng.f64() * ks_max).floor() as usize;
     // random assigned free customer as seed
     let seed = loop {

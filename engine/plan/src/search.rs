@@ -50,6 +50,10 @@ impl SearchParams {
 pub struct SearchStats {
     pub iterations: u64,
     pub fleet_iterations: u64,
+    /// Distance-phase candidates dropped because a request found no place.
+    pub incomplete: u64,
+    /// Distance-phase candidates accepted.
+    pub accepted: u64,
 }
 
 struct Clock {
@@ -124,6 +128,7 @@ pub fn search(p: &Problem, prm: &SearchParams) -> (Solution, SearchStats) {
             );
             stats.iterations += 1;
             if !cand.unassigned.is_empty() {
+                stats.incomplete += 1;
                 continue;
             }
             let threshold = cur.distance() - temp * rng.f64().max(1e-300).ln();
@@ -131,8 +136,10 @@ pub fn search(p: &Problem, prm: &SearchParams) -> (Solution, SearchStats) {
                 best.clone_from(&cand);
                 max_routes = best.vehicles();
                 std::mem::swap(&mut cur, &mut cand);
+                stats.accepted += 1;
             } else if cand.distance() < threshold && cand.vehicles() <= max_routes {
                 std::mem::swap(&mut cur, &mut cand);
+                stats.accepted += 1;
             }
         }
         local_search(p, &mut best, max_routes, 20);
