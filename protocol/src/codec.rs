@@ -14,8 +14,32 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
 /// hostile prefix must not make the decoder allocate.
 const BINCODE_CLAIM_LIMIT: usize = 16 * 1024 * 1024;
 
+/// bincode allocates a container as soon as its length prefix passes the limit, before
+/// reading the elements, so a limit well above the frame size lets a few bytes claiming
+/// megabytes allocate them. Claims count memory (elements × `size_of`), and every
+/// element takes wire bytes, so a well-formed frame claims less than this many bytes per
+/// byte of frame (the densest, an order's `StatusChange`, is 40 bytes in memory from 3 on
+/// the wire; `tests/bad_input.rs` checks the densest frames still decode).
+const CLAIM_PER_FRAME_BYTE: usize = 16;
+
 fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<BINCODE_CLAIM_LIMIT>()
+}
+
+/// Decodes with the smallest claim limit (a const generic in bincode, hence the tiers)
+/// that a well-formed frame of this length can need.
+fn bincode_decode<T: Decode<()>>(bytes: &[u8]) -> Result<(T, usize), bincode::error::DecodeError> {
+    let standard = bincode::config::standard();
+    let need = bytes.len().saturating_mul(CLAIM_PER_FRAME_BYTE);
+    if need <= 4 * 1024 {
+        bincode::decode_from_slice(bytes, standard.with_limit::<{ 4 * 1024 }>())
+    } else if need <= 64 * 1024 {
+        bincode::decode_from_slice(bytes, standard.with_limit::<{ 64 * 1024 }>())
+    } else if need <= 1024 * 1024 {
+        bincode::decode_from_slice(bytes, standard.with_limit::<{ 1024 * 1024 }>())
+    } else {
+        bincode::decode_from_slice(bytes, bincode_config())
+    }
 }
 
 /// Which of the two wire encodings a frame uses.
@@ -90,13 +114,12 @@ pub fn decode_raw<T: DeserializeOwned + Decode<()>>(
         });
     }
     match encoding {
-        Encoding::Json => serde_json::from_slice(bytes).map_err(json_error),
+        Encoding::Json => serde_json::from_slice(bytes).map_err(|e| json_error(e, bytes)),
         Encoding::Bincode => {
-            let (value, read) = bincode::decode_from_slice(bytes, bincode_config())
-                .map_err(|e| DecodeError::Malformed {
-                    encoding: "bincode",
-                    reason: e.to_string(),
-                })?;
+            let (value, read) = bincode_decode(bytes).map_err(|e| DecodeError::Malformed {
+                encoding: "bincode",
+                reason: e.to_string(),
+            })?;
             if read != bytes.len() {
                 return Err(DecodeError::Malformed {
                     encoding: "bincode",
@@ -122,17 +145,31 @@ where
     Ok(frame)
 }
 
-fn json_error(e: serde_json::Error) -> DecodeError {
+fn json_error(e: serde_json::Error, bytes: &[u8]) -> DecodeError {
     let reason = e.to_string();
-    // serde reports an unrecognised `"type"` tag as an unknown variant.
+    // serde reports an unrecognised `"type"` tag as an unknown variant, but also an
+    // unrecognised value of any enum field (`"status":"flying"`): only the former is an
+    // unknown message type.
     if let Some(rest) = reason.strip_prefix("unknown variant `") {
         let name = rest.split('`').next().unwrap_or_default();
-        return DecodeError::UnknownType(name.to_string());
+        if type_tag(bytes).as_deref() == Some(name) {
+            return DecodeError::UnknownType(name.to_string());
+        }
     }
     DecodeError::Malformed {
         encoding: "json",
         reason,
     }
+}
+
+/// The top-level `"type"` string of a JSON object, if there is one.
+fn type_tag(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Tag {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+    }
+    serde_json::from_slice::<Tag>(bytes).ok()?.kind
 }
 
 #[cfg(test)]
@@ -178,7 +215,12 @@ mod tests {
 
     #[test]
     fn bincode_rejects_garbage_and_trailing_bytes() {
-        for garbage in [&[0xffu8, 0xff, 0xff][..], &[], &[42], &[1, 250, 255, 255, 255, 255]] {
+        for garbage in [
+            &[0xffu8, 0xff, 0xff][..],
+            &[],
+            &[42],
+            &[1, 250, 255, 255, 255, 255],
+        ] {
             assert!(decode_client::<DriverMessage>(Encoding::Bincode, garbage, 1024).is_err());
         }
         let Encoded::Binary(mut bytes) = encode(

@@ -182,8 +182,7 @@ impl Validate for DriverMessage {
             }
             Self::StopDone { stop_id, note, .. } => {
                 validate_id("stop_id", stop_id)?;
-                note.as_deref()
-                    .map_or(Ok(()), |n| validate_text("note", n))
+                note.as_deref().map_or(Ok(()), |n| validate_text("note", n))
             }
         }
     }
