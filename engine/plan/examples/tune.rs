@@ -22,6 +22,7 @@ fn main() {
         prm.t_start = env("T0", prm.t_start);
         prm.t_end = env("T1", prm.t_end);
         prm.fleet_share = env("FLEET", prm.fleet_share);
+
         prm.ruin.avg_removed = env("CBAR", prm.ruin.avg_removed);
         prm.ruin.max_string = env("LMAX", prm.ruin.max_string);
         let (s, st) = search(&p, &prm);

@@ -25,6 +25,20 @@
 //!   annealing on distance; wall-clock or iteration budget, deterministic per seed.
 //! - [`solve`]: file in, checked report out (`dispatch solve`), and the benchmark runner.
 //!
+//! # Calls for live dispatch
+//!
+//! ```text
+//! let m = Matrix::from_points(&latlons, &Haversine { detour_factor: 1.3, speed_mps: 8.3 });
+//! let p = Problem::new(name, nodes, vehicles, m)?;        // pinned stops on Vehicle
+//! let routes: Vec<Route> = (0..p.vehicles.len()).map(|v| Route::new(&p, v)).collect();
+//! // or Route::from_stops(&p, v, &current_plan) for drivers that already have stops
+//! let order = p.requests[p.request_of[pickup_node]];
+//! let costs = insert::costs_over_routes(&p, &routes, order); // Vec<Option<Insertion>>
+//! insert::apply(&p, &mut routes[best.route], order, &best);
+//! local_search::improve_route(&p, &mut routes[best.route], 200, seed);
+//! // whole re-plan: search::search(&p, &SearchParams::new(Budget::Time(..), seed))
+//! ```
+//!
 //! Units: the planner is unit-agnostic. Benchmarks use Euclidean distance = time.
 //! Live dispatch with [`travel::Haversine`] uses metres for distance and seconds for
 //! duration (time windows, service times and shift ends must then be in seconds).

@@ -62,6 +62,25 @@ impl Route {
         r
     }
 
+    /// The route of `vehicle` visiting `stops` (pinned stops first), e.g. a driver's current
+    /// plan. Returns `None` when the pinned prefix is not kept or the schedule is
+    /// infeasible.
+    pub fn from_stops(p: &Problem, vehicle: usize, stops: &[usize]) -> Option<Route> {
+        let mut r = Route::new(p, vehicle);
+        if stops.len() < r.n_pinned || stops[..r.n_pinned] != r.seq[1..1 + r.n_pinned] {
+            return None;
+        }
+        if stops.iter().any(|&s| s >= p.nodes.len()) {
+            return None;
+        }
+        let end = r.seq[r.seq.len() - 1];
+        r.seq.truncate(1);
+        r.seq.extend_from_slice(stops);
+        r.seq.push(end);
+        r.update(p);
+        r.is_feasible(p).then_some(r)
+    }
+
     /// Stops (pinned included), start and end excluded.
     pub fn stops(&self) -> &[usize] {
         &self.seq[1..self.seq.len() - 1]

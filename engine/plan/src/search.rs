@@ -40,7 +40,7 @@ impl SearchParams {
             seed,
             ruin: RuinParams::default(),
             fleet_share: 0.4,
-            t_start: 0.25,
+            t_start: 1.0,
             t_end: 0.005,
         }
     }
@@ -95,10 +95,24 @@ pub fn search(p: &Problem, prm: &SearchParams) -> (Solution, SearchStats) {
     let mut stats = SearchStats::default();
     let fleet = p.vehicles.len();
 
-    // Construction: greedy insertion, farthest first.
-    let mut s = Solution::empty(p);
+    // Construction: greedy insertion in each order, the best one after local search.
+    let empty = Solution::empty(p);
+    let mut s = empty.clone();
     recreate(p, &mut s, &mut rng, Order::Far, fleet, 0.0);
     local_search(p, &mut s, fleet, 3);
+    for order in [
+        Order::TimeWindow,
+        Order::Demand,
+        Order::Close,
+        Order::Random,
+    ] {
+        let mut c = empty.clone();
+        recreate(p, &mut c, &mut rng, order, fleet, 0.0);
+        local_search(p, &mut c, fleet, 3);
+        if c.better_than(&s) {
+            s = c;
+        }
+    }
 
     let mut best = fleet_min(p, s, &mut rng, &clock, prm, &mut stats);
     if best.unassigned.is_empty() {

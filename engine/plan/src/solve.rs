@@ -188,7 +188,7 @@ impl BenchTable {
                 (Some(b), Some(g)) => (
                     b.vehicles.to_string(),
                     format!("{:.2}", b.distance),
-                    format!("{g:+.2}"),
+                    format!("{:+.2}", if g.abs() < 0.005 { 0.0 } else { g }),
                 ),
                 _ => ("?".into(), "?".into(), "?".into()),
             };
@@ -218,6 +218,16 @@ impl BenchTable {
         ));
         s
     }
+}
+
+/// Where `bench_dir` looks for best-known values by default: `DIR/bks.csv`, else
+/// `DIR/../bks.csv` (the layout of `shared/data/vrp`).
+pub fn default_bks_csv(dir: &Path) -> std::path::PathBuf {
+    let here = dir.join("bks.csv");
+    if here.is_file() {
+        return here;
+    }
+    dir.parent().map_or(here, |p| p.join("bks.csv"))
 }
 
 /// Solves every `*.txt` instance of `dir` (sorted by name) and compares with `bks_csv`.

@@ -80,3 +80,10 @@ fn missing_file_is_an_io_error() {
     );
     assert!(matches!(r, Err(PlanError::Io { .. })));
 }
+
+#[test]
+fn bks_csv_is_found_next_to_the_instance_folders() {
+    let Some(dir) = common::vrp_dir() else { return };
+    let f = dispatch_plan::solve::default_bks_csv(&dir.join("solomon"));
+    assert!(f.ends_with("vrp/bks.csv") && f.is_file(), "{}", f.display());
+}
