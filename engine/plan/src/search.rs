@@ -95,6 +95,10 @@ pub fn search(p: &Problem, prm: &SearchParams) -> (Solution, SearchStats) {
     let mut stats = SearchStats::default();
     let fleet = p.vehicles.len();
 
+    if p.requests.is_empty() {
+        return (Solution::empty(p), stats);
+    }
+
     // Construction: greedy insertion in each order, the best one after local search.
     let empty = Solution::empty(p);
     let mut s = empty.clone();

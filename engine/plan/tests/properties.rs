@@ -99,3 +99,15 @@ fn costs_over_k_routes_match_applied_costs() {
         assert!(chk.is_ok(), "{chk:?} {:?}", r.seq);
     }
 }
+
+#[test]
+fn a_problem_without_requests_returns_at_once() {
+    let p = common::random_problem(1, 0, 0);
+    let r = solve_problem(
+        &p,
+        &SearchParams::new(Budget::Time(std::time::Duration::from_secs(60)), 1),
+    )
+    .unwrap();
+    assert_eq!(r.vehicles, 0);
+    assert!(r.routes.is_empty());
+}
