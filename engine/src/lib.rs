@@ -1,1 +1,147 @@
-//! placeholder
+//! The real-time dispatch engine: drivers stream positions over WebSockets into
+//! region actors that hold them in R-trees; consoles and HTTP clients query and watch
+//! the fleet; everything acknowledged is durable in sled.
+//!
+//! # Layout
+//! - `config`: the TOML configuration, defaults and validation.
+//! - `auth`: the signing secret and driver/console tokens.
+//! - `net`: the listener's HTTP routes, WebSocket upgrade and socket sessions.
+//! - `app`: the shared state handed to every handler and session; recovery.
+//! - `router`: addressing of region and driver actors; nearest fan-out over regions.
+//! - `actors`: the actix shell — `DriverActor`, `RegionActor`, the actor system.
+//! - `core`: pure domain logic — the region grid and the spatial index.
+//! - `persist`: the position batch writer in front of the store.
+//! - `telemetry`, `error`, `time`: metrics and logs, API errors, the clock.
+
+pub mod actors;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod net;
+pub mod persist;
+pub mod router;
+pub mod telemetry;
+pub mod time;
+
+use anyhow::Context as _;
+use app::App;
+use auth::{Principal, Signer};
+use config::Config;
+use dispatch_storage::{GroupCommit, SledOptions, SledStore, Store};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Serves the engine on `listener` until `shutdown` resolves, then stops accepting,
+/// closes every socket with 1001, flushes storage and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate()?;
+    let _ = telemetry::prometheus();
+    let (signer, created) = Signer::load_or_create(&config.data_dir)?;
+    if created {
+        // Printed once, at first start, so an operator can open the console.
+        println!(
+            "console token (shown once; `dispatch token console` prints it again):\n{}",
+            signer.issue(&Principal::Console)
+        );
+    }
+    let db_dir = config.data_dir.join("db");
+    let options = SledOptions {
+        cache_capacity_bytes: config.storage.cache_mb * 1024 * 1024,
+        ..SledOptions::default()
+    };
+    let sled = Arc::new(
+        tokio::task::spawn_blocking(move || SledStore::open_with(&db_dir, &options))
+            .await?
+            .context("open the store")?,
+    );
+    let store: Arc<dyn Store> = sled.clone();
+    let commit = GroupCommit::start(store.clone());
+    let app = App::new(config, signer, store, commit);
+    let recovered = app.recover().context("recover drivers")?;
+    let local: SocketAddr = listener.local_addr()?;
+    tracing::info!(%local, recovered, "dispatch engine listening");
+
+    let upkeep = tokio::spawn(async {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            telemetry::prometheus().run_upkeep();
+        }
+    });
+    let stop = app.shutdown.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.cancel();
+    });
+    let server_stop = app.shutdown.clone();
+    axum::serve(listener, net::http::router(app.clone()))
+        .with_graceful_shutdown(async move { server_stop.cancelled().await })
+        .await?;
+    tracing::info!("shutting down: closing sockets");
+    app.sessions.close();
+    let grace = Duration::from_millis(app.config.shutdown_grace_ms);
+    if tokio::time::timeout(grace, app.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sockets did not close within the grace period");
+    }
+    upkeep.abort();
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        app2.writer.shutdown()?;
+        app2.commit.shutdown()?;
+        app2.system.stop();
+        Ok(())
+    })
+    .await??;
+    tracing::info!("storage flushed; bye");
+    Ok(())
+}
+
+/// A running engine on an ephemeral port, for tests, the simulator and benches.
+pub struct Spawned {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Spawned {
+    /// Binds `config.listen` (use port 0) and serves on the current runtime.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let handle = tokio::spawn(run(listener, config, async {
+            let _ = rx.await;
+        }));
+        Ok(Self {
+            addr,
+            stop: Some(tx),
+            handle,
+        })
+    }
+
+    /// Graceful stop: waits until storage is flushed.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.handle).await?
+    }
+}
+
+/// A token for the data dir's secret (creating it when absent), as `dispatch token` prints.
+pub fn token(data_dir: &std::path::Path, who: &Principal) -> anyhow::Result<String> {
+    let (signer, _) = Signer::load_or_create(data_dir)?;
+    Ok(signer.issue(who))
+}

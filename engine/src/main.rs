@@ -1,1 +1,205 @@
-fn main() {}
+//! `dispatch`: the engine binary. `serve` runs it; `token` prints tokens; `config`
+//! prints the default configuration.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dispatch_engine::auth::Principal;
+use dispatch_engine::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "dispatch",
+    version,
+    about = "Real-time dispatch engine for last-mile delivery"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine: HTTP and WebSockets on one listener, sled under the data dir.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080, or the config file's].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data directory [default: ./data, or the config file's].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// TOML configuration file (see `dispatch config --print-default`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print a token: `dispatch token console` or `dispatch token driver <ID>`.
+    Token {
+        #[command(subcommand)]
+        who: TokenFor,
+    },
+    /// Solve a Solomon or Li & Lim benchmark file (or every file of a folder with --bench).
+    Solve {
+        /// Instance file (omit with --bench).
+        file: Option<PathBuf>,
+        /// Input format; guessed from the file when absent.
+        #[arg(long)]
+        format: Option<String>,
+        /// Wall-clock budget per instance.
+        #[arg(long, default_value_t = 1000)]
+        time_limit_ms: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print exactly one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Solve every instance in DIR and print a table against bks.csv.
+        #[arg(long, value_name = "DIR")]
+        bench: Option<PathBuf>,
+    },
+    /// Configuration helpers.
+    Config {
+        /// Print the default configuration as TOML.
+        #[arg(long)]
+        print_default: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenFor {
+    /// A console token (reads everything, manages orders and drivers).
+    Console {
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// A driver token bound to one driver id.
+    Driver {
+        driver_id: String,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+        } => serve(listen, data_dir, config),
+        Command::Token { who } => {
+            let (dir, principal) = match who {
+                TokenFor::Console { data_dir } => (data_dir, Principal::Console),
+                TokenFor::Driver {
+                    driver_id,
+                    data_dir,
+                } => {
+                    dispatch_protocol::validate_id("driver_id", &driver_id)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    (data_dir, Principal::Driver(driver_id))
+                }
+            };
+            println!("{}", dispatch_engine::token(&dir, &principal)?);
+            Ok(())
+        }
+        Command::Solve {
+            file,
+            format,
+            time_limit_ms,
+            seed,
+            json,
+            bench,
+        } => solve(file, format, time_limit_ms, seed, json, bench),
+        Command::Config { print_default } => {
+            if !print_default {
+                anyhow::bail!("use `dispatch config --print-default`");
+            }
+            print!("{}", Config::default().to_toml());
+            Ok(())
+        }
+    }
+}
+
+fn solve(
+    file: Option<PathBuf>,
+    format: Option<String>,
+    time_limit_ms: u64,
+    seed: u64,
+    json: bool,
+    bench: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use dispatch_plan::solve::{bench_dir, default_bks_csv, solve_file, Format, SolveOptions};
+    let opts = SolveOptions {
+        time_limit_ms,
+        seed,
+    };
+    if let Some(dir) = bench {
+        let table = bench_dir(&dir, &default_bks_csv(&dir), &opts)?;
+        print!("{}", table.to_markdown());
+        return Ok(());
+    }
+    let file = file.context("give an instance FILE or --bench DIR")?;
+    let format = format
+        .map(|f| f.parse::<Format>())
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--format: {e:?}"))?;
+    let report = solve_file(&file, format, &opts)?;
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+fn serve(
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    config_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    dispatch_engine::telemetry::init_logging();
+    let mut config = match &config_file {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    if let Some(d) = data_dir {
+        config.data_dir = d;
+    }
+    config.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("dispatch-net")
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("bind {}", config.listen))?;
+        dispatch_engine::run(listener, config, shutdown_signal()).await
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}

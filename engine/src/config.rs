@@ -1,0 +1,268 @@
+//! Engine configuration: a TOML file with documented defaults, overridable by flags,
+//! validated once at start-up. `dispatch config --print-default` prints every knob.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the one listener that serves HTTP and both WebSocket endpoints.
+    pub listen: SocketAddr,
+    /// Where the sled database and the signing secret live.
+    pub data_dir: PathBuf,
+    pub regions: RegionConfig,
+    pub drivers: DriverConfig,
+    pub console: ConsoleConfig,
+    pub limits: Limits,
+    pub storage: StorageConfig,
+    /// How long shutdown waits for sockets to close before flushing and exiting.
+    pub shutdown_grace_ms: u64,
+    /// Actix arbiters (threads) that run region and driver actors.
+    pub arbiters: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegionConfig {
+    /// Side of a square region cell in degrees; regions are created on demand.
+    pub cell_deg: f64,
+    /// `[min_lon, min_lat, max_lon, max_lat]`: positions and orders outside are refused
+    /// with `out_of_service_area`. Absent: the whole Earth is served.
+    pub service_area: Option<[f64; 4]>,
+    /// How often a region publishes the drivers that changed to console watchers.
+    pub publish_ms: u64,
+    /// Mailbox capacity of a region actor (queries and control messages; positions
+    /// travel through a coalescing inbox beside it).
+    pub mailbox: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriverConfig {
+    /// Mailbox capacity of a driver actor (positions are coalesced beside it, so only
+    /// control messages queue here).
+    pub mailbox: usize,
+    /// Capacity of a driver registered without one.
+    pub default_capacity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Shortest interval between two `drivers` batches to one console.
+    pub batch_ms: u64,
+    /// Batches of driver changes buffered for watchers; a watcher further behind skips
+    /// ahead and is told how many it missed.
+    pub feed_capacity: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest WebSocket message or frame accepted (larger: close 1009).
+    pub max_frame_bytes: usize,
+    /// Largest HTTP request body accepted (larger: 413).
+    pub max_body_bytes: usize,
+    /// Per-connection read buffer of the WebSocket codec (tungstenite's default is
+    /// 128 KiB; 4 KiB keeps an idle connection small).
+    pub ws_read_buffer_bytes: usize,
+    /// Bytes a WebSocket may have queued for a slow client before it is dropped.
+    pub ws_max_write_buffer_bytes: usize,
+    /// Messages queued from actors to one socket before the socket is dropped as too slow.
+    pub session_outbox: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Interval of the position batch writer; with the flush after each batch this
+    /// bounds the positions a crash can lose (the contract allows 1 s).
+    pub position_flush_ms: u64,
+    /// sled page cache size.
+    pub cache_mb: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            regions: RegionConfig::default(),
+            drivers: DriverConfig::default(),
+            console: ConsoleConfig::default(),
+            limits: Limits::default(),
+            storage: StorageConfig::default(),
+            shutdown_grace_ms: 3_000,
+            arbiters: 2,
+        }
+    }
+}
+
+impl Default for RegionConfig {
+    fn default() -> Self {
+        Self {
+            cell_deg: 0.05,
+            service_area: None,
+            publish_ms: 250,
+            mailbox: 1_024,
+        }
+    }
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            mailbox: 32,
+            default_capacity: 10,
+        }
+    }
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            batch_ms: 250,
+            feed_capacity: 256,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: dispatch_protocol::DEFAULT_MAX_FRAME_BYTES,
+            max_body_bytes: 1024 * 1024,
+            ws_read_buffer_bytes: 4 * 1024,
+            ws_max_write_buffer_bytes: 1024 * 1024,
+            session_outbox: 256,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            position_flush_ms: 200,
+            cache_mb: 64,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    /// Checks every value once, so the rest of the engine can trust them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if !(self.regions.cell_deg >= 1e-4 && self.regions.cell_deg <= 90.0) {
+            return bad("regions.cell_deg must be in [0.0001, 90]");
+        }
+        if let Some(area) = &self.regions.service_area {
+            if dispatch_protocol::validate::validate_bbox(area).is_err() {
+                return bad(
+                    "regions.service_area must be [min_lon, min_lat, max_lon, max_lat] in range",
+                );
+            }
+        }
+        let positive = [
+            ("regions.publish_ms", self.regions.publish_ms as usize),
+            ("regions.mailbox", self.regions.mailbox),
+            ("drivers.mailbox", self.drivers.mailbox),
+            (
+                "drivers.default_capacity",
+                self.drivers.default_capacity as usize,
+            ),
+            ("console.batch_ms", self.console.batch_ms as usize),
+            ("console.feed_capacity", self.console.feed_capacity),
+            ("limits.max_frame_bytes", self.limits.max_frame_bytes),
+            ("limits.max_body_bytes", self.limits.max_body_bytes),
+            (
+                "limits.ws_read_buffer_bytes",
+                self.limits.ws_read_buffer_bytes,
+            ),
+            (
+                "limits.ws_max_write_buffer_bytes",
+                self.limits.ws_max_write_buffer_bytes,
+            ),
+            ("limits.session_outbox", self.limits.session_outbox),
+            (
+                "storage.position_flush_ms",
+                self.storage.position_flush_ms as usize,
+            ),
+            ("arbiters", self.arbiters),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Invalid(format!("{name} must be positive")));
+        }
+        if self.storage.position_flush_ms > 800 {
+            return bad("storage.position_flush_ms must be at most 800 (the contract allows 1 s of position loss)");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_round_trips_and_validates() {
+        let c = Config::default();
+        c.validate().unwrap();
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn rejects_bad_values_and_unknown_keys() {
+        let mut c = Config::default();
+        c.regions.cell_deg = 0.0;
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.limits.max_frame_bytes = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_frame_bytes"));
+        assert!(toml::from_str::<Config>("nonsense = 1").is_err());
+        let partial: Config = toml::from_str("[limits]\nmax_body_bytes = 10\n").unwrap();
+        assert_eq!(partial.limits.max_body_bytes, 10);
+        assert_eq!(
+            partial.limits.max_frame_bytes,
+            Limits::default().max_frame_bytes
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Pure domain logic: no actors, no async, time passed in. The actors own values of
+//! these types and call them.
+
+pub mod geo_util;
+pub mod grid;
+pub mod region_index;

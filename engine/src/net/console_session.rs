@@ -1,0 +1,157 @@
+//! `/ws/console`: a dispatch console. `subscribe` answers a `snapshot` of the fleet (in
+//! the optional box), then `drivers` batches at most every `console.batch_ms`. The
+//! console reads a shared broadcast feed; when it falls behind it skips ahead and the
+//! next batch says how many batches it missed (`dropped`), so it is never waited on.
+
+use super::driver_session::reject;
+use super::ws::{Conn, Incoming};
+use crate::actors::region::update_in_bbox;
+use crate::app::App;
+use crate::auth::Principal;
+use crate::telemetry;
+use dispatch_protocol::{
+    decode_raw, ClientFrame, ConsoleMessage, DriverUpdate, ErrorCode, ServerMessage, Validate,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::MissedTickBehavior;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+type Feed = broadcast::Receiver<Arc<Vec<DriverUpdate>>>;
+
+pub fn authorize(who: Option<Principal>) -> Result<(), (ErrorCode, String)> {
+    match who {
+        None => Err((
+            ErrorCode::Unauthenticated,
+            "missing or invalid token".into(),
+        )),
+        Some(Principal::Driver(_)) => Err((
+            ErrorCode::PermissionDenied,
+            "/ws/console needs a console token".into(),
+        )),
+        Some(Principal::Console) => Ok(()),
+    }
+}
+
+struct Watch {
+    feed: Feed,
+    bbox: Option<[f64; 4]>,
+    /// Changes since the last batch, latest per driver.
+    pending: HashMap<String, DriverUpdate>,
+    /// Feed batches missed since the last batch sent.
+    dropped: u64,
+}
+
+pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, String)>) {
+    if let Err((code, message)) = auth {
+        conn.fail(code, &message, CloseCode::Policy).await;
+        return;
+    }
+    let mut watch: Option<Watch> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(app.config.console.batch_ms));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = app.shutdown.cancelled() => {
+                conn.close(CloseCode::Away, "server shutting down").await;
+                break;
+            }
+            batch = recv_feed(&mut watch) => {
+                let Some(w) = watch.as_mut() else { continue };
+                match batch {
+                    Ok(updates) => {
+                        for u in updates.iter().filter(|u| update_in_bbox(u, &w.bbox)) {
+                            w.pending.insert(u.id.clone(), u.clone());
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        metrics::counter!(telemetry::WATCHER_DROPPED).increment(n);
+                        w.dropped += n;
+                    }
+                    Err(RecvError::Closed) => watch = None,
+                }
+            }
+            _ = tick.tick() => {
+                let Some(w) = watch.as_mut() else { continue };
+                if w.pending.is_empty() && w.dropped == 0 {
+                    continue;
+                }
+                let updates = w.pending.drain().map(|(_, u)| u).collect();
+                let dropped = std::mem::take(&mut w.dropped);
+                if conn.send(ServerMessage::Drivers { updates, dropped }).await.is_err() {
+                    break;
+                }
+            }
+            incoming = conn.next() => match incoming {
+                Incoming::Frame(encoding, bytes) => {
+                    conn.encoding = encoding;
+                    if handle(&app, &mut conn, &bytes, &mut watch).await.is_err() {
+                        break;
+                    }
+                }
+                Incoming::TooLarge => {
+                    conn.fail(ErrorCode::TooLarge, "frame exceeds the size limit", CloseCode::Size).await;
+                    break;
+                }
+                Incoming::Closed => break,
+            },
+        }
+    }
+}
+
+async fn recv_feed(watch: &mut Option<Watch>) -> Result<Arc<Vec<DriverUpdate>>, RecvError> {
+    match watch {
+        Some(w) => w.feed.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn handle(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    bytes: &[u8],
+    watch: &mut Option<Watch>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let max = app.config.limits.max_frame_bytes;
+    let frame: ClientFrame<ConsoleMessage> = match decode_raw(conn.encoding, bytes, max) {
+        Ok(f) => f,
+        Err(e) => return reject(conn, &e, None).await,
+    };
+    metrics::counter!(telemetry::MESSAGES_IN, "kind" => "console", "type" => frame.msg.kind())
+        .increment(1);
+    if let Err(e) = frame.validate() {
+        return conn
+            .error(ErrorCode::InvalidArgument, e.to_string(), frame.seq)
+            .await;
+    }
+    match frame.msg {
+        ConsoleMessage::Subscribe { bbox } => {
+            // Subscribe to the feed before reading the snapshot, so no change falls
+            // between the two.
+            let feed = app.regions.feed().subscribe();
+            let drivers = app.regions.within(bbox).await;
+            *watch = Some(Watch {
+                feed,
+                bbox,
+                pending: HashMap::new(),
+                dropped: 0,
+            });
+            conn.send(ServerMessage::Snapshot {
+                drivers,
+                orders: Vec::new(),
+            })
+            .await
+        }
+        ConsoleMessage::CreateOrder { .. } | ConsoleMessage::CancelOrder { .. } => {
+            conn.error(
+                ErrorCode::FailedPrecondition,
+                "orders are not served by this engine version yet",
+                frame.seq,
+            )
+            .await
+        }
+    }
+}

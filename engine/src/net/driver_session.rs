@@ -1,0 +1,221 @@
+//! `/ws/driver`: one driver app's socket. `hello` attaches it to the driver actor (and
+//! answers `welcome` with the route); positions go to the actor's coalescing slot;
+//! status and stop completions are awaited messages. Messages from the actor (route
+//! pushes) arrive on a bounded outbox.
+
+use super::ws::{Conn, Incoming};
+use crate::actors::driver::{Attach, Detach, PositionReport, SetStatus};
+use crate::actors::DriverHandle;
+use crate::app::App;
+use crate::auth::Principal;
+use crate::core::region_index::in_bbox;
+use crate::telemetry;
+use dispatch_protocol::{
+    decode_raw, ClientFrame, DecodeError, DriverMessage, ErrorCode, ServerMessage, Validate,
+};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// Who may open the socket: a driver token whose driver exists (and matches
+/// `?driver_id=` when given).
+pub fn authorize(
+    app: &App,
+    who: Option<Principal>,
+    driver_id_param: Option<&str>,
+) -> Result<DriverHandle, (ErrorCode, String)> {
+    let id = match who {
+        None => {
+            return Err((
+                ErrorCode::Unauthenticated,
+                "missing or invalid token".into(),
+            ))
+        }
+        Some(Principal::Console) => {
+            return Err((
+                ErrorCode::PermissionDenied,
+                "/ws/driver needs a driver token".into(),
+            ))
+        }
+        Some(Principal::Driver(id)) => id,
+    };
+    if driver_id_param.is_some_and(|p| p != id) {
+        return Err((
+            ErrorCode::PermissionDenied,
+            "this token belongs to another driver".into(),
+        ));
+    }
+    app.drivers.get(&id).ok_or_else(|| {
+        (
+            ErrorCode::NotFound,
+            format!("driver {id} is not registered"),
+        )
+    })
+}
+
+pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (ErrorCode, String)>) {
+    let driver = match auth {
+        Ok(d) => d,
+        Err((code, message)) => {
+            conn.fail(code, &message, CloseCode::Policy).await;
+            return;
+        }
+    };
+    let mut session = Session {
+        id: app.next_session_id(),
+        app: app.clone(),
+        driver,
+        outbox: None,
+    };
+    loop {
+        tokio::select! {
+            biased;
+            _ = app.shutdown.cancelled() => {
+                conn.close(CloseCode::Away, "server shutting down").await;
+                break;
+            }
+            pushed = recv_opt(&mut session.outbox) => match pushed {
+                Some(msg) => if conn.send(msg).await.is_err() { break },
+                None => {
+                    conn.fail(ErrorCode::Overloaded, "too slow to read its messages", CloseCode::Again).await;
+                    break;
+                }
+            },
+            incoming = conn.next() => match incoming {
+                Incoming::Frame(encoding, bytes) => {
+                    conn.encoding = encoding;
+                    if session.handle(&mut conn, &bytes).await.is_err() {
+                        break;
+                    }
+                }
+                Incoming::TooLarge => {
+                    conn.fail(ErrorCode::TooLarge, "frame exceeds the size limit", CloseCode::Size).await;
+                    break;
+                }
+                Incoming::Closed => break,
+            },
+        }
+    }
+    if session.outbox.is_some() {
+        let _ = session
+            .driver
+            .addr
+            .send(Detach {
+                session_id: session.id,
+            })
+            .await;
+    }
+}
+
+/// Waits on the outbox once attached; before `hello` there is nothing to wait for.
+async fn recv_opt(outbox: &mut Option<mpsc::Receiver<ServerMessage>>) -> Option<ServerMessage> {
+    match outbox {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Session {
+    id: u64,
+    app: Arc<App>,
+    driver: DriverHandle,
+    /// Messages from the driver actor; `Some` once `hello` attached the socket.
+    outbox: Option<mpsc::Receiver<ServerMessage>>,
+}
+
+type SendResult = Result<(), tokio_tungstenite::tungstenite::Error>;
+
+impl Session {
+    async fn handle(&mut self, conn: &mut Conn, bytes: &[u8]) -> SendResult {
+        let max = self.app.config.limits.max_frame_bytes;
+        let frame: ClientFrame<DriverMessage> = match decode_raw(conn.encoding, bytes, max) {
+            Ok(f) => f,
+            Err(e) => return reject(conn, &e, None).await,
+        };
+        metrics::counter!(telemetry::MESSAGES_IN, "kind" => "driver", "type" => frame.msg.kind())
+            .increment(1);
+        if let Err(e) = frame.validate() {
+            return conn
+                .error(ErrorCode::InvalidArgument, e.to_string(), frame.seq)
+                .await;
+        }
+        let reference = frame.seq;
+        if self.outbox.is_none() && !matches!(frame.msg, DriverMessage::Hello { .. }) {
+            return conn
+                .error(
+                    ErrorCode::FailedPrecondition,
+                    "send hello before any other message",
+                    reference,
+                )
+                .await;
+        }
+        match frame.msg {
+            DriverMessage::Hello { .. } => self.hello(conn).await,
+            DriverMessage::Position {
+                lat, lon, ts_ms, ..
+            } => {
+                if let Some(area) = &self.app.config.regions.service_area {
+                    if !in_bbox(area, lat, lon) {
+                        return conn
+                            .error(
+                                ErrorCode::OutOfServiceArea,
+                                "position is outside the service area",
+                                reference,
+                            )
+                            .await;
+                    }
+                }
+                self.driver
+                    .offer_position(PositionReport { lat, lon, ts_ms });
+                Ok(())
+            }
+            DriverMessage::Status { status } => {
+                if self.driver.addr.send(SetStatus(status)).await.is_err() {
+                    return conn
+                        .error(ErrorCode::Internal, "driver actor unavailable", reference)
+                        .await;
+                }
+                Ok(())
+            }
+            DriverMessage::StopDone { stop_id, .. } => {
+                conn.error(
+                    ErrorCode::NotFound,
+                    format!("stop {stop_id} is not on this driver's route"),
+                    reference,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Attaches the socket to the driver actor (once) and answers `welcome`.
+    async fn hello(&mut self, conn: &mut Conn) -> SendResult {
+        let (tx, rx) = mpsc::channel(self.app.config.limits.session_outbox);
+        let attach = Attach {
+            session_id: self.id,
+            outbox: tx,
+        };
+        let Ok(route) = self.driver.addr.send(attach).await else {
+            return conn
+                .error(ErrorCode::Internal, "driver actor unavailable", None)
+                .await;
+        };
+        self.outbox = Some(rx);
+        conn.send(ServerMessage::Welcome {
+            driver_id: self.driver.id.to_string(),
+            route,
+        })
+        .await
+    }
+}
+
+/// Answers a frame that could not be decoded; the connection stays open.
+pub async fn reject(conn: &mut Conn, e: &DecodeError, reference: Option<u64>) -> SendResult {
+    let code = match e {
+        DecodeError::TooLarge { .. } => ErrorCode::TooLarge,
+        _ => ErrorCode::InvalidArgument,
+    };
+    metrics::counter!(telemetry::MESSAGES_IN, "kind" => "invalid", "type" => "invalid")
+        .increment(1);
+    conn.error(code, e.to_string(), reference).await
+}

@@ -1,0 +1,63 @@
+//! Request helpers shared by handlers: who is calling (bearer header or `?token=`),
+//! and JSON bodies whose failures answer in the contract's error shape.
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::Query;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode, Uri};
+use dispatch_protocol::ErrorCode;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+
+/// The token of a request: `Authorization: Bearer <token>` or the `token` query parameter.
+pub fn token_of(headers: &axum::http::HeaderMap, uri: &Uri) -> Option<String> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let text = value.to_str().ok()?;
+        let (scheme, token) = text.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string());
+    }
+    let Query(q) = Query::<HashMap<String, String>>::try_from_uri(uri).ok()?;
+    q.get("token").cloned()
+}
+
+/// The caller's principal, or 401.
+pub fn authenticate(app: &App, parts: &Parts) -> Result<Principal, ApiError> {
+    let token = token_of(&parts.headers, &parts.uri).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "missing token: send Authorization: Bearer <token> or ?token=",
+        )
+    })?;
+    app.signer
+        .verify(&token)
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "invalid token"))
+}
+
+/// 403 unless the caller is a console.
+pub fn require_console(who: &Principal) -> Result<(), ApiError> {
+    match who {
+        Principal::Console => Ok(()),
+        Principal::Driver(_) => Err(ApiError::new(
+            ErrorCode::PermissionDenied,
+            "this call needs a console token",
+        )),
+    }
+}
+
+/// Parses a JSON body read under the configured body limit.
+pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorCode::TooLarge, "request body exceeds the limit")
+        } else {
+            ApiError::invalid(format!("cannot read request body: {rejection}"))
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+}

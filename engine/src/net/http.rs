@@ -1,0 +1,283 @@
+//! HTTP routes: health, metrics, drivers, and the two WebSocket endpoints on one
+//! listener. Every request gets a tracing span and a latency histogram sample.
+
+use super::extract::{authenticate, json_body, require_console, token_of};
+use super::{console_session, driver_session, ws};
+use crate::actors::driver::{DriverInit, Observe};
+use crate::app::App;
+use crate::auth::Principal;
+use crate::core::region_index::StatusFilter;
+use crate::error::ApiError;
+use crate::telemetry;
+use crate::time::now_ms;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
+use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode};
+use dispatch_storage::{DriverRecord, EventKind, EventRecord};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+type AppState = State<Arc<App>>;
+
+pub fn router(app: Arc<App>) -> Router {
+    let body_limit = app.config.limits.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/v1/drivers", post(register_driver))
+        .route("/v1/drivers/nearest", get(nearest))
+        .route("/v1/drivers/{id}", get(get_driver))
+        .route("/ws/driver", get(ws_driver))
+        .route("/ws/console", get(ws_console))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(observe))
+        .with_state(app)
+}
+
+/// A span and a latency sample per request, labelled by route template.
+async fn observe(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let span = tracing::info_span!("http", %method, %route);
+    let started = Instant::now();
+    let resp = next.run(req).instrument(span).await;
+    metrics::histogram!(
+        telemetry::HTTP_DURATION,
+        "method" => method,
+        "route" => route,
+        "status" => resp.status().as_u16().to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn metrics_text() -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        telemetry::prometheus().render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+#[derive(Debug, Deserialize)]
+struct RegisterDriver {
+    id: String,
+    capacity: Option<u32>,
+    name: Option<String>,
+}
+
+async fn register_driver(State(app): AppState, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let who = authenticate(&app, &parts)?;
+    require_console(&who)?;
+    let body: Result<Bytes, BytesRejection> =
+        <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
+            Request::from_parts(parts, body),
+            &app,
+        )
+        .await;
+    let req: RegisterDriver = json_body(body)?;
+    validate_id("id", &req.id).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let capacity = req.capacity.unwrap_or(app.config.drivers.default_capacity);
+    validate_size("capacity", capacity).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if req.name.as_ref().is_some_and(|n| n.len() > MAX_TEXT_LEN) {
+        return Err(ApiError::invalid(format!(
+            "name: longer than {MAX_TEXT_LEN} bytes"
+        )));
+    }
+    let _registering = app.register_lock.lock().await;
+    let token = app.signer.issue(&Principal::Driver(req.id.clone()));
+    if let Some(existing) = app.drivers.get(&req.id) {
+        let view = existing
+            .addr
+            .send(Observe)
+            .await
+            .map_err(|_| ApiError::internal("driver actor unavailable"))?;
+        if view.capacity != capacity || view.name != req.name {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("driver {} exists with other fields", req.id),
+            ));
+        }
+        return Ok((StatusCode::OK, Json(with_token(&view, token))).into_response());
+    }
+    let now = now_ms();
+    let record = DriverRecord {
+        id: req.id.clone(),
+        name: req.name.clone(),
+        capacity,
+        created_ms: now,
+    };
+    app.store.put_driver(&record)?;
+    app.store.append_event(&EventRecord {
+        at_ms: now,
+        kind: EventKind::DriverRegistered { id: req.id.clone() },
+    })?;
+    // Acknowledged means durable: answer only after a flush covering the write.
+    app.commit.durable().await?;
+    let handle = app.spawn_driver(DriverInit {
+        record,
+        status: DriverStatus::Offline,
+        position: None,
+        updated_ms: now,
+    });
+    tracing::info!(driver = %req.id, capacity, "driver registered");
+    let view = handle
+        .addr
+        .send(Observe)
+        .await
+        .map_err(|_| ApiError::internal("driver actor unavailable"))?;
+    Ok((StatusCode::CREATED, Json(with_token(&view, token))).into_response())
+}
+
+fn with_token(view: &crate::actors::DriverView, token: String) -> Value {
+    let mut v = serde_json::to_value(view).expect("driver view serialises");
+    v["token"] = Value::String(token);
+    v
+}
+
+async fn get_driver(
+    State(app): AppState,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = req.into_parts();
+    let who = authenticate(&app, &parts)?;
+    validate_id("id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if let Principal::Driver(own) = &who {
+        if *own != id {
+            return Err(ApiError::new(
+                ErrorCode::PermissionDenied,
+                "a driver token reads only its own driver",
+            ));
+        }
+    }
+    let handle = app
+        .drivers
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("driver {id} not found")))?;
+    let view = handle
+        .addr
+        .send(Observe)
+        .await
+        .map_err(|_| ApiError::internal("driver actor unavailable"))?;
+    Ok(Json(
+        serde_json::to_value(view).expect("driver view serialises"),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct NearestQuery {
+    lat: Option<String>,
+    lon: Option<String>,
+    k: Option<String>,
+    status: Option<String>,
+    radius_m: Option<String>,
+}
+
+fn parse_f64(name: &str, v: Option<&str>) -> Result<Option<f64>, ApiError> {
+    v.map(|s| {
+        s.parse::<f64>()
+            .map_err(|_| ApiError::invalid(format!("{name}: not a number")))
+    })
+    .transpose()
+}
+
+async fn nearest(
+    State(app): AppState,
+    query: Result<Query<NearestQuery>, QueryRejection>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = req.into_parts();
+    let who = authenticate(&app, &parts)?;
+    require_console(&who)?;
+    let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {e}")))?;
+    let lat =
+        parse_f64("lat", q.lat.as_deref())?.ok_or_else(|| ApiError::invalid("lat is required"))?;
+    let lon =
+        parse_f64("lon", q.lon.as_deref())?.ok_or_else(|| ApiError::invalid("lon is required"))?;
+    validate_coords(lat, lon).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let k = match q.k.as_deref() {
+        None => 10,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|k| (1..=100).contains(k))
+            .ok_or_else(|| ApiError::invalid("k: must be an integer in 1..=100"))?,
+    };
+    let filter = match q.status.as_deref() {
+        None => StatusFilter::Only(DriverStatus::Available),
+        Some("any") => StatusFilter::Any,
+        Some(s) => StatusFilter::Only(DriverStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid("status: must be any, available, offline or break")
+        })?),
+    };
+    let radius_m = parse_f64("radius_m", q.radius_m.as_deref())?;
+    if radius_m.is_some_and(|r| !r.is_finite() || r <= 0.0) {
+        return Err(ApiError::invalid("radius_m: must be a positive number"));
+    }
+    let found = app.regions.nearest(lat, lon, k, filter, radius_m).await;
+    Ok(Json(json!({ "drivers": found })))
+}
+
+fn query_param(parts: &axum::http::request::Parts, name: &str) -> Option<String> {
+    Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+        .ok()
+        .and_then(|Query(q)| q.get(name).cloned())
+}
+
+async fn ws_driver(State(app): AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let who = token_of(&parts.headers, &parts.uri).and_then(|t| app.signer.verify(&t));
+    let auth = driver_session::authorize(&app, who, query_param(&parts, "driver_id").as_deref());
+    let span = tracing::info_span!(
+        "driver_session",
+        driver = auth.as_ref().map(|d| d.id.to_string()).unwrap_or_default()
+    );
+    let session_app = app.clone();
+    ws::upgrade(
+        &app,
+        Request::from_parts(parts, body),
+        "driver",
+        move |conn| driver_session::run(session_app, conn, auth).instrument(span),
+    )
+}
+
+async fn ws_console(State(app): AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let who = token_of(&parts.headers, &parts.uri).and_then(|t| app.signer.verify(&t));
+    let auth = console_session::authorize(who);
+    let session_app = app.clone();
+    ws::upgrade(
+        &app,
+        Request::from_parts(parts, body),
+        "console",
+        move |conn| {
+            console_session::run(session_app, conn, auth)
+                .instrument(tracing::info_span!("console_session"))
+        },
+    )
+}

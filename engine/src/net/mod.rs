@@ -1,0 +1,10 @@
+//! The network edge: one listener serving HTTP (axum) and both WebSocket endpoints
+//! (tokio-tungstenite over a hyper upgrade). A request flows
+//! `http` (routes, auth, body limits) → `ws` (upgrade, framing, codec) →
+//! `driver_session` / `console_session` → actors.
+
+pub mod console_session;
+pub mod driver_session;
+pub mod extract;
+pub mod http;
+pub mod ws;

@@ -1,0 +1,188 @@
+//! WebSocket plumbing: the HTTP upgrade (done here rather than through axum's wrapper,
+//! so tungstenite's buffers and limits are ours to set), and `Conn`, a socket that
+//! speaks protocol frames in the encoding the client last used.
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::telemetry;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use dispatch_protocol::{encode, Encoded, Encoding, ErrorCode, ServerFrame, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
+use std::future::Future;
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+pub type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
+}
+
+/// Answers a WebSocket upgrade request with 101 and runs `session` on the socket, as a
+/// task the engine's shutdown waits for. Not an upgrade request: 400.
+pub fn upgrade<F, Fut>(app: &Arc<App>, mut req: Request, kind: &'static str, session: F) -> Response
+where
+    F: FnOnce(Conn) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let headers = req.headers();
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let is_upgrade = header_has(headers, header::CONNECTION, "upgrade")
+        && header_has(headers, header::UPGRADE, "websocket")
+        && headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v == "13");
+    let Some(key) = key.filter(|_| is_upgrade) else {
+        return ApiError::invalid("expected a WebSocket upgrade (version 13)").into_response();
+    };
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let limits = &app.config.limits;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(limits.ws_read_buffer_bytes)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limits.ws_max_write_buffer_bytes)
+        .max_message_size(Some(limits.max_frame_bytes))
+        .max_frame_size(Some(limits.max_frame_bytes));
+    app.sessions.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).increment(1.0);
+                session(Conn::new(socket, kind)).await;
+                metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).decrement(1.0);
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "upgrade")
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            derive_accept_key(key.as_bytes()),
+        )
+        .body(Body::empty())
+        .expect("static response parts")
+}
+
+/// One inbound event of a socket.
+pub enum Incoming {
+    /// A data frame and the encoding it used.
+    Frame(Encoding, Vec<u8>),
+    /// Larger than `limits.max_frame_bytes`: the socket must close with 1009.
+    TooLarge,
+    /// The peer closed or the connection broke.
+    Closed,
+}
+
+/// A protocol socket: per-connection `seq`, and replies in the encoding last used.
+pub struct Conn {
+    socket: Socket,
+    /// The encoding of the client's last data frame; replies use it.
+    pub encoding: Encoding,
+    next_seq: u64,
+    kind: &'static str,
+}
+
+impl Conn {
+    fn new(socket: Socket, kind: &'static str) -> Self {
+        Self {
+            socket,
+            encoding: Encoding::Json,
+            next_seq: 1,
+            kind,
+        }
+    }
+
+    /// The next data frame (pings and pongs are answered by tungstenite).
+    pub async fn next(&mut self) -> Incoming {
+        loop {
+            match self.socket.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    return Incoming::Frame(Encoding::Json, t.as_bytes().to_vec())
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    return Incoming::Frame(Encoding::Bincode, b.to_vec())
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Close(_))) | None => return Incoming::Closed,
+                Some(Err(WsError::Capacity(
+                    CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
+                ))) => return Incoming::TooLarge,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, kind = self.kind, "socket read failed");
+                    return Incoming::Closed;
+                }
+            }
+        }
+    }
+
+    pub async fn send(&mut self, msg: ServerMessage) -> Result<(), WsError> {
+        let kind = msg.kind();
+        let frame = ServerFrame {
+            seq: self.next_seq,
+            msg,
+        };
+        self.next_seq += 1;
+        let message = match encode(self.encoding, &frame) {
+            Encoded::Text(t) => Message::Text(t.into()),
+            Encoded::Binary(b) => Message::Binary(b.into()),
+        };
+        metrics::counter!(telemetry::MESSAGES_OUT, "kind" => self.kind, "type" => kind)
+            .increment(1);
+        self.socket.send(message).await
+    }
+
+    /// Sends an error frame; the connection stays open.
+    pub async fn error(
+        &mut self,
+        code: ErrorCode,
+        message: impl Into<String>,
+        reference: Option<u64>,
+    ) -> Result<(), WsError> {
+        metrics::counter!(telemetry::WS_ERRORS, "code" => code.as_str()).increment(1);
+        self.send(ServerMessage::error(code, message, reference))
+            .await
+    }
+
+    /// Sends a close frame with a code and reason, then waits briefly for the peer's
+    /// close (bounded by the socket's own shutdown).
+    pub async fn close(&mut self, code: CloseCode, reason: &str) {
+        // A close reason is at most 123 bytes on the wire.
+        let mut end = reason.len().min(120);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let frame = CloseFrame {
+            code,
+            reason: reason[..end].to_string().into(),
+        };
+        let _ = self.socket.close(Some(frame)).await;
+    }
+
+    /// Sends an error frame, then closes the socket with `close_code`.
+    pub async fn fail(&mut self, code: ErrorCode, message: &str, close_code: CloseCode) {
+        let _ = self.error(code, message, None).await;
+        self.close(close_code, message).await;
+    }
+}

@@ -1,0 +1,179 @@
+//! Addressing: which actor owns what. `Regions` maps grid cells to region actors
+//! (created on demand) and fans nearest queries out over cells in order of distance;
+//! `Drivers` maps ids to driver actors. Neither holds domain state itself, so a
+//! region on another node could later be just another address.
+
+use crate::actors::region::{Feed, Nearest, Within};
+use crate::actors::{ActorSystem, DriverHandle, RegionActor, RegionHandle};
+use crate::core::grid::{Grid, RegionKey};
+use crate::core::region_index::{Nearby, StatusFilter};
+use crate::telemetry;
+use dispatch_protocol::DriverUpdate;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub struct Regions {
+    grid: Grid,
+    map: RwLock<HashMap<RegionKey, RegionHandle>>,
+    system: Arc<ActorSystem>,
+    feed: Feed,
+    publish_every: Duration,
+    mailbox: usize,
+}
+
+impl Regions {
+    pub fn new(
+        grid: Grid,
+        system: Arc<ActorSystem>,
+        feed: Feed,
+        publish_every: Duration,
+        mailbox: usize,
+    ) -> Self {
+        Self {
+            grid,
+            map: RwLock::default(),
+            system,
+            feed,
+            publish_every,
+            mailbox,
+        }
+    }
+
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    pub fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
+    pub fn get(&self, key: RegionKey) -> Option<RegionHandle> {
+        self.map.read().expect("regions lock").get(&key).cloned()
+    }
+
+    pub fn get_or_create(&self, key: RegionKey) -> RegionHandle {
+        if let Some(h) = self.get(key) {
+            return h;
+        }
+        let mut map = self.map.write().expect("regions lock");
+        let handle = map
+            .entry(key)
+            .or_insert_with(|| {
+                tracing::debug!(region = %key, "region created");
+                RegionActor::spawn(
+                    self.system.arbiter(),
+                    key,
+                    self.grid.center_lat(key),
+                    self.feed.clone(),
+                    self.publish_every,
+                    self.mailbox,
+                )
+            })
+            .clone();
+        metrics::gauge!(telemetry::REGIONS).set(map.len() as f64);
+        handle
+    }
+
+    pub fn all(&self) -> Vec<RegionHandle> {
+        self.map
+            .read()
+            .expect("regions lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The k nearest drivers over every region: cells are visited in order of their
+    /// distance to the point and the search stops once the next cell is farther than
+    /// the k-th answer (or the radius), so answers are exact across borders.
+    pub async fn nearest(
+        &self,
+        lat: f64,
+        lon: f64,
+        k: usize,
+        filter: StatusFilter,
+        radius_m: Option<f64>,
+    ) -> Vec<Nearby> {
+        let mut cells: Vec<(f64, RegionHandle)> = self
+            .all()
+            .into_iter()
+            .map(|h| (self.grid.min_distance_m(h.key, lat, lon), h))
+            .filter(|(d, _)| radius_m.is_none_or(|r| *d <= r))
+            .collect();
+        cells.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut best: HashMap<String, Nearby> = HashMap::new();
+        let mut kth = f64::INFINITY;
+        for (min_d, region) in cells {
+            if best.len() >= k && min_d > kth {
+                break;
+            }
+            let q = Nearest {
+                lat,
+                lon,
+                k,
+                filter,
+                radius_m,
+            };
+            let Ok(found) = region.addr.send(q).await else {
+                continue;
+            };
+            for n in found {
+                // During a hand-off a driver can briefly sit in two regions: keep the
+                // newer report.
+                match best.get(&n.id) {
+                    Some(have) if have.ts_ms >= n.ts_ms => {}
+                    _ => {
+                        best.insert(n.id.clone(), n);
+                    }
+                }
+            }
+            if best.len() >= k {
+                let mut d: Vec<f64> = best.values().map(|n| n.distance_m).collect();
+                d.sort_by(f64::total_cmp);
+                kth = d[k - 1];
+            }
+        }
+        let mut out: Vec<Nearby> = best.into_values().collect();
+        out.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
+        out.truncate(k);
+        out
+    }
+
+    /// Every driver inside the box, over all regions (console snapshots).
+    pub async fn within(&self, bbox: Option<[f64; 4]>) -> Vec<DriverUpdate> {
+        let mut out = Vec::new();
+        for region in self.all() {
+            if let Ok(mut found) = region.addr.send(Within { bbox }).await {
+                out.append(&mut found);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Default)]
+pub struct Drivers {
+    map: RwLock<HashMap<String, DriverHandle>>,
+}
+
+impl Drivers {
+    pub fn get(&self, id: &str) -> Option<DriverHandle> {
+        self.map.read().expect("drivers lock").get(id).cloned()
+    }
+
+    pub fn insert(&self, handle: DriverHandle) {
+        self.map
+            .write()
+            .expect("drivers lock")
+            .insert(handle.id.to_string(), handle);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.read().expect("drivers lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,75 @@
+//! Logs (`tracing`, env filter, default info) and metrics (the `metrics` facade with a
+//! Prometheus recorder rendered on `/metrics`). Metric names live here so the set
+//! exported is visible in one place.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Gauge, label `kind` = driver | console.
+pub const CONNECTIONS: &str = "dispatch_connections";
+/// Counter, labels `kind`, `type`.
+pub const MESSAGES_IN: &str = "dispatch_ws_messages_in_total";
+/// Counter, labels `kind`, `type`.
+pub const MESSAGES_OUT: &str = "dispatch_ws_messages_out_total";
+/// Counter, label `code`: WebSocket error frames sent.
+pub const WS_ERRORS: &str = "dispatch_ws_errors_total";
+/// Counter: positions applied to the region index.
+pub const POSITIONS_APPLIED: &str = "dispatch_positions_applied_total";
+/// Counter, label `reason` = coalesced | mailbox_full.
+pub const POSITIONS_DROPPED: &str = "dispatch_positions_dropped_total";
+/// Gauge, label `region`.
+pub const REGION_DRIVERS: &str = "dispatch_region_drivers";
+/// Gauge: regions created so far.
+pub const REGIONS: &str = "dispatch_regions";
+/// Counter, label `actor`: a message refused because a mailbox was full.
+pub const MAILBOX_FULL: &str = "dispatch_mailbox_full_total";
+/// Histogram, labels `method`, `route`, `status`.
+pub const HTTP_DURATION: &str = "dispatch_http_request_duration_seconds";
+/// Counter: driver hand-offs between regions.
+pub const HANDOFFS: &str = "dispatch_region_handoffs_total";
+/// Counter: position batches written to the store.
+pub const POSITION_BATCHES: &str = "dispatch_position_batches_total";
+/// Histogram: rows per position batch.
+pub const POSITION_BATCH_ROWS: &str = "dispatch_position_batch_rows";
+/// Counter: batches of driver changes a console watcher missed.
+pub const WATCHER_DROPPED: &str = "dispatch_watcher_batches_dropped_total";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder, installed on first use (tests start several
+/// engines in one process; they share it).
+pub fn prometheus() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("seconds".into()),
+                &[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 2.5,
+                ],
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Suffix("rows".into()),
+                    &[1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0],
+                )
+            })
+            .expect("bucket lists are non-empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (a test harness); then ours only
+        // renders what it saw, which is nothing: keep going rather than fail.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Installs the log subscriber for the binaries (env filter, default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
