@@ -34,7 +34,13 @@ fn problem(pairs: usize, vehicles: usize, seed: u64) -> Problem {
         let q = 1 + rng.below(10) as i32;
         for (id, kind, demand, ready, due) in [
             (pu, NodeKind::Pickup { delivery: pu + 1 }, q, ready, due),
-            (pu + 1, NodeKind::Delivery { pickup: pu }, -q, ready, due + 1500.0),
+            (
+                pu + 1,
+                NodeKind::Delivery { pickup: pu },
+                -q,
+                ready,
+                due + 1500.0,
+            ),
         ] {
             pts.push([rng.f64() * 100.0, rng.f64() * 100.0]);
             nodes.push(Node {
