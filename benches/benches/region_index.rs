@@ -55,8 +55,11 @@ fn bench(c: &mut Criterion) {
     let mut i = 0usize;
     g.bench_function("update/index", |b| {
         b.iter(|| {
-            i = (i + 7919) % DRIVERS;
+            i = i.wrapping_add(7919);
             let (lat, lon) = pts[(i * 31) % DRIVERS];
+            // A fresh point every iteration, so no update is a no-op.
+            let lat = lat + (i % 997) as f64 * 1e-6;
+            let i = i % DRIVERS;
             index.upsert(
                 &ids[i],
                 DriverPoint {
@@ -71,8 +74,10 @@ fn bench(c: &mut Criterion) {
     let mut j = 0usize;
     g.bench_function("update/bare_rstar", |b| {
         b.iter(|| {
-            j = (j + 7919) % DRIVERS;
+            j = j.wrapping_add(7919);
             let (lat, lon) = pts[(j * 31) % DRIVERS];
+            let lat = lat + (j % 997) as f64 * 1e-6;
+            let j = j % DRIVERS;
             let new = [lon * 55_600.0, lat * 111_195.0];
             bare.remove(&GeomWithData::new(bare_pos[j], j as u32));
             bare.insert(GeomWithData::new(new, j as u32));
