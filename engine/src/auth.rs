@@ -56,21 +56,31 @@ impl Signer {
         };
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let mut created = false;
-        // create_new makes two racing starters agree on one secret.
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut file) => {
-                let secret: [u8; SECRET_BYTES] = rand::random();
-                restrict_permissions(&file);
-                file.write_all(hex(&secret).as_bytes()).map_err(io)?;
-                file.sync_all().map_err(io)?;
-                created = true;
+        if !path.exists() {
+            // Write the secret to a private temporary file, then hard-link it into
+            // place: the link either fails because a racing starter won (then both use
+            // its secret) or publishes a complete file, so no reader ever sees a
+            // partial secret.
+            let tmp = data_dir.join(format!(
+                ".{SECRET_FILE}.{}.{}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            let secret: [u8; SECRET_BYTES] = rand::random();
+            let mut file = std::fs::File::create(&tmp).map_err(io)?;
+            restrict_permissions(&file);
+            file.write_all(hex(&secret).as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            drop(file);
+            match std::fs::hard_link(&tmp, &path) {
+                Ok(()) => created = true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(io(e));
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io(e)),
+            let _ = std::fs::remove_file(&tmp);
         }
         let text = std::fs::read_to_string(&path).map_err(io)?;
         let secret = unhex(text.trim()).ok_or_else(|| AuthError::Corrupt(path.clone()))?;

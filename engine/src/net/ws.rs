@@ -184,5 +184,21 @@ impl Conn {
     pub async fn fail(&mut self, code: ErrorCode, message: &str, close_code: CloseCode) {
         let _ = self.error(code, message, None).await;
         self.close(close_code, message).await;
+        if close_code == CloseCode::Size {
+            self.discard_unread().await;
+        }
+    }
+
+    /// After an oversized frame its unread payload is still in the kernel's buffer;
+    /// closing the TCP socket with unread data sends a reset that can destroy the close
+    /// frame in flight. Read and discard until the peer closes, for at most one second.
+    async fn discard_unread(&mut self) {
+        use tokio::io::AsyncReadExt;
+        let io = self.socket.get_mut();
+        let mut buf = [0u8; 4096];
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {}
+        })
+        .await;
     }
 }

@@ -36,11 +36,10 @@ impl Engine {
             ..Config::default()
         };
         adjust(&mut config);
-        // Create the signing secret before the engine starts: creating it is not atomic
-        // (the engine's create_new + write races a concurrent reader, which then sees an
-        // empty file as "corrupt"), see the report.
-        let console = dispatch_engine::token(dir.path(), &Principal::Console).unwrap();
         let spawned = Spawned::start(config).await.expect("engine starts");
+        // Races the engine's own first-start creation of the secret on purpose: the
+        // secret is published atomically, so both agree on it.
+        let console = dispatch_engine::token(dir.path(), &Principal::Console).unwrap();
         let base = format!("http://{}", spawned.addr);
         let http = reqwest::Client::new();
         if let Err(e) = http.get(format!("{base}/healthz")).send().await {
