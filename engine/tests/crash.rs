@@ -1,0 +1,221 @@
+//! Acknowledged means durable: the real `dispatch` binary is killed with SIGKILL (and
+//! stopped with SIGTERM) and restarted on the same data dir.
+
+mod common;
+
+use common::{connect, recv_json, send, WAIT};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dispatch");
+
+struct Proc {
+    child: Child,
+    base: String,
+    ws_base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(dir: &Path) -> Proc {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dispatch serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tick.tick().await;
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "engine did not answer /healthz");
+    }
+    Proc {
+        child,
+        base,
+        ws_base: format!("ws://127.0.0.1:{port}"),
+    }
+}
+
+fn token(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("token")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("dispatch token");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string()
+}
+
+async fn register(base: &str, console: &str, id: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/drivers"))
+        .bearer_auth(console)
+        .json(&json!({"id": id, "capacity": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "register {id}");
+}
+
+async fn get_json(url: &str, token: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn batches_written(base: &str) -> u64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("dispatch_position_batches_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Waits (bounded) until `pred` holds, re-checking on a short interval.
+async fn wait_until<F, Fut>(what: &str, mut pred: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        tick.tick().await;
+        if pred().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+    }
+}
+
+async fn nearest_ids(p: &Proc, console: &str) -> Vec<Value> {
+    let url = format!("{}/v1/drivers/nearest?lat=60.17&lon=24.94&k=5", p.base);
+    let (_, body) = get_json(&url, console).await;
+    body["drivers"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_keeps_acknowledged_drivers_and_persisted_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(dir.path()).await;
+    let console = token(dir.path(), &["console"]);
+    for id in ["k1", "k2", "k3"] {
+        register(&p.base, &console, id).await;
+    }
+    let mut ws = connect(
+        &format!("{}/ws/driver", p.ws_base),
+        Some(&token(dir.path(), &["driver", "k1"])),
+    )
+    .await;
+    send(&mut ws, json!({"type": "hello"})).await;
+    assert_eq!(recv_json(&mut ws).await["type"], "welcome");
+    send(&mut ws, json!({"type": "status", "status": "available"})).await;
+    let pos = json!({"type": "position", "lat": 60.1705, "lon": 24.9412, "ts_ms": 1_000});
+    send(&mut ws, pos).await;
+    wait_until("k1 visible in nearest", || async {
+        nearest_ids(&p, &console)
+            .await
+            .iter()
+            .any(|d| d["id"] == "k1")
+    })
+    .await;
+    // Report again and wait for a batch written after that report: it holds k1's
+    // latest state. Then a registration, whose 201 waits for a flush covering it.
+    let before = batches_written(&p.base).await;
+    send(
+        &mut ws,
+        json!({"type": "position", "lat": 60.1705, "lon": 24.9412, "ts_ms": 2_000}),
+    )
+    .await;
+    wait_until("a position batch", || async {
+        batches_written(&p.base).await > before
+    })
+    .await;
+    register(&p.base, &console, "k4").await;
+
+    p.child.kill().unwrap(); // SIGKILL
+    p.child.wait().unwrap();
+    drop(ws);
+
+    let mut p = start(dir.path()).await;
+    for id in ["k1", "k2", "k3", "k4"] {
+        let (status, body) = get_json(&format!("{}/v1/drivers/{id}", p.base), &console).await;
+        assert_eq!(status, 200, "{id} after restart: {body}");
+    }
+    let found = nearest_ids(&p, &console).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["id"], "k1");
+    assert_eq!(found[0]["status"], "available");
+    assert_eq!(found[0]["lat"], 60.1705);
+    assert_eq!(found[0]["lon"], 24.9412);
+
+    // SIGTERM: exit 0 within 5 s, and the state is still there afterwards.
+    let pid = p.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut child = std::mem::replace(
+        &mut p.child,
+        Command::new("true").spawn().expect("placeholder child"),
+    );
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("exit within 5 s after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let _ = p.child.wait();
+
+    let mut p = start(dir.path()).await;
+    let found = nearest_ids(&p, &console).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], "k1");
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
