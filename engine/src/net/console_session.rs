@@ -3,15 +3,12 @@
 //! console reads a shared broadcast feed; when it falls behind it skips ahead and the
 //! next batch says how many batches it missed (`dropped`), so it is never waited on.
 
-use super::driver_session::reject;
 use super::ws::{Conn, Incoming};
 use crate::actors::region::update_in_bbox;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::telemetry;
-use dispatch_protocol::{
-    decode_raw, ClientFrame, ConsoleMessage, DriverUpdate, ErrorCode, ServerMessage, Validate,
-};
+use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, ServerMessage};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,17 +113,9 @@ async fn handle(
     watch: &mut Option<Watch>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     let max = app.config.limits.max_frame_bytes;
-    let frame: ClientFrame<ConsoleMessage> = match decode_raw(conn.encoding, bytes, max) {
-        Ok(f) => f,
-        Err(e) => return reject(conn, &e, None).await,
+    let Some(frame) = conn.decode::<ConsoleMessage>(bytes, max).await? else {
+        return Ok(());
     };
-    metrics::counter!(telemetry::MESSAGES_IN, "kind" => "console", "type" => frame.msg.kind())
-        .increment(1);
-    if let Err(e) = frame.validate() {
-        return conn
-            .error(ErrorCode::InvalidArgument, e.to_string(), frame.seq)
-            .await;
-    }
     match frame.msg {
         ConsoleMessage::Subscribe { bbox } => {
             // Subscribe to the feed before reading the snapshot, so no change falls

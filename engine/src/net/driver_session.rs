@@ -9,10 +9,7 @@ use crate::actors::DriverHandle;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::core::region_index::in_bbox;
-use crate::telemetry;
-use dispatch_protocol::{
-    decode_raw, ClientFrame, DecodeError, DriverMessage, ErrorCode, ServerMessage, Validate,
-};
+use dispatch_protocol::{DriverMessage, ErrorCode, ServerMessage};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -128,17 +125,9 @@ type SendResult = Result<(), tokio_tungstenite::tungstenite::Error>;
 impl Session {
     async fn handle(&mut self, conn: &mut Conn, bytes: &[u8]) -> SendResult {
         let max = self.app.config.limits.max_frame_bytes;
-        let frame: ClientFrame<DriverMessage> = match decode_raw(conn.encoding, bytes, max) {
-            Ok(f) => f,
-            Err(e) => return reject(conn, &e, None).await,
+        let Some(frame) = conn.decode::<DriverMessage>(bytes, max).await? else {
+            return Ok(());
         };
-        metrics::counter!(telemetry::MESSAGES_IN, "kind" => "driver", "type" => frame.msg.kind())
-            .increment(1);
-        if let Err(e) = frame.validate() {
-            return conn
-                .error(ErrorCode::InvalidArgument, e.to_string(), frame.seq)
-                .await;
-        }
         let reference = frame.seq;
         if self.outbox.is_none() && !matches!(frame.msg, DriverMessage::Hello { .. }) {
             return conn
@@ -207,15 +196,4 @@ impl Session {
         })
         .await
     }
-}
-
-/// Answers a frame that could not be decoded; the connection stays open.
-pub async fn reject(conn: &mut Conn, e: &DecodeError, reference: Option<u64>) -> SendResult {
-    let code = match e {
-        DecodeError::TooLarge { .. } => ErrorCode::TooLarge,
-        _ => ErrorCode::InvalidArgument,
-    };
-    metrics::counter!(telemetry::MESSAGES_IN, "kind" => "invalid", "type" => "invalid")
-        .increment(1);
-    conn.error(code, e.to_string(), reference).await
 }

@@ -9,9 +9,13 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dispatch_protocol::{encode, Encoded, Encoding, ErrorCode, ServerFrame, ServerMessage};
+use dispatch_protocol::{
+    decode_raw, encode, ClientFrame, ConsoleMessage, DecodeError, DriverMessage, Encoded, Encoding,
+    ErrorCode, ServerFrame, ServerMessage, Validate,
+};
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::error::CapacityError;
@@ -153,6 +157,40 @@ impl Conn {
         self.socket.send(message).await
     }
 
+    /// Decodes and validates one client frame. A bad frame is answered with an error
+    /// frame (echoing the client's `seq` when it could be read) and yields `None`; the
+    /// connection stays open.
+    pub async fn decode<M>(
+        &mut self,
+        bytes: &[u8],
+        max: usize,
+    ) -> Result<Option<ClientFrame<M>>, WsError>
+    where
+        M: Tagged + DeserializeOwned + bincode::Decode<()> + Validate,
+    {
+        let frame: ClientFrame<M> = match decode_raw(self.encoding, bytes, max) {
+            Ok(f) => f,
+            Err(e) => {
+                let code = match e {
+                    DecodeError::TooLarge { .. } => ErrorCode::TooLarge,
+                    _ => ErrorCode::InvalidArgument,
+                };
+                metrics::counter!(telemetry::MESSAGES_IN, "kind" => self.kind, "type" => "invalid")
+                    .increment(1);
+                self.error(code, e.to_string(), None).await?;
+                return Ok(None);
+            }
+        };
+        metrics::counter!(telemetry::MESSAGES_IN, "kind" => self.kind, "type" => frame.msg.kind())
+            .increment(1);
+        if let Err(e) = frame.validate() {
+            self.error(ErrorCode::InvalidArgument, e.to_string(), frame.seq)
+                .await?;
+            return Ok(None);
+        }
+        Ok(Some(frame))
+    }
+
     /// Sends an error frame; the connection stays open.
     pub async fn error(
         &mut self,
@@ -200,5 +238,22 @@ impl Conn {
             while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {}
         })
         .await;
+    }
+}
+
+/// Client message types, by their `type` tag (for metrics labels).
+pub trait Tagged {
+    fn kind(&self) -> &'static str;
+}
+
+impl Tagged for DriverMessage {
+    fn kind(&self) -> &'static str {
+        DriverMessage::kind(self)
+    }
+}
+
+impl Tagged for ConsoleMessage {
+    fn kind(&self) -> &'static str {
+        ConsoleMessage::kind(self)
     }
 }
