@@ -1,0 +1,297 @@
+//! The ingest load run. Without `--url` the engine runs in-process on a free
+//! 127.0.0.1 port with a temporary data dir. Every loop is bounded by `--duration`.
+
+use anyhow::{bail, Context};
+use dispatch_engine::auth::Principal;
+use dispatch_engine::config::Config;
+use dispatch_protocol::{encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Driver sockets to open.
+    #[arg(long, default_value_t = 1000)]
+    drivers: usize,
+    /// Positions per second over all drivers.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Seconds of streaming.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// A running engine (http://127.0.0.1:8080); without it one runs in-process.
+    #[arg(long)]
+    url: Option<String>,
+    /// Console token for --url (registers drivers, reads nearest and metrics).
+    #[arg(long, env = "DISPATCH_CONSOLE_TOKEN")]
+    token: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Helsinki centre; drivers wander inside a box around it.
+const CENTRE: (f64, f64) = (60.17, 24.94);
+
+fn bincode_frame(msg: DriverMessage) -> Message {
+    match encode(Encoding::Bincode, &ClientFrame { seq: None, msg }) {
+        Encoded::Binary(b) => Message::Binary(b.into()),
+        Encoded::Text(t) => Message::Text(t.into()),
+    }
+}
+
+fn now_ms() -> u64 {
+    dispatch_engine::time::now_ms()
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    if args.drivers == 0 || args.rate <= 0.0 || args.duration == 0 {
+        bail!("--drivers, --rate and --duration must be positive");
+    }
+    let mut embedded = None;
+    let _dir;
+    let (base, console) = match &args.url {
+        Some(url) => (
+            url.trim_end_matches('/').to_string(),
+            args.token
+                .clone()
+                .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?,
+        ),
+        None => {
+            let dir = tempfile::tempdir()?;
+            let config = Config {
+                listen: "127.0.0.1:0".parse()?,
+                data_dir: dir.path().to_path_buf(),
+                ..Config::default()
+            };
+            let spawned = dispatch_engine::Spawned::start(config).await?;
+            let base = format!("http://{}", spawned.addr);
+            let console = dispatch_engine::token(dir.path(), &Principal::Console)?;
+            embedded = Some(spawned);
+            _dir = dir;
+            (base, console)
+        }
+    };
+    let ws_base = base.replacen("http", "ws", 1);
+    let http = reqwest::Client::new();
+    wait_healthy(&http, &base).await?;
+
+    // Register drivers (tokens come back in the 201 bodies), 64 at a time.
+    let n = args.drivers + 1; // the last one is the latency probe
+    let mut tokens = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
+        let mut set = JoinSet::new();
+        for &i in chunk {
+            let (http, base, console) = (http.clone(), base.clone(), console.clone());
+            set.spawn(async move {
+                let body: Value = http
+                    .post(format!("{base}/v1/drivers"))
+                    .bearer_auth(&console)
+                    .json(&json!({"id": format!("sim-{i}")}))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let token = body["token"].as_str().context("no token")?.to_string();
+                anyhow::Ok((i, token))
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            tokens.push(r??);
+        }
+    }
+    tokens.sort();
+    let probe_token = tokens.pop().context("probe")?.1;
+
+    let sent = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let per_driver_interval = Duration::from_secs_f64(args.drivers as f64 / args.rate);
+    let connect_started = Instant::now();
+    let mut drivers = JoinSet::new();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(args.drivers);
+    for (i, token) in tokens {
+        let url = format!("{ws_base}/ws/driver?token={token}");
+        let (sent, stop, ready) = (sent.clone(), stop.clone(), ready_tx.clone());
+        let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+        drivers.spawn(async move {
+            let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+            let (mut tx, mut rx) = ws.split();
+            tx.send(bincode_frame(DriverMessage::Hello { resume_seq: None }))
+                .await?;
+            rx.next().await.context("no welcome")??;
+            tx.send(bincode_frame(DriverMessage::Status {
+                status: DriverStatus::Available,
+            }))
+            .await?;
+            // Drain whatever the server sends so it never backs up.
+            tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
+            let _ = ready.send(()).await;
+            drop(ready);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let (mut lat, mut lon) = (
+                CENTRE.0 + rng.random_range(-0.05..0.05),
+                CENTRE.1 + rng.random_range(-0.1..0.1),
+            );
+            let mut tick = tokio::time::interval(per_driver_interval);
+            tick.tick().await;
+            // Spread the first reports over one interval.
+            tokio::time::sleep(per_driver_interval.mul_f64(rng.random_range(0.0..1.0))).await;
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                lat += rng.random_range(-0.0002..0.0002);
+                lon += rng.random_range(-0.0004..0.0004);
+                let msg = DriverMessage::Position {
+                    lat,
+                    lon,
+                    ts_ms: now_ms(),
+                    speed_mps: None,
+                    heading_deg: None,
+                };
+                tx.send(bincode_frame(msg)).await?;
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = tx.close().await;
+            anyhow::Ok(())
+        });
+    }
+    drop(ready_tx);
+    let mut connected = 0usize;
+    while ready_rx.recv().await.is_some() {
+        connected += 1;
+    }
+    let connect_s = connect_started.elapsed().as_secs_f64();
+    eprintln!(
+        "{connected} drivers connected in {connect_s:.1} s; streaming for {} s",
+        args.duration
+    );
+
+    let applied_before = metric(&http, &base, "dispatch_positions_applied_total").await;
+    let started = Instant::now();
+    let sent_before = sent.load(Ordering::Relaxed);
+    let latency = probe(
+        &http,
+        &base,
+        &ws_base,
+        &console,
+        &probe_token,
+        Duration::from_secs(args.duration),
+    )
+    .await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent_total = sent.load(Ordering::Relaxed) - sent_before;
+    let applied = metric(&http, &base, "dispatch_positions_applied_total").await - applied_before;
+    stop.store(true, Ordering::Relaxed);
+    let mut failures = 0;
+    while let Some(r) = drivers.join_next().await {
+        if !matches!(r, Ok(Ok(()))) {
+            failures += 1;
+        }
+    }
+    println!("drivers connected     {connected} (failed tasks: {failures})");
+    println!(
+        "positions sent        {sent_total} in {elapsed:.1} s = {:.0}/s (target {:.0}/s)",
+        sent_total as f64 / elapsed,
+        args.rate
+    );
+    println!(
+        "positions applied     {applied:.0} = {:.0}/s (the rest were coalesced)",
+        applied / elapsed
+    );
+    println!(
+        "position→nearest      n={} p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
+        latency.len(),
+        latency.value_at_quantile(0.5) as f64 / 1000.0,
+        latency.value_at_quantile(0.9) as f64 / 1000.0,
+        latency.value_at_quantile(0.99) as f64 / 1000.0,
+        latency.max() as f64 / 1000.0
+    );
+    if let Some(e) = embedded {
+        e.stop().await?;
+    }
+    Ok(())
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("engine at {base} is not healthy")
+}
+
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let Ok(resp) = http.get(format!("{base}/metrics")).send().await else {
+        return 0.0;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Moves the probe driver to a fresh point every 50 ms and times how long until
+/// `nearest` at that point returns it there. Microseconds.
+async fn probe(
+    http: &reqwest::Client,
+    base: &str,
+    ws_base: &str,
+    console: &str,
+    token: &str,
+    duration: Duration,
+) -> anyhow::Result<Histogram<u64>> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{ws_base}/ws/driver?token={token}")).await?;
+    ws.send(bincode_frame(DriverMessage::Hello { resume_seq: None }))
+        .await?;
+    ws.next().await.context("no welcome")??;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let end = Instant::now() + duration;
+    let mut i = 0u64;
+    // The probe stays on a line of its own, far from the fleet, so k=1 finds it.
+    while Instant::now() < end {
+        i += 1;
+        let lat = 61.0 + (i % 1000) as f64 * 1e-4;
+        let lon = 26.0;
+        let t0 = Instant::now();
+        ws.send(bincode_frame(DriverMessage::Position {
+            lat,
+            lon,
+            ts_ms: now_ms(),
+            speed_mps: None,
+            heading_deg: None,
+        }))
+        .await?;
+        let url = format!("{base}/v1/drivers/nearest?lat={lat}&lon={lon}&k=1&status=any");
+        loop {
+            let body: Value = http
+                .get(&url)
+                .bearer_auth(console)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let hit = &body["drivers"][0];
+            if hit["lat"].as_f64() == Some(lat) {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(5) {
+                bail!("probe position not visible after 5 s");
+            }
+        }
+        hist.record(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(hist)
+}
