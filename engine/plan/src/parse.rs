@@ -179,6 +179,20 @@ fn build(
     Problem::homogeneous(name, nodes, matrix, k, q)
 }
 
+/// The fleet line shared by both formats: vehicle count and capacity, both positive.
+fn fleet_header(name: &str, lineno: usize, v: &[f64]) -> Result<(usize, i32), PlanError> {
+    let k = as_int(name, lineno, v[0], "vehicle number")?;
+    let q = as_int(name, lineno, v[1], "capacity")?;
+    if k <= 0 || q <= 0 || q > i32::MAX as i64 / 4 || k > 100_000 {
+        return Err(err(
+            name,
+            lineno,
+            "vehicle number and capacity must be positive",
+        ));
+    }
+    Ok((k as usize, q as i32))
+}
+
 pub fn parse_solomon(name: &str, text: &str) -> Result<Problem, PlanError> {
     let mut fleet: Option<(usize, i32)> = None;
     let mut rows = Vec::new();
@@ -193,16 +207,7 @@ pub fn parse_solomon(name: &str, text: &str) -> Result<Problem, PlanError> {
         let v = numbers(name, lineno, line)?;
         match (fleet, v.len()) {
             (None, 2) => {
-                let k = as_int(name, lineno, v[0], "vehicle number")?;
-                let q = as_int(name, lineno, v[1], "capacity")?;
-                if k <= 0 || q <= 0 || q > i32::MAX as i64 / 4 || k > 100_000 {
-                    return Err(err(
-                        name,
-                        lineno,
-                        "vehicle number and capacity must be positive",
-                    ));
-                }
-                fleet = Some((k as usize, q as i32));
+                fleet = Some(fleet_header(name, lineno, &v)?);
             }
             (None, _) => {
                 return Err(err(
@@ -251,16 +256,7 @@ pub fn parse_lilim(name: &str, text: &str) -> Result<Problem, PlanError> {
         let v = numbers(name, lineno, line)?;
         match (fleet, v.len()) {
             (None, 3) => {
-                let k = as_int(name, lineno, v[0], "vehicle number")?;
-                let q = as_int(name, lineno, v[1], "capacity")?;
-                if k <= 0 || q <= 0 || q > i32::MAX as i64 / 4 || k > 100_000 {
-                    return Err(err(
-                        name,
-                        lineno,
-                        "vehicle number and capacity must be positive",
-                    ));
-                }
-                fleet = Some((k as usize, q as i32));
+                fleet = Some(fleet_header(name, lineno, &v)?);
             }
             (None, n) => {
                 return Err(err(

@@ -3,8 +3,7 @@
 //! one-slot coalescing inbox; every other message is lossless and awaited.
 
 use super::inbox::LatestInbox;
-use super::region::RegionOp;
-use crate::core::grid::RegionKey;
+use super::region::{RegionHandle, RegionOp};
 use crate::core::region_index::DriverPoint;
 use crate::persist::PositionWriter;
 use crate::router::Regions;
@@ -65,15 +64,15 @@ pub struct DriverActor {
     position: Option<PositionReport>,
     /// When the engine last changed this driver's state (position or status).
     updated_ms: Millis,
-    /// The region whose index holds this driver, once it has a position.
-    region: Option<RegionKey>,
+    /// The region whose index holds this driver, once it has a position (kept so the
+    /// position path needs no registry lookup while the driver stays in its cell).
+    region: Option<RegionHandle>,
     /// Open sockets of this driver, by session id; a full outbox drops the session.
     sessions: HashMap<u64, mpsc::Sender<ServerMessage>>,
     slot: Arc<LatestInbox<(), PositionReport>>,
     route: Route,
     regions: Arc<Regions>,
     writer: Arc<PositionWriter>,
-    mailbox: usize,
 }
 
 impl DriverActor {
@@ -100,7 +99,6 @@ impl DriverActor {
                 route: Route::default(),
                 regions,
                 writer,
-                mailbox,
             };
             // A recovered driver goes straight back into its region's index.
             actor.publish_to_region();
@@ -129,16 +127,18 @@ impl DriverActor {
             return;
         };
         let key = self.regions.grid().key(point.lat, point.lon);
-        if let Some(old) = self.region.filter(|old| *old != key) {
-            if let Some(old_region) = self.regions.get(old) {
-                old_region.offer(self.id(), RegionOp::Remove);
+        let region = match self.region.take() {
+            Some(current) if current.key == key => current,
+            previous => {
+                if let Some(old) = previous {
+                    old.offer(self.id(), RegionOp::Remove);
+                    metrics::counter!(telemetry::HANDOFFS).increment(1);
+                }
+                self.regions.get_or_create(key)
             }
-            metrics::counter!(telemetry::HANDOFFS).increment(1);
-        }
-        self.regions
-            .get_or_create(key)
-            .offer(self.id(), RegionOp::Upsert(point));
-        self.region = Some(key);
+        };
+        region.offer(self.id(), RegionOp::Upsert(point));
+        self.region = Some(region);
     }
 
     fn state_record(&self) -> DriverStateRecord {
@@ -194,10 +194,6 @@ impl DriverActor {
 
 impl Actor for DriverActor {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.mailbox);
-    }
 }
 
 /// Wake: apply the latest position from the slot.

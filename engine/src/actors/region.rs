@@ -56,7 +56,6 @@ pub struct RegionActor {
     dirty: HashMap<String, DriverUpdate>,
     feed: Feed,
     publish_every: Duration,
-    mailbox: usize,
     label: String,
 }
 
@@ -80,7 +79,6 @@ impl RegionActor {
                 dirty: HashMap::new(),
                 feed,
                 publish_every,
-                mailbox,
                 label: key.to_string(),
             }
         });
@@ -135,7 +133,6 @@ impl Actor for RegionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.mailbox);
         ctx.run_interval(self.publish_every, |actor, _| actor.publish());
     }
 }

@@ -22,8 +22,13 @@ pub fn token_of(headers: &axum::http::HeaderMap, uri: &Uri) -> Option<String> {
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_string());
     }
+    query_param(uri, "token")
+}
+
+/// One query parameter, percent-decoded.
+pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
     let Query(q) = Query::<HashMap<String, String>>::try_from_uri(uri).ok()?;
-    q.get("token").cloned()
+    q.get(name).cloned()
 }
 
 /// The caller's principal, or 401.

@@ -1,7 +1,7 @@
 //! HTTP routes: health, metrics, drivers, and the two WebSocket endpoints on one
 //! listener. Every request gets a tracing span and a latency histogram sample.
 
-use super::extract::{authenticate, json_body, require_console, token_of};
+use super::extract::{authenticate, json_body, query_param, require_console, token_of};
 use super::{console_session, driver_session, ws};
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
@@ -23,7 +23,6 @@ use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode};
 use dispatch_storage::{DriverRecord, EventKind, EventRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
@@ -243,16 +242,11 @@ async fn nearest(
     Ok(Json(json!({ "drivers": found })))
 }
 
-fn query_param(parts: &axum::http::request::Parts, name: &str) -> Option<String> {
-    Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-        .ok()
-        .and_then(|Query(q)| q.get(name).cloned())
-}
-
 async fn ws_driver(State(app): AppState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let who = token_of(&parts.headers, &parts.uri).and_then(|t| app.signer.verify(&t));
-    let auth = driver_session::authorize(&app, who, query_param(&parts, "driver_id").as_deref());
+    let auth =
+        driver_session::authorize(&app, who, query_param(&parts.uri, "driver_id").as_deref());
     let span = tracing::info_span!(
         "driver_session",
         driver = auth.as_ref().map(|d| d.id.to_string()).unwrap_or_default()
