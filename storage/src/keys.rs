@@ -1,8 +1,9 @@
 //! Key encodings, chosen so that a byte-order range scan returns entities in order.
 //!
-//! * Driver trees (`drivers`, `driver_state`): the id's UTF-8 bytes. Byte order of UTF-8
-//!   equals Rust's `str` order, so a scan comes back in the same order as a
-//!   `BTreeMap<String, _>`.
+//! * Driver trees (`drivers`, `driver_state`, `routes`) and order trees (`orders`,
+//!   `open_orders`): the id's UTF-8 bytes. Byte order of UTF-8 equals Rust's `str`
+//!   order, so a scan comes back in the same order as a `BTreeMap<String, _>`, and
+//!   "ids after `x`" is a plain range scan that starts after `x`'s bytes.
 //! * `events`: the sequence number as 8 big-endian bytes, so byte order is numeric
 //!   order (little-endian or varint keys would put 256 before 2).
 
@@ -15,10 +16,25 @@ pub fn driver_key(id: &str) -> &[u8] {
 
 /// Decodes a driver-tree key back into the id.
 pub fn driver_id(tree: &'static str, key: &[u8]) -> Result<String, StoreError> {
+    utf8_id(tree, key, "driver key is not UTF-8")
+}
+
+/// Key of an order in the `orders` and `open_orders` trees.
+pub fn order_key(id: &str) -> &[u8] {
+    id.as_bytes()
+}
+
+/// Decodes an order-tree key back into the id.
+pub fn order_id(tree: &'static str, key: &[u8]) -> Result<String, StoreError> {
+    utf8_id(tree, key, "order key is not UTF-8")
+}
+
+/// Decodes a UTF-8 id key; `reason` says which kind of key failed.
+fn utf8_id(tree: &'static str, key: &[u8], reason: &str) -> Result<String, StoreError> {
     String::from_utf8(key.to_vec()).map_err(|_| StoreError::Corrupt {
         tree,
         key: hex(key),
-        reason: "driver key is not UTF-8".to_owned(),
+        reason: reason.to_owned(),
     })
 }
 
@@ -78,5 +94,10 @@ mod tests {
             driver_id("drivers", &[0xff, 0xfe]),
             Err(StoreError::Corrupt { key, .. }) if key == "fffe"
         ));
+        assert!(matches!(
+            order_id("orders", &[0xc3]),
+            Err(StoreError::Corrupt { tree: "orders", key, .. }) if key == "c3"
+        ));
+        assert_eq!(order_id("orders", order_key("o-é")).unwrap(), "o-é");
     }
 }

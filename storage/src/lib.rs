@@ -3,18 +3,26 @@
 //! # Layout
 //! - `store`: the [`Store`] trait, the engine's only door to durable state.
 //! - `commit`: [`GroupCommit`], one flusher thread that lets many writers share a flush.
-//! - `records`: persisted, versioned record types (separate from wire types) and their
-//!   `[version][bincode]` encoding.
+//! - `records`: persisted, versioned record types (drivers, driver states, events,
+//!   orders, routes; separate from wire types), their `[version][bincode]` encoding, and
+//!   [`Changes`], the unit of one atomic order/route write.
 //! - `keys`: big-endian / byte-ordered key encodings, so scans come back in order.
-//! - `sled_store`: [`SledStore`], the `Store` on sled (the only file that imports sled).
+//! - `sled_store`: [`SledStore`], the `Store` on sled (the only file that imports sled);
+//!   its module docs list the trees.
 //! - `mem_store`: [`MemStore`], the `BTreeMap` twin with crash semantics, for tests.
 //! - `error`: [`StoreError`], the one error type of this crate.
 //!
 //! # Guarantees
 //! - A write followed by a resolved [`GroupCommit::durable`] survives a crash.
 //! - [`Store::put_driver_states`] is atomic: after a crash the whole batch or none of it.
+//! - [`Store::apply`] is atomic across orders, the open-order index and routes: after a
+//!   crash the whole [`Changes`] or none of it. (Scans running concurrently with it are
+//!   not snapshots.)
+//! - The open-order index holds exactly the stored orders whose status is not
+//!   terminal, so [`Store::load_open_orders`] never scans finished orders.
 //! - Event sequence numbers rise by one per append, also across reopens.
-//! - [`Store::load_drivers`] and [`Store::events_from`] return rows in key order.
+//! - [`Store::load_drivers`], [`Store::events_from`], [`Store::list_orders`],
+//!   [`Store::load_open_orders`] and [`Store::load_routes`] return rows in key order.
 //!
 //! # Use
 //! ```
@@ -43,8 +51,9 @@ pub use commit::{Durable, GroupCommit};
 pub use error::StoreError;
 pub use mem_store::MemStore;
 pub use records::{
-    DriverRecord, DriverSnapshot, DriverStateRecord, DriverStatusRecord, EventKind, EventRecord,
-    Versioned,
+    Changes, DriverRecord, DriverSnapshot, DriverStateRecord, DriverStatusRecord, EventKind,
+    EventRecord, OrderRecord, OrderStatusRecord, RouteRecord, RouteStopRecord, StatusChangeRecord,
+    StopKindRecord, StopRecord, Versioned,
 };
 pub use sled_store::{SledOptions, SledStore};
 pub use store::Store;

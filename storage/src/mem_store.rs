@@ -7,12 +7,16 @@
 //! sled database may keep more than the durable view after a crash (its background
 //! flush), never less.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::StoreError;
-use crate::records::{DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord};
+use crate::records::{
+    Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
+    OrderStatusRecord, RouteRecord,
+};
 use crate::store::Store;
 
 /// One copy of every tree.
@@ -24,6 +28,12 @@ struct Tables {
     states: BTreeMap<String, DriverStateRecord>,
     /// Event log by sequence number (`events` tree).
     events: BTreeMap<u64, EventRecord>,
+    /// Orders by id (`orders` tree).
+    orders: BTreeMap<String, OrderRecord>,
+    /// Ids of orders whose status is not terminal (`open_orders` tree).
+    open_orders: BTreeSet<String>,
+    /// Current route by driver id (`routes` tree).
+    routes: BTreeMap<String, RouteRecord>,
 }
 
 impl Tables {
@@ -144,6 +154,79 @@ impl Store for MemStore {
             .collect())
     }
 
+    fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
+        // One lock for the whole change: a flush or crash sees all of it or none.
+        let mut views = self.lock();
+        let live = &mut views.live;
+        for order in &changes.orders {
+            if order.status.is_terminal() {
+                live.open_orders.remove(&order.id);
+            } else {
+                live.open_orders.insert(order.id.clone());
+            }
+            live.orders.insert(order.id.clone(), order.clone());
+        }
+        for (driver, route) in &changes.routes {
+            live.routes.insert(driver.clone(), route.clone());
+        }
+        Ok(())
+    }
+
+    fn get_order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        Ok(self.lock().live.orders.get(id).cloned())
+    }
+
+    fn list_orders(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        status: Option<OrderStatusRecord>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let views = self.lock();
+        Ok(views
+            .live
+            .orders
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(_, order)| order)
+            .filter(|order| status.is_none_or(|s| s == order.status))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn load_open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        let views = self.lock();
+        views
+            .live
+            .open_orders
+            .iter()
+            .map(|id| {
+                // `apply` keeps both maps in step; mirror SledStore's check anyway.
+                views
+                    .live
+                    .orders
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| StoreError::Corrupt {
+                        tree: "open_orders",
+                        key: id.clone(),
+                        reason: "open order is missing from `orders`".to_owned(),
+                    })
+            })
+            .collect()
+    }
+
+    fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError> {
+        let views = self.lock();
+        Ok(views
+            .live
+            .routes
+            .iter()
+            .map(|(driver, route)| (driver.clone(), route.clone()))
+            .collect())
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         if self.fail_flushes.load(Ordering::SeqCst) {
             return Err(StoreError::Io("injected flush failure".to_owned()));
@@ -158,7 +241,52 @@ impl Store for MemStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::EventKind;
+    use crate::records::{EventKind, OrderStatusRecord as S, StopRecord};
+
+    fn order(id: &str, status: S) -> OrderRecord {
+        let stop = StopRecord {
+            lat: 0.0,
+            lon: 0.0,
+            ready_ms: None,
+            due_ms: None,
+            service_s: 0,
+        };
+        OrderRecord {
+            id: id.into(),
+            pickup: stop,
+            dropoff: stop,
+            size: 1,
+            priority: 0,
+            status,
+            driver_id: None,
+            pickup_eta_ms: None,
+            dropoff_eta_ms: None,
+            created_ms: 0,
+            history: Vec::new(),
+        }
+    }
+
+    fn route(version: u64) -> RouteRecord {
+        RouteRecord {
+            version,
+            stops: Vec::new(),
+        }
+    }
+
+    /// Everything `apply` touches, as the reads see it.
+    type Visible = (
+        Vec<OrderRecord>,
+        Vec<OrderRecord>,
+        Vec<(String, RouteRecord)>,
+    );
+
+    fn visible(store: &MemStore) -> Visible {
+        (
+            store.list_orders(None, usize::MAX, None).unwrap(),
+            store.load_open_orders().unwrap(),
+            store.load_routes().unwrap(),
+        )
+    }
 
     fn ev(id: &str) -> EventRecord {
         EventRecord {
@@ -202,5 +330,51 @@ mod tests {
         assert!(matches!(store.flush(), Err(StoreError::Io(_))));
         store.crash();
         assert!(store.load_drivers().unwrap().is_empty());
+    }
+
+    #[test]
+    fn crash_keeps_whole_flushed_changes_and_drops_unflushed_ones() {
+        let store = MemStore::new();
+        let first = Changes {
+            orders: vec![order("o1", S::Pending), order("o2", S::Assigned)],
+            routes: vec![("d1".into(), route(1))],
+        };
+        store.apply(&first).unwrap();
+        store.crash();
+        assert_eq!(visible(&store), (vec![], vec![], vec![]), "unflushed: gone");
+
+        store.apply(&first).unwrap();
+        store.flush().unwrap();
+        store.crash();
+        let kept = visible(&store);
+        assert_eq!(kept.0, first.orders, "flushed: kept");
+        assert_eq!(kept.1, first.orders);
+        assert_eq!(kept.2, first.routes);
+
+        // A second change touches every table; unflushed, a crash takes all of it back.
+        let second = Changes {
+            orders: vec![order("o1", S::Delivered), order("o3", S::Pending)],
+            routes: vec![("d1".into(), route(2)), ("d2".into(), route(1))],
+        };
+        store.apply(&second).unwrap();
+        assert_eq!(store.load_open_orders().unwrap().len(), 2);
+        store.crash();
+        assert_eq!(visible(&store), kept, "none of the unflushed change");
+
+        // Flushed, all of it survives, including the open set's update.
+        store.apply(&second).unwrap();
+        store.flush().unwrap();
+        store.crash();
+        let (all, open, routes) = visible(&store);
+        assert_eq!(
+            all,
+            [
+                order("o1", S::Delivered),
+                order("o2", S::Assigned),
+                order("o3", S::Pending)
+            ]
+        );
+        assert_eq!(open, [order("o2", S::Assigned), order("o3", S::Pending)]);
+        assert_eq!(routes, [("d1".into(), route(2)), ("d2".into(), route(1))]);
     }
 }

@@ -116,6 +116,156 @@ pub struct DriverSnapshot {
     pub state: Option<DriverStateRecord>,
 }
 
+/// Stored twin of the wire order status. Encoded by variant index, so this order *is*
+/// the on-disk encoding: add variants at the end only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+pub enum OrderStatusRecord {
+    /// Accepted, waiting for a driver.
+    Pending,
+    /// On a driver's route, not yet picked up.
+    Assigned,
+    /// In the vehicle, on the way to the drop-off.
+    PickedUp,
+    /// Handed over; terminal.
+    Delivered,
+    /// Withdrawn by the client or an operator; terminal.
+    Cancelled,
+    /// The driver could not complete it; terminal.
+    Failed,
+    /// No driver can serve it right now; not terminal, because recovery and later
+    /// planning rounds retry it.
+    Unassignable,
+}
+
+impl OrderStatusRecord {
+    /// Whether the order is finished for good (`Delivered`, `Cancelled` or `Failed`).
+    /// Terminal orders leave the `open_orders` index and are never re-queued by recovery.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Delivered | Self::Cancelled | Self::Failed)
+    }
+}
+
+/// One location of an order with its time window, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct StopRecord {
+    /// Latitude, degrees (WGS 84); where the driver has to go.
+    pub lat: f64,
+    /// Longitude, degrees (WGS 84).
+    pub lon: f64,
+    /// Earliest time service may start (ms since the Unix epoch); `None`: any time.
+    /// The planner's time-window lower bound.
+    pub ready_ms: Option<u64>,
+    /// Latest promised arrival (ms since the Unix epoch); `None`: no deadline. The
+    /// planner's time-window upper bound.
+    pub due_ms: Option<u64>,
+    /// Seconds spent at the stop (parking, hand-over); adds to every later ETA.
+    pub service_s: u32,
+}
+
+/// One entry of an order's status history.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct StatusChangeRecord {
+    /// Status the order entered.
+    pub status: OrderStatusRecord,
+    /// When it entered it (ms since the Unix epoch), for audits and the order API.
+    pub at_ms: u64,
+    /// Why, when there is more to say than the status (a failure cause, who cancelled).
+    pub reason: Option<String>,
+}
+
+/// An order with its current status and assignment. Overwritten on every change; the
+/// history travels inside the record so a read needs no second lookup.
+#[derive(Debug, Clone, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// Order id (client-chosen or server-made); also the key in the `orders` tree.
+    pub id: String,
+    /// Where the goods are collected.
+    pub pickup: StopRecord,
+    /// Where the goods are delivered.
+    pub dropoff: StopRecord,
+    /// Load units the order occupies between pickup and drop-off; counted against the
+    /// driver's capacity.
+    pub size: u32,
+    /// Client-given rank, stored as given so the planner can weigh it after recovery.
+    pub priority: i32,
+    /// Current status; decides membership of the `open_orders` index.
+    pub status: OrderStatusRecord,
+    /// Driver whose route holds the order; `None` while unassigned.
+    pub driver_id: Option<String>,
+    /// Planned pickup time (ms since the Unix epoch) as last promised to the client;
+    /// `None` while unassigned or once picked up.
+    pub pickup_eta_ms: Option<u64>,
+    /// Planned drop-off time (ms since the Unix epoch) as last promised to the client;
+    /// `None` while unassigned.
+    pub dropoff_eta_ms: Option<u64>,
+    /// When the order was accepted (ms since the Unix epoch); for audits and waiting
+    /// time metrics.
+    pub created_ms: u64,
+    /// Every status change so far, oldest first.
+    pub history: Vec<StatusChangeRecord>,
+}
+
+/// What a route stop does with its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+pub enum StopKindRecord {
+    /// Collect the goods (load grows by `size`).
+    Pickup,
+    /// Hand them over (load shrinks by `size`).
+    Dropoff,
+}
+
+/// One stop of a driver's planned route, with everything needed to re-plan without
+/// reading the order.
+#[derive(Debug, Clone, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct RouteStopRecord {
+    /// Stable id of the stop, so a driver app can report on it after a restart.
+    pub stop_id: String,
+    /// The order this stop serves.
+    pub order_id: String,
+    /// Pickup or drop-off.
+    pub kind: StopKindRecord,
+    /// Latitude, degrees (WGS 84).
+    pub lat: f64,
+    /// Longitude, degrees (WGS 84).
+    pub lon: f64,
+    /// Planned arrival (ms since the Unix epoch) when the plan was made.
+    pub eta_ms: u64,
+    /// Earliest service start (ms since the Unix epoch); `None`: any time.
+    pub ready_ms: Option<u64>,
+    /// Latest arrival (ms since the Unix epoch); `None`: no deadline.
+    pub due_ms: Option<u64>,
+    /// Seconds spent at the stop.
+    pub service_s: u32,
+    /// Load units picked up or dropped here, so capacity checks need no order lookup.
+    pub size: u32,
+}
+
+/// A driver's current plan (stops not yet done), overwritten on every change. Keyed by
+/// driver id in the `routes` tree, so it holds no id of its own.
+///
+/// Decoding refuses records that claim more than 1 MiB of memory (each stop counts 120
+/// bytes plus its two ids), which caps a route at about 5,000 stops with 36-character
+/// ids. Writes do not check this: keep plans far below it.
+#[derive(Debug, Clone, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct RouteRecord {
+    /// Grows with every change of the plan, so clients and recovery can tell a newer
+    /// plan from an older one.
+    pub version: u64,
+    /// Stops in the order the driver will visit them.
+    pub stops: Vec<RouteStopRecord>,
+}
+
+/// One atomic write: after a crash either all of it is there or none of it. Passed to
+/// [`Store::apply`](crate::Store::apply); never stored as such.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Orders to insert or overwrite; a later entry with the same id wins.
+    pub orders: Vec<OrderRecord>,
+    /// `(driver id, route)` pairs to insert or overwrite; a later entry for the same
+    /// driver wins.
+    pub routes: Vec<(String, RouteRecord)>,
+}
+
 /// A type stored as a value in one tree, with a version byte in front.
 pub trait Versioned: Sized {
     /// Name of the tree that holds these records (used in errors).
@@ -157,6 +307,8 @@ macro_rules! versioned_v1 {
 versioned_v1!(DriverRecord, "drivers");
 versioned_v1!(DriverStateRecord, "driver_state");
 versioned_v1!(EventRecord, "events");
+versioned_v1!(OrderRecord, "orders");
+versioned_v1!(RouteRecord, "routes");
 
 fn encode_versioned<T: Encode>(version: u8, value: &T) -> Vec<u8> {
     let mut out = vec![version];
@@ -234,6 +386,63 @@ mod tests {
         }
     }
 
+    fn order() -> OrderRecord {
+        OrderRecord {
+            id: "o1".into(),
+            pickup: StopRecord {
+                lat: 1.5,
+                lon: -2.0,
+                ready_ms: Some(100),
+                due_ms: None,
+                service_s: 60,
+            },
+            dropoff: StopRecord {
+                lat: 0.0,
+                lon: 4.0,
+                ready_ms: None,
+                due_ms: Some(300),
+                service_s: 30,
+            },
+            size: 2,
+            priority: -1,
+            status: OrderStatusRecord::Assigned,
+            driver_id: Some("d1".into()),
+            pickup_eta_ms: Some(150),
+            dropoff_eta_ms: None,
+            created_ms: 5,
+            history: vec![
+                StatusChangeRecord {
+                    status: OrderStatusRecord::Pending,
+                    at_ms: 5,
+                    reason: None,
+                },
+                StatusChangeRecord {
+                    status: OrderStatusRecord::Assigned,
+                    at_ms: 6,
+                    reason: Some("ok".into()),
+                },
+            ],
+        }
+    }
+
+    fn route() -> RouteRecord {
+        RouteRecord {
+            version: 3,
+            stops: vec![RouteStopRecord {
+                stop_id: "s1".into(),
+                order_id: "o1".into(),
+                kind: StopKindRecord::Dropoff,
+                lat: 2.0,
+                lon: 0.5,
+                eta_ms: 200,
+                ready_ms: None,
+                due_ms: Some(300),
+                service_s: 30,
+                size: 2,
+            }],
+        }
+    }
+
     fn round_trip<T: Versioned + PartialEq + std::fmt::Debug>(value: &T) {
         let bytes = value.to_bytes();
         assert_eq!(bytes[0], T::VERSION);
@@ -253,6 +462,130 @@ mod tests {
             at_ms: u64::MAX,
             kind: EventKind::DriverRegistered { id: "é".into() },
         });
+        round_trip(&order());
+        round_trip(&OrderRecord {
+            driver_id: None,
+            history: Vec::new(),
+            status: OrderStatusRecord::Unassignable,
+            priority: i32::MIN,
+            created_ms: u64::MAX,
+            ..order()
+        });
+        round_trip(&route());
+        round_trip(&RouteRecord {
+            version: 0,
+            stops: Vec::new(),
+        });
+    }
+
+    #[test]
+    fn terminal_statuses() {
+        use OrderStatusRecord::*;
+        let terminal: Vec<OrderStatusRecord> = [
+            Pending,
+            Assigned,
+            PickedUp,
+            Delivered,
+            Cancelled,
+            Failed,
+            Unassignable,
+        ]
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .collect();
+        assert_eq!(terminal, [Delivered, Cancelled, Failed]);
+    }
+
+    #[test]
+    fn truncated_orders_and_routes_are_corrupt() {
+        let bytes = order().to_bytes();
+        for len in 0..bytes.len() {
+            assert!(
+                matches!(
+                    OrderRecord::from_bytes("o1", &bytes[..len]),
+                    Err(StoreError::Corrupt { tree: "orders", .. })
+                ),
+                "order cut at {len} bytes"
+            );
+        }
+        let bytes = route().to_bytes();
+        for len in 0..bytes.len() {
+            assert!(
+                matches!(
+                    RouteRecord::from_bytes("d1", &bytes[..len]),
+                    Err(StoreError::Corrupt { tree: "routes", .. })
+                ),
+                "route cut at {len} bytes"
+            );
+        }
+        let mut padded = bytes;
+        padded.push(0);
+        assert!(matches!(
+            RouteRecord::from_bytes("d1", &padded),
+            Err(StoreError::Corrupt { tree: "routes", .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_order_status_and_stop_kind_are_corrupt() {
+        // The status byte follows the id, both stops, size and priority; index 7 is one
+        // past `Unassignable`.
+        let mut bytes = order().to_bytes();
+        let status_at = GOLDEN_ORDER_STATUS_AT;
+        assert_eq!(bytes[status_at], 1, "Assigned");
+        bytes[status_at] = 7;
+        assert!(matches!(
+            OrderRecord::from_bytes("o1", &bytes),
+            Err(StoreError::Corrupt { tree: "orders", .. })
+        ));
+        let mut bytes = route().to_bytes();
+        // version, version 3, one stop, "s1", "o1", then the kind.
+        assert_eq!(bytes[9], 1, "Dropoff");
+        bytes[9] = 2;
+        assert!(matches!(
+            RouteRecord::from_bytes("d1", &bytes),
+            Err(StoreError::Corrupt { tree: "routes", .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_order_and_route_versions_are_rejected() {
+        let mut bytes = order().to_bytes();
+        bytes[0] = 2;
+        assert_eq!(
+            OrderRecord::from_bytes("o1", &bytes),
+            Err(StoreError::UnknownVersion {
+                tree: "orders",
+                version: 2
+            })
+        );
+        let mut bytes = route().to_bytes();
+        bytes[0] = 2;
+        assert_eq!(
+            RouteRecord::from_bytes("d1", &bytes),
+            Err(StoreError::UnknownVersion {
+                tree: "routes",
+                version: 2
+            })
+        );
+    }
+
+    /// The decode limit bounds route length; pin the documented figure so a change to
+    /// the stop type that shrinks it does not go unnoticed.
+    #[test]
+    fn a_route_of_5000_stops_with_uuid_ids_decodes() {
+        let stop = route().stops[0].clone();
+        let big = RouteRecord {
+            version: 1,
+            stops: (0..5000)
+                .map(|i| RouteStopRecord {
+                    stop_id: format!("{i:036}"),
+                    order_id: format!("{i:036}"),
+                    ..stop.clone()
+                })
+                .collect(),
+        };
+        round_trip(&big);
     }
 
     #[test]
@@ -312,6 +645,8 @@ mod tests {
         assert_eq!(driver().to_bytes(), GOLDEN_DRIVER);
         assert_eq!(state().to_bytes(), GOLDEN_STATE);
         assert_eq!(event().to_bytes(), GOLDEN_EVENT);
+        assert_eq!(order().to_bytes(), GOLDEN_ORDER);
+        assert_eq!(route().to_bytes(), GOLDEN_ROUTE);
     }
 
     /// version 1, id "d1", Some("Ann"), capacity 4, created_ms (varint: 253 + u64 LE).
@@ -326,4 +661,27 @@ mod tests {
     /// version 1, at_ms 7, variant DriverStatusChanged (1), id "d1", Available (0),
     /// Offline (1).
     const GOLDEN_EVENT: &[u8] = &[1, 7, 1, 2, 100, 49, 0, 1];
+    /// version 1, id "o1";
+    /// pickup: lat 1.5 and lon -2.0 as f64 LE, Some(100), None, service_s 60;
+    /// dropoff: lat 0.0 and lon 4.0, None, Some(300) (varint: 251 + u16 LE), 30;
+    /// size 2, priority -1 (zigzag: 1), status Assigned (1), Some("d1"), Some(150),
+    /// None, created_ms 5;
+    /// history of 2: (Pending (0), 5, None), (Assigned (1), 6, Some("ok")).
+    const GOLDEN_ORDER: &[u8] = &[
+        1, 2, 111, 49, //
+        0, 0, 0, 0, 0, 0, 248, 63, 0, 0, 0, 0, 0, 0, 0, 192, 1, 100, 0, 60, //
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 64, 0, 1, 251, 44, 1, 30, //
+        2, 1, 1, 1, 2, 100, 49, 1, 150, 0, 5, //
+        2, 0, 5, 0, 1, 6, 1, 2, 111, 107,
+    ];
+    /// Offset of the status byte in `GOLDEN_ORDER`.
+    const GOLDEN_ORDER_STATUS_AT: usize = 48;
+    /// version 1, version 3, 1 stop: "s1", "o1", Dropoff (1), lat 2.0 and lon 0.5 as
+    /// f64 LE, eta_ms 200 (varint: one byte below 251), None, Some(300) (251 + u16 LE),
+    /// service_s 30, size 2.
+    const GOLDEN_ROUTE: &[u8] = &[
+        1, 3, 1, 2, 115, 49, 2, 111, 49, 1, //
+        0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 224, 63, //
+        200, 0, 1, 251, 44, 1, 30, 2,
+    ];
 }

@@ -1,25 +1,46 @@
 //! [`SledStore`]: the [`Store`] on sled 0.34. The only file of the workspace that
 //! imports sled.
 //!
-//! Trees: `drivers` (id → [`DriverRecord`]), `driver_state` (id →
-//! [`DriverStateRecord`], overwritten), `events` (big-endian seq → [`EventRecord`]) and
-//! `meta` (`format` → on-disk layout version). sled makes a write durable only at a
-//! flush; [`Store::flush`] calls `Db::flush`, which covers every tree (they share one
-//! log).
+//! Trees:
+//! - `drivers`: driver id → [`DriverRecord`].
+//! - `driver_state`: driver id → [`DriverStateRecord`], overwritten.
+//! - `events`: big-endian seq → [`EventRecord`].
+//! - `orders`: order id → [`OrderRecord`], overwritten, never deleted.
+//! - `open_orders`: order id → empty value, for every stored order whose status is not
+//!   terminal; the index [`Store::load_open_orders`] walks instead of all orders.
+//! - `routes`: driver id → [`RouteRecord`], overwritten.
+//! - `meta`: `format` → on-disk layout version.
+//!
+//! [`Store::apply`] writes `orders`, `open_orders` and `routes` in one sled transaction,
+//! so the index never disagrees with the orders after a crash. sled makes a write
+//! durable only at a flush; [`Store::flush`] calls `Db::flush`, which covers every tree
+//! (they share one log).
 
+use std::convert::Infallible;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use sled::transaction::TransactionError;
+use sled::Transactional;
 use tracing::{debug, info};
 
 use crate::error::StoreError;
 use crate::keys;
-use crate::records::{DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, Versioned};
+use crate::records::{
+    Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
+    OrderStatusRecord, RouteRecord, Versioned,
+};
 use crate::store::Store;
 
 /// Version of the tree layout, stored under `meta/format`. Bump it when trees or key
-/// encodings change; a database with a newer layout is refused at open.
+/// encodings change incompatibly; a database with a newer layout is refused at open.
+///
+/// The `orders`, `open_orders` and `routes` trees came without a bump: new trees are
+/// additive. This build opening an older database finds them empty, which is their
+/// true content (no order or route was ever written there); an older build opening a
+/// newer database never opens them, so it neither reads nor breaks them.
 const FORMAT_VERSION: u8 = 1;
 const META_FORMAT_KEY: &[u8] = b"format";
 
@@ -60,6 +81,13 @@ pub struct SledStore {
     states: sled::Tree,
     /// Event log, keyed by big-endian sequence number.
     events: sled::Tree,
+    /// Orders, keyed by order id.
+    orders: sled::Tree,
+    /// Ids of the orders whose status is not terminal (empty values), so recovery
+    /// reads only those; written only together with `orders`, in one transaction.
+    open_orders: sled::Tree,
+    /// Current route per driver, keyed by driver id.
+    routes: sled::Tree,
     /// Next event sequence number. The lock is held across allocation *and* insert so
     /// events land in the tree in sequence order: a concurrent reader never sees
     /// event n+1 without event n.
@@ -80,6 +108,9 @@ impl SledStore {
         let drivers = db.open_tree("drivers")?;
         let states = db.open_tree("driver_state")?;
         let events = db.open_tree("events")?;
+        let orders = db.open_tree(OrderRecord::TREE)?;
+        let open_orders = db.open_tree(OPEN_ORDERS_TREE)?;
+        let routes = db.open_tree(RouteRecord::TREE)?;
         let next_seq = match events.last()? {
             Some((key, _)) => {
                 keys::event_seq(&key)?
@@ -98,6 +129,9 @@ impl SledStore {
             drivers,
             states,
             events,
+            orders,
+            open_orders,
+            routes,
             next_seq: Mutex::new(next_seq),
         })
     }
@@ -117,6 +151,31 @@ impl SledStore {
             .map(|v| DriverStateRecord::from_bytes(&driver.id, &v))
             .transpose()?;
         Ok(DriverSnapshot { driver, state })
+    }
+}
+
+/// Name of the open-order index tree (it stores no records, so no `Versioned::TREE`).
+const OPEN_ORDERS_TREE: &str = "open_orders";
+
+/// Decodes an `orders` value stored under `id`, refusing one that names another order.
+fn decode_order(id: String, value: &[u8]) -> Result<OrderRecord, StoreError> {
+    let order = OrderRecord::from_bytes(&id, value)?;
+    if order.id != id {
+        return Err(StoreError::Corrupt {
+            tree: OrderRecord::TREE,
+            key: id,
+            reason: format!("record holds id {:?}", order.id),
+        });
+    }
+    Ok(order)
+}
+
+/// Maps the outcome of an [`Store::apply`] transaction. The closure never aborts
+/// (everything that can fail is encoded before it runs), hence `Infallible`.
+fn from_transaction(e: TransactionError<Infallible>) -> StoreError {
+    match e {
+        TransactionError::Abort(never) => match never {},
+        TransactionError::Storage(e) => e.into(),
     }
 }
 
@@ -189,6 +248,109 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
+        // Encode before the transaction: sled re-runs the closure on conflicts, and the
+        // closure then only copies bytes.
+        let orders: Vec<(&[u8], Vec<u8>, bool)> = changes
+            .orders
+            .iter()
+            .map(|o| (keys::order_key(&o.id), o.to_bytes(), o.status.is_terminal()))
+            .collect();
+        let routes: Vec<(&[u8], Vec<u8>)> = changes
+            .routes
+            .iter()
+            .map(|(driver, route)| (keys::driver_key(driver), route.to_bytes()))
+            .collect();
+        // Writes inside one transaction are applied in call order per key, so a later
+        // entry for the same id wins, in `orders` and in the index alike.
+        let result: Result<(), TransactionError<Infallible>> =
+            (&self.orders, &self.open_orders, &self.routes).transaction(
+                |(tx_orders, tx_open, tx_routes)| {
+                    for (key, value, terminal) in &orders {
+                        tx_orders.insert(*key, value.as_slice())?;
+                        if *terminal {
+                            tx_open.remove(*key)?;
+                        } else {
+                            tx_open.insert(*key, &[] as &[u8])?;
+                        }
+                    }
+                    for (key, value) in &routes {
+                        tx_routes.insert(*key, value.as_slice())?;
+                    }
+                    Ok(())
+                },
+            );
+        result.map_err(from_transaction)
+    }
+
+    fn get_order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.orders
+            .get(keys::order_key(id))?
+            .map(|v| decode_order(id.to_owned(), &v))
+            .transpose()
+    }
+
+    fn list_orders(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        status: Option<OrderStatusRecord>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let start = match after {
+            Some(after) => Bound::Excluded(keys::order_key(after)),
+            None => Bound::Unbounded,
+        };
+        for entry in self.orders.range::<&[u8], _>((start, Bound::Unbounded)) {
+            let (key, value) = entry?;
+            let order = decode_order(keys::order_id(OrderRecord::TREE, &key)?, &value)?;
+            if status.is_none_or(|s| s == order.status) {
+                out.push(order);
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn load_open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.open_orders.iter() {
+            let (key, _) = entry?;
+            let id = keys::order_id(OPEN_ORDERS_TREE, &key)?;
+            let Some(value) = self.orders.get(&key)? else {
+                // Orders are never deleted, and `apply` writes both trees together.
+                return Err(StoreError::Corrupt {
+                    tree: OPEN_ORDERS_TREE,
+                    key: id,
+                    reason: "open order is missing from `orders`".to_owned(),
+                });
+            };
+            let order = decode_order(id, &value)?;
+            // Terminal here means an `apply` closed it between the two reads (the scan
+            // is no snapshot); it is no longer open, so it is left out.
+            if !order.status.is_terminal() {
+                out.push(order);
+            }
+        }
+        Ok(out)
+    }
+
+    fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.routes.iter() {
+            let (key, value) = entry?;
+            let driver = keys::driver_id(RouteRecord::TREE, &key)?;
+            let route = RouteRecord::from_bytes(&driver, &value)?;
+            out.push((driver, route));
+        }
+        Ok(out)
+    }
+
     fn flush(&self) -> Result<(), StoreError> {
         let bytes = self.db.flush()?;
         debug!(bytes, "sled flushed");
@@ -251,7 +413,69 @@ fn check_format(meta: &sled::Tree) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{DriverStatusRecord, EventKind};
+    use crate::records::{
+        DriverStatusRecord, EventKind, OrderStatusRecord as S, RouteStopRecord, StatusChangeRecord,
+        StopKindRecord, StopRecord,
+    };
+
+    fn order(id: &str, status: S) -> OrderRecord {
+        let stop = StopRecord {
+            lat: 1.0,
+            lon: 2.0,
+            ready_ms: None,
+            due_ms: Some(9),
+            service_s: 60,
+        };
+        OrderRecord {
+            id: id.into(),
+            pickup: stop,
+            dropoff: StopRecord { lat: 3.0, ..stop },
+            size: 1,
+            priority: 0,
+            status,
+            driver_id: None,
+            pickup_eta_ms: None,
+            dropoff_eta_ms: None,
+            created_ms: 5,
+            history: vec![StatusChangeRecord {
+                status,
+                at_ms: 6,
+                reason: None,
+            }],
+        }
+    }
+
+    fn route(version: u64, order_ids: &[&str]) -> RouteRecord {
+        RouteRecord {
+            version,
+            stops: order_ids
+                .iter()
+                .map(|o| RouteStopRecord {
+                    stop_id: format!("{o}-p"),
+                    order_id: (*o).into(),
+                    kind: StopKindRecord::Pickup,
+                    lat: 1.0,
+                    lon: 2.0,
+                    eta_ms: 10,
+                    ready_ms: None,
+                    due_ms: None,
+                    service_s: 60,
+                    size: 1,
+                })
+                .collect(),
+        }
+    }
+
+    fn orders(changes: &[OrderRecord]) -> Changes {
+        Changes {
+            orders: changes.to_vec(),
+            routes: Vec::new(),
+        }
+    }
+
+    fn ids(orders: &[OrderRecord]) -> Vec<&str> {
+        orders.iter().map(|o| o.id.as_str()).collect()
+    }
 
     fn ev(at_ms: u64) -> EventRecord {
         EventRecord {
@@ -395,5 +619,176 @@ mod tests {
             Err(StoreError::Io(msg)) if msg.contains("lock")
         ));
         drop(store);
+    }
+
+    #[test]
+    fn orders_get_and_list_in_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store
+            .apply(&orders(&[
+                order("o2", S::Pending),
+                order("o10", S::Delivered),
+                order("a", S::Assigned),
+                order("o1", S::Pending),
+                order("é", S::Pending),
+            ]))
+            .unwrap();
+        assert_eq!(
+            store.get_order("o10").unwrap(),
+            Some(order("o10", S::Delivered))
+        );
+        assert_eq!(store.get_order("o3").unwrap(), None);
+
+        let all = store.list_orders(None, usize::MAX, None).unwrap();
+        assert_eq!(ids(&all), ["a", "o1", "o10", "o2", "é"]);
+        let page = |after, limit, status| {
+            ids(&store.list_orders(after, limit, status).unwrap())
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(page(Some("o1"), 10, None), ["o10", "o2", "é"]);
+        assert_eq!(page(Some("o1"), 2, None), ["o10", "o2"]);
+        // A cursor that is not a stored id works too.
+        assert_eq!(page(Some("o"), 1, None), ["o1"]);
+        assert_eq!(page(Some("é"), 10, None), Vec::<String>::new());
+        assert_eq!(page(None, 0, None), Vec::<String>::new());
+        assert_eq!(page(None, 10, Some(S::Pending)), ["o1", "o2", "é"]);
+        assert_eq!(page(Some("o1"), 1, Some(S::Pending)), ["o2"]);
+        assert_eq!(page(None, 10, Some(S::Failed)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn open_set_follows_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let open = |store: &SledStore| {
+            ids(&store.load_open_orders().unwrap())
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        store
+            .apply(&orders(&[
+                order("o1", S::Pending),
+                order("o2", S::Unassignable),
+                order("o3", S::Cancelled),
+            ]))
+            .unwrap();
+        assert_eq!(open(&store), ["o1", "o2"]);
+
+        store.apply(&orders(&[order("o1", S::Assigned)])).unwrap();
+        store.apply(&orders(&[order("o1", S::PickedUp)])).unwrap();
+        assert_eq!(open(&store), ["o1", "o2"]);
+        assert_eq!(store.load_open_orders().unwrap()[0].status, S::PickedUp);
+        store.apply(&orders(&[order("o1", S::Delivered)])).unwrap();
+        assert_eq!(open(&store), ["o2"]);
+        assert_eq!(store.get_order("o1").unwrap().unwrap().status, S::Delivered);
+
+        // Within one `Changes` the later entry wins, for the order and for the index.
+        store
+            .apply(&orders(&[
+                order("o4", S::Pending),
+                order("o4", S::Failed),
+                order("o5", S::Cancelled),
+                order("o5", S::Pending),
+            ]))
+            .unwrap();
+        assert_eq!(open(&store), ["o2", "o5"]);
+        assert_eq!(store.get_order("o4").unwrap().unwrap().status, S::Failed);
+        // The index holds only open ids: terminal orders are not even scanned.
+        assert_eq!(store.open_orders.len(), 2);
+        assert_eq!(store.orders.len(), 5);
+    }
+
+    #[test]
+    fn routes_are_overwritten_and_load_in_driver_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store
+            .apply(&Changes {
+                orders: vec![order("o1", S::Assigned)],
+                routes: vec![
+                    ("d2".into(), route(1, &["o1"])),
+                    ("d10".into(), route(1, &[])),
+                ],
+            })
+            .unwrap();
+        store
+            .apply(&Changes {
+                orders: Vec::new(),
+                routes: vec![
+                    ("d2".into(), route(2, &["o1", "o2"])),
+                    ("d1".into(), route(7, &["x"])),
+                    ("d1".into(), route(8, &["y"])),
+                ],
+            })
+            .unwrap();
+        assert_eq!(
+            store.load_routes().unwrap(),
+            [
+                ("d1".to_owned(), route(8, &["y"])),
+                ("d10".to_owned(), route(1, &[])),
+                ("d2".to_owned(), route(2, &["o1", "o2"])),
+            ]
+        );
+        store.apply(&Changes::default()).unwrap();
+        assert_eq!(store.load_routes().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn reopen_keeps_orders_index_and_routes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store
+            .apply(&Changes {
+                orders: vec![order("o1", S::Pending), order("o2", S::Delivered)],
+                routes: vec![("d1".into(), route(3, &["o1"]))],
+            })
+            .unwrap();
+        let before = (
+            store.list_orders(None, usize::MAX, None).unwrap(),
+            store.load_open_orders().unwrap(),
+            store.load_routes().unwrap(),
+        );
+        store.close().unwrap();
+
+        let store = SledStore::open(dir.path()).unwrap();
+        let after = (
+            store.list_orders(None, usize::MAX, None).unwrap(),
+            store.load_open_orders().unwrap(),
+            store.load_routes().unwrap(),
+        );
+        assert_eq!(after, before);
+        assert_eq!(ids(&after.1), ["o1"]);
+        store.close().unwrap();
+    }
+
+    #[test]
+    fn mismatched_or_dangling_orders_are_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store
+            .orders
+            .insert("o1", order("other", S::Pending).to_bytes())
+            .unwrap();
+        let corrupt_order = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Corrupt { tree: "orders", key, .. }) if key == "o1");
+        assert!(corrupt_order(store.get_order("o1").map(|_| ())));
+        assert!(corrupt_order(store.list_orders(None, 10, None).map(|_| ())));
+        store.orders.remove("o1").unwrap();
+
+        store.open_orders.insert("ghost", &[]).unwrap();
+        assert!(matches!(
+            store.load_open_orders(),
+            Err(StoreError::Corrupt { tree: "open_orders", key, .. }) if key == "ghost"
+        ));
+        store.open_orders.remove("ghost").unwrap();
+
+        store.routes.insert("d1", &[1u8, 0xff][..]).unwrap();
+        assert!(matches!(
+            store.load_routes(),
+            Err(StoreError::Corrupt { tree: "routes", key, .. }) if key == "d1"
+        ));
     }
 }

@@ -1,7 +1,10 @@
 //! The `Store` trait: the only way the engine reads or writes durable state.
 
 use crate::error::StoreError;
-use crate::records::{DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord};
+use crate::records::{
+    Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
+    OrderStatusRecord, RouteRecord,
+};
 
 /// The durable truth of the engine.
 ///
@@ -41,6 +44,42 @@ pub trait Store: Send + Sync + 'static {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<(u64, EventRecord)>, StoreError>;
+
+    /// Writes every order and route in `changes` (insert or overwrite) as one atomic
+    /// unit: after a crash either all of it is there or none of it. Also maintains the
+    /// set of open orders (status not terminal): an order written with a terminal status
+    /// leaves it, one written with a non-terminal status (re-)enters it. If an id
+    /// appears twice, the later entry wins. Durable like any write: at the next flush.
+    /// There is no delete: orders stay stored once written.
+    ///
+    /// A scan running concurrently (`list_orders`, `load_*`) is not a snapshot: it may
+    /// see some rows from before and some from after an `apply`.
+    fn apply(&self, changes: &Changes) -> Result<(), StoreError>;
+
+    /// One order by id; `None` if it was never written.
+    fn get_order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError>;
+
+    /// Up to `limit` orders with id strictly greater than `after` (all when `None`), in
+    /// id order (byte order of UTF-8 ids), only those with `status` when given. The scan
+    /// stops as soon as `limit` matching orders are found; `limit == 0` reads nothing.
+    /// To page, pass the last id of one page as `after` of the next.
+    fn list_orders(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        status: Option<OrderStatusRecord>,
+    ) -> Result<Vec<OrderRecord>, StoreError>;
+
+    /// Every order whose status is not terminal, in id order; recovery re-queues them.
+    /// Reads a separate index of open ids, so its cost follows the number of open
+    /// orders, not of all orders ever stored. Never returns a terminal order, even when
+    /// one closes while the scan runs.
+    fn load_open_orders(&self) -> Result<Vec<OrderRecord>, StoreError>;
+
+    /// The stored route of every driver that has one, as `(driver id, route)`, in
+    /// driver id order. Routes are kept for any id given to `apply`, registered or not,
+    /// and never deleted: a driver with nothing left to do keeps an empty route.
+    fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError>;
 
     /// Durability barrier: when it returns `Ok`, everything written before the call is
     /// on disk (fsync). Slow (milliseconds): share it through

@@ -8,7 +8,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dispatch_storage::{DriverRecord, GroupCommit, MemStore, SledStore, Store, StoreError};
+use dispatch_storage::{
+    Changes, DriverRecord, GroupCommit, MemStore, OrderRecord, OrderStatusRecord, RouteRecord,
+    SledStore, Store, StoreError,
+};
 
 /// Bound on every channel wait, so a bug fails the test instead of hanging it.
 const BOUND: Duration = Duration::from_secs(20);
@@ -86,6 +89,26 @@ impl Store for GatedStore {
         limit: usize,
     ) -> Result<Vec<(u64, dispatch_storage::EventRecord)>, StoreError> {
         self.inner.events_from(from_seq, limit)
+    }
+    fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
+        self.inner.apply(changes)
+    }
+    fn get_order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.inner.get_order(id)
+    }
+    fn list_orders(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        status: Option<OrderStatusRecord>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.list_orders(after, limit, status)
+    }
+    fn load_open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        self.inner.load_open_orders()
+    }
+    fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError> {
+        self.inner.load_routes()
     }
     fn flush(&self) -> Result<(), StoreError> {
         let n = {
@@ -307,6 +330,26 @@ impl Store for PanickingStore {
         limit: usize,
     ) -> Result<Vec<(u64, dispatch_storage::EventRecord)>, StoreError> {
         self.0.events_from(from_seq, limit)
+    }
+    fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
+        self.0.apply(changes)
+    }
+    fn get_order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.0.get_order(id)
+    }
+    fn list_orders(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+        status: Option<OrderStatusRecord>,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        self.0.list_orders(after, limit, status)
+    }
+    fn load_open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        self.0.load_open_orders()
+    }
+    fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError> {
+        self.0.load_routes()
     }
     fn flush(&self) -> Result<(), StoreError> {
         panic!("flush exploded (expected by the test)")
