@@ -1,15 +1,21 @@
 //! The engine's shared state: configuration, auth, storage, the actor system and the
 //! routers. One `Arc<App>` is given to every HTTP handler and socket session.
 
-use crate::actors::driver::{DriverInit, PositionReport};
+use crate::actors::driver::{stops_from_record, DriverInit, PositionReport};
+use crate::actors::region::{Enqueue, RegionSetup};
 use crate::actors::{ActorSystem, DriverActor, DriverHandle};
 use crate::auth::Signer;
 use crate::config::Config;
 use crate::core::grid::Grid;
+use crate::dispatch::book::Owner;
+use crate::dispatch::orders::{from_record, set_status};
+use crate::dispatch::Shared;
 use crate::persist::{status_from_record, PositionWriter};
 use crate::router::{Drivers, Regions};
-use dispatch_protocol::DriverStatus;
+use crate::time::now_ms;
+use dispatch_protocol::{DriverStatus, Order, OrderStatus};
 use dispatch_storage::{DriverSnapshot, GroupCommit, Store};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,16 +29,23 @@ pub struct App {
     pub commit: GroupCommit,
     pub system: Arc<ActorSystem>,
     pub regions: Arc<Regions>,
-    pub drivers: Drivers,
+    pub drivers: Arc<Drivers>,
+    pub shared: Arc<Shared>,
     pub writer: Arc<PositionWriter>,
     /// Serialises driver registrations so two racing POSTs agree on one outcome.
     pub register_lock: tokio::sync::Mutex<()>,
+    /// Serialises creations of the same order id (sharded by id) so a retry racing
+    /// its original sees one outcome; different ids rarely share a shard.
+    pub order_locks: Vec<tokio::sync::Mutex<()>>,
     /// Cancelled when shutdown begins; every socket session watches it.
     pub shutdown: CancellationToken,
     /// Every socket session, so shutdown can wait for their close frames.
     pub sessions: TaskTracker,
     next_session: AtomicU64,
 }
+
+/// Shards of [`App::order_locks`].
+const ORDER_LOCK_SHARDS: usize = 1024;
 
 impl App {
     pub fn new(
@@ -43,12 +56,22 @@ impl App {
     ) -> Arc<Self> {
         let system = Arc::new(ActorSystem::start(config.arbiters));
         let (feed, _) = tokio::sync::broadcast::channel(config.console.feed_capacity);
+        let drivers = Arc::new(Drivers::default());
+        let shared = Arc::new(Shared::new(
+            &config,
+            store.clone(),
+            commit.clone(),
+            drivers.clone(),
+        ));
         let regions = Arc::new(Regions::new(
             Grid::new(config.regions.cell_deg),
             system.clone(),
-            feed,
-            Duration::from_millis(config.regions.publish_ms),
-            config.regions.mailbox,
+            RegionSetup {
+                feed,
+                publish_every: Duration::from_millis(config.regions.publish_ms),
+                mailbox: config.regions.mailbox,
+                shared: shared.clone(),
+            },
         ));
         let writer = PositionWriter::start(
             store.clone(),
@@ -62,9 +85,13 @@ impl App {
             commit,
             system,
             regions,
-            drivers: Drivers::default(),
+            drivers,
+            shared,
             writer,
             register_lock: tokio::sync::Mutex::new(()),
+            order_locks: (0..ORDER_LOCK_SHARDS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
             next_session: AtomicU64::new(1),
@@ -75,23 +102,49 @@ impl App {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 
+    pub fn order_lock(&self, id: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let h =
+            BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
+        &self.order_locks[(h as usize) % self.order_locks.len()]
+    }
+
     /// Starts the actor of a driver (new or recovered) and makes it addressable.
     pub fn spawn_driver(&self, init: DriverInit) -> DriverHandle {
+        self.drivers.note_capacity(init.record.capacity);
         let handle = DriverActor::spawn(
             self.system.arbiter(),
             init,
             self.regions.clone(),
             self.writer.clone(),
+            self.shared.clone(),
             self.config.drivers.mailbox,
         );
         self.drivers.insert(handle.clone());
         handle
     }
 
+    /// Queues an open order in the region of its pickup.
+    pub fn enqueue(&self, order: Order) {
+        let key = self.regions.grid().key(order.pickup.lat, order.pickup.lon);
+        self.shared
+            .book
+            .publish(order.clone(), Some(Owner::Region(key)));
+        self.regions.get_or_create(key).addr.do_send(Enqueue(order));
+    }
+
     /// Recovery: every stored driver gets its actor back with its last persisted
-    /// position and status, and re-enters its region's index.
+    /// position, status and route, and re-enters its region's index; open orders go
+    /// back to the route that holds them, or to their pickup region's queue.
     pub fn recover(&self) -> Result<usize, dispatch_storage::StoreError> {
         let snapshots = self.store.load_drivers()?;
+        let mut routes: HashMap<String, _> = self.store.load_routes()?.into_iter().collect();
+        let mut open: HashMap<String, Order> = self
+            .store
+            .load_open_orders()?
+            .iter()
+            .map(|r| (r.id.clone(), from_record(r)))
+            .collect();
         let n = snapshots.len();
         for DriverSnapshot { driver, state } in snapshots {
             let (status, position, updated_ms) = match state {
@@ -106,12 +159,53 @@ impl App {
                 ),
                 None => (DriverStatus::Offline, None, driver.created_ms),
             };
-            self.spawn_driver(DriverInit {
-                record: driver,
-                status,
-                position,
-                updated_ms,
-            });
+            let mut init = DriverInit::new(driver, status, updated_ms);
+            init.position = position;
+            if let Some(route) = routes.remove(&init.record.id) {
+                let stops = stops_from_record(&route);
+                // Keep only stops whose order is still open and held by this driver.
+                let mine = |id: &str| {
+                    open.get(id)
+                        .is_some_and(|o| o.driver_id.as_deref() == Some(&init.record.id))
+                };
+                let stops: Vec<_> = stops.into_iter().filter(|s| mine(&s.order_id)).collect();
+                let mut orders: Vec<Order> = Vec::new();
+                for s in &stops {
+                    if !orders.iter().any(|o| o.id == *s.order_id) {
+                        if let Some(o) = open.remove(&*s.order_id) {
+                            orders.push(o);
+                        }
+                    }
+                }
+                let me: Arc<str> = Arc::from(init.record.id.as_str());
+                for o in &orders {
+                    self.shared
+                        .book
+                        .publish(o.clone(), Some(Owner::Driver(me.clone())));
+                }
+                init.route_version = route.version;
+                init.stops = stops;
+                init.orders = orders;
+            }
+            self.spawn_driver(init);
+        }
+        // Whatever is left is queued: pending and unassignable orders, and (should a
+        // route have been lost) assigned ones, which go back to pending.
+        let now = now_ms();
+        let mut rest: Vec<Order> = open.into_values().collect();
+        rest.sort_by(|a, b| a.id.cmp(&b.id));
+        for mut o in rest {
+            if matches!(o.status, OrderStatus::Assigned | OrderStatus::PickedUp) {
+                tracing::warn!(order = %o.id, "open order on no stored route: re-queued");
+                set_status(
+                    &mut o,
+                    OrderStatus::Pending,
+                    now,
+                    Some("recovered without a route"),
+                );
+                o.driver_id = None;
+            }
+            self.enqueue(o);
         }
         Ok(n)
     }

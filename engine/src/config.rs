@@ -18,6 +18,8 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub limits: Limits,
     pub storage: StorageConfig,
+    pub dispatch: DispatchConfig,
+    pub travel: TravelConfig,
     /// How long shutdown waits for sockets to close before flushing and exiting.
     pub shutdown_grace_ms: u64,
     /// Actix arbiters (threads) that run region and driver actors.
@@ -85,6 +87,80 @@ pub struct StorageConfig {
     pub cache_mb: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatchConfig {
+    /// How often each region matches its pending orders as one batch.
+    pub tick_ms: u64,
+    /// Nearest available drivers considered per order (from the region and its
+    /// neighbours).
+    pub candidates: usize,
+    /// Drivers farther than this from a pickup are never candidates.
+    pub candidate_radius_m: f64,
+    /// Most orders matched in one tick of one region; the rest wait for the next tick.
+    pub max_batch: usize,
+    /// Improvement iterations on a driver's route after each insertion.
+    pub improve_iterations: usize,
+    /// A driver silent this long (no socket message) gives back the orders it has not
+    /// picked up and goes offline.
+    pub silent_timeout_ms: u64,
+    /// A driver whose last socket closed and did not come back within this grace
+    /// period goes offline and gives back the orders it has not picked up.
+    pub disconnect_grace_ms: u64,
+    /// Unassignable orders are retried at least this often (and whenever a driver in
+    /// their region becomes available or frees capacity).
+    pub unassignable_retry_ms: u64,
+    /// ETAs are re-pushed when a stop's ETA moved by more than this.
+    pub eta_push_threshold_s: u64,
+    /// How often a driver checks its ETAs against its position.
+    pub eta_check_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TravelConfig {
+    /// Road distance / great-circle distance.
+    pub detour_factor: f64,
+    /// Average urban driving speed.
+    pub speed_kmh: f64,
+    /// Multiplier of `speed_kmh` for each hour of the local day (24 values).
+    pub hourly_speed_factor: Vec<f64>,
+    /// Local time = UTC + this, for the hourly profile.
+    pub utc_offset_min: i64,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 200,
+            candidates: 8,
+            candidate_radius_m: 15_000.0,
+            max_batch: 256,
+            improve_iterations: 100,
+            silent_timeout_ms: 60_000,
+            disconnect_grace_ms: 30_000,
+            unassignable_retry_ms: 10_000,
+            eta_push_threshold_s: 60,
+            eta_check_ms: 5_000,
+        }
+    }
+}
+
+impl Default for TravelConfig {
+    fn default() -> Self {
+        // Slower in the morning (7–10) and evening (16–19) peaks.
+        let mut hourly = vec![1.0; 24];
+        hourly[7..10].fill(0.7);
+        hourly[16..19].fill(0.75);
+        Self {
+            detour_factor: 1.3,
+            speed_kmh: 25.0,
+            hourly_speed_factor: hourly,
+            utc_offset_min: 0,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -95,6 +171,8 @@ impl Default for Config {
             console: ConsoleConfig::default(),
             limits: Limits::default(),
             storage: StorageConfig::default(),
+            dispatch: DispatchConfig::default(),
+            travel: TravelConfig::default(),
             shutdown_grace_ms: 3_000,
             arbiters: 2,
         }
@@ -222,9 +300,42 @@ impl Config {
                 self.storage.position_flush_ms as usize,
             ),
             ("arbiters", self.arbiters),
+            ("dispatch.tick_ms", self.dispatch.tick_ms as usize),
+            ("dispatch.candidates", self.dispatch.candidates),
+            ("dispatch.max_batch", self.dispatch.max_batch),
+            (
+                "dispatch.silent_timeout_ms",
+                self.dispatch.silent_timeout_ms as usize,
+            ),
+            (
+                "dispatch.unassignable_retry_ms",
+                self.dispatch.unassignable_retry_ms as usize,
+            ),
+            ("dispatch.eta_check_ms", self.dispatch.eta_check_ms as usize),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Invalid(format!("{name} must be positive")));
+        }
+        if !(self.dispatch.candidate_radius_m > 0.0 && self.dispatch.candidate_radius_m.is_finite())
+        {
+            return bad("dispatch.candidate_radius_m must be a positive number");
+        }
+        let t = &self.travel;
+        if !(t.detour_factor >= 1.0 && t.detour_factor <= 10.0) {
+            return bad("travel.detour_factor must be in [1, 10]");
+        }
+        if !(t.speed_kmh > 0.0 && t.speed_kmh <= 300.0) {
+            return bad("travel.speed_kmh must be in (0, 300]");
+        }
+        if t.hourly_speed_factor.len() != 24
+            || t.hourly_speed_factor
+                .iter()
+                .any(|f| !(*f > 0.0 && *f <= 10.0))
+        {
+            return bad("travel.hourly_speed_factor must hold 24 factors in (0, 10]");
+        }
+        if t.utc_offset_min.abs() > 24 * 60 {
+            return bad("travel.utc_offset_min must be within ±1440");
         }
         if self.storage.position_flush_ms > 800 {
             return bad("storage.position_flush_ms must be at most 800 (the contract allows 1 s of position loss)");

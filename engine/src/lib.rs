@@ -10,6 +10,8 @@
 //! - `router`: addressing of region and driver actors; nearest fan-out over regions.
 //! - `actors`: the actix shell — `DriverActor`, `RegionActor`, the actor system.
 //! - `core`: pure domain logic — the region grid and the spatial index.
+//! - `dispatch`: orders and live dispatch — planning adapter, travel model, order
+//!   directory, order operations.
 //! - `persist`: the position batch writer in front of the store.
 //! - `telemetry`, `error`, `time`: metrics and logs, API errors, the clock.
 
@@ -18,6 +20,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod core;
+pub mod dispatch;
 pub mod error;
 pub mod net;
 pub mod persist;

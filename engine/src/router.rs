@@ -3,40 +3,30 @@
 //! `Drivers` maps ids to driver actors. Neither holds domain state itself, so a
 //! region on another node could later be just another address.
 
-use crate::actors::region::{Feed, Nearest, Within};
+use crate::actors::region::{Feed, Nearest, RegionSetup, Within};
 use crate::actors::{ActorSystem, DriverHandle, RegionActor, RegionHandle};
 use crate::core::grid::{Grid, RegionKey};
 use crate::core::region_index::{Nearby, StatusFilter};
 use crate::telemetry;
 use dispatch_protocol::DriverUpdate;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 pub struct Regions {
     grid: Grid,
     map: RwLock<HashMap<RegionKey, RegionHandle>>,
     system: Arc<ActorSystem>,
-    feed: Feed,
-    publish_every: Duration,
-    mailbox: usize,
+    setup: RegionSetup,
 }
 
 impl Regions {
-    pub fn new(
-        grid: Grid,
-        system: Arc<ActorSystem>,
-        feed: Feed,
-        publish_every: Duration,
-        mailbox: usize,
-    ) -> Self {
+    pub fn new(grid: Grid, system: Arc<ActorSystem>, setup: RegionSetup) -> Self {
         Self {
             grid,
             map: RwLock::default(),
             system,
-            feed,
-            publish_every,
-            mailbox,
+            setup,
         }
     }
 
@@ -45,14 +35,14 @@ impl Regions {
     }
 
     pub fn feed(&self) -> &Feed {
-        &self.feed
+        &self.setup.feed
     }
 
     pub fn get(&self, key: RegionKey) -> Option<RegionHandle> {
         self.map.read().expect("regions lock").get(&key).cloned()
     }
 
-    pub fn get_or_create(&self, key: RegionKey) -> RegionHandle {
+    pub fn get_or_create(self: &Arc<Self>, key: RegionKey) -> RegionHandle {
         if let Some(h) = self.get(key) {
             return h;
         }
@@ -65,9 +55,8 @@ impl Regions {
                     self.system.arbiter(),
                     key,
                     self.grid.center_lat(key),
-                    self.feed.clone(),
-                    self.publish_every,
-                    self.mailbox,
+                    self.setup.clone(),
+                    self.clone(),
                 )
             })
             .clone();
@@ -155,9 +144,19 @@ impl Regions {
 #[derive(Default)]
 pub struct Drivers {
     map: RwLock<HashMap<String, DriverHandle>>,
+    /// Largest capacity of any registered driver (orders above it are refused).
+    max_capacity: AtomicU32,
 }
 
 impl Drivers {
+    pub fn max_capacity(&self) -> u32 {
+        self.max_capacity.load(Ordering::Relaxed)
+    }
+
+    pub fn note_capacity(&self, capacity: u32) {
+        self.max_capacity.fetch_max(capacity, Ordering::Relaxed);
+    }
+
     pub fn get(&self, id: &str) -> Option<DriverHandle> {
         self.map.read().expect("drivers lock").get(id).cloned()
     }

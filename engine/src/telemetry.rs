@@ -34,6 +34,33 @@ pub const POSITION_BATCH_ROWS: &str = "dispatch_position_batch_rows";
 /// Counter: batches of driver changes a console watcher missed.
 pub const WATCHER_DROPPED: &str = "dispatch_watcher_batches_dropped_total";
 
+/// Gauge, label `status`: open orders (pending, assigned, picked_up, unassignable).
+pub const ORDERS_OPEN: &str = "dispatch_orders_open";
+/// Counter, label `status`: orders that finished (delivered, cancelled, failed).
+pub const ORDERS_FINISHED: &str = "dispatch_orders_finished_total";
+/// Counter: orders created (durable).
+pub const ORDERS_CREATED: &str = "dispatch_orders_created_total";
+/// Histogram: order created → accepted by a driver.
+pub const ORDER_ASSIGN_SECONDS: &str = "dispatch_order_created_to_assigned_seconds";
+/// Histogram: order created → its route pushed to the driver (durable).
+pub const ORDER_PUSH_SECONDS: &str = "dispatch_order_created_to_route_pushed_seconds";
+/// Histogram: orders matched in one region tick.
+pub const MATCH_BATCH_ORDERS: &str = "dispatch_match_batch_orders";
+/// Histogram: duration of a region's matching tick (planning, not waiting on drivers).
+pub const MATCH_TICK_SECONDS: &str = "dispatch_match_tick_seconds";
+/// Counter: proposals a driver refused because its route had moved on.
+pub const PROPOSALS_REJECTED: &str = "dispatch_proposals_rejected_total";
+/// Counter: proposals accepted.
+pub const PROPOSALS_ACCEPTED: &str = "dispatch_proposals_accepted_total";
+/// Counter, label `reason`: route re-plans (insert, stop_done, cancel, give_back, eta).
+pub const REPLANS: &str = "dispatch_replans_total";
+/// Counter: orders found unassignable in a tick.
+pub const UNASSIGNABLE: &str = "dispatch_orders_unassignable_total";
+/// Counter: orders given back by drivers that went offline or silent.
+pub const GIVEN_BACK: &str = "dispatch_orders_given_back_total";
+/// Counter: order changes a console watcher missed.
+pub const ORDER_WATCHER_DROPPED: &str = "dispatch_order_watcher_dropped_total";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use (tests start several
@@ -52,6 +79,12 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 b.set_buckets_for_metric(
                     Matcher::Suffix("rows".into()),
                     &[1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0],
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Suffix("orders".into()),
+                    &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0],
                 )
             })
             .expect("bucket lists are non-empty");

@@ -7,6 +7,8 @@ use thiserror::Error;
 
 /// Longest id the contract allows.
 pub const MAX_ID_LEN: usize = 64;
+/// Longest stop id: the server makes them as `p:<order id>` / `d:<order id>`.
+pub const MAX_STOP_ID_LEN: usize = MAX_ID_LEN + 2;
 /// Longest free-text field (driver names, stop notes).
 pub const MAX_TEXT_LEN: usize = 1024;
 /// Largest order size or driver capacity accepted (units are the fleet's own).
@@ -45,10 +47,14 @@ pub trait Validate {
 
 /// Ids are 1..=64 characters of `[A-Za-z0-9_.:-]`.
 pub fn validate_id(field: &str, id: &str) -> Result<(), ValidationError> {
-    if id.is_empty() || id.len() > MAX_ID_LEN {
+    validate_id_up_to(field, id, MAX_ID_LEN)
+}
+
+fn validate_id_up_to(field: &str, id: &str, max: usize) -> Result<(), ValidationError> {
+    if id.is_empty() || id.len() > max {
         return Err(ValidationError::new(
             field,
-            format!("must be 1..={MAX_ID_LEN} characters"),
+            format!("must be 1..={max} characters"),
         ));
     }
     if let Some(c) = id
@@ -181,7 +187,7 @@ impl Validate for DriverMessage {
                 Ok(())
             }
             Self::StopDone { stop_id, note, .. } => {
-                validate_id("stop_id", stop_id)?;
+                validate_id_up_to("stop_id", stop_id, MAX_STOP_ID_LEN)?;
                 note.as_deref().map_or(Ok(()), |n| validate_text("note", n))
             }
         }

@@ -1,20 +1,35 @@
 //! `DriverActor`: one per registered driver. Owns the driver's sessions (fan-out of
-//! server messages), status, last position and route. Positions arrive through a
-//! one-slot coalescing inbox; every other message is lossless and awaited.
+//! server messages), status, last position, and route: every change of the route goes
+//! through here. Regions propose insertions against a route version; the actor accepts
+//! a proposal only on that version, so an order is never on two routes. Every route
+//! change is written to the store, and pushed to the driver's sockets and the consoles
+//! only once a flush made it durable. Positions arrive through a one-slot coalescing
+//! inbox; every other message is lossless.
 
 use super::inbox::LatestInbox;
-use super::region::{RegionHandle, RegionOp};
+use super::region::{Enqueue, RegionHandle, RegionOp, SupplyChanged};
 use crate::core::region_index::DriverPoint;
+use crate::dispatch::book::Owner;
+use crate::dispatch::orders::{live_stop, set_status};
+use crate::dispatch::plan::{etas, parse_stop_id, DriverPlan, LiveStop};
+use crate::dispatch::Shared;
 use crate::persist::PositionWriter;
 use crate::router::Regions;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
-use dispatch_protocol::{DriverStatus, Millis, Route, ServerMessage};
-use dispatch_storage::{DriverRecord, DriverStateRecord, EventKind, EventRecord};
+use dispatch_protocol::{
+    DriverStatus, ErrorCode, Millis, Order, OrderStatus, Route, RouteStop, ServerMessage, StopKind,
+    StopOutcome,
+};
+use dispatch_storage::{
+    Changes, DriverRecord, DriverStateRecord, Durable, EventKind, EventRecord, RouteRecord,
+    RouteStopRecord, StopKindRecord,
+};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// A position as a driver reported it (validated by the session).
@@ -25,12 +40,21 @@ pub struct PositionReport {
     pub ts_ms: Millis,
 }
 
-/// What sessions and HTTP handlers hold to reach a driver.
+/// The route as regions read it when they plan: published after every change.
+#[derive(Debug, Clone, Default)]
+pub struct RouteSnapshot {
+    pub version: u64,
+    pub capacity: u32,
+    pub stops: Arc<[LiveStop]>,
+}
+
+/// What sessions, regions and HTTP handlers hold to reach a driver.
 #[derive(Clone)]
 pub struct DriverHandle {
     pub id: Arc<str>,
     pub addr: Addr<DriverActor>,
     slot: Arc<LatestInbox<(), PositionReport>>,
+    route: Arc<RwLock<RouteSnapshot>>,
 }
 
 impl DriverHandle {
@@ -47,6 +71,18 @@ impl DriverHandle {
                 .increment(1);
         }
     }
+
+    /// The driver's plan for a matcher, placed at `position` (the region's fresh view).
+    pub fn plan_at(&self, position: (f64, f64)) -> DriverPlan {
+        let r = self.route.read().expect("route snapshot lock").clone();
+        DriverPlan {
+            driver_id: self.id.clone(),
+            version: r.version,
+            capacity: r.capacity,
+            position,
+            stops: r.stops.to_vec(),
+        }
+    }
 }
 
 /// Where a recovered or new driver starts.
@@ -56,6 +92,25 @@ pub struct DriverInit {
     pub status: DriverStatus,
     pub position: Option<PositionReport>,
     pub updated_ms: Millis,
+    /// Stored route version and stops (recovery).
+    pub route_version: u64,
+    pub stops: Vec<LiveStop>,
+    /// The orders on those stops.
+    pub orders: Vec<Order>,
+}
+
+impl DriverInit {
+    pub fn new(record: DriverRecord, status: DriverStatus, updated_ms: Millis) -> Self {
+        Self {
+            record,
+            status,
+            position: None,
+            updated_ms,
+            route_version: 0,
+            stops: Vec::new(),
+            orders: Vec::new(),
+        }
+    }
 }
 
 pub struct DriverActor {
@@ -64,15 +119,35 @@ pub struct DriverActor {
     position: Option<PositionReport>,
     /// When the engine last changed this driver's state (position or status).
     updated_ms: Millis,
+    /// When a socket of this driver last sent anything.
+    last_seen_ms: Millis,
     /// The region whose index holds this driver, once it has a position (kept so the
     /// position path needs no registry lookup while the driver stays in its cell).
     region: Option<RegionHandle>,
     /// Open sockets of this driver, by session id; a full outbox drops the session.
     sessions: HashMap<u64, mpsc::Sender<ServerMessage>>,
+    /// Bumped on every attach, so a disconnect timer knows whether it is stale.
+    attach_epoch: u64,
     slot: Arc<LatestInbox<(), PositionReport>>,
-    route: Route,
+    version: u64,
+    stops: Vec<LiveStop>,
+    etas: Vec<Millis>,
+    /// Orders on the route (each has one or both of its stops there).
+    orders: HashMap<Arc<str>, Order>,
+    published: Arc<RwLock<RouteSnapshot>>,
     regions: Arc<Regions>,
     writer: Arc<PositionWriter>,
+    shared: Arc<Shared>,
+}
+
+/// A change written to the store, to announce once it is durable.
+struct Announcement {
+    route: Route,
+    orders: Vec<Order>,
+    /// Orders handed back to their pickup region.
+    requeue: Vec<Order>,
+    /// Orders added by a proposal (for the created → pushed latency).
+    added: Vec<Millis>,
 }
 
 impl DriverActor {
@@ -81,30 +156,56 @@ impl DriverActor {
         init: DriverInit,
         regions: Arc<Regions>,
         writer: Arc<PositionWriter>,
+        shared: Arc<Shared>,
         mailbox: usize,
     ) -> DriverHandle {
         let slot: Arc<LatestInbox<(), PositionReport>> = Arc::default();
         let id: Arc<str> = Arc::from(init.record.id.as_str());
+        let published = Arc::new(RwLock::new(RouteSnapshot {
+            version: init.route_version,
+            capacity: init.record.capacity,
+            stops: init.stops.clone().into(),
+        }));
         let actor_slot = slot.clone();
+        let actor_published = published.clone();
         let addr = DriverActor::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(mailbox);
+            let now = now_ms();
+            let orders = init
+                .orders
+                .into_iter()
+                .map(|o| (Arc::from(o.id.as_str()), o))
+                .collect();
             let mut actor = DriverActor {
                 record: init.record,
                 status: init.status,
                 position: init.position,
                 updated_ms: init.updated_ms,
+                last_seen_ms: now,
                 region: None,
                 sessions: HashMap::new(),
+                attach_epoch: 0,
                 slot: actor_slot,
-                route: Route::default(),
+                version: init.route_version,
+                stops: init.stops,
+                etas: Vec::new(),
+                orders,
+                published: actor_published,
                 regions,
                 writer,
+                shared,
             };
+            actor.etas = actor.compute_etas(now);
             // A recovered driver goes straight back into its region's index.
             actor.publish_to_region();
             actor
         });
-        DriverHandle { id, addr, slot }
+        DriverHandle {
+            id,
+            addr,
+            slot,
+            route: published,
+        }
     }
 
     fn id(&self) -> &str {
@@ -175,53 +276,206 @@ impl DriverActor {
             });
     }
 
-    fn view(&self) -> DriverView {
-        DriverView {
-            id: self.record.id.clone(),
-            name: self.record.name.clone(),
-            capacity: self.record.capacity,
-            load: 0,
-            status: self.status,
-            lat: self.position.map(|p| p.lat),
-            lon: self.position.map(|p| p.lon),
-            ts_ms: self.position.map(|p| p.ts_ms),
-            updated_ms: self.updated_ms,
-            connected: self.sessions.len(),
-            route: self.route.clone(),
+    fn load(&self) -> u32 {
+        self.stops
+            .iter()
+            .filter(|s| {
+                s.kind == StopKind::Dropoff && !self.has_stop(&s.order_id, StopKind::Pickup)
+            })
+            .map(|s| s.size)
+            .sum()
+    }
+
+    fn has_stop(&self, order_id: &str, kind: StopKind) -> bool {
+        self.stops
+            .iter()
+            .any(|s| s.kind == kind && &*s.order_id == order_id)
+    }
+
+    fn here(&self) -> (f64, f64) {
+        match (self.position, self.stops.first()) {
+            (Some(p), _) => (p.lat, p.lon),
+            (None, Some(s)) => (s.lat, s.lon),
+            (None, None) => (0.0, 0.0),
         }
     }
-}
 
-impl Actor for DriverActor {
-    type Context = Context<Self>;
-}
-
-/// Wake: apply the latest position from the slot.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct PositionWake;
-
-impl Handler<PositionWake> for DriverActor {
-    type Result = ();
-    fn handle(&mut self, _: PositionWake, _: &mut Self::Context) {
-        let Some(p) = self.slot.drain().remove(&()) else {
-            return;
-        };
-        self.position = Some(p);
-        self.updated_ms = now_ms();
-        self.publish_to_region();
-        self.persist_state();
+    fn compute_etas(&self, now: Millis) -> Vec<Millis> {
+        etas(self.here(), &self.stops, now, &self.shared.travel)
     }
-}
 
-/// The driver set its status.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetStatus(pub DriverStatus);
+    fn wire_route(&self) -> Route {
+        Route {
+            version: self.version,
+            stops: self
+                .stops
+                .iter()
+                .zip(&self.etas)
+                .map(|(s, &eta)| RouteStop {
+                    stop_id: s.stop_id(),
+                    order_id: s.order_id.to_string(),
+                    kind: s.kind,
+                    lat: s.lat,
+                    lon: s.lon,
+                    eta_ms: eta,
+                    ready_ms: s.ready_ms,
+                    due_ms: s.due_ms,
+                })
+                .collect(),
+        }
+    }
 
-impl Handler<SetStatus> for DriverActor {
-    type Result = ();
-    fn handle(&mut self, SetStatus(status): SetStatus, _: &mut Self::Context) {
+    fn route_record(&self) -> RouteRecord {
+        RouteRecord {
+            version: self.version,
+            stops: self
+                .stops
+                .iter()
+                .zip(&self.etas)
+                .map(|(s, &eta)| RouteStopRecord {
+                    stop_id: s.stop_id(),
+                    order_id: s.order_id.to_string(),
+                    kind: match s.kind {
+                        StopKind::Pickup => StopKindRecord::Pickup,
+                        StopKind::Dropoff => StopKindRecord::Dropoff,
+                    },
+                    lat: s.lat,
+                    lon: s.lon,
+                    eta_ms: eta,
+                    ready_ms: s.ready_ms,
+                    due_ms: s.due_ms,
+                    service_s: s.service_s,
+                    size: s.size,
+                })
+                .collect(),
+        }
+    }
+
+    /// Copies the ETAs into the orders on the route.
+    fn stamp_etas(&mut self) {
+        for (s, &eta) in self.stops.iter().zip(&self.etas) {
+            if let Some(o) = self.orders.get_mut(&s.order_id) {
+                match s.kind {
+                    StopKind::Pickup => o.pickup_eta_ms = Some(eta),
+                    StopKind::Dropoff => o.dropoff_eta_ms = Some(eta),
+                }
+            }
+        }
+    }
+
+    /// A new route version: ETAs recomputed, route and every order on it (plus
+    /// `finished`, orders that just left it) written as one atomic change, and the
+    /// snapshot regions plan on republished. Announced once durable.
+    fn write_route(
+        &mut self,
+        reason: &'static str,
+        finished: Vec<Order>,
+        requeue: Vec<Order>,
+        added: Vec<Millis>,
+    ) -> Result<(Durable, Announcement), dispatch_storage::StoreError> {
+        let now = now_ms();
+        self.version += 1;
+        self.etas = self.compute_etas(now);
+        self.stamp_etas();
+        let mut orders: Vec<Order> = self.orders.values().cloned().collect();
+        orders.extend(finished);
+        orders.extend(requeue.iter().cloned());
+        let changes = Changes {
+            orders: orders
+                .iter()
+                .map(crate::dispatch::orders::to_record)
+                .collect(),
+            routes: vec![(self.record.id.clone(), self.route_record())],
+        };
+        self.shared.write(&changes)?;
+        let durable = self.shared.commit.durable();
+        *self.published.write().expect("route snapshot lock") = RouteSnapshot {
+            version: self.version,
+            capacity: self.record.capacity,
+            stops: self.stops.clone().into(),
+        };
+        metrics::counter!(telemetry::REPLANS, "reason" => reason).increment(1);
+        Ok((
+            durable,
+            Announcement {
+                route: self.wire_route(),
+                orders,
+                requeue,
+                added,
+            },
+        ))
+    }
+
+    /// Once durable: push the route, publish the orders, hand back requeued ones.
+    fn announce(&mut self, w: Announcement) {
+        let now = now_ms();
+        self.fan_out(&ServerMessage::Route { route: w.route });
+        for created in w.added {
+            metrics::histogram!(telemetry::ORDER_PUSH_SECONDS)
+                .record(now.saturating_sub(created) as f64 / 1000.0);
+        }
+        let me: Arc<str> = Arc::from(self.id());
+        for o in w.orders {
+            if w.requeue.iter().any(|r| r.id == o.id) {
+                continue;
+            }
+            self.shared.book.publish(o, Some(Owner::Driver(me.clone())));
+        }
+        for o in w.requeue {
+            let key = self.regions.grid().key(o.pickup.lat, o.pickup.lon);
+            self.shared
+                .book
+                .publish(o.clone(), Some(Owner::Region(key)));
+            self.regions.get_or_create(key).addr.do_send(Enqueue(o));
+        }
+    }
+
+    /// Announces `w` after its flush; the actor takes no other message meanwhile, so
+    /// announcements leave in version order.
+    fn announce_when_durable(
+        &mut self,
+        ctx: &mut Context<Self>,
+        (durable, rest): (Durable, Announcement),
+    ) {
+        ctx.wait(durable.into_actor(self).map(move |res, act, _| match res {
+            Ok(()) => act.announce(rest),
+            Err(e) => tracing::error!(driver = %act.id(), error = %e, "route change not durable"),
+        }));
+    }
+
+    /// Gives back every order not yet picked up (driver offline or silent): they go
+    /// back to pending in their pickup region. Picked-up orders stay.
+    fn give_back(&mut self, ctx: &mut Context<Self>, why: &'static str) {
+        let now = now_ms();
+        let back: Vec<Arc<str>> = self
+            .stops
+            .iter()
+            .filter(|s| s.kind == StopKind::Pickup)
+            .map(|s| s.order_id.clone())
+            .collect();
+        if back.is_empty() {
+            return;
+        }
+        self.stops.retain(|s| !back.contains(&s.order_id));
+        let mut requeue = Vec::new();
+        for id in &back {
+            if let Some(mut o) = self.orders.remove(id) {
+                set_status(&mut o, OrderStatus::Pending, now, Some(why));
+                o.driver_id = None;
+                o.pickup_eta_ms = None;
+                o.dropoff_eta_ms = None;
+                requeue.push(o);
+            }
+        }
+        metrics::counter!(telemetry::GIVEN_BACK).increment(requeue.len() as u64);
+        tracing::info!(driver = %self.id(), orders = requeue.len(), why, "orders given back");
+        match self.write_route("give_back", Vec::new(), requeue, Vec::new()) {
+            Ok(w) => self.announce_when_durable(ctx, w),
+            Err(e) => tracing::error!(driver = %self.id(), error = %e, "give back not written"),
+        }
+    }
+
+    fn set_status(&mut self, ctx: &mut Context<Self>, status: DriverStatus) {
         if status == self.status {
             return;
         }
@@ -238,6 +492,109 @@ impl Handler<SetStatus> for DriverActor {
                 new: crate::persist::status_to_record(status),
             },
         });
+        if status == DriverStatus::Offline {
+            self.give_back(ctx, "driver went offline");
+        }
+    }
+
+    /// Silence and drifting ETAs, checked on timers.
+    fn check(&mut self, ctx: &mut Context<Self>) {
+        let now = now_ms();
+        let silent = now.saturating_sub(self.last_seen_ms) > self.shared.config.silent_timeout_ms;
+        if silent && self.status != DriverStatus::Offline {
+            tracing::info!(driver = %self.id(), "driver silent: offline");
+            self.set_status(ctx, DriverStatus::Offline);
+        }
+    }
+
+    fn check_etas(&mut self, ctx: &mut Context<Self>) {
+        if self.stops.is_empty() || self.position.is_none() {
+            return;
+        }
+        let fresh = self.compute_etas(now_ms());
+        let threshold = self.shared.config.eta_push_threshold_s * 1000;
+        let drifted = fresh
+            .iter()
+            .zip(&self.etas)
+            .any(|(a, b)| a.abs_diff(*b) > threshold);
+        if drifted {
+            match self.write_route("eta", Vec::new(), Vec::new(), Vec::new()) {
+                Ok(w) => self.announce_when_durable(ctx, w),
+                Err(e) => {
+                    tracing::error!(driver = %self.id(), error = %e, "eta update not written")
+                }
+            }
+        }
+    }
+
+    fn view(&self) -> DriverView {
+        DriverView {
+            id: self.record.id.clone(),
+            name: self.record.name.clone(),
+            capacity: self.record.capacity,
+            load: self.load(),
+            status: self.status,
+            lat: self.position.map(|p| p.lat),
+            lon: self.position.map(|p| p.lon),
+            ts_ms: self.position.map(|p| p.ts_ms),
+            updated_ms: self.updated_ms,
+            connected: self.sessions.len(),
+            route: self.wire_route(),
+        }
+    }
+
+    fn tell_region_supply(&self) {
+        if let Some(r) = &self.region {
+            let _ = r.addr.try_send(SupplyChanged);
+        }
+    }
+}
+
+impl Actor for DriverActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let c = &self.shared.config;
+        let every = Duration::from_millis((c.silent_timeout_ms / 4).clamp(50, 5_000));
+        ctx.run_interval(every, |act, ctx| act.check(ctx));
+        ctx.run_interval(Duration::from_millis(c.eta_check_ms), |act, ctx| {
+            act.check_etas(ctx)
+        });
+    }
+}
+
+/// Wake: apply the latest position from the slot.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PositionWake;
+
+impl Handler<PositionWake> for DriverActor {
+    type Result = ();
+    fn handle(&mut self, _: PositionWake, _: &mut Self::Context) {
+        let Some(p) = self.slot.drain().remove(&()) else {
+            return;
+        };
+        self.position = Some(p);
+        self.updated_ms = now_ms();
+        self.last_seen_ms = self.updated_ms;
+        self.publish_to_region();
+        self.persist_state();
+    }
+}
+
+/// The driver set its status.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetStatus(pub DriverStatus);
+
+impl Handler<SetStatus> for DriverActor {
+    type Result = ();
+    fn handle(&mut self, SetStatus(status): SetStatus, ctx: &mut Self::Context) {
+        self.last_seen_ms = now_ms();
+        self.set_status(ctx, status);
+        if status == DriverStatus::Available {
+            self.tell_region_supply();
+        }
     }
 }
 
@@ -254,7 +611,9 @@ impl Handler<Attach> for DriverActor {
     type Result = MessageResult<Attach>;
     fn handle(&mut self, a: Attach, _: &mut Self::Context) -> Self::Result {
         self.sessions.insert(a.session_id, a.outbox);
-        MessageResult(self.route.clone())
+        self.attach_epoch += 1;
+        self.last_seen_ms = now_ms();
+        MessageResult(self.wire_route())
     }
 }
 
@@ -266,8 +625,21 @@ pub struct Detach {
 
 impl Handler<Detach> for DriverActor {
     type Result = ();
-    fn handle(&mut self, d: Detach, _: &mut Self::Context) {
+    fn handle(&mut self, d: Detach, ctx: &mut Self::Context) {
         self.sessions.remove(&d.session_id);
+        if !self.sessions.is_empty() {
+            return;
+        }
+        // The last socket closed: unless the driver is back within the grace period,
+        // it is offline and gives back what it has not picked up.
+        let epoch = self.attach_epoch;
+        let grace = Duration::from_millis(self.shared.config.disconnect_grace_ms);
+        ctx.run_later(grace, move |act, ctx| {
+            if act.sessions.is_empty() && act.attach_epoch == epoch {
+                tracing::info!(driver = %act.id(), "driver disconnected: offline");
+                act.set_status(ctx, DriverStatus::Offline);
+            }
+        });
     }
 }
 
@@ -301,7 +673,214 @@ impl Handler<Observe> for DriverActor {
     }
 }
 
-/// Pushes a message to every session of the driver (route changes, later issues).
+/// A region's assignment: the new stop list computed on route `base_version`, and the
+/// orders it adds. Accepted only if the route is still at that version and the driver
+/// still takes work.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Propose {
+    pub base_version: u64,
+    pub stops: Vec<LiveStop>,
+    pub orders: Vec<Order>,
+}
+
+impl Handler<Propose> for DriverActor {
+    type Result = bool;
+    fn handle(&mut self, p: Propose, ctx: &mut Self::Context) -> bool {
+        if p.base_version != self.version || self.status != DriverStatus::Available {
+            metrics::counter!(telemetry::PROPOSALS_REJECTED).increment(1);
+            return false;
+        }
+        let now = now_ms();
+        let (old_stops, old_orders) = (self.stops.clone(), self.orders.clone());
+        self.stops = p.stops;
+        let me: Arc<str> = Arc::from(self.id());
+        let mut added = Vec::with_capacity(p.orders.len());
+        for mut o in p.orders {
+            set_status(&mut o, OrderStatus::Assigned, now, None);
+            o.driver_id = Some(self.record.id.clone());
+            metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS)
+                .record(now.saturating_sub(o.created_ms) as f64 / 1000.0);
+            added.push(o.created_ms);
+            self.shared.book.set_owner(&o.id, Owner::Driver(me.clone()));
+            self.orders.insert(Arc::from(o.id.as_str()), o);
+        }
+        match self.write_route("insert", Vec::new(), Vec::new(), added) {
+            Ok(w) => {
+                metrics::counter!(telemetry::PROPOSALS_ACCEPTED).increment(1);
+                self.announce_when_durable(ctx, w);
+                true
+            }
+            Err(_) => {
+                for id in self.orders.keys() {
+                    if !old_orders.contains_key(id) {
+                        self.shared.book.set_owner(
+                            id,
+                            Owner::Region(
+                                self.regions
+                                    .grid()
+                                    .key(self.orders[id].pickup.lat, self.orders[id].pickup.lon),
+                            ),
+                        );
+                    }
+                }
+                self.stops = old_stops;
+                self.orders = old_orders;
+                self.version -= 1;
+                false
+            }
+        }
+    }
+}
+
+pub type Refusal = (ErrorCode, String);
+
+/// A written change waiting for its flush, and what to announce after it.
+type Pending = (Durable, Announcement);
+
+/// The driver reports a stop as done. Answered once the change is durable.
+#[derive(Message)]
+#[rtype(result = "Result<(), Refusal>")]
+pub struct StopDone {
+    pub stop_id: String,
+    pub outcome: StopOutcome,
+    pub ts_ms: Millis,
+}
+
+impl DriverActor {
+    fn stop_done(&mut self, d: &StopDone) -> Result<(Durable, Announcement), Refusal> {
+        let not_here = || {
+            (
+                ErrorCode::NotFound,
+                format!("stop {} is not on this driver's route", d.stop_id),
+            )
+        };
+        let (order_id, kind) = parse_stop_id(&d.stop_id).ok_or_else(not_here)?;
+        let idx = self
+            .stops
+            .iter()
+            .position(|s| s.kind == kind && &*s.order_id == order_id)
+            .ok_or_else(not_here)?;
+        let order_id = self.stops[idx].order_id.clone();
+        let now = now_ms();
+        let (status, remove_both) = match (kind, d.outcome) {
+            (StopKind::Pickup, StopOutcome::PickedUp) => (OrderStatus::PickedUp, false),
+            (StopKind::Dropoff, StopOutcome::Delivered) => {
+                if self.has_stop(&order_id, StopKind::Pickup) {
+                    return Err((
+                        ErrorCode::FailedPrecondition,
+                        format!("order {order_id} has not been picked up yet"),
+                    ));
+                }
+                (OrderStatus::Delivered, true)
+            }
+            (_, StopOutcome::Failed) => (OrderStatus::Failed, true),
+            (StopKind::Pickup, StopOutcome::Delivered)
+            | (StopKind::Dropoff, StopOutcome::PickedUp) => {
+                return Err((
+                    ErrorCode::InvalidArgument,
+                    format!("outcome {:?} does not fit a {kind:?} stop", d.outcome).to_lowercase(),
+                ))
+            }
+        };
+        let mut finished = Vec::new();
+        if remove_both {
+            self.stops.retain(|s| s.order_id != order_id);
+            if let Some(mut o) = self.orders.remove(&order_id) {
+                set_status(&mut o, status, now, None);
+                finished.push(o);
+            }
+        } else {
+            self.stops.remove(idx);
+            if let Some(o) = self.orders.get_mut(&order_id) {
+                set_status(o, status, now, None);
+                o.pickup_eta_ms = Some(d.ts_ms.min(now));
+            }
+        }
+        self.write_route("stop_done", finished, Vec::new(), Vec::new())
+            .map_err(|_| (ErrorCode::Internal, "storage failure".to_string()))
+    }
+
+    fn cancel(&mut self, id: &str) -> Result<Option<(Pending, Order)>, Refusal> {
+        let Some(o) = self.orders.get(id) else {
+            return Ok(None);
+        };
+        if o.status == OrderStatus::PickedUp || !self.has_stop(id, StopKind::Pickup) {
+            return Err((
+                ErrorCode::Conflict,
+                format!("order {id} is already picked up"),
+            ));
+        }
+        let mut o = self.orders.remove(id).expect("checked above");
+        set_status(&mut o, OrderStatus::Cancelled, now_ms(), None);
+        self.stops.retain(|s| &*s.order_id != id);
+        let w = self
+            .write_route("cancel", vec![o.clone()], Vec::new(), Vec::new())
+            .map_err(|_| (ErrorCode::Internal, "storage failure".to_string()))?;
+        Ok(Some((w, o)))
+    }
+}
+
+impl Handler<StopDone> for DriverActor {
+    type Result = AtomicResponse<Self, Result<(), Refusal>>;
+    fn handle(&mut self, d: StopDone, _: &mut Self::Context) -> Self::Result {
+        self.last_seen_ms = now_ms();
+        match self.stop_done(&d) {
+            Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+            Ok(w) => {
+                let (durable, rest) = w;
+                AtomicResponse::new(Box::pin(durable.into_actor(self).map(
+                    move |res, act, _| match res {
+                        Ok(()) => {
+                            act.announce(rest);
+                            act.tell_region_supply();
+                            Ok(())
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "stop_done not durable");
+                            Err((ErrorCode::Internal, "storage failure".into()))
+                        }
+                    },
+                )))
+            }
+        }
+    }
+}
+
+/// Cancels an order on this route. `Ok(None)`: not on this route (any more).
+#[derive(Message)]
+#[rtype(result = "Result<Option<Order>, Refusal>")]
+pub struct CancelOrder {
+    pub id: String,
+}
+
+impl Handler<CancelOrder> for DriverActor {
+    type Result = AtomicResponse<Self, Result<Option<Order>, Refusal>>;
+    fn handle(&mut self, c: CancelOrder, _: &mut Self::Context) -> Self::Result {
+        match self.cancel(&c.id) {
+            Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+            Ok(None) => AtomicResponse::new(Box::pin(fut::ready(Ok(None)))),
+            Ok(Some((w, order))) => {
+                let (durable, rest) = w;
+                AtomicResponse::new(Box::pin(durable.into_actor(self).map(
+                    move |res, act, _| match res {
+                        Ok(()) => {
+                            act.announce(rest);
+                            act.tell_region_supply();
+                            Ok(Some(order))
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cancel not durable");
+                            Err((ErrorCode::Internal, "storage failure".into()))
+                        }
+                    },
+                )))
+            }
+        }
+    }
+}
+
+/// Pushes a message to every session of the driver.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Push(pub ServerMessage);
@@ -311,4 +890,30 @@ impl Handler<Push> for DriverActor {
     fn handle(&mut self, Push(msg): Push, _: &mut Self::Context) {
         self.fan_out(&msg);
     }
+}
+
+/// Stops of a stored route, for recovery.
+pub fn stops_from_record(r: &RouteRecord) -> Vec<LiveStop> {
+    r.stops
+        .iter()
+        .map(|s| {
+            let id: Arc<str> = Arc::from(s.order_id.as_str());
+            let kind = match s.kind {
+                StopKindRecord::Pickup => StopKind::Pickup,
+                StopKindRecord::Dropoff => StopKind::Dropoff,
+            };
+            live_stop(
+                &id,
+                kind,
+                &dispatch_protocol::Stop {
+                    lat: s.lat,
+                    lon: s.lon,
+                    ready_ms: s.ready_ms,
+                    due_ms: s.due_ms,
+                    service_s: s.service_s,
+                },
+                s.size,
+            )
+        })
+        .collect()
 }

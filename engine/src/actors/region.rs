@@ -1,17 +1,28 @@
-//! `RegionActor`: owns the spatial index of one grid cell. Positions arrive through a
-//! coalescing inbox (lossy-latest); queries and snapshots are awaited messages. Every
-//! `publish_ms` it publishes the drivers that changed to the console feed.
+//! `RegionActor`: owns the spatial index of one grid cell and the pending orders whose
+//! pickup lies in it. Positions arrive through a coalescing inbox (lossy-latest);
+//! queries, orders and snapshots are lossless messages. Every `publish_ms` it
+//! publishes the drivers that changed to the console feed and its available drivers
+//! for its neighbours; every `dispatch.tick_ms` it matches its pending orders as one
+//! batch and proposes the result to the drivers.
 
+use super::driver::Propose;
 use super::inbox::LatestInbox;
+use crate::core::geo_util::haversine_m;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
+use crate::dispatch::orders::{job, set_status, to_record};
+use crate::dispatch::plan::{assign_batch, DriverPlan};
+use crate::dispatch::Shared;
+use crate::router::Regions;
 use crate::telemetry;
+use crate::time::now_ms;
 use actix::prelude::*;
-use dispatch_protocol::DriverUpdate;
+use dispatch_protocol::{DriverStatus, DriverUpdate, ErrorCode, Millis, Order, OrderStatus};
+use dispatch_storage::Changes;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 /// What a driver actor tells its region about one driver.
@@ -25,12 +36,17 @@ pub enum RegionOp {
 /// Batches of changed drivers, shared by every console watcher.
 pub type Feed = broadcast::Sender<Arc<Vec<DriverUpdate>>>;
 
+/// Available drivers of a region as its neighbours read them (refreshed every
+/// `publish_ms`), so matching near a border needs no message to the neighbour.
+pub type Available = Arc<RwLock<Arc<Vec<DriverUpdate>>>>;
+
 /// What other parts of the engine hold to reach a region.
 #[derive(Clone)]
 pub struct RegionHandle {
     pub key: RegionKey,
     pub addr: Addr<RegionActor>,
     inbox: Arc<LatestInbox<String, RegionOp>>,
+    available: Available,
 }
 
 impl RegionHandle {
@@ -48,6 +64,19 @@ impl RegionHandle {
     }
 }
 
+impl RegionHandle {
+    pub fn available(&self) -> Arc<Vec<DriverUpdate>> {
+        self.available.read().expect("available lock").clone()
+    }
+}
+
+/// An order waiting in its pickup region.
+struct Pending {
+    order: Order,
+    /// Not matched before this time (unassignable orders wait for a retry).
+    retry_at_ms: Millis,
+}
+
 pub struct RegionActor {
     key: RegionKey,
     index: RegionIndex,
@@ -57,6 +86,22 @@ pub struct RegionActor {
     feed: Feed,
     publish_every: Duration,
     label: String,
+    available: Available,
+    regions: Arc<Regions>,
+    shared: Arc<Shared>,
+    pending: HashMap<String, Pending>,
+    /// A driver became available or freed capacity since the last tick: unassignable
+    /// orders are retried now.
+    supply_changed: bool,
+}
+
+/// How a region is made (everything but its key).
+#[derive(Clone)]
+pub struct RegionSetup {
+    pub feed: Feed,
+    pub publish_every: Duration,
+    pub mailbox: usize,
+    pub shared: Arc<Shared>,
 }
 
 impl RegionActor {
@@ -64,25 +109,36 @@ impl RegionActor {
         arbiter: &ArbiterHandle,
         key: RegionKey,
         origin_lat: f64,
-        feed: Feed,
-        publish_every: Duration,
-        mailbox: usize,
+        setup: RegionSetup,
+        regions: Arc<Regions>,
     ) -> RegionHandle {
         let inbox: Arc<LatestInbox<String, RegionOp>> = Arc::default();
+        let available: Available = Arc::default();
         let actor_inbox = inbox.clone();
+        let actor_available = available.clone();
         let addr = RegionActor::start_in_arbiter(arbiter, move |ctx| {
-            ctx.set_mailbox_capacity(mailbox);
+            ctx.set_mailbox_capacity(setup.mailbox);
             RegionActor {
                 key,
                 index: RegionIndex::new(origin_lat),
                 inbox: actor_inbox,
                 dirty: HashMap::new(),
-                feed,
-                publish_every,
+                feed: setup.feed,
+                publish_every: setup.publish_every,
                 label: key.to_string(),
+                available: actor_available,
+                regions,
+                shared: setup.shared,
+                pending: HashMap::new(),
+                supply_changed: false,
             }
         });
-        RegionHandle { key, addr, inbox }
+        RegionHandle {
+            key,
+            addr,
+            inbox,
+            available,
+        }
     }
 
     fn apply_pending(&mut self) {
@@ -94,6 +150,14 @@ impl RegionActor {
         for (id, op) in batch {
             match op {
                 RegionOp::Upsert(point) => {
+                    if point.status == DriverStatus::Available
+                        && self
+                            .index
+                            .get(&id)
+                            .is_none_or(|p| p.status != DriverStatus::Available)
+                    {
+                        self.supply_changed = true;
+                    }
                     self.dirty.insert(
                         id.clone(),
                         DriverUpdate {
@@ -120,6 +184,13 @@ impl RegionActor {
         self.apply_pending();
         metrics::gauge!(telemetry::REGION_DRIVERS, "region" => self.label.clone())
             .set(self.index.len() as f64);
+        let available: Vec<DriverUpdate> = self
+            .index
+            .within(None)
+            .into_iter()
+            .filter(|d| d.status == DriverStatus::Available)
+            .collect();
+        *self.available.write().expect("available lock") = Arc::new(available);
         if self.dirty.is_empty() {
             return;
         }
@@ -134,6 +205,260 @@ impl Actor for RegionActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(self.publish_every, |actor, _| actor.publish());
+        let tick = Duration::from_millis(self.shared.config.tick_ms);
+        ctx.run_interval(tick, |actor, ctx| actor.tick(ctx));
+    }
+}
+
+impl RegionActor {
+    /// The nearest available drivers to a point: this region's live index plus the
+    /// published snapshots of neighbouring cells within the candidate radius.
+    fn candidates(&self, lat: f64, lon: f64) -> Vec<Nearby> {
+        let c = &self.shared.config;
+        let k = c.candidates;
+        let radius = c.candidate_radius_m;
+        let mut found = self.index.nearest(
+            lat,
+            lon,
+            k,
+            StatusFilter::Only(DriverStatus::Available),
+            Some(radius),
+        );
+        let grid = self.regions.grid();
+        for dr in -1..=1 {
+            for dc in -1..=1 {
+                if dr == 0 && dc == 0 {
+                    continue;
+                }
+                let key = RegionKey {
+                    row: self.key.row + dr,
+                    col: self.key.col + dc,
+                };
+                let bound = if found.len() >= k {
+                    found[k - 1].distance_m
+                } else {
+                    radius
+                };
+                if grid.min_distance_m(key, lat, lon) > bound {
+                    continue;
+                }
+                let Some(region) = self.regions.get(key) else {
+                    continue;
+                };
+                for d in region.available().iter() {
+                    let distance_m = haversine_m(lat, lon, d.lat, d.lon);
+                    if distance_m <= radius && !found.iter().any(|f| f.id == d.id) {
+                        found.push(Nearby {
+                            id: d.id.clone(),
+                            lat: d.lat,
+                            lon: d.lon,
+                            distance_m,
+                            status: d.status,
+                            ts_ms: d.ts_ms,
+                        });
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
+        found.truncate(k);
+        found
+    }
+
+    /// One matching round: the eligible pending orders as a batch, jointly assigned,
+    /// proposed to the drivers; the region takes no other message until every driver
+    /// answered (so a cancellation never races a proposal).
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        self.apply_pending();
+        let now = now_ms();
+        let retry_all = std::mem::take(&mut self.supply_changed);
+        let mut batch: Vec<&Pending> = self
+            .pending
+            .values()
+            .filter(|p| {
+                p.retry_at_ms <= now || (retry_all && p.order.status == OrderStatus::Unassignable)
+            })
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        batch.sort_by(|a, b| {
+            b.order
+                .priority
+                .cmp(&a.order.priority)
+                .then(a.order.created_ms.cmp(&b.order.created_ms))
+                .then(a.order.id.cmp(&b.order.id))
+        });
+        batch.truncate(self.shared.config.max_batch);
+        let orders: Vec<Order> = batch.iter().map(|p| p.order.clone()).collect();
+        let jobs: Vec<_> = orders.iter().map(job).collect();
+        let mut plans: Vec<Arc<DriverPlan>> = Vec::new();
+        let mut handles = Vec::new();
+        let mut index_of: HashMap<String, usize> = HashMap::new();
+        let mut candidates = Vec::with_capacity(orders.len());
+        for o in &orders {
+            let mut mine = Vec::new();
+            for n in self.candidates(o.pickup.lat, o.pickup.lon) {
+                let i = match index_of.get(&n.id) {
+                    Some(&i) => i,
+                    None => {
+                        let Some(h) = self.shared.drivers.get(&n.id) else {
+                            continue;
+                        };
+                        plans.push(Arc::new(h.plan_at((n.lat, n.lon))));
+                        handles.push(h);
+                        index_of.insert(n.id.clone(), plans.len() - 1);
+                        plans.len() - 1
+                    }
+                };
+                mine.push(i);
+            }
+            candidates.push(mine);
+        }
+        let outcome = assign_batch(
+            &plans,
+            &jobs,
+            &candidates,
+            now,
+            &self.shared.travel,
+            &self.shared.params,
+        );
+        metrics::histogram!(telemetry::MATCH_BATCH_ORDERS).record(orders.len() as f64);
+        // Orders no driver can take now: unassignable, retried later or on new supply.
+        let retry_at = now + self.shared.config.unassignable_retry_ms;
+        let mut changed = Vec::new();
+        for (j, why) in &outcome.unassigned {
+            let id = &orders[*j].id;
+            let Some(p) = self.pending.get_mut(id) else {
+                continue;
+            };
+            p.retry_at_ms = retry_at;
+            if p.order.status != OrderStatus::Unassignable
+                || p.order.history.last().and_then(|h| h.reason.as_deref()) != Some(why.reason())
+            {
+                set_status(
+                    &mut p.order,
+                    OrderStatus::Unassignable,
+                    now,
+                    Some(why.reason()),
+                );
+                metrics::counter!(telemetry::UNASSIGNABLE).increment(1);
+                changed.push(p.order.clone());
+            }
+        }
+        if !changed.is_empty() {
+            let changes = Changes {
+                orders: changed.iter().map(to_record).collect(),
+                routes: Vec::new(),
+            };
+            if self.shared.write(&changes).is_ok() {
+                self.shared.commit.request_flush();
+                for o in changed {
+                    self.shared.book.publish(o, None);
+                }
+            }
+        }
+        metrics::histogram!(telemetry::MATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
+        if outcome.routes.is_empty() {
+            return;
+        }
+        let mut asks = Vec::with_capacity(outcome.routes.len());
+        for r in outcome.routes {
+            let ids: Vec<String> = r.jobs.iter().map(|&j| orders[j].id.clone()).collect();
+            let propose = Propose {
+                base_version: plans[r.driver].version,
+                stops: r.stops,
+                orders: r.jobs.iter().map(|&j| orders[j].clone()).collect(),
+            };
+            let addr = handles[r.driver].addr.clone();
+            asks.push(async move { (addr.send(propose).await.unwrap_or(false), ids) });
+        }
+        let answers = futures_util::future::join_all(asks);
+        ctx.wait(answers.into_actor(self).map(|answers, act, _| {
+            for (accepted, ids) in answers {
+                if accepted {
+                    for id in ids {
+                        act.pending.remove(&id);
+                    }
+                }
+                // Refused: the driver's route moved on; the orders stay and go into
+                // the next tick's batch.
+            }
+        }));
+    }
+}
+
+/// An order for this region's queue (new, given back, or recovered).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Enqueue(pub Order);
+
+impl Handler<Enqueue> for RegionActor {
+    type Result = ();
+    fn handle(&mut self, Enqueue(order): Enqueue, _: &mut Self::Context) {
+        self.pending.insert(
+            order.id.clone(),
+            Pending {
+                order,
+                retry_at_ms: 0,
+            },
+        );
+    }
+}
+
+/// A driver nearby freed capacity or became available: retry unassignable orders.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SupplyChanged;
+
+impl Handler<SupplyChanged> for RegionActor {
+    type Result = ();
+    fn handle(&mut self, _: SupplyChanged, _: &mut Self::Context) {
+        self.supply_changed = true;
+    }
+}
+
+/// Cancels a queued order. `Ok(None)`: not queued here (any more). Answered once the
+/// cancellation is durable.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Order>, (ErrorCode, String)>")]
+pub struct CancelPending {
+    pub id: String,
+}
+
+impl Handler<CancelPending> for RegionActor {
+    type Result = AtomicResponse<Self, Result<Option<Order>, (ErrorCode, String)>>;
+    fn handle(&mut self, c: CancelPending, _: &mut Self::Context) -> Self::Result {
+        let Some(mut p) = self.pending.remove(&c.id) else {
+            return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
+        };
+        set_status(&mut p.order, OrderStatus::Cancelled, now_ms(), None);
+        let changes = Changes {
+            orders: vec![to_record(&p.order)],
+            routes: Vec::new(),
+        };
+        if self.shared.write(&changes).is_err() {
+            self.pending.insert(c.id, p);
+            return AtomicResponse::new(Box::pin(fut::ready(Err((
+                ErrorCode::Internal,
+                "storage failure".to_string(),
+            )))));
+        }
+        let durable = self.shared.commit.durable();
+        let order = p.order;
+        AtomicResponse::new(Box::pin(durable.into_actor(self).map(
+            move |res, act, _| match res {
+                Ok(()) => {
+                    act.shared.book.publish(order.clone(), None);
+                    Ok(Some(order))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cancel not durable");
+                    Err((ErrorCode::Internal, "storage failure".to_string()))
+                }
+            },
+        )))
     }
 }
 
@@ -189,6 +514,7 @@ impl Handler<Within> for RegionActor {
 pub struct RegionView {
     pub key: RegionKey,
     pub drivers: usize,
+    pub pending_orders: usize,
 }
 
 #[derive(Message)]
@@ -202,6 +528,7 @@ impl Handler<Observe> for RegionActor {
         MessageResult(RegionView {
             key: self.key,
             drivers: self.index.len(),
+            pending_orders: self.pending.len(),
         })
     }
 }

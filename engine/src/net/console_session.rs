@@ -7,8 +7,10 @@ use super::ws::{Conn, Incoming};
 use crate::actors::region::update_in_bbox;
 use crate::app::App;
 use crate::auth::Principal;
+use crate::dispatch::book::order_in_bbox;
+use crate::dispatch::service;
 use crate::telemetry;
-use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, ServerMessage};
+use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, Order, ServerMessage};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,8 @@ pub fn authorize(who: Option<Principal>) -> Result<(), (ErrorCode, String)> {
 
 struct Watch {
     feed: Feed,
+    /// Order changes, sent as they happen (not batched).
+    orders: broadcast::Receiver<Arc<Order>>,
     bbox: Option<[f64; 4]>,
     /// Changes since the last batch, latest per driver.
     pending: HashMap<String, DriverUpdate>,
@@ -56,19 +60,30 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, Str
                 conn.close(CloseCode::Away, "server shutting down").await;
                 break;
             }
-            batch = recv_feed(&mut watch) => {
+            event = recv_watch(&mut watch) => {
                 let Some(w) = watch.as_mut() else { continue };
-                match batch {
-                    Ok(updates) => {
+                match event {
+                    WatchEvent::Order(Ok(order)) => {
+                        if order_in_bbox(&order, &w.bbox)
+                            && conn.send(ServerMessage::Order { order: (*order).clone() }).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    WatchEvent::Order(Err(RecvError::Lagged(n))) => {
+                        metrics::counter!(telemetry::ORDER_WATCHER_DROPPED).increment(n);
+                    }
+                    WatchEvent::Drivers(Ok(updates)) => {
                         for u in updates.iter().filter(|u| update_in_bbox(u, &w.bbox)) {
                             w.pending.insert(u.id.clone(), u.clone());
                         }
                     }
-                    Err(RecvError::Lagged(n)) => {
+                    WatchEvent::Drivers(Err(RecvError::Lagged(n))) => {
                         metrics::counter!(telemetry::WATCHER_DROPPED).increment(n);
                         w.dropped += n;
                     }
-                    Err(RecvError::Closed) => watch = None,
+                    WatchEvent::Order(Err(RecvError::Closed))
+                    | WatchEvent::Drivers(Err(RecvError::Closed)) => watch = None,
                 }
             }
             _ = tick.tick() => {
@@ -99,9 +114,20 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, Str
     }
 }
 
-async fn recv_feed(watch: &mut Option<Watch>) -> Result<Arc<Vec<DriverUpdate>>, RecvError> {
+enum WatchEvent {
+    Order(Result<Arc<Order>, RecvError>),
+    Drivers(Result<Arc<Vec<DriverUpdate>>, RecvError>),
+}
+
+/// The next change for a subscribed console; order changes first (they are rarer and
+/// each one matters).
+async fn recv_watch(watch: &mut Option<Watch>) -> WatchEvent {
     match watch {
-        Some(w) => w.feed.recv().await,
+        Some(w) => tokio::select! {
+            biased;
+            r = w.orders.recv() => WatchEvent::Order(r),
+            r = w.feed.recv() => WatchEvent::Drivers(r),
+        },
         None => std::future::pending().await,
     }
 }
@@ -121,26 +147,25 @@ async fn handle(
             // Subscribe to the feed before reading the snapshot, so no change falls
             // between the two.
             let feed = app.regions.feed().subscribe();
+            let orders_feed = app.shared.book.subscribe();
             let drivers = app.regions.within(bbox).await;
+            let orders = app.shared.book.open_orders(bbox);
             *watch = Some(Watch {
                 feed,
+                orders: orders_feed,
                 bbox,
                 pending: HashMap::new(),
                 dropped: 0,
             });
-            conn.send(ServerMessage::Snapshot {
-                drivers,
-                orders: Vec::new(),
-            })
-            .await
+            conn.send(ServerMessage::Snapshot { drivers, orders }).await
         }
-        ConsoleMessage::CreateOrder { .. } | ConsoleMessage::CancelOrder { .. } => {
-            conn.error(
-                ErrorCode::FailedPrecondition,
-                "orders are not served by this engine version yet",
-                frame.seq,
-            )
-            .await
-        }
+        ConsoleMessage::CreateOrder { order } => match service::create(app, order).await {
+            Ok((_, order)) => conn.send(ServerMessage::Order { order }).await,
+            Err(e) => conn.error(e.code, e.message, frame.seq).await,
+        },
+        ConsoleMessage::CancelOrder { id } => match service::cancel(app, &id).await {
+            Ok(order) => conn.send(ServerMessage::Order { order }).await,
+            Err(e) => conn.error(e.code, e.message, frame.seq).await,
+        },
     }
 }

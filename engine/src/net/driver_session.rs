@@ -4,7 +4,7 @@
 //! pushes) arrive on a bounded outbox.
 
 use super::ws::{Conn, Incoming};
-use crate::actors::driver::{Attach, Detach, PositionReport, SetStatus};
+use crate::actors::driver::{Attach, Detach, PositionReport, SetStatus, StopDone};
 use crate::actors::DriverHandle;
 use crate::app::App;
 use crate::auth::Principal;
@@ -166,13 +166,32 @@ impl Session {
                 }
                 Ok(())
             }
-            DriverMessage::StopDone { stop_id, .. } => {
-                conn.error(
-                    ErrorCode::NotFound,
-                    format!("stop {stop_id} is not on this driver's route"),
-                    reference,
-                )
-                .await
+            DriverMessage::StopDone {
+                stop_id,
+                outcome,
+                ts_ms,
+                ..
+            } => {
+                let done = StopDone {
+                    stop_id: stop_id.clone(),
+                    outcome,
+                    ts_ms,
+                };
+                match self.driver.addr.send(done).await {
+                    // Sent only now: the actor answers once the change is durable.
+                    Ok(Ok(())) => {
+                        conn.send(ServerMessage::Ack {
+                            reference,
+                            stop_id: Some(stop_id),
+                        })
+                        .await
+                    }
+                    Ok(Err((code, message))) => conn.error(code, message, reference).await,
+                    Err(_) => {
+                        conn.error(ErrorCode::Internal, "driver actor unavailable", reference)
+                            .await
+                    }
+                }
             }
         }
     }

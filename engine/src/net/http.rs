@@ -7,6 +7,7 @@ use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::core::region_index::StatusFilter;
+use crate::dispatch::service::{self, Created};
 use crate::error::ApiError;
 use crate::telemetry;
 use crate::time::now_ms;
@@ -19,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
-use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode};
+use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
 use dispatch_storage::{DriverRecord, EventKind, EventRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -37,6 +38,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/drivers", post(register_driver))
         .route("/v1/drivers/nearest", get(nearest))
         .route("/v1/drivers/{id}", get(get_driver))
+        .route("/v1/orders", post(create_order).get(list_orders))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
         .fallback(not_found)
@@ -92,13 +96,7 @@ async fn register_driver(State(app): AppState, req: Request) -> Result<Response,
     let (parts, body) = req.into_parts();
     let who = authenticate(&app, &parts)?;
     require_console(&who)?;
-    let body: Result<Bytes, BytesRejection> =
-        <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
-            Request::from_parts(parts, body),
-            &app,
-        )
-        .await;
-    let req: RegisterDriver = json_body(body)?;
+    let req: RegisterDriver = json_body(body_of(&app, parts, body).await)?;
     validate_id("id", &req.id).map_err(|e| ApiError::invalid(e.to_string()))?;
     let capacity = req.capacity.unwrap_or(app.config.drivers.default_capacity);
     validate_size("capacity", capacity).map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -137,12 +135,7 @@ async fn register_driver(State(app): AppState, req: Request) -> Result<Response,
     })?;
     // Acknowledged means durable: answer only after a flush covering the write.
     app.commit.durable().await?;
-    let handle = app.spawn_driver(DriverInit {
-        record,
-        status: DriverStatus::Offline,
-        position: None,
-        updated_ms: now,
-    });
+    let handle = app.spawn_driver(DriverInit::new(record, DriverStatus::Offline, now));
     tracing::info!(driver = %req.id, capacity, "driver registered");
     let view = handle
         .addr
@@ -240,6 +233,101 @@ async fn nearest(
     }
     let found = app.regions.nearest(lat, lon, k, filter, radius_m).await;
     Ok(Json(json!({ "drivers": found })))
+}
+
+/// Reads the body of a request already authenticated from its parts.
+async fn body_of(
+    app: &Arc<App>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<Bytes, BytesRejection> {
+    <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
+        Request::from_parts(parts, body),
+        app,
+    )
+    .await
+}
+
+async fn create_order(State(app): AppState, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let who = authenticate(&app, &parts)?;
+    require_console(&who)?;
+    let new: NewOrder = json_body(body_of(&app, parts, body).await)?;
+    let (how, order) = service::create(&app, new).await?;
+    let status = match how {
+        Created::New => StatusCode::CREATED,
+        Created::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(order)).into_response())
+}
+
+async fn get_order(
+    State(app): AppState,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<Order>, ApiError> {
+    let (parts, _) = req.into_parts();
+    require_console(&authenticate(&app, &parts)?)?;
+    validate_id("id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
+    service::find(&app, &id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("order {id} not found")))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<String>,
+    after: Option<String>,
+}
+
+async fn list_orders(
+    State(app): AppState,
+    query: Result<Query<ListQuery>, QueryRejection>,
+    req: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (parts, _) = req.into_parts();
+    require_console(&authenticate(&app, &parts)?)?;
+    let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {e}")))?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            serde_json::from_value::<OrderStatus>(Value::String(s.to_string())).map_err(|_| {
+                ApiError::invalid(
+                    "status: must be pending, assigned, picked_up, delivered, cancelled, failed or unassignable",
+                )
+            })
+        })
+        .transpose()?;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|k| (1..=1000).contains(k))
+            .ok_or_else(|| ApiError::invalid("limit: must be an integer in 1..=1000"))?,
+    };
+    if let Some(after) = &q.after {
+        validate_id("after", after).map_err(|e| ApiError::invalid(e.to_string()))?;
+    }
+    let (orders, next) = service::list(&app, status, q.after.as_deref(), limit)?;
+    let mut body = json!({ "orders": orders });
+    if let Some(next) = next {
+        body["next"] = Value::String(next);
+    }
+    Ok(Json(body))
+}
+
+async fn cancel_order(
+    State(app): AppState,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<Order>, ApiError> {
+    let (parts, _) = req.into_parts();
+    require_console(&authenticate(&app, &parts)?)?;
+    validate_id("id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(Json(service::cancel(&app, &id).await?))
 }
 
 async fn ws_driver(State(app): AppState, req: Request) -> Response {

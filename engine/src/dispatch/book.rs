@@ -1,0 +1,207 @@
+//! `OrderBook`: the directory of open orders — who owns each one now (the region that
+//! queues it, or the driver whose route holds it) and its latest published state — plus
+//! the feed of order changes that consoles watch. It holds no decisions: owners change
+//! an order (after persisting it) and then publish it here. Finished orders leave the
+//! book; reads of them go to the store.
+
+use super::orders::is_terminal;
+use crate::core::grid::RegionKey;
+use crate::core::region_index::in_bbox;
+use crate::telemetry;
+use dispatch_protocol::{Order, OrderStatus};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::broadcast;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Region(RegionKey),
+    Driver(Arc<str>),
+}
+
+struct Entry {
+    order: Arc<Order>,
+    owner: Owner,
+}
+
+pub struct OrderBook {
+    map: RwLock<HashMap<String, Entry>>,
+    feed: broadcast::Sender<Arc<Order>>,
+}
+
+impl OrderBook {
+    pub fn new(feed_capacity: usize) -> Self {
+        let (feed, _) = broadcast::channel(feed_capacity);
+        Self {
+            map: RwLock::default(),
+            feed,
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Order>> {
+        self.feed.subscribe()
+    }
+
+    pub fn get(&self, id: &str) -> Option<(Arc<Order>, Owner)> {
+        let map = self.map.read().expect("order book lock");
+        map.get(id).map(|e| (e.order.clone(), e.owner.clone()))
+    }
+
+    pub fn owner(&self, id: &str) -> Option<Owner> {
+        self.get(id).map(|(_, o)| o)
+    }
+
+    /// Hands an open order to a new owner (before the new owner acknowledges it, so
+    /// cancellations find it).
+    pub fn set_owner(&self, id: &str, owner: Owner) {
+        if let Some(e) = self.map.write().expect("order book lock").get_mut(id) {
+            e.owner = owner;
+        }
+    }
+
+    /// Records an order's new state (already persisted) and tells the consoles. A
+    /// finished order leaves the book. `owner` None keeps the current owner.
+    pub fn publish(&self, order: Order, owner: Option<Owner>) {
+        let order = Arc::new(order);
+        {
+            let mut map = self.map.write().expect("order book lock");
+            let old = if is_terminal(order.status) {
+                map.remove(&order.id).map(|e| e.order.status)
+            } else {
+                match map.get_mut(&order.id) {
+                    Some(e) => {
+                        let old = e.order.status;
+                        e.order = order.clone();
+                        if let Some(o) = owner {
+                            e.owner = o;
+                        }
+                        Some(old)
+                    }
+                    None => {
+                        let Some(owner) = owner else {
+                            tracing::warn!(order = %order.id, "published an unknown order without an owner");
+                            return;
+                        };
+                        map.insert(
+                            order.id.clone(),
+                            Entry {
+                                order: order.clone(),
+                                owner,
+                            },
+                        );
+                        None
+                    }
+                }
+            };
+            count_transition(old, order.status);
+        }
+        // No console watching is the normal idle case.
+        let _ = self.feed.send(order);
+    }
+
+    /// Open orders with a stop inside the box (console snapshots).
+    pub fn open_orders(&self, bbox: Option<[f64; 4]>) -> Vec<Order> {
+        let map = self.map.read().expect("order book lock");
+        let mut out: Vec<Order> = map
+            .values()
+            .filter(|e| order_in_bbox(&e.order, &bbox))
+            .map(|e| (*e.order).clone())
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.read().expect("order book lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether a console watching `bbox` sees the order (pickup or dropoff inside).
+pub fn order_in_bbox(o: &Order, bbox: &Option<[f64; 4]>) -> bool {
+    bbox.as_ref().is_none_or(|b| {
+        in_bbox(b, o.pickup.lat, o.pickup.lon) || in_bbox(b, o.dropoff.lat, o.dropoff.lon)
+    })
+}
+
+fn status_label(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Pending => "pending",
+        OrderStatus::Assigned => "assigned",
+        OrderStatus::PickedUp => "picked_up",
+        OrderStatus::Delivered => "delivered",
+        OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Failed => "failed",
+        OrderStatus::Unassignable => "unassignable",
+    }
+}
+
+/// Open orders by status (gauge) and finished orders by outcome (counter).
+fn count_transition(old: Option<OrderStatus>, new: OrderStatus) {
+    if old == Some(new) {
+        return;
+    }
+    if let Some(old) = old {
+        if !is_terminal(old) {
+            metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(old)).decrement(1.0);
+        }
+    }
+    if is_terminal(new) {
+        metrics::counter!(telemetry::ORDERS_FINISHED, "status" => status_label(new)).increment(1);
+    } else {
+        metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(new)).increment(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::orders::{created, set_status};
+    use dispatch_protocol::{NewOrder, Stop};
+
+    fn order(id: &str) -> Order {
+        let stop = |lat| Stop {
+            lat,
+            lon: 24.9,
+            ready_ms: None,
+            due_ms: None,
+            service_s: 60,
+        };
+        created(
+            id.into(),
+            NewOrder {
+                id: None,
+                pickup: stop(60.1),
+                dropoff: stop(60.2),
+                size: 1,
+                priority: 0,
+            },
+            1,
+        )
+    }
+
+    #[test]
+    fn owners_and_terminal_orders() {
+        let book = OrderBook::new(16);
+        let mut rx = book.subscribe();
+        let key = RegionKey { row: 1, col: 2 };
+        book.publish(order("a"), Some(Owner::Region(key)));
+        assert_eq!(book.owner("a"), Some(Owner::Region(key)));
+        book.set_owner("a", Owner::Driver("d1".into()));
+        let mut o = order("a");
+        set_status(&mut o, OrderStatus::Assigned, 2, None);
+        book.publish(o.clone(), None);
+        assert_eq!(book.owner("a"), Some(Owner::Driver("d1".into())));
+        assert_eq!(book.open_orders(Some([24.0, 60.15, 25.0, 60.25])).len(), 1);
+        assert!(book.open_orders(Some([0.0, 0.0, 1.0, 1.0])).is_empty());
+        set_status(&mut o, OrderStatus::Delivered, 3, None);
+        book.publish(o, None);
+        assert!(book.get("a").is_none());
+        assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Pending);
+        assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Assigned);
+        assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Delivered);
+    }
+}

@@ -1,0 +1,232 @@
+//! Orders between the wire, the store and the planner: normalising a submitted order,
+//! telling a retry from a conflicting reuse of an id, and the conversions.
+
+use super::plan::{Job, LiveStop};
+use dispatch_protocol::{Millis, NewOrder, Order, OrderStatus, StatusChange, Stop, StopKind};
+use dispatch_storage::{OrderRecord, OrderStatusRecord, StatusChangeRecord, StopRecord};
+use std::sync::Arc;
+
+/// A fresh server-made order id: time-ordered hex millis plus a random suffix.
+pub fn new_order_id(now_ms: Millis) -> String {
+    format!("o-{now_ms:011x}-{:08x}", rand::random::<u32>())
+}
+
+/// Whether a stored order was created from the same request (a retry) — the fields a
+/// client sets, after defaults.
+pub fn same_request(stored: &Order, new: &NewOrder) -> bool {
+    stored.pickup == new.pickup
+        && stored.dropoff == new.dropoff
+        && stored.size == new.size
+        && stored.priority == new.priority
+}
+
+/// The order as created: pending, with its first history entry.
+pub fn created(id: String, new: NewOrder, now_ms: Millis) -> Order {
+    Order {
+        id,
+        pickup: new.pickup,
+        dropoff: new.dropoff,
+        size: new.size,
+        priority: new.priority,
+        status: OrderStatus::Pending,
+        driver_id: None,
+        pickup_eta_ms: None,
+        dropoff_eta_ms: None,
+        created_ms: now_ms,
+        history: vec![StatusChange {
+            status: OrderStatus::Pending,
+            at_ms: now_ms,
+            reason: None,
+        }],
+    }
+}
+
+/// Moves an order to `status`, recording the change (no entry when it is unchanged
+/// and the reason is the same).
+pub fn set_status(o: &mut Order, status: OrderStatus, at_ms: Millis, reason: Option<&str>) {
+    let same = o.status == status && o.history.last().and_then(|h| h.reason.as_deref()) == reason;
+    if same {
+        return;
+    }
+    o.status = status;
+    o.history.push(StatusChange {
+        status,
+        at_ms,
+        reason: reason.map(str::to_owned),
+    });
+}
+
+pub fn is_terminal(s: OrderStatus) -> bool {
+    matches!(
+        s,
+        OrderStatus::Delivered | OrderStatus::Cancelled | OrderStatus::Failed
+    )
+}
+
+/// What the planner needs of an order.
+pub fn job(o: &Order) -> Job {
+    let id: Arc<str> = Arc::from(o.id.as_str());
+    Job {
+        order_id: id.clone(),
+        pickup: live_stop(&id, StopKind::Pickup, &o.pickup, o.size),
+        dropoff: live_stop(&id, StopKind::Dropoff, &o.dropoff, o.size),
+        priority: o.priority,
+    }
+}
+
+pub fn live_stop(order_id: &Arc<str>, kind: StopKind, s: &Stop, size: u32) -> LiveStop {
+    LiveStop {
+        order_id: order_id.clone(),
+        kind,
+        lat: s.lat,
+        lon: s.lon,
+        ready_ms: s.ready_ms,
+        due_ms: s.due_ms,
+        service_s: s.service_s,
+        size,
+    }
+}
+
+fn status_to_record(s: OrderStatus) -> OrderStatusRecord {
+    match s {
+        OrderStatus::Pending => OrderStatusRecord::Pending,
+        OrderStatus::Assigned => OrderStatusRecord::Assigned,
+        OrderStatus::PickedUp => OrderStatusRecord::PickedUp,
+        OrderStatus::Delivered => OrderStatusRecord::Delivered,
+        OrderStatus::Cancelled => OrderStatusRecord::Cancelled,
+        OrderStatus::Failed => OrderStatusRecord::Failed,
+        OrderStatus::Unassignable => OrderStatusRecord::Unassignable,
+    }
+}
+
+pub fn status_from_record(s: OrderStatusRecord) -> OrderStatus {
+    match s {
+        OrderStatusRecord::Pending => OrderStatus::Pending,
+        OrderStatusRecord::Assigned => OrderStatus::Assigned,
+        OrderStatusRecord::PickedUp => OrderStatus::PickedUp,
+        OrderStatusRecord::Delivered => OrderStatus::Delivered,
+        OrderStatusRecord::Cancelled => OrderStatus::Cancelled,
+        OrderStatusRecord::Failed => OrderStatus::Failed,
+        OrderStatusRecord::Unassignable => OrderStatus::Unassignable,
+    }
+}
+
+pub fn status_filter(s: OrderStatus) -> OrderStatusRecord {
+    status_to_record(s)
+}
+
+fn stop_to_record(s: &Stop) -> StopRecord {
+    StopRecord {
+        lat: s.lat,
+        lon: s.lon,
+        ready_ms: s.ready_ms,
+        due_ms: s.due_ms,
+        service_s: s.service_s,
+    }
+}
+
+fn stop_from_record(s: &StopRecord) -> Stop {
+    Stop {
+        lat: s.lat,
+        lon: s.lon,
+        ready_ms: s.ready_ms,
+        due_ms: s.due_ms,
+        service_s: s.service_s,
+    }
+}
+
+pub fn to_record(o: &Order) -> OrderRecord {
+    OrderRecord {
+        id: o.id.clone(),
+        pickup: stop_to_record(&o.pickup),
+        dropoff: stop_to_record(&o.dropoff),
+        size: o.size,
+        priority: o.priority,
+        status: status_to_record(o.status),
+        driver_id: o.driver_id.clone(),
+        pickup_eta_ms: o.pickup_eta_ms,
+        dropoff_eta_ms: o.dropoff_eta_ms,
+        created_ms: o.created_ms,
+        history: o
+            .history
+            .iter()
+            .map(|h| StatusChangeRecord {
+                status: status_to_record(h.status),
+                at_ms: h.at_ms,
+                reason: h.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn from_record(r: &OrderRecord) -> Order {
+    Order {
+        id: r.id.clone(),
+        pickup: stop_from_record(&r.pickup),
+        dropoff: stop_from_record(&r.dropoff),
+        size: r.size,
+        priority: r.priority,
+        status: status_from_record(r.status),
+        driver_id: r.driver_id.clone(),
+        pickup_eta_ms: r.pickup_eta_ms,
+        dropoff_eta_ms: r.dropoff_eta_ms,
+        created_ms: r.created_ms,
+        history: r
+            .history
+            .iter()
+            .map(|h| StatusChange {
+                status: status_from_record(h.status),
+                at_ms: h.at_ms,
+                reason: h.reason.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_order() -> NewOrder {
+        NewOrder {
+            id: Some("o1".into()),
+            pickup: Stop {
+                lat: 60.17,
+                lon: 24.94,
+                ready_ms: Some(5),
+                due_ms: None,
+                service_s: 60,
+            },
+            dropoff: Stop {
+                lat: 60.16,
+                lon: 24.93,
+                ready_ms: None,
+                due_ms: Some(90),
+                service_s: 30,
+            },
+            size: 2,
+            priority: 1,
+        }
+    }
+
+    #[test]
+    fn record_round_trip_and_retry_detection() {
+        let mut o = created("o1".into(), new_order(), 7);
+        set_status(&mut o, OrderStatus::Unassignable, 8, Some("x"));
+        set_status(&mut o, OrderStatus::Unassignable, 9, Some("x"));
+        assert_eq!(o.history.len(), 2);
+        assert_eq!(from_record(&to_record(&o)), o);
+        assert!(same_request(&o, &new_order()));
+        let mut other = new_order();
+        other.size = 3;
+        assert!(!same_request(&o, &other));
+    }
+
+    #[test]
+    fn generated_ids_are_valid_and_distinct() {
+        let a = new_order_id(1_700_000_000_000);
+        let b = new_order_id(1_700_000_000_000);
+        assert_ne!(a, b);
+        dispatch_protocol::validate::validate_id("id", &a).unwrap();
+    }
+}

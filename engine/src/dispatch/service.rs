@@ -1,0 +1,176 @@
+//! The order operations behind `POST/GET /v1/orders…` and the console's
+//! `create_order`/`cancel_order`: one implementation for both front ends.
+
+use super::book::Owner;
+use super::orders::{
+    created, from_record, is_terminal, new_order_id, same_request, status_filter, to_record,
+};
+use crate::actors::driver::CancelOrder;
+use crate::actors::region::CancelPending;
+use crate::app::App;
+use crate::core::region_index::in_bbox;
+use crate::error::ApiError;
+use crate::telemetry;
+use crate::time::now_ms;
+use dispatch_protocol::validate::Validate;
+use dispatch_protocol::{ErrorCode, NewOrder, Order, OrderStatus};
+use dispatch_storage::Changes;
+
+/// Whether `create` made the order or found it from an earlier identical request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    Existing,
+}
+
+/// Validates, stores durably, then queues the order in its pickup region.
+pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), ApiError> {
+    new.validate()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    if let Some(area) = &app.config.regions.service_area {
+        for (name, s) in [("pickup", &new.pickup), ("dropoff", &new.dropoff)] {
+            if !in_bbox(area, s.lat, s.lon) {
+                return Err(ApiError::new(
+                    ErrorCode::OutOfServiceArea,
+                    format!("{name} is outside the service area"),
+                ));
+            }
+        }
+    }
+    let max = app.drivers.max_capacity();
+    if max > 0 && new.size > max {
+        return Err(ApiError::invalid(format!(
+            "size: {} exceeds the capacity of every driver (largest {max})",
+            new.size
+        )));
+    }
+    let now = now_ms();
+    let id = new.id.take().unwrap_or_else(|| new_order_id(now));
+    let _same_id = app.order_lock(&id).lock().await;
+    if let Some(existing) = find(app, &id)? {
+        return if same_request(&existing, &new) {
+            Ok((Created::Existing, existing))
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("order {id} exists with other fields"),
+            ))
+        };
+    }
+    let order = created(id, new, now);
+    app.store.apply(&Changes {
+        orders: vec![to_record(&order)],
+        routes: Vec::new(),
+    })?;
+    // Acknowledged means durable: answer only after a flush covering the write.
+    app.commit.durable().await?;
+    metrics::counter!(telemetry::ORDERS_CREATED).increment(1);
+    tracing::debug!(order = %order.id, "order created");
+    app.enqueue(order.clone());
+    Ok((Created::New, order))
+}
+
+/// The latest state of an order: the book for open orders, the store for the rest.
+pub fn find(app: &App, id: &str) -> Result<Option<Order>, ApiError> {
+    if let Some((o, _)) = app.shared.book.get(id) {
+        return Ok(Some((*o).clone()));
+    }
+    Ok(app.store.get_order(id)?.map(|r| from_record(&r)))
+}
+
+/// Up to `limit` orders after the cursor, in id order; `next` when there may be more.
+pub fn list(
+    app: &App,
+    status: Option<OrderStatus>,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<Order>, Option<String>), ApiError> {
+    let rows = app
+        .store
+        .list_orders(after, limit, status.map(status_filter))?;
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    // Open orders: the book has the freshest ETAs and owner-side changes.
+    let orders = rows
+        .iter()
+        .map(|r| match app.shared.book.get(&r.id) {
+            Some((o, _)) if status.is_none_or(|s| s == o.status) => (*o).clone(),
+            _ => from_record(r),
+        })
+        .collect();
+    Ok((orders, next))
+}
+
+/// Cancels an order that is not picked up yet. Cancelling a cancelled order answers
+/// it again; a picked-up or finished one is a conflict.
+pub async fn cancel(app: &App, id: &str) -> Result<Order, ApiError> {
+    // The owner can change between the lookup and the ask (a proposal accepted, an
+    // order given back); each hop follows it, and it settles within a few.
+    for _ in 0..8 {
+        let outcome = match app.shared.book.owner(id) {
+            None => return finished(app, id),
+            Some(Owner::Region(key)) => {
+                let Some(region) = app.regions.get(key) else {
+                    return Err(ApiError::internal("order region unavailable"));
+                };
+                region
+                    .addr
+                    .send(CancelPending { id: id.to_string() })
+                    .await
+                    .map_err(|_| ApiError::internal("region unavailable"))?
+            }
+            Some(Owner::Driver(driver)) => {
+                let Some(handle) = app.drivers.get(&driver) else {
+                    return Err(ApiError::internal("order driver unavailable"));
+                };
+                handle
+                    .addr
+                    .send(CancelOrder { id: id.to_string() })
+                    .await
+                    .map_err(|_| ApiError::internal("driver unavailable"))?
+            }
+        };
+        match outcome {
+            Ok(Some(order)) => return Ok(order),
+            Ok(None) => continue,
+            Err((code, message)) => return Err(ApiError::new(code, message)),
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::Overloaded,
+        format!("order {id} is moving between owners; retry"),
+    ))
+}
+
+/// Cancel of an order the book no longer holds: unknown, or finished.
+fn finished(app: &App, id: &str) -> Result<Order, ApiError> {
+    let Some(o) = app.store.get_order(id)?.map(|r| from_record(&r)) else {
+        return Err(ApiError::not_found(format!("order {id} not found")));
+    };
+    match o.status {
+        OrderStatus::Cancelled => Ok(o),
+        s if is_terminal(s) => Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("order {id} is already {}", status_name(s)),
+        )),
+        // Open in the store but not in the book: only between a create's write and
+        // its enqueue; the caller may retry.
+        _ => Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("order {id} is being created; retry"),
+        )),
+    }
+}
+
+fn status_name(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::Pending => "pending",
+        OrderStatus::Assigned => "assigned",
+        OrderStatus::PickedUp => "picked up",
+        OrderStatus::Delivered => "delivered",
+        OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Failed => "failed",
+        OrderStatus::Unassignable => "unassignable",
+    }
+}
