@@ -114,6 +114,9 @@ pub struct DispatchConfig {
     pub eta_push_threshold_s: u64,
     /// How often a driver checks its ETAs against its position.
     pub eta_check_ms: u64,
+    /// A driver this close to its next stop is serving it: the stop is pinned and
+    /// nothing is planned before it.
+    pub pin_radius_m: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +145,7 @@ impl Default for DispatchConfig {
             unassignable_retry_ms: 10_000,
             eta_push_threshold_s: 60,
             eta_check_ms: 5_000,
+            pin_radius_m: 150.0,
         }
     }
 }
@@ -319,6 +323,9 @@ impl Config {
         if !(self.dispatch.candidate_radius_m > 0.0 && self.dispatch.candidate_radius_m.is_finite())
         {
             return bad("dispatch.candidate_radius_m must be a positive number");
+        }
+        if !(self.dispatch.pin_radius_m >= 0.0 && self.dispatch.pin_radius_m.is_finite()) {
+            return bad("dispatch.pin_radius_m must be a number ≥ 0");
         }
         let t = &self.travel;
         if !(t.detour_factor >= 1.0 && t.detour_factor <= 10.0) {

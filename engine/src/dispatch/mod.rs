@@ -40,6 +40,7 @@ impl Shared {
             travel: Travel::new(&config.travel),
             params: plan::Params {
                 improve_iterations: config.dispatch.improve_iterations,
+                pin_radius_m: config.dispatch.pin_radius_m,
                 ..plan::Params::default()
             },
             store,

@@ -6,9 +6,10 @@
 //!
 //! Modelling choices:
 //! - Time is seconds from `now`; a driver's route starts at its position now.
-//! - A driver's *next* stop is pinned: it is folded into the route's start (its place,
-//!   the time service there ends, the load after it), so no insertion or improvement
-//!   ever changes where the driver is heading. Stops done are not on the plan at all.
+//! - A driver's next stop is pinned once the driver is there (within `pin_radius_m`:
+//!   service is in progress): it is folded into the route's start (its place, the time
+//!   service there ends, the load after it), so nothing is planned before it. Stops
+//!   done are not on the plan at all.
 //! - Goods on board (a dropoff without its pickup on the plan) are single stops with a
 //!   negative demand, restricted to their driver.
 //! - A stop already running late keeps its window "as late as it is now": inserting
@@ -108,6 +109,8 @@ pub struct Params {
     pub improve_iterations: usize,
     /// Routes end within this many seconds (stops without `due_ms` must be done by then).
     pub horizon_s: f64,
+    /// A driver this close to its next stop is serving it: that stop is pinned.
+    pub pin_radius_m: f64,
     pub seed: u64,
 }
 
@@ -116,6 +119,7 @@ impl Default for Params {
         Self {
             improve_iterations: 100,
             horizon_s: 12.0 * 3600.0,
+            pin_radius_m: 150.0,
             seed: 1,
         }
     }
@@ -399,8 +403,16 @@ impl<'a> Builder<'a> {
         let mut start_time = 0.0;
         let mut rest: &[LiveStop] = &plan.stops;
         let mut head = None;
-        if let Some((first, tail)) = plan.stops.split_first() {
-            // The next stop is pinned: the route starts where and when it ends.
+        let serving = plan.stops.first().filter(|first| {
+            crate::core::geo_util::haversine_m(
+                plan.position.0,
+                plan.position.1,
+                first.lat,
+                first.lon,
+            ) <= self.params.pin_radius_m
+        });
+        if let (Some(first), Some((_, tail))) = (serving, plan.stops.split_first()) {
+            // The stop being served is pinned: the route starts where and when it ends.
             let eta = etas(
                 plan.position,
                 std::slice::from_ref(first),
