@@ -219,3 +219,132 @@ async fn sigkill_keeps_acknowledged_drivers_and_persisted_positions() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+async fn post_json(url: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Reads driver messages until one satisfies `pred` (bounded).
+async fn recv_until(ws: &mut common::Ws, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "no matching message in time");
+        let m = recv_json(ws).await;
+        if pred(&m) {
+            return m;
+        }
+    }
+}
+
+fn stop_ids(route: &Value) -> Vec<String> {
+    route["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stop_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_flow_keeps_orders_routes_and_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(dir.path()).await;
+    let console = token(dir.path(), &["console"]);
+    register(&p.base, &console, "d1").await;
+    let driver_token = token(dir.path(), &["driver", "d1"]);
+    let mut ws = connect(&format!("{}/ws/driver", p.ws_base), Some(&driver_token)).await;
+    send(&mut ws, json!({"type": "hello"})).await;
+    assert_eq!(recv_json(&mut ws).await["type"], "welcome");
+    send(&mut ws, json!({"type": "status", "status": "available"})).await;
+    send(
+        &mut ws,
+        json!({"type": "position", "lat": 60.1699, "lon": 24.9384, "ts_ms": 1_000}),
+    )
+    .await;
+    wait_until("d1 visible in nearest", || async {
+        nearest_ids(&p, &console)
+            .await
+            .iter()
+            .any(|d| d["id"] == "d1")
+    })
+    .await;
+    let orders = format!("{}/v1/orders", p.base);
+    let order = |id: &str| json!({"id": id, "pickup": {"lat": 60.1702, "lon": 24.9390}, "dropoff": {"lat": 60.1650, "lon": 24.9300}});
+    let on_route = |m: &Value, id: &str| {
+        m["type"] == "route"
+            && stop_ids(&m["route"])
+                .iter()
+                .any(|s| s.ends_with(&format!(":{id}")))
+    };
+    // o1: assigned and picked up (acked); o2: assigned; o3: cancelled; o4: can never
+    // be served (its pickup window closed).
+    assert_eq!(post_json(&orders, &console, order("o1")).await.0, 201);
+    recv_until(&mut ws, |m| on_route(m, "o1")).await;
+    send(&mut ws, json!({"type": "stop_done", "seq": 1, "stop_id": "p:o1", "outcome": "picked_up", "ts_ms": 2_000})).await;
+    assert_eq!(
+        recv_until(&mut ws, |m| m["type"] == "ack" || m["type"] == "error").await["type"],
+        "ack"
+    );
+    assert_eq!(post_json(&orders, &console, order("o2")).await.0, 201);
+    recv_until(&mut ws, |m| on_route(m, "o2")).await;
+    assert_eq!(post_json(&orders, &console, order("o3")).await.0, 201);
+    recv_until(&mut ws, |m| on_route(m, "o3")).await;
+    let (st, body) = post_json(&format!("{orders}/o3/cancel"), &console, json!({})).await;
+    assert_eq!((st, body["status"].as_str()), (200, Some("cancelled")));
+    let last = recv_until(&mut ws, |m| m["type"] == "route" && !on_route(m, "o3")).await;
+    let o4 = json!({"id": "o4", "pickup": {"lat": 60.17, "lon": 24.94, "due_ms": 1_000}, "dropoff": {"lat": 60.16, "lon": 24.93}});
+    assert_eq!(post_json(&orders, &console, o4).await.0, 201);
+
+    p.child.kill().unwrap(); // SIGKILL
+    p.child.wait().unwrap();
+    drop(ws);
+
+    let mut p = start(dir.path()).await;
+    let orders = format!("{}/v1/orders", p.base);
+    let status_of = |body: &Value| {
+        (
+            body["status"].as_str().unwrap_or_default().to_string(),
+            body["driver_id"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let (_, o1) = get_json(&format!("{orders}/o1"), &console).await;
+    assert_eq!(status_of(&o1), ("picked_up".into(), "d1".into()), "{o1}");
+    let (_, o2) = get_json(&format!("{orders}/o2"), &console).await;
+    assert_eq!(status_of(&o2), ("assigned".into(), "d1".into()), "{o2}");
+    let (_, o3) = get_json(&format!("{orders}/o3"), &console).await;
+    assert_eq!(o3["status"], "cancelled");
+    let (st, o4) = get_json(&format!("{orders}/o4"), &console).await;
+    assert_eq!(st, 200);
+    assert!(
+        o4["status"] == "pending" || o4["status"] == "unassignable",
+        "{o4}"
+    );
+    // The route is exactly the last one pushed, and a reconnecting driver gets it.
+    let (_, d1) = get_json(&format!("{}/v1/drivers/d1", p.base), &console).await;
+    assert_eq!(d1["route"]["version"], last["route"]["version"]);
+    assert_eq!(stop_ids(&d1["route"]), stop_ids(&last["route"]));
+    assert_eq!(d1["status"], "available");
+    assert_eq!(d1["load"], 1);
+    let mut ws = connect(&format!("{}/ws/driver", p.ws_base), Some(&driver_token)).await;
+    send(&mut ws, json!({"type": "hello", "resume_seq": 9})).await;
+    let welcome = recv_json(&mut ws).await;
+    assert_eq!(stop_ids(&welcome["route"]), stop_ids(&last["route"]));
+    // The flow goes on where it stopped.
+    send(&mut ws, json!({"type": "stop_done", "seq": 2, "stop_id": "d:o1", "outcome": "delivered", "ts_ms": 3_000})).await;
+    assert_eq!(
+        recv_until(&mut ws, |m| m["type"] == "ack" || m["type"] == "error").await["type"],
+        "ack"
+    );
+    let (_, o1) = get_json(&format!("{orders}/o1"), &console).await;
+    assert_eq!(o1["status"], "delivered");
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
