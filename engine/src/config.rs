@@ -117,6 +117,13 @@ pub struct DispatchConfig {
     /// A driver this close to its next stop is serving it: the stop is pinned and
     /// nothing is planned before it.
     pub pin_radius_m: f64,
+    /// How often a region moves not-yet-picked-up orders between its drivers when that
+    /// shortens the plans; 0 turns it off.
+    pub rebalance_ms: u64,
+    /// A move must save at least this many metres of driving.
+    pub rebalance_margin_m: f64,
+    /// Most orders one region moves per round.
+    pub rebalance_max_moves: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +153,9 @@ impl Default for DispatchConfig {
             eta_push_threshold_s: 60,
             eta_check_ms: 5_000,
             pin_radius_m: 150.0,
+            rebalance_ms: 30_000,
+            rebalance_margin_m: 500.0,
+            rebalance_max_moves: 8,
         }
     }
 }
@@ -326,6 +336,11 @@ impl Config {
         }
         if !(self.dispatch.pin_radius_m >= 0.0 && self.dispatch.pin_radius_m.is_finite()) {
             return bad("dispatch.pin_radius_m must be a number ≥ 0");
+        }
+        if !(self.dispatch.rebalance_margin_m >= 0.0
+            && self.dispatch.rebalance_margin_m.is_finite())
+        {
+            return bad("dispatch.rebalance_margin_m must be a number ≥ 0");
         }
         let t = &self.travel;
         if !(t.detour_factor >= 1.0 && t.detour_factor <= 10.0) {

@@ -56,6 +56,8 @@ pub const PROPOSALS_ACCEPTED: &str = "dispatch_proposals_accepted_total";
 pub const REPLANS: &str = "dispatch_replans_total";
 /// Counter: orders found unassignable in a tick.
 pub const UNASSIGNABLE: &str = "dispatch_orders_unassignable_total";
+/// Counter: orders moved between drivers by the periodic rebalance.
+pub const REBALANCED: &str = "dispatch_orders_rebalanced_total";
 /// Counter: orders given back by drivers that went offline or silent.
 pub const GIVEN_BACK: &str = "dispatch_orders_given_back_total";
 /// Counter: order changes a console watcher missed.

@@ -586,3 +586,60 @@ async fn a_reconnecting_driver_gets_its_route_in_welcome() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebalance_moves_an_order_to_a_driver_who_serves_it_cheaper() {
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.rebalance_ms = 100;
+        c.dispatch.rebalance_margin_m = 300.0;
+    })
+    .await;
+    let mut a = online(&e, "a", 4, HEL).await;
+    // `q` is where `a` is heading next (never moved); `r` waits 2.5 km east.
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("q", (60.1702, 24.9390), (60.1690, 24.9370)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    recv_until(&mut a, |m| route_with(m, "q")).await;
+    let r_pickup = (60.1699, 24.9834);
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("r", r_pickup, (60.1720, 24.9900)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    recv_until(&mut a, |m| route_with(m, "r")).await;
+    // `b` comes online right at r's pickup.
+    let mut b = online(&e, "b", 4, r_pickup).await;
+    recv_until(&mut b, |m| route_with(m, "r")).await;
+    let back = recv_until(&mut a, |m| m["type"] == "route" && !route_with(m, "r")).await;
+    assert!(route_with(&back, "q"), "q stays with a: {back}");
+    let (_, r) = get(&e, "/v1/orders/r").await;
+    assert_eq!(r["driver_id"], "b");
+    let reasons: Vec<(&str, &str)> = r["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["status"].as_str().unwrap(),
+                h["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("pending", ""),
+            ("assigned", ""),
+            ("pending", "rebalanced"),
+            ("assigned", "")
+        ]
+    );
+    e.spawned.stop().await.unwrap();
+}

@@ -733,6 +733,49 @@ impl Handler<Propose> for DriverActor {
     }
 }
 
+/// The region's rebalance takes an order back (to give it to a driver who serves it
+/// cheaper). Granted only on the route version the move was computed on, for an order
+/// not picked up whose pickup is not where the driver is heading next.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Release {
+    pub order_id: String,
+    pub base_version: u64,
+}
+
+impl Handler<Release> for DriverActor {
+    type Result = bool;
+    fn handle(&mut self, r: Release, ctx: &mut Self::Context) -> bool {
+        let id = r.order_id.as_str();
+        let heading_there = self.stops.first().is_some_and(|s| &*s.order_id == id);
+        if r.base_version != self.version || heading_there || !self.has_stop(id, StopKind::Pickup) {
+            return false;
+        }
+        let Some(mut o) = self.orders.remove(id) else {
+            return false;
+        };
+        let (old_stops, old_orders) = (self.stops.clone(), self.orders.clone());
+        self.stops.retain(|s| &*s.order_id != id);
+        set_status(&mut o, OrderStatus::Pending, now_ms(), Some("rebalanced"));
+        o.driver_id = None;
+        o.pickup_eta_ms = None;
+        o.dropoff_eta_ms = None;
+        match self.write_route("rebalance", Vec::new(), vec![o.clone()], Vec::new()) {
+            Ok(w) => {
+                self.announce_when_durable(ctx, w);
+                true
+            }
+            Err(_) => {
+                self.stops = old_stops;
+                self.orders = old_orders;
+                self.orders.insert(Arc::from(id), o);
+                self.version -= 1;
+                false
+            }
+        }
+    }
+}
+
 pub type Refusal = (ErrorCode, String);
 
 /// A written change waiting for its flush, and what to announce after it.

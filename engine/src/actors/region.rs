@@ -5,13 +5,13 @@
 //! for its neighbours; every `dispatch.tick_ms` it matches its pending orders as one
 //! batch and proposes the result to the drivers.
 
-use super::driver::Propose;
+use super::driver::{Propose, Release};
 use super::inbox::LatestInbox;
 use crate::core::geo_util::haversine_m;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
 use crate::dispatch::orders::{job, set_status, to_record};
-use crate::dispatch::plan::{assign_batch, DriverPlan};
+use crate::dispatch::plan::{assign_batch, rebalance, DriverPlan};
 use crate::dispatch::Shared;
 use crate::router::Regions;
 use crate::telemetry;
@@ -75,6 +75,8 @@ struct Pending {
     order: Order,
     /// Not matched before this time (unassignable orders wait for a retry).
     retry_at_ms: Millis,
+    /// When it entered this queue.
+    queued_ms: Millis,
 }
 
 pub struct RegionActor {
@@ -93,6 +95,9 @@ pub struct RegionActor {
     /// A driver became available or freed capacity since the last tick: unassignable
     /// orders are retried now.
     supply_changed: bool,
+    /// A driver became available here since the last publish: the neighbours are told
+    /// (after the snapshot they read is refreshed), so their border orders retry too.
+    tell_neighbours: bool,
 }
 
 /// How a region is made (everything but its key).
@@ -131,6 +136,7 @@ impl RegionActor {
                 shared: setup.shared,
                 pending: HashMap::new(),
                 supply_changed: false,
+                tell_neighbours: false,
             }
         });
         RegionHandle {
@@ -157,6 +163,7 @@ impl RegionActor {
                             .is_none_or(|p| p.status != DriverStatus::Available)
                     {
                         self.supply_changed = true;
+                        self.tell_neighbours = true;
                     }
                     self.dirty.insert(
                         id.clone(),
@@ -191,6 +198,13 @@ impl RegionActor {
             .filter(|d| d.status == DriverStatus::Available)
             .collect();
         *self.available.write().expect("available lock") = Arc::new(available);
+        if std::mem::take(&mut self.tell_neighbours) {
+            for key in self.key.neighbours() {
+                if let Some(n) = self.regions.get(key) {
+                    let _ = n.addr.try_send(SupplyChanged);
+                }
+            }
+        }
         if self.dirty.is_empty() {
             return;
         }
@@ -207,6 +221,12 @@ impl Actor for RegionActor {
         ctx.run_interval(self.publish_every, |actor, _| actor.publish());
         let tick = Duration::from_millis(self.shared.config.tick_ms);
         ctx.run_interval(tick, |actor, ctx| actor.tick(ctx));
+        let every = self.shared.config.rebalance_ms;
+        if every > 0 {
+            ctx.run_interval(Duration::from_millis(every), |actor, ctx| {
+                actor.rebalance(ctx)
+            });
+        }
     }
 }
 
@@ -225,15 +245,8 @@ impl RegionActor {
             Some(radius),
         );
         let grid = self.regions.grid();
-        for dr in -1..=1 {
-            for dc in -1..=1 {
-                if dr == 0 && dc == 0 {
-                    continue;
-                }
-                let key = RegionKey {
-                    row: self.key.row + dr,
-                    col: self.key.col + dc,
-                };
+        {
+            for key in self.key.neighbours() {
                 let bound = if found.len() >= k {
                     found[k - 1].distance_m
                 } else {
@@ -326,13 +339,20 @@ impl RegionActor {
         );
         metrics::histogram!(telemetry::MATCH_BATCH_ORDERS).record(orders.len() as f64);
         // Orders no driver can take now: unassignable, retried later or on new supply.
+        // Until the neighbours' snapshots have been refreshed once since the order
+        // arrived, it only waits for the next tick: a driver just across the border may
+        // not be visible yet.
         let retry_at = now + self.shared.config.unassignable_retry_ms;
+        let settled = now.saturating_sub(self.publish_every.as_millis() as u64);
         let mut changed = Vec::new();
         for (j, why) in &outcome.unassigned {
             let id = &orders[*j].id;
             let Some(p) = self.pending.get_mut(id) else {
                 continue;
             };
+            if p.queued_ms > settled {
+                continue;
+            }
             p.retry_at_ms = retry_at;
             if p.order.status != OrderStatus::Unassignable
                 || p.order.history.last().and_then(|h| h.reason.as_deref()) != Some(why.reason())
@@ -389,6 +409,90 @@ impl RegionActor {
     }
 }
 
+impl RegionActor {
+    /// The periodic rebalance: orders not yet picked up on this region's drivers move
+    /// to a driver who serves them cheaper (by more than the margin). A move takes the
+    /// order back from its driver (on the version it was computed on); the next tick
+    /// assigns it, so the usual proposal rules keep it on one route at a time.
+    fn rebalance(&mut self, ctx: &mut Context<Self>) {
+        self.apply_pending();
+        let c = &self.shared.config;
+        let (margin, max_moves) = (c.rebalance_margin_m, c.rebalance_max_moves);
+        let mut plans: Vec<Arc<DriverPlan>> = Vec::new();
+        let mut handles = Vec::new();
+        let mut index_of: HashMap<String, usize> = HashMap::new();
+        let mut slot =
+            |id: &str, at: (f64, f64), plans: &mut Vec<Arc<DriverPlan>>| -> Option<usize> {
+                if let Some(&i) = index_of.get(id) {
+                    return Some(i);
+                }
+                let h = self.shared.drivers.get(id)?;
+                plans.push(Arc::new(h.plan_at(at)));
+                handles.push(h);
+                index_of.insert(id.to_string(), plans.len() - 1);
+                Some(plans.len() - 1)
+            };
+        let mut movable = Vec::new();
+        'drivers: for d in self.index.within(None) {
+            if d.status != DriverStatus::Available {
+                continue;
+            }
+            let Some(i) = slot(&d.id, (d.lat, d.lon), &mut plans) else {
+                continue;
+            };
+            let pickups: Vec<_> = plans[i]
+                .stops
+                .iter()
+                .filter(|s| s.kind == dispatch_protocol::StopKind::Pickup)
+                .map(|s| (s.order_id.clone(), s.lat, s.lon))
+                .collect();
+            for (order_id, lat, lon) in pickups {
+                let receivers: Vec<usize> = self
+                    .candidates(lat, lon)
+                    .into_iter()
+                    .filter_map(|n| slot(&n.id, (n.lat, n.lon), &mut plans))
+                    .collect();
+                movable.push((i, order_id, receivers));
+                if movable.len() >= 64 {
+                    break 'drivers;
+                }
+            }
+        }
+        if movable.is_empty() {
+            return;
+        }
+        let moves = rebalance(
+            &plans,
+            &movable,
+            now_ms(),
+            &self.shared.travel,
+            &self.shared.params,
+            margin,
+            max_moves,
+        );
+        // One release per driver per round: a second would hold a stale version.
+        let mut asks = Vec::new();
+        let mut seen = Vec::new();
+        for m in moves {
+            if seen.contains(&m.from) {
+                continue;
+            }
+            seen.push(m.from);
+            let release = Release {
+                order_id: m.order_id.to_string(),
+                base_version: plans[m.from].version,
+            };
+            let addr = handles[m.from].addr.clone();
+            asks.push(async move { addr.send(release).await.unwrap_or(false) });
+        }
+        let answers = futures_util::future::join_all(asks);
+        ctx.wait(answers.into_actor(self).map(|answers, _, _| {
+            let moved = answers.into_iter().filter(|a| *a).count();
+            metrics::counter!(telemetry::REBALANCED).increment(moved as u64);
+        }));
+    }
+}
+
 /// An order for this region's queue (new, given back, or recovered).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -402,6 +506,7 @@ impl Handler<Enqueue> for RegionActor {
             Pending {
                 order,
                 retry_at_ms: 0,
+                queued_ms: now_ms(),
             },
         );
     }

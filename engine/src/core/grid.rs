@@ -12,6 +12,20 @@ pub struct RegionKey {
     pub col: i32,
 }
 
+impl RegionKey {
+    /// The eight cells around this one.
+    pub fn neighbours(self) -> impl Iterator<Item = RegionKey> {
+        (-1..=1).flat_map(move |dr| {
+            (-1..=1)
+                .filter(move |&dc| dr != 0 || dc != 0)
+                .map(move |dc| RegionKey {
+                    row: self.row + dr,
+                    col: self.col + dc,
+                })
+        })
+    }
+}
+
 impl fmt::Display for RegionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "r{}c{}", self.row, self.col)

@@ -561,3 +561,127 @@ impl<'a> Builder<'a> {
         })
     }
 }
+
+/// An order the periodic rebalance would move: off driver `from` (its plan's version
+/// is the one the move was computed on) onto `to`, saving `gain_m` metres net.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    pub order_id: Arc<str>,
+    pub from: usize,
+    pub to: usize,
+    pub gain_m: f64,
+}
+
+/// Moves not-yet-picked-up orders between drivers while that lowers the total
+/// distance by more than `margin_m` per move (at most `max_moves`). `movable` lists
+/// `(driver, order id, receivers)`: an order on that driver's plan that may move, and
+/// the drivers that may take it. An order whose pickup is its driver's next stop never
+/// moves (no flip-flopping where a driver is heading).
+pub fn rebalance(
+    drivers: &[Arc<DriverPlan>],
+    movable: &[(usize, Arc<str>, Vec<usize>)],
+    now_ms: Millis,
+    travel: &Travel,
+    params: &Params,
+    margin_m: f64,
+    max_moves: usize,
+) -> Vec<Move> {
+    let mut used: Vec<usize> = movable
+        .iter()
+        .flat_map(|(d, _, r)| std::iter::once(*d).chain(r.iter().copied()))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    if used.len() < 2 {
+        return Vec::new();
+    }
+    let mut b = Builder::new(now_ms, travel, params);
+    let mut vehicle_of = vec![usize::MAX; drivers.len()];
+    for &d in &used {
+        vehicle_of[d] = b.add_driver(d, &drivers[d]);
+    }
+    let Some(mut lp) = b.finish() else {
+        return Vec::new();
+    };
+    // The request (pickup node) of each movable order on its driver's route.
+    let mut options: Vec<(usize, Request, Arc<str>, Vec<usize>)> = Vec::new();
+    for (d, order_id, receivers) in movable {
+        if drivers[*d]
+            .stops
+            .first()
+            .is_some_and(|s| s.order_id == *order_id)
+        {
+            continue;
+        }
+        let v = vehicle_of[*d];
+        let Some(route) = lp.routes[v].as_ref() else {
+            continue;
+        };
+        let pickup = route.stops().iter().copied().find(|&n| {
+            lp.node_stop[n]
+                .as_ref()
+                .is_some_and(|s| s.kind == StopKind::Pickup && s.order_id == *order_id)
+        });
+        let Some(pickup) = pickup else { continue };
+        let ri = lp.problem.request_of[pickup];
+        if ri == dispatch_plan::model::NONE {
+            continue;
+        }
+        let to: Vec<usize> = receivers
+            .iter()
+            .map(|&r| vehicle_of[r])
+            .filter(|&w| w != v && lp.routes[w].is_some())
+            .collect();
+        options.push((v, lp.problem.requests[ri], order_id.clone(), to));
+    }
+    let mut moves = Vec::new();
+    let mut moved = vec![false; options.len()];
+    while moves.len() < max_moves {
+        let mut best: Option<(f64, usize, usize, Insertion)> = None;
+        for (k, (v, req, _, to)) in options.iter().enumerate() {
+            if moved[k] {
+                continue;
+            }
+            let from = lp.routes[*v].as_ref().expect("checked");
+            let mut without = from.clone();
+            let nodes: Vec<usize> = req.nodes().collect();
+            without.remove_nodes(&lp.problem, &nodes);
+            let saving = from.distance - without.distance;
+            for &w in to {
+                let Some(ins) = best_in_route(
+                    &lp.problem,
+                    lp.routes[w].as_ref().expect("checked"),
+                    *req,
+                    None,
+                ) else {
+                    continue;
+                };
+                let gain = saving - ins.cost;
+                if gain > margin_m && best.as_ref().is_none_or(|(g, ..)| gain > *g) {
+                    best = Some((gain, k, w, ins));
+                }
+            }
+        }
+        let Some((gain, k, w, ins)) = best else { break };
+        let (v, req, order_id, _) = &options[k];
+        let nodes: Vec<usize> = req.nodes().collect();
+        lp.routes[*v]
+            .as_mut()
+            .expect("checked")
+            .remove_nodes(&lp.problem, &nodes);
+        apply(
+            &lp.problem,
+            lp.routes[w].as_mut().expect("checked"),
+            *req,
+            &ins,
+        );
+        moved[k] = true;
+        moves.push(Move {
+            order_id: order_id.clone(),
+            from: lp.driver_of[*v],
+            to: lp.driver_of[w],
+            gain_m: gain,
+        });
+    }
+    moves
+}
