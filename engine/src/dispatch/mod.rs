@@ -6,6 +6,8 @@
 pub mod book;
 pub mod orders;
 pub mod plan;
+#[cfg(test)]
+mod plan_tests;
 pub mod service;
 pub mod travel;
 
