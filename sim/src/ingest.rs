@@ -1,6 +1,7 @@
 //! The ingest load run. Without `--url` the engine runs in-process on a free
 //! 127.0.0.1 port with a temporary data dir. Every loop is bounded by `--duration`.
 
+use crate::common::wait_healthy;
 use anyhow::{bail, Context};
 use dispatch_engine::auth::Principal;
 use dispatch_engine::config::Config;
@@ -215,19 +216,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         e.stop().await?;
     }
     Ok(())
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("engine at {base} is not healthy")
 }
 
 async fn metric(http: &reqwest::Client, base: &str, name: &str) -> f64 {

@@ -1,8 +1,14 @@
 //! `dispatch-sim`: load tools that drive the engine only through its public HTTP and
 //! WebSocket interfaces. `ingest` opens N real driver sockets (bincode) that stream
 //! positions and measures accepted positions/s and position→visible-in-nearest latency.
+//! `orders` posts orders at a fixed rate to a fleet of driver bots that serve their
+//! routes, and measures order created → route pushed to a driver. `create` measures
+//! durable order creations per second.
 
+mod common;
+mod create;
 mod ingest;
+mod orders;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +27,11 @@ struct Cli {
 enum Command {
     /// Stream positions from N driver WebSockets and measure the engine.
     Ingest(ingest::Args),
+    /// Post orders at R/s to D driver bots that serve their routes; measure order
+    /// created → route pushed to a driver socket.
+    Orders(orders::Args),
+    /// Post orders as fast as C concurrent clients can; measure durable orders/s.
+    Create(create::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +41,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Ingest(args) => runtime.block_on(ingest::run(args)),
+        Command::Orders(args) => runtime.block_on(orders::run(args)),
+        Command::Create(args) => runtime.block_on(create::run(args)),
     }
 }
