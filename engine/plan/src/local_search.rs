@@ -80,7 +80,9 @@ pub fn improve_route(p: &Problem, route: &mut Route, iterations: usize, seed: u6
                 }
             }
         }
-        if ok && cand.distance < route.distance - IMPROVEMENT {
+        // Removing a driver-bound unload (goods on board) leaves the prefix over
+        // capacity, which single-stop insertion does not re-check: check the whole route.
+        if ok && cand.distance < route.distance - IMPROVEMENT && cand.is_feasible(p) {
             route.clone_from(&cand);
         }
     }

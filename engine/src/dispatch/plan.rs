@@ -138,7 +138,7 @@ impl NoDriver {
     pub fn reason(self) -> &'static str {
         match self {
             Self::NoneNearby => "no available driver nearby",
-            Self::TooLarge => "order size exceeds the free capacity of nearby drivers",
+            Self::TooLarge => "order size exceeds the capacity of nearby drivers",
             Self::Windows => "no nearby driver can meet its time windows",
             Self::WindowClosed => "its dropoff window has already closed",
         }
@@ -347,6 +347,7 @@ struct Builder<'a> {
     existing: Vec<Vec<usize>>,
     head: Vec<Option<LiveStop>>,
     driver_of: Vec<usize>,
+    overfull: Vec<bool>,
 }
 
 struct LiveProblem {
@@ -371,6 +372,7 @@ impl<'a> Builder<'a> {
             existing: Vec::new(),
             head: Vec::new(),
             driver_of: Vec::new(),
+            overfull: Vec::new(),
         }
     }
 
@@ -484,6 +486,9 @@ impl<'a> Builder<'a> {
             }
             nodes.push(node);
         }
+        // A driver carrying more than its capacity (it cannot happen through the engine,
+        // but a plan is data) keeps its plan and gets nothing new.
+        self.overfull.push(load > i64::from(plan.capacity));
         let capacity = i64::from(plan.capacity).max(load.max(0));
         self.vehicles.push(Vehicle {
             start: depot,
@@ -550,7 +555,13 @@ impl<'a> Builder<'a> {
             .existing
             .iter()
             .enumerate()
-            .map(|(v, stops)| Route::from_stops(&problem, v, stops))
+            .map(|(v, stops)| {
+                if self.overfull[v] {
+                    None
+                } else {
+                    Route::from_stops(&problem, v, stops)
+                }
+            })
             .collect();
         Some(LiveProblem {
             problem,

@@ -573,7 +573,6 @@ fn goods_on_board_leave_room_for_a_ride_along() {
 /// is accepted because it is shorter. Plan: `["p:j", "d:j", "d:x"]`, 3 units on a
 /// capacity-2 driver. Same for the dropoff of a pinned pickup (also a single stop).
 #[test]
-#[ignore = "bug: improve_route (dispatch-plan local_search.rs) overloads drivers with goods on board"]
 fn goods_on_board_take_capacity() {
     let (full, j) = goods_on_board_case(2);
     let out = run(
@@ -715,7 +714,6 @@ fn a_job_goes_to_one_driver_only() {
 /// = 2, so the new unit is picked up right after the first dropoff, with 2 units on
 /// board: `["d:x", "p:j", "d:j", "d:y"]`.
 #[test]
-#[ignore = "bug: an over-full driver's capacity is raised to its load, so new goods are loaded above the real capacity"]
 fn over_full_driver_takes_no_new_goods_above_capacity() {
     let o = at(0.0, 0.0);
     let plan = driver(
@@ -1270,7 +1268,6 @@ proptest! {
 
     /// Everything, with the default improvement budget.
     #[test]
-    #[ignore = "bug: improve_route (dispatch-plan local_search.rs) overloads drivers with goods on board"]
     fn batch_outcomes_are_feasible_complete_and_deterministic(s in gen_scenario(true)) {
         check_batch(&s, &Params::default())?;
     }
