@@ -92,6 +92,14 @@ pub struct StorageConfig {
 pub struct DispatchConfig {
     /// How often each region matches its pending orders as one batch.
     pub tick_ms: u64,
+    /// An order arriving in a region with nothing queued does not wait for the next
+    /// tick: the region matches this long after it (collecting whatever else arrives
+    /// meanwhile into the same batch). 0: only on ticks.
+    pub batch_window_ms: u64,
+    /// Most nodes (driver positions, their stops, new pickups and dropoffs) in one
+    /// planning problem; a batch stops growing there and the rest is matched right
+    /// after. Bounds a tick's time and memory (the travel matrix is quadratic).
+    pub max_plan_nodes: usize,
     /// Nearest available drivers considered per order (from the region and its
     /// neighbours).
     pub candidates: usize,
@@ -143,6 +151,8 @@ impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
             tick_ms: 200,
+            batch_window_ms: 20,
+            max_plan_nodes: 600,
             candidates: 8,
             candidate_radius_m: 15_000.0,
             max_batch: 256,
@@ -316,6 +326,7 @@ impl Config {
             ("arbiters", self.arbiters),
             ("dispatch.tick_ms", self.dispatch.tick_ms as usize),
             ("dispatch.candidates", self.dispatch.candidates),
+            ("dispatch.max_plan_nodes", self.dispatch.max_plan_nodes),
             ("dispatch.max_batch", self.dispatch.max_batch),
             (
                 "dispatch.silent_timeout_ms",

@@ -276,6 +276,22 @@ async fn sigkill_mid_flow_keeps_orders_routes_and_statuses() {
             .any(|d| d["id"] == "d1")
     })
     .await;
+    // Status and position are batched (up to 1 s may be lost): wait for a batch that
+    // started after the driver actor applied them, so "available" is on disk.
+    // The writer only writes when something changed: report twice, and the second
+    // batch after reading the counter surely started after the status was marked.
+    let before = batches_written(&p.base).await;
+    for (n, ts) in [(1, 1_100), (2, 1_200)] {
+        send(
+            &mut ws,
+            json!({"type": "position", "lat": 60.1699, "lon": 24.9384, "ts_ms": ts}),
+        )
+        .await;
+        wait_until("a position batch", || async {
+            batches_written(&p.base).await >= before + n
+        })
+        .await;
+    }
     let orders = format!("{}/v1/orders", p.base);
     let order = |id: &str| json!({"id": id, "pickup": {"lat": 60.1702, "lon": 24.9390}, "dropoff": {"lat": 60.1650, "lon": 24.9300}});
     let on_route = |m: &Value, id: &str| {

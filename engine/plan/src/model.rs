@@ -111,7 +111,28 @@ impl Problem {
         name: impl Into<String>,
         nodes: Vec<Node>,
         vehicles: Vec<Vehicle>,
+        matrix: Matrix,
+    ) -> Result<Problem, PlanError> {
+        Self::build(name, nodes, vehicles, matrix, true)
+    }
+
+    /// [`new`](Self::new) without the neighbour lists that only the ruin-and-recreate
+    /// search reads (O(n² log n) to build): for live insertion and route improvement.
+    pub fn new_for_insertion(
+        name: impl Into<String>,
+        nodes: Vec<Node>,
+        vehicles: Vec<Vehicle>,
+        matrix: Matrix,
+    ) -> Result<Problem, PlanError> {
+        Self::build(name, nodes, vehicles, matrix, false)
+    }
+
+    fn build(
+        name: impl Into<String>,
+        nodes: Vec<Node>,
+        vehicles: Vec<Vehicle>,
         mut matrix: Matrix,
+        with_neighbours: bool,
     ) -> Result<Problem, PlanError> {
         let n = nodes.len();
         if matrix.len() != n {
@@ -269,7 +290,7 @@ impl Problem {
         let mut neighbors = vec![Vec::new(); nodes.len()];
         let mut sum = 0.0;
         let mut cnt = 0usize;
-        for &i in &customers {
+        for &i in customers.iter().filter(|_| with_neighbours) {
             let mut v: Vec<u32> = customers
                 .iter()
                 .filter(|&&j| j != i)

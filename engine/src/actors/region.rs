@@ -98,6 +98,8 @@ pub struct RegionActor {
     /// A driver became available here since the last publish: the neighbours are told
     /// (after the snapshot they read is refreshed), so their border orders retry too.
     tell_neighbours: bool,
+    /// A match is scheduled within the batch window.
+    match_scheduled: bool,
 }
 
 /// How a region is made (everything but its key).
@@ -137,6 +139,7 @@ impl RegionActor {
                 pending: HashMap::new(),
                 supply_changed: false,
                 tell_neighbours: false,
+                match_scheduled: false,
             }
         });
         RegionHandle {
@@ -278,6 +281,19 @@ impl RegionActor {
         found
     }
 
+    /// Matches after the batch window unless a run is already scheduled.
+    fn match_soon(&mut self, ctx: &mut Context<Self>) {
+        let window = self.shared.config.batch_window_ms;
+        if window == 0 || self.match_scheduled {
+            return;
+        }
+        self.match_scheduled = true;
+        ctx.run_later(Duration::from_millis(window), |act, ctx| {
+            act.match_scheduled = false;
+            act.tick(ctx);
+        });
+    }
+
     /// One matching round: the eligible pending orders as a batch, jointly assigned,
     /// proposed to the drivers; the region takes no other message until every driver
     /// answered (so a cancellation never races a proposal).
@@ -304,31 +320,50 @@ impl RegionActor {
                 .then(a.order.id.cmp(&b.order.id))
         });
         batch.truncate(self.shared.config.max_batch);
-        let orders: Vec<Order> = batch.iter().map(|p| p.order.clone()).collect();
-        let jobs: Vec<_> = orders.iter().map(job).collect();
+        // Grow the batch while the planning problem stays within its node budget.
+        let budget = self.shared.config.max_plan_nodes;
+        let mut nodes = 0usize;
+        let mut orders: Vec<Order> = Vec::with_capacity(batch.len());
         let mut plans: Vec<Arc<DriverPlan>> = Vec::new();
         let mut handles = Vec::new();
         let mut index_of: HashMap<String, usize> = HashMap::new();
-        let mut candidates = Vec::with_capacity(orders.len());
-        for o in &orders {
-            let mut mine = Vec::new();
-            for n in self.candidates(o.pickup.lat, o.pickup.lon) {
-                let i = match index_of.get(&n.id) {
-                    Some(&i) => i,
-                    None => {
-                        let Some(h) = self.shared.drivers.get(&n.id) else {
-                            continue;
-                        };
-                        plans.push(Arc::new(h.plan_at((n.lat, n.lon))));
-                        handles.push(h);
-                        index_of.insert(n.id.clone(), plans.len() - 1);
-                        plans.len() - 1
-                    }
-                };
-                mine.push(i);
+        let mut candidates = Vec::with_capacity(batch.len());
+        let mut left_out = false;
+        for p in &batch {
+            let o = &p.order;
+            let found = self.candidates(o.pickup.lat, o.pickup.lon);
+            let mut extra = 2;
+            let mut fresh = Vec::new();
+            for n in &found {
+                if index_of.contains_key(&n.id) {
+                    continue;
+                }
+                if let Some(h) = self.shared.drivers.get(&n.id) {
+                    let plan = h.plan_at((n.lat, n.lon));
+                    extra += 1 + plan.stops.len();
+                    fresh.push((n.id.clone(), h, plan));
+                }
             }
-            candidates.push(mine);
+            if !orders.is_empty() && nodes + extra > budget {
+                left_out = true;
+                break;
+            }
+            nodes += extra;
+            for (id, h, plan) in fresh {
+                plans.push(Arc::new(plan));
+                handles.push(h);
+                index_of.insert(id, plans.len() - 1);
+            }
+            candidates.push(
+                found
+                    .iter()
+                    .filter_map(|n| index_of.get(&n.id).copied())
+                    .collect::<Vec<usize>>(),
+            );
+            orders.push(o.clone());
         }
+        drop(batch);
+        let jobs: Vec<_> = orders.iter().map(job).collect();
         let outcome = assign_batch(
             &plans,
             &jobs,
@@ -380,6 +415,9 @@ impl RegionActor {
             }
         }
         metrics::histogram!(telemetry::MATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
+        if left_out {
+            self.match_soon(ctx);
+        }
         if outcome.routes.is_empty() {
             return;
         }
@@ -395,15 +433,21 @@ impl RegionActor {
             asks.push(async move { (addr.send(propose).await.unwrap_or(false), ids) });
         }
         let answers = futures_util::future::join_all(asks);
-        ctx.wait(answers.into_actor(self).map(|answers, act, _| {
+        ctx.wait(answers.into_actor(self).map(|answers, act, ctx| {
+            let mut refused = false;
             for (accepted, ids) in answers {
                 if accepted {
                     for id in ids {
                         act.pending.remove(&id);
                     }
+                } else {
+                    // The driver's route moved on: the orders stay and are matched
+                    // again right away, on fresh snapshots.
+                    refused = true;
                 }
-                // Refused: the driver's route moved on; the orders stay and go into
-                // the next tick's batch.
+            }
+            if refused {
+                act.match_soon(ctx);
             }
         }));
     }
@@ -418,6 +462,7 @@ impl RegionActor {
         self.apply_pending();
         let c = &self.shared.config;
         let (margin, max_moves) = (c.rebalance_margin_m, c.rebalance_max_moves);
+        let budget = c.max_plan_nodes;
         let mut plans: Vec<Arc<DriverPlan>> = Vec::new();
         let mut handles = Vec::new();
         let mut index_of: HashMap<String, usize> = HashMap::new();
@@ -453,7 +498,8 @@ impl RegionActor {
                     .filter_map(|n| slot(&n.id, (n.lat, n.lon), &mut plans))
                     .collect();
                 movable.push((i, order_id, receivers));
-                if movable.len() >= 64 {
+                let nodes: usize = plans.iter().map(|p| 1 + p.stops.len()).sum();
+                if movable.len() >= 64 || nodes >= budget {
                     break 'drivers;
                 }
             }
@@ -500,7 +546,8 @@ pub struct Enqueue(pub Order);
 
 impl Handler<Enqueue> for RegionActor {
     type Result = ();
-    fn handle(&mut self, Enqueue(order): Enqueue, _: &mut Self::Context) {
+    fn handle(&mut self, Enqueue(order): Enqueue, ctx: &mut Self::Context) {
+        self.match_soon(ctx);
         self.pending.insert(
             order.id.clone(),
             Pending {

@@ -550,7 +550,7 @@ impl<'a> Builder<'a> {
                 n.vehicle = None;
             }
         }
-        let problem = Problem::new("live", nodes, self.vehicles, matrix).ok()?;
+        let problem = Problem::new_for_insertion("live", nodes, self.vehicles, matrix).ok()?;
         let routes = self
             .existing
             .iter()
