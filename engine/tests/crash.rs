@@ -17,6 +17,14 @@ struct Proc {
     ws_base: String,
 }
 
+/// A failing assertion must not leave an engine running: kill it on drop.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
