@@ -8,6 +8,15 @@ pub trait TravelModel {
     fn distance(&self, a: &Self::Point, b: &Self::Point) -> f64;
     /// Travel duration, in the same unit as time windows and service times.
     fn duration(&self, a: &Self::Point, b: &Self::Point) -> f64;
+    /// Distance and duration together (models that derive one from the other compute
+    /// the expensive part once).
+    fn distance_duration(&self, a: &Self::Point, b: &Self::Point) -> (f64, f64) {
+        (self.distance(a, b), self.duration(a, b))
+    }
+    /// Whether a→b equals b→a for both (lets the matrix compute half the pairs).
+    fn symmetric(&self) -> bool {
+        false
+    }
 }
 
 /// Benchmark convention: Euclidean distance in double precision, no rounding,
@@ -67,6 +76,13 @@ impl TravelModel for Haversine {
     fn duration(&self, a: &LatLon, b: &LatLon) -> f64 {
         self.distance(a, b) / self.speed_mps
     }
+    fn distance_duration(&self, a: &LatLon, b: &LatLon) -> (f64, f64) {
+        let d = self.distance(a, b);
+        (d, d / self.speed_mps)
+    }
+    fn symmetric(&self) -> bool {
+        true
+    }
 }
 
 /// Dense distance and duration matrices, row-major.
@@ -82,11 +98,18 @@ impl Matrix {
         let n = points.len();
         let mut dist = vec![0.0; n * n];
         let mut time = vec![0.0; n * n];
+        let symmetric = model.symmetric();
         for (i, a) in points.iter().enumerate() {
             for (j, b) in points.iter().enumerate() {
-                if i != j {
-                    dist[i * n + j] = model.distance(a, b);
-                    time[i * n + j] = model.duration(a, b);
+                if i == j || (symmetric && j < i) {
+                    continue;
+                }
+                let (d, t) = model.distance_duration(a, b);
+                dist[i * n + j] = d;
+                time[i * n + j] = t;
+                if symmetric {
+                    dist[j * n + i] = d;
+                    time[j * n + i] = t;
                 }
             }
         }
@@ -166,6 +189,25 @@ mod tests {
             ..h
         };
         assert!((h2.distance(&hel, &tll) - 1.3 * d).abs() < 1e-6);
+    }
+
+    #[test]
+    fn symmetric_fill_matches_every_pair() {
+        let h = Haversine::default();
+        let pts: Vec<LatLon> = (0..7)
+            .map(|i| LatLon {
+                lat: 60.1 + 0.013 * i as f64,
+                lon: 24.9 + 0.021 * ((i * 3) % 5) as f64,
+            })
+            .collect();
+        let m = Matrix::from_points(&pts, &h);
+        for (i, a) in pts.iter().enumerate() {
+            for (j, b) in pts.iter().enumerate() {
+                let want = if i == j { 0.0 } else { h.distance(a, b) };
+                assert!((m.dist(i, j) - want).abs() < 1e-9, "{i} {j}");
+                assert!((m.time(i, j) - want / h.speed_mps).abs() < 1e-9);
+            }
+        }
     }
 
     #[test]
