@@ -2,7 +2,7 @@
 //! `invalid_argument` / `too_large` error frames, so the variant (and for validation
 //! errors, the field path) is part of what clients see.
 
-use dispatch_protocol::validate::{MAX_ID_LEN, MAX_TEXT_LEN};
+use dispatch_protocol::validate::{MAX_ID_LEN, MAX_STOP_ID_LEN, MAX_TEXT_LEN};
 use dispatch_protocol::{
     decode_client, decode_raw, encode, ClientFrame, ConsoleMessage, DecodeError, DriverMessage,
     Encoded, Encoding, ServerFrame, DEFAULT_MAX_FRAME_BYTES,
@@ -421,9 +421,10 @@ fn json_lengths_at_the_limits() {
             r#"{{"type":"stop_done","stop_id":"{id}","outcome":"failed","ts_ms":1,"note":"{note}"}}"#
         )
     };
-    let ok = stop_done(&"i".repeat(MAX_ID_LEN), &"n".repeat(MAX_TEXT_LEN));
+    // Stop ids are `p:`/`d:` + an order id, so they may be two characters longer.
+    let ok = stop_done(&"i".repeat(MAX_STOP_ID_LEN), &"n".repeat(MAX_TEXT_LEN));
     assert!(decode_client::<DriverMessage>(Encoding::Json, ok.as_bytes(), 1 << 20).is_ok());
-    let long_id = stop_done(&"i".repeat(MAX_ID_LEN + 1), "");
+    let long_id = stop_done(&"i".repeat(MAX_STOP_ID_LEN + 1), "");
     check(
         Driver,
         Encoding::Json,
@@ -586,7 +587,7 @@ fn bincode_table() {
         ),
         (
             "stop_id too long",
-            [stop_done_claiming(65, 65), vec![0x00, 0x01, 0x00]].concat(),
+            [stop_done_claiming(67, 67), vec![0x00, 0x01, 0x00]].concat(),
             Invalid("stop_id"),
         ),
         (
