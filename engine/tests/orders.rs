@@ -643,3 +643,35 @@ async fn rebalance_moves_an_order_to_a_driver_who_serves_it_cheaper() {
     );
     e.spawned.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_driver_goes_offline_and_gives_back_its_orders() {
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.silent_timeout_ms = 300;
+    })
+    .await;
+    let mut a = online(&e, "a", 4, HEL).await;
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("quiet", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    recv_until(&mut a, |m| route_with(m, "quiet")).await;
+    // The socket stays open but says nothing: the route is taken back.
+    recv_until(&mut a, |m| m["type"] == "route" && !route_with(m, "quiet")).await;
+    let (_, driver) = get(&e, "/v1/drivers/a").await;
+    assert_eq!(driver["status"], "offline");
+    assert_eq!(driver["connected"], 1);
+    let (_, got) = get(&e, "/v1/orders/quiet").await;
+    assert_ne!(got["status"], "assigned", "{got}");
+    let back = got["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["status"] == "pending" && h["reason"] == "driver went offline");
+    assert!(back.is_some(), "{got}");
+    e.spawned.stop().await.unwrap();
+}
