@@ -32,6 +32,8 @@ pub struct App {
     pub drivers: Arc<Drivers>,
     pub shared: Arc<Shared>,
     pub writer: Arc<PositionWriter>,
+    /// Rate, connection and in-flight limits.
+    pub guards: Arc<crate::net::limits::Guards>,
     /// Serialises driver registrations so two racing POSTs agree on one outcome.
     pub register_lock: tokio::sync::Mutex<()>,
     /// Serialises creations of the same order id (sharded by id) so a retry racing
@@ -73,6 +75,7 @@ impl App {
                 shared: shared.clone(),
             },
         ));
+        let guards = crate::net::limits::Guards::new(&config.limits);
         let writer = PositionWriter::start(
             store.clone(),
             commit.clone(),
@@ -87,6 +90,7 @@ impl App {
             regions,
             drivers,
             shared,
+            guards,
             writer,
             register_lock: tokio::sync::Mutex::new(()),
             order_locks: (0..ORDER_LOCK_SHARDS)

@@ -75,6 +75,31 @@ pub struct Limits {
     pub ws_max_write_buffer_bytes: usize,
     /// Messages queued from actors to one socket before the socket is dropped as too slow.
     pub session_outbox: usize,
+    /// HTTP requests per second per driver token (sustained), and the burst above it.
+    pub driver_requests_per_s: u32,
+    pub driver_request_burst: u32,
+    /// HTTP requests per second per console token (order intake systems use one), and
+    /// the burst above it.
+    pub console_requests_per_s: u32,
+    pub console_request_burst: u32,
+    /// WebSocket messages per second per connection, and the burst above it. Over it a
+    /// message is refused with `rate_limited`; after `ws_rate_strikes` refusals in a row
+    /// the socket is closed with 1008.
+    pub ws_messages_per_s: u32,
+    pub ws_message_burst: u32,
+    pub ws_rate_strikes: u32,
+    /// Open WebSockets per token (a driver's phone plus a reconnect in flight, a few
+    /// console tabs); more: 429.
+    pub max_connections_per_token: usize,
+    /// Open WebSockets in total; more: 503 (each costs two file descriptors' worth of
+    /// kernel state and ~16 KiB here).
+    pub max_connections: usize,
+    /// Order writes (creations, cancellations) waiting for their flush at once; more:
+    /// 503 with Retry-After rather than an unbounded queue.
+    pub max_inflight_order_writes: usize,
+    /// Open orders (pending, assigned, picked up, unassignable) the engine holds; more
+    /// new orders: 503.
+    pub max_open_orders: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,6 +265,17 @@ impl Default for Limits {
             ws_read_buffer_bytes: 4 * 1024,
             ws_max_write_buffer_bytes: 1024 * 1024,
             session_outbox: 256,
+            driver_requests_per_s: 20,
+            driver_request_burst: 40,
+            console_requests_per_s: 20_000,
+            console_request_burst: 20_000,
+            ws_messages_per_s: 50,
+            ws_message_burst: 100,
+            ws_rate_strikes: 20,
+            max_connections_per_token: 8,
+            max_connections: 60_000,
+            max_inflight_order_writes: 10_000,
+            max_open_orders: 1_000_000,
         }
     }
 }
@@ -319,6 +355,44 @@ impl Config {
                 self.limits.ws_max_write_buffer_bytes,
             ),
             ("limits.session_outbox", self.limits.session_outbox),
+            (
+                "limits.driver_requests_per_s",
+                self.limits.driver_requests_per_s as usize,
+            ),
+            (
+                "limits.driver_request_burst",
+                self.limits.driver_request_burst as usize,
+            ),
+            (
+                "limits.console_requests_per_s",
+                self.limits.console_requests_per_s as usize,
+            ),
+            (
+                "limits.console_request_burst",
+                self.limits.console_request_burst as usize,
+            ),
+            (
+                "limits.ws_messages_per_s",
+                self.limits.ws_messages_per_s as usize,
+            ),
+            (
+                "limits.ws_message_burst",
+                self.limits.ws_message_burst as usize,
+            ),
+            (
+                "limits.ws_rate_strikes",
+                self.limits.ws_rate_strikes as usize,
+            ),
+            (
+                "limits.max_connections_per_token",
+                self.limits.max_connections_per_token,
+            ),
+            ("limits.max_connections", self.limits.max_connections),
+            (
+                "limits.max_inflight_order_writes",
+                self.limits.max_inflight_order_writes,
+            ),
+            ("limits.max_open_orders", self.limits.max_open_orders),
             (
                 "storage.position_flush_ms",
                 self.storage.position_flush_ms as usize,

@@ -73,11 +73,13 @@ pub async fn run(
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, recovered, "dispatch engine listening");
 
-    let upkeep = tokio::spawn(async {
+    let guards = app.guards.clone();
+    let upkeep = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
         loop {
             every.tick().await;
             telemetry::prometheus().run_upkeep();
+            guards.housekeeping();
         }
     });
     let stop = app.shutdown.clone();

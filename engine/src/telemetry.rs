@@ -63,6 +63,14 @@ pub const GIVEN_BACK: &str = "dispatch_orders_given_back_total";
 /// Counter: order changes a console watcher missed.
 pub const ORDER_WATCHER_DROPPED: &str = "dispatch_order_watcher_dropped_total";
 
+/// Counter, label `limit`: requests, messages or connections refused by a limit
+/// (http_rate, ws_rate, connections, connections_per_token, order_writes, open_orders).
+pub const LIMITED: &str = "dispatch_limited_total";
+/// Counter, label `code`: HTTP answers with a 5xx code (internal errors, overload).
+pub const HTTP_SERVER_ERRORS: &str = "dispatch_http_server_errors_total";
+/// Gauge, label `region`: orders queued in a region.
+pub const REGION_PENDING: &str = "dispatch_region_pending_orders";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use (tests start several

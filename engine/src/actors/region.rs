@@ -194,6 +194,8 @@ impl RegionActor {
         self.apply_pending();
         metrics::gauge!(telemetry::REGION_DRIVERS, "region" => self.label.clone())
             .set(self.index.len() as f64);
+        metrics::gauge!(telemetry::REGION_PENDING, "region" => self.label.clone())
+            .set(self.pending.len() as f64);
         let available: Vec<DriverUpdate> = self
             .index
             .within(None)

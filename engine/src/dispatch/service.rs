@@ -44,6 +44,12 @@ pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), Ap
             new.size
         )));
     }
+    // Bounded, never queued without limit: 503 with Retry-After instead.
+    if app.shared.book.len() >= app.config.limits.max_open_orders {
+        metrics::counter!(telemetry::LIMITED, "limit" => "open_orders").increment(1);
+        return Err(crate::net::limits::overloaded("too many open orders"));
+    }
+    let _write = app.guards.order_write()?;
     let now = now_ms();
     let id = new.id.take().unwrap_or_else(|| new_order_id(now));
     let _same_id = app.order_lock(&id).lock().await;
@@ -105,6 +111,7 @@ pub fn list(
 /// Cancels an order that is not picked up yet. Cancelling a cancelled order answers
 /// it again; a picked-up or finished one is a conflict.
 pub async fn cancel(app: &App, id: &str) -> Result<Order, ApiError> {
+    let _write = app.guards.order_write()?;
     // The owner can change between the lookup and the ask (a proposal accepted, an
     // order given back); each hop follows it, and it settles within a few.
     for _ in 0..8 {

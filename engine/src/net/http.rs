@@ -45,6 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ws/console", get(ws_console))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(app.clone(), admit))
         .layer(middleware::from_fn(observe))
         .with_state(app)
 }
@@ -59,6 +60,10 @@ async fn observe(req: Request, next: Next) -> Response {
     let span = tracing::info_span!("http", %method, %route);
     let started = Instant::now();
     let resp = next.run(req).instrument(span).await;
+    if resp.status().is_server_error() {
+        metrics::counter!(telemetry::HTTP_SERVER_ERRORS, "code" => resp.status().as_u16().to_string())
+            .increment(1);
+    }
     metrics::histogram!(
         telemetry::HTTP_DURATION,
         "method" => method,
@@ -67,6 +72,20 @@ async fn observe(req: Request, next: Next) -> Response {
     )
     .record(started.elapsed().as_secs_f64());
     resp
+}
+
+/// Request rate per token: a request carrying a valid token counts against that
+/// token's quota (driver or console); over it: 429 with Retry-After. Requests without a
+/// valid token are left to the handlers (401, or the open endpoints).
+async fn admit(State(app): AppState, req: Request, next: Next) -> Response {
+    if let Some(token) = token_of(req.headers(), req.uri()) {
+        if let Some(who) = app.signer.verify(&token) {
+            if let Err(e) = app.guards.check_request(&who, &token) {
+                return e.into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 async fn healthz() -> Json<Value> {

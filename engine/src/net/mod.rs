@@ -7,4 +7,5 @@ pub mod console_session;
 pub mod driver_session;
 pub mod extract;
 pub mod http;
+pub mod limits;
 pub mod ws;

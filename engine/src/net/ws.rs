@@ -2,6 +2,7 @@
 //! so tungstenite's buffers and limits are ours to set), and `Conn`, a socket that
 //! speaks protocol frames in the encoding the client last used.
 
+use super::limits::{MessageRate, Verdict};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::telemetry;
@@ -53,6 +54,14 @@ where
     let Some(key) = key.filter(|_| is_upgrade) else {
         return ApiError::invalid("expected a WebSocket upgrade (version 13)").into_response();
     };
+    // Admission: sockets per token and in total (a socket without a token is counted
+    // under the empty key; its session closes it with 1008 at once).
+    let token = super::extract::token_of(req.headers(), req.uri()).unwrap_or_default();
+    let slot = match app.guards.open_connection(&token) {
+        Ok(slot) => slot,
+        Err(e) => return e.into_response(),
+    };
+    let rate = app.guards.message_rate();
     let on_upgrade = hyper::upgrade::on(&mut req);
     let limits = &app.config.limits;
     let config = WebSocketConfig::default()
@@ -71,8 +80,9 @@ where
                 )
                 .await;
                 metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).increment(1.0);
-                session(Conn::new(socket, kind)).await;
+                session(Conn::new(socket, kind, rate)).await;
                 metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).decrement(1.0);
+                drop(slot);
             }
             Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
         }
@@ -106,15 +116,17 @@ pub struct Conn {
     pub encoding: Encoding,
     next_seq: u64,
     kind: &'static str,
+    rate: MessageRate,
 }
 
 impl Conn {
-    fn new(socket: Socket, kind: &'static str) -> Self {
+    fn new(socket: Socket, kind: &'static str, rate: MessageRate) -> Self {
         Self {
             socket,
             encoding: Encoding::Json,
             next_seq: 1,
             kind,
+            rate,
         }
     }
 
@@ -159,7 +171,8 @@ impl Conn {
 
     /// Decodes and validates one client frame. A bad frame is answered with an error
     /// frame (echoing the client's `seq` when it could be read) and yields `None`; the
-    /// connection stays open.
+    /// connection stays open. Over the message rate the frame is refused the same way;
+    /// a client refused `ws_rate_strikes` times in a row is closed with 1008 (`Err`).
     pub async fn decode<M>(
         &mut self,
         bytes: &[u8],
@@ -168,6 +181,27 @@ impl Conn {
     where
         M: Tagged + DeserializeOwned + bincode::Decode<()> + Validate,
     {
+        match self.rate.check() {
+            Verdict::Accept => {}
+            Verdict::Refuse => {
+                self.error(
+                    ErrorCode::RateLimited,
+                    "message rate exceeded; slow down",
+                    None,
+                )
+                .await?;
+                return Ok(None);
+            }
+            Verdict::Close => {
+                self.fail(
+                    ErrorCode::RateLimited,
+                    "message rate exceeded repeatedly",
+                    CloseCode::Policy,
+                )
+                .await;
+                return Err(WsError::ConnectionClosed);
+            }
+        }
         let frame: ClientFrame<M> = match decode_raw(self.encoding, bytes, max) {
             Ok(f) => f,
             Err(e) => {

@@ -1,0 +1,171 @@
+//! Every admission limit, over real sockets: each test sets the limit low and shows the
+//! refusal the contract names (so it fails if the limit is not enforced).
+
+mod common;
+
+use common::{expect_close, recv_json, send, Engine, WAIT};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+fn order(id: &str) -> Value {
+    json!({"id": id, "pickup": {"lat": 60.17, "lon": 24.94}, "dropoff": {"lat": 60.16, "lon": 24.93}})
+}
+
+/// Tries a WebSocket handshake; returns the HTTP status of a refusal, or 101.
+async fn handshake_status(e: &Engine, path: &str, token: &str) -> (u16, Option<String>) {
+    let url = format!("ws://{}{}", e.spawned.addr, path);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    let attempt = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake in time");
+    match attempt {
+        Ok((ws, _)) => {
+            // Keep it open for the caller's count: leak into a task that holds it.
+            tokio::spawn(async move {
+                let _hold = ws;
+                std::future::pending::<()>().await;
+            });
+            (101, None)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => (
+            resp.status().as_u16(),
+            resp.headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string()),
+        ),
+        Err(other) => panic!("unexpected handshake error {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_per_driver_token_are_rate_limited_with_retry_after() {
+    let e = Engine::start(|c| {
+        c.limits.driver_requests_per_s = 1;
+        c.limits.driver_request_burst = 2;
+    })
+    .await;
+    let token = e.register("d1").await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..4 {
+        let r = e
+            .http
+            .get(e.url("/v1/drivers/d1"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            retry_after = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "rate_limited");
+        }
+    }
+    assert_eq!(&statuses[..2], &[200, 200]);
+    assert!(statuses[2..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // Another token (the console) has its own quota.
+    let r = e
+        .http
+        .get(e.url("/v1/drivers/d1"))
+        .bearer_auth(&e.console)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    e.spawned.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_over_its_message_rate_gets_errors_then_close_1008() {
+    let e = Engine::start(|c| {
+        c.limits.ws_messages_per_s = 1;
+        c.limits.ws_message_burst = 2;
+        c.limits.ws_rate_strikes = 3;
+    })
+    .await;
+    let token = e.register("d1").await;
+    let mut ws = e.driver("d1", &token).await; // hello: 1 of the burst
+    let pos = json!({"type": "position", "lat": 60.17, "lon": 24.94, "ts_ms": 1});
+    send(&mut ws, pos.clone()).await; // 2 of the burst: accepted, no answer
+    send(&mut ws, pos.clone()).await;
+    let first = recv_json(&mut ws).await;
+    assert_eq!(
+        (first["type"].as_str(), first["code"].as_str()),
+        (Some("error"), Some("rate_limited"))
+    );
+    for _ in 0..4 {
+        send(&mut ws, pos.clone()).await;
+    }
+    let (code, errors) = expect_close(&mut ws).await;
+    assert_eq!(code, Some(1008));
+    assert!(errors.iter().all(|c| c == "rate_limited"), "{errors:?}");
+    e.spawned.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_per_token_and_in_total_are_bounded() {
+    let e = Engine::start(|c| {
+        c.limits.max_connections_per_token = 2;
+        c.limits.max_connections = 3;
+    })
+    .await;
+    let a = e.register("a").await;
+    let b = e.register("b").await;
+    assert_eq!(handshake_status(&e, "/ws/driver", &a).await.0, 101);
+    assert_eq!(handshake_status(&e, "/ws/driver", &a).await.0, 101);
+    let (status, retry) = handshake_status(&e, "/ws/driver", &a).await;
+    assert_eq!((status, retry.as_deref()), (429, Some("1")));
+    assert_eq!(handshake_status(&e, "/ws/driver", &b).await.0, 101);
+    let (status, retry) = handshake_status(&e, "/ws/console", &e.console).await;
+    assert_eq!((status, retry.as_deref()), (503, Some("1")));
+    e.spawned.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_beyond_the_open_order_bound_get_503_not_a_queue() {
+    let e = Engine::start(|c| c.limits.max_open_orders = 2).await;
+    let post = |id: &'static str| {
+        e.http
+            .post(e.url("/v1/orders"))
+            .bearer_auth(&e.console)
+            .json(&order(id))
+            .send()
+    };
+    assert_eq!(post("o1").await.unwrap().status(), 201);
+    assert_eq!(post("o2").await.unwrap().status(), 201);
+    let r = post("o3").await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "overloaded");
+    // Nothing was half-created.
+    let r = e
+        .http
+        .get(e.url("/v1/orders/o3"))
+        .bearer_auth(&e.console)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Cancelling one frees room.
+    let r = e
+        .http
+        .post(e.url("/v1/orders/o1/cancel"))
+        .bearer_auth(&e.console)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(post("o3").await.unwrap().status(), 201);
+    e.spawned.stop().await.unwrap();
+}
