@@ -169,3 +169,35 @@ async fn orders_beyond_the_open_order_bound_get_503_not_a_queue() {
     assert_eq!(post("o3").await.unwrap().status(), 201);
     e.spawned.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_is_served_and_openapi_needs_no_token() {
+    let e = Engine::start(|_| {}).await;
+    let doc: Value = e
+        .http
+        .get(e.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for (method, path) in dispatch_engine::net::http::ROUTES {
+        let url = e.url(&path.replace("{id}", "x"));
+        let req = match *method {
+            "get" => e.http.get(url),
+            "post" => e.http.post(url),
+            other => panic!("method {other}"),
+        };
+        let r = req.bearer_auth(&e.console).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains("no such endpoint"),
+            "{method} {path} is documented but not served ({status})"
+        );
+        assert!(status < 500, "{method} {path}: {status} {body}");
+    }
+    e.spawned.stop().await.unwrap();
+}

@@ -30,11 +30,29 @@ use tracing::Instrument;
 
 type AppState = State<Arc<App>>;
 
+/// Every route the router serves, as (method, path template): the OpenAPI document
+/// must list exactly these (tested).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+    ("post", "/v1/drivers"),
+    ("get", "/v1/drivers/nearest"),
+    ("get", "/v1/drivers/{id}"),
+    ("post", "/v1/orders"),
+    ("get", "/v1/orders"),
+    ("get", "/v1/orders/{id}"),
+    ("post", "/v1/orders/{id}/cancel"),
+    ("get", "/ws/driver"),
+    ("get", "/ws/console"),
+];
+
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi))
         .route("/v1/drivers", post(register_driver))
         .route("/v1/drivers/nearest", get(nearest))
         .route("/v1/drivers/{id}", get(get_driver))
@@ -98,6 +116,10 @@ async fn metrics_text() -> Response {
         telemetry::prometheus().render(),
     )
         .into_response()
+}
+
+async fn openapi() -> Json<Value> {
+    Json(super::openapi::document())
 }
 
 async fn not_found() -> ApiError {
@@ -381,4 +403,32 @@ async fn ws_console(State(app): AppState, req: Request) -> Response {
                 .instrument(tracing::info_span!("console_session"))
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ROUTES;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn openapi_lists_exactly_the_served_routes() {
+        let doc = super::super::openapi::document();
+        let mut documented = BTreeSet::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for method in ops.as_object().unwrap().keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let served: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(documented, served);
+        // Every $ref points at a defined schema.
+        let text = doc.to_string();
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name: String = part.chars().take_while(|c| c.is_alphanumeric()).collect();
+            assert!(doc["components"]["schemas"].get(&name).is_some(), "{name}");
+        }
+    }
 }

@@ -8,4 +8,5 @@ pub mod driver_session;
 pub mod extract;
 pub mod http;
 pub mod limits;
+pub mod openapi;
 pub mod ws;
