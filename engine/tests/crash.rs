@@ -372,3 +372,216 @@ async fn sigkill_mid_flow_keeps_orders_routes_and_statuses() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+/// What the clients were told was done, across rounds.
+#[derive(Default)]
+struct Acked {
+    /// Orders answered 201/200.
+    orders: Vec<String>,
+    /// Stop completions answered `ack`: (stop id, outcome).
+    stops: Vec<(String, String)>,
+}
+
+/// One driver bot for a round: serves the first stop of every route it gets, until
+/// the socket dies (the engine is killed under it).
+async fn serve_stops(
+    ws_base: String,
+    token: String,
+    done: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+) {
+    let mut ws = connect(&format!("{ws_base}/ws/driver"), Some(&token)).await;
+    send(&mut ws, json!({"type": "hello"})).await;
+    send(&mut ws, json!({"type": "status", "status": "available"})).await;
+    send(
+        &mut ws,
+        json!({"type": "position", "lat": 60.1699, "lon": 24.9384, "ts_ms": 1}),
+    )
+    .await;
+    let mut seq = 0u64;
+    let mut asked: std::collections::HashMap<u64, (String, String)> = Default::default();
+    use futures_util::StreamExt;
+    while let Some(Ok(msg)) = ws.next().await {
+        let tokio_tungstenite::tungstenite::Message::Text(t) = msg else {
+            continue;
+        };
+        let m: Value = serde_json::from_str(t.as_str()).unwrap();
+        let route = match m["type"].as_str() {
+            Some("welcome") | Some("route") => &m["route"],
+            Some("ack") => {
+                if let Some(s) = m["ref"].as_u64().and_then(|r| asked.remove(&r)) {
+                    let _ = done.send(s);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let Some(first) = route["stops"].as_array().and_then(|s| s.first()) else {
+            continue;
+        };
+        let stop_id = first["stop_id"].as_str().unwrap().to_string();
+        let outcome = if first["kind"] == "pickup" {
+            "picked_up"
+        } else {
+            "delivered"
+        };
+        seq += 1;
+        asked.insert(seq, (stop_id.clone(), outcome.to_string()));
+        let frame = json!({"type": "stop_done", "seq": seq, "stop_id": stop_id, "outcome": outcome, "ts_ms": 2});
+        use futures_util::SinkExt;
+        if ws
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_string(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// Checks the restarted engine against everything acknowledged so far, and that no
+/// order is half-applied (its status and the routes agree).
+async fn verify(p: &Proc, console: &str, acked: &Acked, drivers: &[&str]) {
+    let orders_url = format!("{}/v1/orders", p.base);
+    let mut status = std::collections::HashMap::new();
+    for id in &acked.orders {
+        let (st, o) = get_json(&format!("{orders_url}/{id}"), console).await;
+        assert_eq!(st, 200, "acknowledged order {id} lost: {o}");
+        status.insert(id.clone(), o);
+    }
+    for (stop_id, outcome) in &acked.stops {
+        let id = &stop_id[2..];
+        let (_, o) = get_json(&format!("{orders_url}/{id}"), console).await;
+        let s = o["status"].as_str().unwrap();
+        let ok = match outcome.as_str() {
+            "picked_up" => matches!(s, "picked_up" | "delivered"),
+            _ => s == "delivered",
+        };
+        assert!(
+            ok,
+            "acknowledged {outcome} of {stop_id} but the order is {s}"
+        );
+    }
+    // Routes and orders agree: every stop on a route belongs to an open order held by
+    // that driver, in the right phase.
+    for d in drivers {
+        let (_, view) = get_json(&format!("{}/v1/drivers/{d}", p.base), console).await;
+        for stop in view["route"]["stops"].as_array().unwrap() {
+            let id = stop["order_id"].as_str().unwrap();
+            let (_, o) = get_json(&format!("{orders_url}/{id}"), console).await;
+            assert_eq!(
+                o["driver_id"], *d,
+                "{id} on {d}'s route but held by {}",
+                o["driver_id"]
+            );
+            let s = o["status"].as_str().unwrap();
+            let want: &[&str] = if stop["kind"] == "pickup" {
+                &["assigned"]
+            } else {
+                &["assigned", "picked_up"]
+            };
+            assert!(
+                want.contains(&s),
+                "{id}: stop {} on the route but order {s}",
+                stop["kind"]
+            );
+        }
+    }
+    let _ = status;
+}
+
+/// The crash harness: orders and stop completions stream in while the engine is
+/// SIGKILLed at random moments, then restarted and checked. `CRASH_ROUNDS` sets the
+/// rounds (default 3 for CI); `CRASH_SEED` the seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sigkills_under_load_lose_nothing_acknowledged() {
+    use rand::{Rng, SeedableRng};
+    let rounds: usize = std::env::var("CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let drivers = ["c1", "c2", "c3"];
+    let mut acked = Acked::default();
+    let mut console = String::new();
+    for round in 0..rounds {
+        let mut p = start(dir.path()).await;
+        if round == 0 {
+            console = token(dir.path(), &["console"]);
+            for d in drivers {
+                register(&p.base, &console, d).await;
+            }
+        }
+        verify(&p, &console, &acked, &drivers).await;
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut bots = Vec::new();
+        for d in drivers {
+            let t = token(dir.path(), &["driver", d]);
+            bots.push(tokio::spawn(serve_stops(
+                p.ws_base.clone(),
+                t,
+                done_tx.clone(),
+            )));
+        }
+        drop(done_tx);
+        let (ack_tx, mut ack_rx) = tokio::sync::mpsc::unbounded_channel();
+        let base = p.base.clone();
+        let creator_console = console.clone();
+        let creator = tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            for n in 0.. {
+                let id = format!("r{round}-{n}");
+                let body = json!({"id": id, "pickup": {"lat": 60.1702, "lon": 24.9390}, "dropoff": {"lat": 60.1650, "lon": 24.9300}});
+                match http
+                    .post(format!("{base}/v1/orders"))
+                    .bearer_auth(&creator_console)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 201 || r.status() == 200 => {
+                        let _ = ack_tx.send(id);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        // Kill at a random moment while both streams run.
+        let after = Duration::from_millis(rng.random_range(150..600));
+        let kill_at = Instant::now() + after;
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        while Instant::now() < kill_at {
+            tick.tick().await;
+        }
+        p.child.kill().unwrap();
+        p.child.wait().unwrap();
+        let _ = creator.await;
+        for b in bots {
+            let _ = b.await;
+        }
+        while let Ok(id) = ack_rx.try_recv() {
+            acked.orders.push(id);
+        }
+        while let Ok(s) = done_rx.try_recv() {
+            acked.stops.push(s);
+        }
+    }
+    let p = start(dir.path()).await;
+    verify(&p, &console, &acked, &drivers).await;
+    assert!(
+        !acked.orders.is_empty() && !acked.stops.is_empty(),
+        "the load never got going"
+    );
+    eprintln!(
+        "crash harness: {rounds} SIGKILL rounds, {} acknowledged orders and {} acknowledged stop completions all present",
+        acked.orders.len(),
+        acked.stops.len()
+    );
+}
