@@ -75,6 +75,9 @@ pub struct Limits {
     pub ws_max_write_buffer_bytes: usize,
     /// Messages queued from actors to one socket before the socket is dropped as too slow.
     pub session_outbox: usize,
+    /// A socket write that cannot complete within this time (the client stopped
+    /// reading and the buffers are full) drops the socket as a slow consumer.
+    pub slow_send_timeout_ms: u64,
     /// HTTP requests per second per driver token (sustained), and the burst above it.
     pub driver_requests_per_s: u32,
     pub driver_request_burst: u32,
@@ -265,6 +268,7 @@ impl Default for Limits {
             ws_read_buffer_bytes: 4 * 1024,
             ws_max_write_buffer_bytes: 1024 * 1024,
             session_outbox: 256,
+            slow_send_timeout_ms: 5_000,
             driver_requests_per_s: 20,
             driver_request_burst: 40,
             console_requests_per_s: 20_000,
@@ -355,6 +359,10 @@ impl Config {
                 self.limits.ws_max_write_buffer_bytes,
             ),
             ("limits.session_outbox", self.limits.session_outbox),
+            (
+                "limits.slow_send_timeout_ms",
+                self.limits.slow_send_timeout_ms as usize,
+            ),
             (
                 "limits.driver_requests_per_s",
                 self.limits.driver_requests_per_s as usize,

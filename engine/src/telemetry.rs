@@ -71,6 +71,9 @@ pub const HTTP_SERVER_ERRORS: &str = "dispatch_http_server_errors_total";
 /// Gauge, label `region`: orders queued in a region.
 pub const REGION_PENDING: &str = "dispatch_region_pending_orders";
 
+/// Counter, label `kind`: sockets dropped because the client stopped reading.
+pub const SLOW_CONSUMERS: &str = "dispatch_slow_consumers_total";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use (tests start several

@@ -201,3 +201,106 @@ async fn every_documented_route_is_served_and_openapi_needs_no_token() {
     }
     e.spawned.stop().await.unwrap();
 }
+
+async fn metric(e: &Engine, name: &str) -> f64 {
+    let text = e
+        .http
+        .get(e.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_that_stops_reading_is_dropped_and_slows_nothing() {
+    use futures_util::StreamExt;
+    let e = Engine::start(|c| {
+        c.limits.slow_send_timeout_ms = 300;
+        c.limits.max_open_orders = 1_000_000;
+    })
+    .await;
+    // A console with a tiny receive window that never reads.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let stream = sock.connect(e.spawned.addr).await.unwrap();
+    let url = format!("ws://{}/ws/console", e.spawned.addr);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {}", e.console)).unwrap(),
+    );
+    let (mut slow, _) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    {
+        use futures_util::SinkExt;
+        let subscribe = json!({"type": "subscribe"}).to_string();
+        slow.send(tokio_tungstenite::tungstenite::Message::text(subscribe))
+            .await
+            .unwrap();
+    }
+    // A console that reads.
+    let mut good = e.ws("/ws/console", Some(&e.console)).await;
+    send(&mut good, json!({"type": "subscribe"})).await;
+    assert_eq!(recv_json(&mut good).await["type"], "snapshot");
+    let reader = tokio::spawn(async move {
+        let mut last = String::new();
+        while let Some(Ok(m)) = good.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] == "order" {
+                    last = v["order"]["id"].as_str().unwrap().to_string();
+                    if last == "stop" {
+                        break;
+                    }
+                }
+            }
+        }
+        last
+    });
+    // Flood order messages until the engine gives up on the slow console.
+    let mut n = 0;
+    while metric(&e, "dispatch_slow_consumers_total").await < 1.0 {
+        assert!(n < 20_000, "the slow console was never dropped");
+        let batch: Vec<_> = (0..50)
+            .map(|i| {
+                e.http
+                    .post(e.url("/v1/orders"))
+                    .bearer_auth(&e.console)
+                    .json(&order(&format!("f{}", n + i)))
+                    .send()
+            })
+            .collect();
+        for r in futures_util::future::join_all(batch).await {
+            assert_eq!(r.unwrap().status(), 201);
+        }
+        n += 50;
+    }
+    // Nothing else slowed down: the reading console sees the next order.
+    let r = e
+        .http
+        .post(e.url("/v1/orders"))
+        .bearer_auth(&e.console)
+        .json(&order("stop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let last = tokio::time::timeout(WAIT, reader)
+        .await
+        .expect("good console kept up")
+        .unwrap();
+    assert_eq!(last, "stop");
+    // The slow socket ends once its buffered bytes are read.
+    let drained = tokio::time::timeout(WAIT * 2, async {
+        while let Some(Ok(_)) = slow.next().await {}
+    })
+    .await;
+    assert!(drained.is_ok(), "the slow console's socket was not closed");
+    e.spawned.stop().await.unwrap();
+}

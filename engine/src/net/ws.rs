@@ -62,6 +62,7 @@ where
         Err(e) => return e.into_response(),
     };
     let rate = app.guards.message_rate();
+    let slow_send = std::time::Duration::from_millis(limits_slow_send(app));
     let on_upgrade = hyper::upgrade::on(&mut req);
     let limits = &app.config.limits;
     let config = WebSocketConfig::default()
@@ -80,7 +81,7 @@ where
                 )
                 .await;
                 metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).increment(1.0);
-                session(Conn::new(socket, kind, rate)).await;
+                session(Conn::new(socket, kind, rate, slow_send)).await;
                 metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).decrement(1.0);
                 drop(slot);
             }
@@ -117,16 +118,23 @@ pub struct Conn {
     next_seq: u64,
     kind: &'static str,
     rate: MessageRate,
+    slow_send: std::time::Duration,
 }
 
 impl Conn {
-    fn new(socket: Socket, kind: &'static str, rate: MessageRate) -> Self {
+    fn new(
+        socket: Socket,
+        kind: &'static str,
+        rate: MessageRate,
+        slow_send: std::time::Duration,
+    ) -> Self {
         Self {
             socket,
             encoding: Encoding::Json,
             next_seq: 1,
             kind,
             rate,
+            slow_send,
         }
     }
 
@@ -166,7 +174,20 @@ impl Conn {
         };
         metrics::counter!(telemetry::MESSAGES_OUT, "kind" => self.kind, "type" => kind)
             .increment(1);
-        self.socket.send(message).await
+        // A client that stopped reading blocks the write once the buffers are full: it
+        // is dropped after the timeout instead of holding this session (and the memory
+        // of everything queued for it) forever.
+        match tokio::time::timeout(self.slow_send, self.socket.send(message)).await {
+            Ok(result) => result,
+            Err(_) => {
+                metrics::counter!(telemetry::SLOW_CONSUMERS, "kind" => self.kind).increment(1);
+                tracing::info!(kind = self.kind, "slow consumer dropped: not reading");
+                Err(WsError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "client stopped reading",
+                )))
+            }
+        }
     }
 
     /// Decodes and validates one client frame. A bad frame is answered with an error
@@ -249,7 +270,8 @@ impl Conn {
             code,
             reason: reason[..end].to_string().into(),
         };
-        let _ = self.socket.close(Some(frame)).await;
+        // Bounded: a client that stopped reading cannot take the close frame either.
+        let _ = tokio::time::timeout(self.slow_send, self.socket.close(Some(frame))).await;
     }
 
     /// Sends an error frame, then closes the socket with `close_code`.
@@ -273,6 +295,10 @@ impl Conn {
         })
         .await;
     }
+}
+
+fn limits_slow_send(app: &App) -> u64 {
+    app.config.limits.slow_send_timeout_ms
 }
 
 /// Client message types, by their `type` tag (for metrics labels).
