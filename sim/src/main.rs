@@ -9,6 +9,8 @@ mod common;
 mod create;
 mod ingest;
 mod orders;
+mod run;
+mod scenario;
 // Filled by `run` (and `replay`); until both use every item some are unused.
 #[allow(dead_code)]
 mod report;
@@ -35,6 +37,9 @@ enum Command {
     Orders(orders::Args),
     /// Post orders as fast as C concurrent clients can; measure durable orders/s.
     Create(create::Args),
+    /// Run a peak-load scenario (sim/scenarios/*.toml): driver bots serving their routes,
+    /// orders along a demand curve, injected trouble; report and budgets.
+    Run(run::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,5 +51,6 @@ fn main() -> anyhow::Result<()> {
         Command::Ingest(args) => runtime.block_on(ingest::run(args)),
         Command::Orders(args) => runtime.block_on(orders::run(args)),
         Command::Create(args) => runtime.block_on(create::run(args)),
+        Command::Run(args) => runtime.block_on(run::run(args)),
     }
 }

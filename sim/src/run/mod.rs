@@ -1,0 +1,526 @@
+//! `dispatch-sim run SCENARIO.toml`: the peak-load simulator. A city of real WebSocket
+//! driver bots serving their routes, an order system posting orders along the demand
+//! curve, injected disconnect storms, offline spells and cancellations, all in one
+//! simulated clock (`speedup` simulated seconds per real second); measured per simulated
+//! minute and overall into `report::Report`, checked against the scenario's budgets.
+//!
+//! Without `--url` the engine runs in-process (a free 127.0.0.1 port, a temporary data
+//! dir) with its travel model set to the scenario's world: `travel.speed_kmh` = the
+//! fleet's speed × speed-up (the engine plans in real time), the fleet's detour factor,
+//! a flat hourly profile, the area as `service_area`, and the engine's human-scale
+//! timeouts (disconnect grace, silence, ETA push threshold, unassignable retry,
+//! rebalance) divided by the speed-up with floors. With `--url` the engine is used as it
+//! is configured; the run prints the matching `[travel]` settings.
+
+mod bots;
+mod clock;
+mod console;
+mod demand;
+mod intake;
+mod metrics;
+
+use crate::common::{http_client, metrics_text, run_prefix, wait_healthy};
+use crate::report::{self, Report};
+use crate::scenario::Scenario;
+use anyhow::{bail, Context};
+use bots::{Bot, Fleet};
+use clock::Clock;
+use dispatch_engine::auth::Principal;
+use dispatch_engine::config::Config;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Scenario file (see sim/scenarios/).
+    scenario: PathBuf,
+    /// A running engine (http://127.0.0.1:8080); without it one runs in-process on a
+    /// free 127.0.0.1 port with a temporary data dir.
+    #[arg(long)]
+    url: Option<String>,
+    /// Console token for --url.
+    #[arg(long, env = "DISPATCH_CONSOLE_TOKEN")]
+    token: Option<String>,
+    /// Simulated seconds per real second (overrides the scenario's).
+    #[arg(long)]
+    speedup: Option<f64>,
+    /// Seed of orders, injections and driver behaviour (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fleet size (overrides the scenario's; demand stays as written).
+    #[arg(long)]
+    drivers: Option<usize>,
+    /// Simulated minutes (overrides the scenario's duration_min).
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// Where report.json and report.html go (default ./sim-out/<scenario>-<UTC time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the report as JSON on stdout instead of the summary table.
+    #[arg(long)]
+    json: bool,
+    /// Embedded engine only: a TOML configuration file (as `dispatch serve --config`);
+    /// the scenario's travel settings and time scaling are applied on top.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// The engine refuses `travel.speed_kmh` above this and hourly factors above
+/// `MAX_HOURLY_FACTOR`, so the fastest real-time speed it can plan with is their product.
+const ENGINE_MAX_SPEED_KMH: f64 = 300.0;
+const MAX_HOURLY_FACTOR: f64 = 10.0;
+
+/// The engine configuration that matches the scenario's world at `speedup`. The engine
+/// plans in real time, so it drives `speed_kmh × speedup`; above its 300 km/h limit the
+/// rest goes into a flat hourly factor (at most 10).
+pub fn engine_config(s: &Scenario, base: Config) -> anyhow::Result<Config> {
+    let mut c = base;
+    let x = s.speedup;
+    let want = s.fleet.speed_kmh * x;
+    let (speed, factor) = if want <= ENGINE_MAX_SPEED_KMH {
+        (want, 1.0)
+    } else {
+        (ENGINE_MAX_SPEED_KMH, want / ENGINE_MAX_SPEED_KMH)
+    };
+    if factor > MAX_HOURLY_FACTOR {
+        bail!(
+            "speed-up {x} is too high for the engine's travel model: it needs {want:.0} km/h in real time, \
+             the engine plans with at most {:.0} km/h (travel.speed_kmh ≤ {ENGINE_MAX_SPEED_KMH} × hourly factor ≤ {MAX_HOURLY_FACTOR}); \
+             at {} km/h the highest speed-up is {:.0}",
+            ENGINE_MAX_SPEED_KMH * MAX_HOURLY_FACTOR,
+            s.fleet.speed_kmh,
+            (ENGINE_MAX_SPEED_KMH * MAX_HOURLY_FACTOR / s.fleet.speed_kmh).floor()
+        );
+    }
+    c.travel.speed_kmh = speed;
+    c.travel.detour_factor = s.fleet.detour_factor;
+    c.travel.hourly_speed_factor = vec![factor; 24];
+    c.regions.service_area = Some(s.area.bbox);
+    let scale = |ms: u64, floor: u64| ((ms as f64 / x).round() as u64).max(floor);
+    let d = &mut c.dispatch;
+    // The bots' positions come every interval / speed-up; silence must be far longer.
+    let position_ms = (s.fleet.position_interval_s * 1000.0 / x).ceil() as u64;
+    d.silent_timeout_ms = scale(d.silent_timeout_ms, (position_ms * 10).max(3_000));
+    d.disconnect_grace_ms = scale(d.disconnect_grace_ms, 1_000);
+    d.unassignable_retry_ms = scale(d.unassignable_retry_ms, 500);
+    d.rebalance_ms = if d.rebalance_ms == 0 {
+        0
+    } else {
+        scale(d.rebalance_ms, 2_000)
+    };
+    d.eta_push_threshold_s = ((d.eta_push_threshold_s as f64 / x).round() as u64).max(1);
+    Ok(c)
+}
+
+struct Engine {
+    base: String,
+    token: String,
+    embedded: Option<dispatch_engine::Spawned>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn open_engine(args: &Args, s: &Scenario) -> anyhow::Result<Engine> {
+    if let Some(url) = &args.url {
+        if args.config.is_some() {
+            bail!("--config configures the embedded engine; with --url start the engine with `dispatch serve --config FILE`");
+        }
+        let token = args
+            .token
+            .clone()
+            .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?;
+        let c = engine_config(s, Config::default())?;
+        eprintln!(
+            "note: the engine at {url} should plan in this scenario's time: [travel] speed_kmh = {}, detour_factor = {}, hourly_speed_factor = 24 × {}; [regions] service_area = {:?}",
+            c.travel.speed_kmh, c.travel.detour_factor, c.travel.hourly_speed_factor[0], s.area.bbox
+        );
+        return Ok(Engine {
+            base: url.trim_end_matches('/').to_string(),
+            token,
+            embedded: None,
+            _dir: None,
+        });
+    }
+    let dir = tempfile::tempdir()?;
+    let base = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    let mut config = engine_config(s, base)?;
+    config.listen = "127.0.0.1:0".parse()?;
+    config.data_dir = dir.path().to_path_buf();
+    config.validate()?;
+    let spawned = dispatch_engine::Spawned::start(config).await?;
+    let token = dispatch_engine::token(dir.path(), &Principal::Console)?;
+    Ok(Engine {
+        base: format!("http://{}", spawned.addr),
+        token,
+        embedded: Some(spawned),
+        _dir: Some(dir),
+    })
+}
+
+/// The soft open-file limit of this process (Linux `/proc/self/limits`).
+fn open_file_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) of now, for the default output directory.
+fn utc_stamp() -> String {
+    let secs = dispatch_engine::time::now_ms() / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+async fn register(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ids: &[String],
+    capacity: u32,
+) -> anyhow::Result<Vec<String>> {
+    let mut tokens = vec![String::new(); ids.len()];
+    let idx: Vec<usize> = (0..ids.len()).collect();
+    for chunk in idx.chunks(64) {
+        let mut set = JoinSet::new();
+        for &i in chunk {
+            let (http, url, token, id) = (
+                http.clone(),
+                format!("{base}/v1/drivers"),
+                token.to_string(),
+                ids[i].clone(),
+            );
+            set.spawn(async move {
+                let resp = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"id": id, "capacity": capacity}))
+                    .send()
+                    .await
+                    .with_context(|| format!("registering driver {id}"))?;
+                let status = resp.status().as_u16();
+                let body: Value = resp.json().await.unwrap_or(Value::Null);
+                if status != 200 && status != 201 {
+                    bail!("registering driver {id}: HTTP {status} {body}");
+                }
+                let t = body["token"]
+                    .as_str()
+                    .with_context(|| format!("no token for driver {id}"))?
+                    .to_string();
+                anyhow::Ok((i, t))
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            let (i, t) = r??;
+            tokens[i] = t;
+        }
+    }
+    Ok(tokens)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let mut s = Scenario::load(&args.scenario)?;
+    if let Some(x) = args.speedup {
+        s.speedup = x;
+    }
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    if let Some(n) = args.drivers {
+        s.fleet.size = n;
+    }
+    if let Some(m) = args.minutes {
+        s.duration_min = m;
+    }
+    s.validate()
+        .context("scenario after the command-line overrides")?;
+    let report = simulate(&s, &args).await?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("sim-out").join(format!("{}-{}", s.name, utc_stamp())));
+    let (json_path, html_path) = report::write(&report, &dir)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report::summary_table(&report));
+    }
+    eprintln!("wrote {} and {}", json_path.display(), html_path.display());
+    let missed: Vec<String> = report
+        .budgets
+        .iter()
+        .filter(|b| !b.passed)
+        .map(|b| format!("{} (limit {}, actual {:.2})", b.name, b.limit, b.actual))
+        .collect();
+    if !missed.is_empty() {
+        bail!("budgets missed: {}", missed.join("; "));
+    }
+    Ok(())
+}
+
+/// Runs the scenario against the engine and returns the filled report.
+async fn simulate(s: &Scenario, args: &Args) -> anyhow::Result<Report> {
+    let plan = demand::plan(s, s.seed);
+    let fds_needed = s.fleet.size as u64 * if args.url.is_some() { 1 } else { 2 } + 256;
+    if let Some(limit) = open_file_limit() {
+        if fds_needed > limit {
+            bail!(
+                "{} drivers need about {fds_needed} open files in this process{} but the limit is {limit} (ulimit -n); \
+                 raise it, use --drivers N, or run the engine as its own process (`dispatch serve`) and pass --url, \
+                 which needs one descriptor per driver here",
+                s.fleet.size,
+                if args.url.is_some() { "" } else { " (both ends of every socket, engine embedded)" },
+            );
+        }
+    }
+    let engine = open_engine(args, s).await?;
+    let http = http_client(256)?;
+    wait_healthy(&http, &engine.base).await?;
+    let ws_base = engine.base.replacen("http", "ws", 1);
+    let setup = Instant::now();
+    let prefix = run_prefix();
+    let ids: Vec<String> = (0..s.fleet.size).map(|i| format!("{prefix}d{i}")).collect();
+    let tokens = register(&http, &engine.base, &engine.token, &ids, s.fleet.capacity).await?;
+    eprintln!(
+        "{}: {} drivers registered in {:.1} s; {} orders planned over {} simulated minutes at {}x",
+        s.name,
+        ids.len(),
+        setup.elapsed().as_secs_f64(),
+        plan.orders.len(),
+        s.duration_min,
+        s.speedup
+    );
+    let total_s = s.duration_s() + s.drain_s();
+    let minutes = (total_s / 60.0).ceil() as usize + 1;
+    let stats = Arc::new(metrics::Stats::new(
+        format!("{prefix}o"),
+        plan.orders.len(),
+        minutes,
+    ));
+    let planned = Arc::new(plan.orders);
+    let homes = if s.fleet.idle == crate::scenario::Idle::ReturnToHotspot {
+        s.hotspots.iter().map(|h| (h.lat, h.lon)).collect()
+    } else {
+        Vec::new()
+    };
+    let fleet = Arc::new(Fleet {
+        ws_base: ws_base.clone(),
+        stats: stats.clone(),
+        planned: planned.clone(),
+        speed_mps: s.fleet.speed_kmh / 3.6 / s.fleet.detour_factor,
+        detour: s.fleet.detour_factor,
+        service_s: s.fleet.service_s,
+        interval_s: s.fleet.position_interval_s,
+        homes,
+        end_s: s.duration_s(),
+        connects: Semaphore::new(128),
+    });
+
+    // The console first, so no order change is missed.
+    let console_ws = console::subscribe(&ws_base, &engine.token, s.area.bbox).await?;
+
+    // Bots: those on shift at the start connect now, the others at their shift start.
+    let (clock_tx, clock_rx) = watch::channel::<Option<Clock>>(None);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ready_tx, mut ready_rx) = mpsc::channel::<bool>(1024);
+    let mut bots = JoinSet::new();
+    let connect_started = Instant::now();
+    for (d, token) in plan.drivers.iter().zip(&tokens) {
+        let bot = Bot::new(fleet.clone(), token, d);
+        bots.spawn(bot.run(clock_rx.clone(), ready_tx.clone(), stop_rx.clone()));
+    }
+    drop(ready_tx);
+    let (mut early, mut early_failed) = (0usize, 0usize);
+    while let Some(ok) = ready_rx.recv().await {
+        if ok {
+            early += 1;
+        } else {
+            early_failed += 1;
+        }
+    }
+    eprintln!(
+        "{early} drivers on shift at the start connected in {:.1} s{}",
+        connect_started.elapsed().as_secs_f64(),
+        if early_failed > 0 {
+            format!(" ({early_failed} failed; they retry)")
+        } else {
+            String::new()
+        }
+    );
+
+    // The clock starts.
+    let clock = Clock::start(s.speedup);
+    let _ = clock_tx.send(Some(clock));
+    let watcher = tokio::spawn(console::watch_orders(
+        console_ws,
+        (ws_base.clone(), engine.token.clone(), s.area.bbox),
+        stats.clone(),
+        clock,
+        stop_rx.clone(),
+    ));
+    let progress = tokio::spawn(console::progress(
+        stats.clone(),
+        clock,
+        s.start_s(),
+        total_s,
+        stop_rx.clone(),
+    ));
+    let intake = Arc::new(intake::Intake {
+        http: http.clone(),
+        base: engine.base.clone(),
+        token: engine.token.clone(),
+        stats: stats.clone(),
+        planned: planned.clone(),
+        clock,
+        engine_service_s: (s.fleet.service_s / s.speedup).round() as u32,
+        sent: AtomicUsize::new(0),
+    });
+    let (gen_stop_tx, gen_stop_rx) = watch::channel(false);
+    let posting = tokio::spawn(intake.clone().post_orders(256, gen_stop_rx.clone()));
+    let cancelling = tokio::spawn(intake.clone().cancel_orders(gen_stop_rx));
+
+    // Demand for the simulated duration (bounded: a slipping schedule may take at most
+    // a quarter longer in real time), then the drain.
+    let demand_deadline = clock.instant_at(s.duration_s())
+        + Duration::from_secs_f64(s.duration_s() / s.speedup * 0.25 + 30.0);
+    tokio::time::sleep_until(clock.instant_at(s.duration_s())).await;
+    if tokio::time::timeout_at(demand_deadline, posting)
+        .await
+        .is_err()
+    {
+        eprintln!("order posting did not finish in time; stopping it");
+        stats.error("intake_overrun", &clock);
+    }
+    let drain_end = clock.instant_at(total_s);
+    loop {
+        let open = stats.open_orders(intake.sent.load(Relaxed));
+        if open == 0 || tokio::time::Instant::now() >= drain_end {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let simulated_s = clock.now_s();
+    let wall_s = clock.wall_s();
+    let _ = gen_stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), cancelling).await;
+    let _ = stop_tx.send(true);
+    let _ = progress.await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
+    let bots_deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while let Ok(Some(_)) = tokio::time::timeout_at(bots_deadline, bots.join_next()).await {}
+    bots.abort_all();
+    let metrics = metrics_text(&http, &engine.base).await;
+
+    let mut report = Report {
+        scenario: s.name.clone(),
+        seed: s.seed,
+        engine: if engine.embedded.is_some() {
+            "embedded".into()
+        } else {
+            engine.base.clone()
+        },
+        wall_s,
+        simulated_s,
+        speedup: s.speedup,
+        drivers: s.fleet.size as u64,
+        ..Report::default()
+    };
+    metrics::fill(&mut report, &stats, &planned, s.start_s(), wall_s);
+    report.engine_metrics = metrics::engine_metrics(&metrics);
+    for (k, v) in [
+        (
+            "sim:cancel_refused_after_pickup",
+            stats.cancel_refused.load(Relaxed),
+        ),
+        ("sim:stop_done_cancel_races", stats.stop_races.load(Relaxed)),
+        (
+            "sim:console_driver_batches_dropped",
+            stats.console_dropped.load(Relaxed),
+        ),
+    ] {
+        report.engine_metrics.insert(k.to_string(), v as f64);
+    }
+    report.budgets = metrics::budgets(&s.budgets, &report);
+    report.passed = report.budgets.iter().all(|b| b.passed);
+    if let Some(e) = engine.embedded {
+        e.stop().await?;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_config_follows_the_scenario_world() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.toml");
+        let s = Scenario::load(&path).unwrap();
+        let c = engine_config(&s, Config::default()).unwrap();
+        let real_kmh = c.travel.speed_kmh * c.travel.hourly_speed_factor[0];
+        assert!((real_kmh - s.fleet.speed_kmh * s.speedup).abs() < 1e-6);
+        assert_eq!(c.travel.detour_factor, s.fleet.detour_factor);
+        assert!(c
+            .travel
+            .hourly_speed_factor
+            .iter()
+            .all(|f| *f == c.travel.hourly_speed_factor[0]));
+        assert_eq!(c.regions.service_area, Some(s.area.bbox));
+        assert!(c.dispatch.disconnect_grace_ms >= 1_000);
+        assert!(c.dispatch.silent_timeout_ms >= 3_000);
+        c.validate().unwrap();
+        // Slow enough: no factor.
+        let mut slow = s.clone();
+        slow.speedup = 4.0;
+        let c = engine_config(&slow, Config::default()).unwrap();
+        assert_eq!(c.travel.speed_kmh, slow.fleet.speed_kmh * 4.0);
+        assert_eq!(c.travel.hourly_speed_factor[0], 1.0);
+        // Beyond 3,000 km/h in real time the engine cannot follow.
+        let mut fast = s.clone();
+        fast.speedup = 3_001.0 / s.fleet.speed_kmh;
+        let e = engine_config(&fast, Config::default()).unwrap_err();
+        assert!(format!("{e}").contains("too high"), "{e}");
+    }
+
+    #[test]
+    fn every_shipped_scenario_fits_the_engine() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let s = Scenario::load(&path).unwrap();
+            let c = engine_config(&s, Config::default())
+                .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            c.validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+
+    #[test]
+    fn utc_stamp_has_the_shape() {
+        let s = utc_stamp();
+        assert_eq!(s.len(), 15, "{s}");
+        assert_eq!(&s[8..9], "-");
+        assert!(s.starts_with("20"));
+    }
+}
