@@ -9,6 +9,7 @@ mod common;
 mod create;
 mod ingest;
 mod orders;
+mod replay;
 mod run;
 mod scenario;
 // Filled by `run` (and `replay`); until both use every item some are unused.
@@ -40,6 +41,9 @@ enum Command {
     /// Run a peak-load scenario (sim/scenarios/*.toml): driver bots serving their routes,
     /// orders along a demand curve, injected trouble; report and budgets.
     Run(run::Args),
+    /// Reveal a benchmark instance's orders over time to the live engine and compare the
+    /// distance driven with the best-known static solution (the price of dynamic dispatch).
+    Replay(replay::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,5 +56,6 @@ fn main() -> anyhow::Result<()> {
         Command::Orders(args) => runtime.block_on(orders::run(args)),
         Command::Create(args) => runtime.block_on(create::run(args)),
         Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Replay(args) => runtime.block_on(replay::run(args)),
     }
 }

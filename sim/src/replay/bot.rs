@@ -1,0 +1,491 @@
+//! One driver bot of the replay: a real driver WebSocket (bincode or JSON) that drives
+//! its route in straight lines at the simulated speed on the wall clock of the scale
+//! model, reports its position periodically and on arrival, waits for a stop's ready
+//! time, dwells its service time, sends `stop_done` and follows every route change (a
+//! changed first stop turns it around where it is). It keeps its own odometer in
+//! instance units and a log of the stops it served.
+
+use super::instance::{dist, Clock, Instance};
+use anyhow::{bail, Context};
+use dispatch_protocol::{
+    decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, RouteStop,
+    ServerFrame, ServerMessage, StopKind, StopOutcome,
+};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What all bots of a run share.
+pub struct Shared {
+    pub inst: Arc<Instance>,
+    /// Order id → request index.
+    pub order_index: HashMap<String, usize>,
+    /// Node → service time on the wall clock (whole seconds, as sent to the engine).
+    pub service: Vec<Duration>,
+    pub encoding: Encoding,
+    pub position_every: Duration,
+    /// Per request: wall time since `base` + 1 ns when a route first held it (0: never).
+    pub first_routed_ns: Vec<AtomicU64>,
+    /// Per request: 1 once its delivery was acknowledged.
+    pub delivered: Vec<AtomicU64>,
+    pub delivered_count: AtomicU64,
+    /// Bots with stops to serve.
+    pub busy: AtomicU64,
+    pub progress: Notify,
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    pub base: std::time::Instant,
+}
+
+impl Shared {
+    pub fn bump_error(&self, code: impl Into<String>) {
+        *self
+            .errors
+            .lock()
+            .expect("errors lock")
+            .entry(code.into())
+            .or_default() += 1;
+    }
+
+    fn saw_route(&self, stops: &[RouteStop]) {
+        let mut now = 0;
+        for s in stops {
+            if let Some(&r) = self.order_index.get(&s.order_id) {
+                if now == 0 {
+                    now = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+                }
+                let _ = self.first_routed_ns[r].compare_exchange(
+                    0,
+                    now,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    }
+}
+
+/// A stop the bot served.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub kind: StopKind,
+    /// Instance time of arrival and of the start of service.
+    pub arrived: f64,
+    pub started: f64,
+    /// Start of service minus the node's due time (positive: late).
+    pub lateness: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BotResult {
+    /// Instance units driven (straight legs, partial ones included).
+    pub driven: f64,
+    pub position: (f64, f64),
+    pub served: Vec<Served>,
+    pub positions_sent: u64,
+    pub routes: u64,
+    pub acks: u64,
+    /// Stops left behind because a route change took them away or moved them back.
+    pub turned_away: u64,
+}
+
+enum Activity {
+    Idle,
+    Driving {
+        stop: RouteStop,
+        from: (f64, f64),
+        to: (f64, f64),
+        depart: Instant,
+        arrive: Instant,
+    },
+    /// At the stop: waiting for its ready time (`serve_from`) then serving until `until`.
+    AtStop {
+        stop: RouteStop,
+        arrived: Instant,
+        serve_from: Instant,
+        until: Instant,
+    },
+}
+
+impl Activity {
+    fn stop_id(&self) -> Option<&str> {
+        match self {
+            Activity::Idle => None,
+            Activity::Driving { stop, .. } | Activity::AtStop { stop, .. } => Some(&stop.stop_id),
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Activity::Idle => None,
+            Activity::Driving { arrive, .. } => Some(*arrive),
+            Activity::AtStop { until, .. } => Some(*until),
+        }
+    }
+}
+
+fn frame(encoding: Encoding, seq: Option<u64>, msg: DriverMessage) -> Message {
+    match encode(encoding, &ClientFrame { seq, msg }) {
+        Encoded::Binary(b) => Message::Binary(b.into()),
+        Encoded::Text(t) => Message::Text(t.into()),
+    }
+}
+
+fn decode(msg: &Message) -> Option<ServerMessage> {
+    let frame: ServerFrame = match msg {
+        Message::Binary(b) => decode_raw(Encoding::Bincode, b, usize::MAX).ok()?,
+        Message::Text(t) => decode_raw(Encoding::Json, t.as_bytes(), usize::MAX).ok()?,
+        _ => return None,
+    };
+    Some(frame.msg)
+}
+
+struct Bot<'a> {
+    shared: &'a Shared,
+    clock: Clock,
+    pos: (f64, f64),
+    route: Vec<RouteStop>,
+    done: HashSet<String>,
+    activity: Activity,
+    seq: u64,
+    /// `stop_done`s not yet answered (ack or error).
+    unanswered: u64,
+    out: Vec<Message>,
+    result: BotResult,
+}
+
+impl Bot<'_> {
+    fn position_msg(&mut self, pos: (f64, f64)) -> Message {
+        let (lat, lon) = self.clock.world.latlon(pos);
+        self.result.positions_sent += 1;
+        frame(
+            self.shared.encoding,
+            None,
+            DriverMessage::Position {
+                lat,
+                lon,
+                ts_ms: dispatch_engine::time::now_ms(),
+                speed_mps: None,
+                heading_deg: None,
+            },
+        )
+    }
+
+    /// Where the bot is at `now` (on its leg when driving).
+    fn where_at(&self, now: Instant) -> (f64, f64) {
+        match &self.activity {
+            Activity::Driving {
+                from,
+                to,
+                depart,
+                arrive,
+                ..
+            } => {
+                let total = arrive.saturating_duration_since(*depart).as_secs_f64();
+                let f = if total <= 0.0 {
+                    1.0
+                } else {
+                    (now.saturating_duration_since(*depart).as_secs_f64() / total).min(1.0)
+                };
+                (from.0 + (to.0 - from.0) * f, from.1 + (to.1 - from.1) * f)
+            }
+            _ => self.pos,
+        }
+    }
+
+    /// The instance node of a route stop (its exact coordinates), or the stop's own
+    /// position mapped back when the order is not one of ours.
+    fn target(&self, stop: &RouteStop) -> ((f64, f64), Option<usize>) {
+        match self.shared.order_index.get(&stop.order_id) {
+            Some(&r) => {
+                let req = self.shared.inst.requests[r];
+                let node = match stop.kind {
+                    StopKind::Pickup => req.pickup,
+                    StopKind::Dropoff => req.delivery,
+                };
+                (self.shared.inst.xy[node], Some(node))
+            }
+            None => (self.clock.world.xy((stop.lat, stop.lon)), None),
+        }
+    }
+
+    /// Makes the activity follow the first stop of the route.
+    fn follow(&mut self, now: Instant) {
+        let first = self.route.first().cloned();
+        if first.as_ref().map(|s| s.stop_id.as_str()) == self.activity.stop_id() {
+            return;
+        }
+        // Leave what we were doing where we are.
+        let here = self.where_at(now);
+        match &self.activity {
+            Activity::Driving { from, .. } => {
+                self.result.driven += dist(*from, here);
+                self.result.turned_away += 1;
+            }
+            Activity::AtStop { .. } => self.result.turned_away += 1,
+            Activity::Idle => {}
+        }
+        self.pos = here;
+        self.activity = Activity::Idle;
+        let Some(stop) = first else {
+            let m = self.position_msg(here);
+            self.out.push(m);
+            return;
+        };
+        let (to, _) = self.target(&stop);
+        let leg = dist(here, to);
+        let arrive = now + self.clock.world.wall(leg);
+        self.activity = Activity::Driving {
+            stop,
+            from: here,
+            to,
+            depart: now,
+            arrive,
+        };
+        if leg <= 0.0 {
+            self.arrive(now);
+        }
+    }
+
+    fn arrive(&mut self, now: Instant) {
+        let Activity::Driving { stop, from, to, .. } =
+            std::mem::replace(&mut self.activity, Activity::Idle)
+        else {
+            return;
+        };
+        self.result.driven += dist(from, to);
+        self.pos = to;
+        let m = self.position_msg(to);
+        self.out.push(m);
+        let (_, node) = self.target(&stop);
+        let ready = node.map_or(0.0, |n| self.shared.inst.problem.nodes[n].ready);
+        let serve_from = now.max(self.clock.at(ready));
+        let service = node.map_or(Duration::ZERO, |n| self.shared.service[n]);
+        self.activity = Activity::AtStop {
+            stop,
+            arrived: now,
+            serve_from,
+            until: serve_from + service,
+        };
+    }
+
+    fn finish_stop(&mut self, now: Instant) {
+        let Activity::AtStop {
+            stop,
+            arrived,
+            serve_from,
+            ..
+        } = std::mem::replace(&mut self.activity, Activity::Idle)
+        else {
+            return;
+        };
+        self.seq += 1;
+        self.unanswered += 1;
+        let outcome = match stop.kind {
+            StopKind::Pickup => StopOutcome::PickedUp,
+            StopKind::Dropoff => StopOutcome::Delivered,
+        };
+        self.out.push(frame(
+            self.shared.encoding,
+            Some(self.seq),
+            DriverMessage::StopDone {
+                stop_id: stop.stop_id.clone(),
+                outcome,
+                ts_ms: dispatch_engine::time::now_ms(),
+                note: None,
+            },
+        ));
+        if let (_, Some(node)) = self.target(&stop) {
+            let started = self.clock.units_at(serve_from);
+            self.result.served.push(Served {
+                kind: stop.kind,
+                arrived: self.clock.units_at(arrived),
+                started,
+                lateness: started - self.shared.inst.problem.nodes[node].due,
+            });
+        }
+        self.route.retain(|s| s.stop_id != stop.stop_id);
+        self.done.insert(stop.stop_id);
+        self.follow(now);
+    }
+
+    fn on_route(&mut self, stops: Vec<RouteStop>, now: Instant) {
+        self.result.routes += 1;
+        self.shared.saw_route(&stops);
+        self.route = stops
+            .into_iter()
+            .filter(|s| !self.done.contains(&s.stop_id))
+            .collect();
+        self.follow(now);
+    }
+}
+
+/// Connects, says hello, goes available at `start` and reports `ready`; waits for the
+/// clock; then drives until `stop` turns true.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    url: String,
+    start: (f64, f64),
+    shared: Arc<Shared>,
+    phase: f64,
+    ready: tokio::sync::mpsc::Sender<()>,
+    mut go: watch::Receiver<Option<Clock>>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<BotResult> {
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .context("connect")?;
+    let (mut tx, mut rx) = ws.split();
+    let enc = shared.encoding;
+    tx.send(frame(enc, None, DriverMessage::Hello { resume_seq: None }))
+        .await?;
+    let welcome = rx.next().await.context("no welcome")??;
+    let initial = match decode(&welcome) {
+        Some(ServerMessage::Welcome { route, .. }) => route.stops,
+        other => bail!("expected welcome, got {other:?}"),
+    };
+    let clock = {
+        let world = go.borrow().as_ref().map(|c| c.world);
+        // The world (not the start) is known before the clock runs: send the first
+        // position with it. It is set before any bot starts.
+        let world = world.context("world unknown")?;
+        let (lat, lon) = world.latlon(start);
+        tx.send(frame(
+            enc,
+            None,
+            DriverMessage::Status {
+                status: DriverStatus::Available,
+            },
+        ))
+        .await?;
+        tx.send(frame(
+            enc,
+            None,
+            DriverMessage::Position {
+                lat,
+                lon,
+                ts_ms: dispatch_engine::time::now_ms(),
+                speed_mps: None,
+                heading_deg: None,
+            },
+        ))
+        .await?;
+        let _ = ready.send(()).await;
+        drop(ready);
+        let c = go
+            .wait_for(|c| c.is_some_and(|c| c.start_ms > 0))
+            .await
+            .context("the run ended before it started")?;
+        c.expect("checked")
+    };
+    let mut bot = Bot {
+        shared: &shared,
+        clock,
+        pos: start,
+        route: Vec::new(),
+        done: HashSet::new(),
+        activity: Activity::Idle,
+        seq: 0,
+        unanswered: 0,
+        out: Vec::new(),
+        result: BotResult::default(),
+    };
+    bot.result.positions_sent = 1;
+    let now = Instant::now();
+    bot.on_route(initial, now);
+    let first = now + shared.position_every.mul_f64(phase.clamp(0.0, 1.0));
+    let mut tick = tokio::time::interval_at(first, shared.position_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut busy = false;
+    loop {
+        let now_busy =
+            !matches!(bot.activity, Activity::Idle) || !bot.route.is_empty() || bot.unanswered > 0;
+        if now_busy != busy {
+            busy = now_busy;
+            if busy {
+                shared.busy.fetch_add(1, Ordering::Relaxed);
+            } else {
+                shared.busy.fetch_sub(1, Ordering::Relaxed);
+                shared.progress.notify_one();
+            }
+        }
+        for m in std::mem::take(&mut bot.out) {
+            tx.feed(m).await?;
+        }
+        tx.flush().await?;
+        let deadline = bot.activity.deadline();
+        tokio::select! {
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+            _ = tick.tick() => {
+                let here = bot.where_at(Instant::now());
+                let m = bot.position_msg(here);
+                bot.out.push(m);
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                let now = Instant::now();
+                match bot.activity {
+                    Activity::Driving { .. } => bot.arrive(now),
+                    Activity::AtStop { .. } => bot.finish_stop(now),
+                    Activity::Idle => {}
+                }
+            }
+            msg = rx.next() => {
+                let msg = match msg {
+                    None => bail!("socket ended by the server"),
+                    Some(Err(e)) => bail!("socket error: {e}"),
+                    Some(Ok(Message::Close(f))) => bail!(
+                        "closed by the server: {}",
+                        f.map_or("no code".to_string(), |f| format!("{} {}", u16::from(f.code), f.reason))
+                    ),
+                    Some(Ok(m)) => m,
+                };
+                match decode(&msg) {
+                    Some(ServerMessage::Route { route }) => bot.on_route(route.stops, Instant::now()),
+                    Some(ServerMessage::Ack { stop_id, reference }) => {
+                        bot.result.acks += 1;
+                        if reference.is_some() {
+                            bot.unanswered = bot.unanswered.saturating_sub(1);
+                        }
+                        if let Some(r) = stop_id
+                            .as_deref()
+                            .and_then(|s| s.strip_prefix("d:"))
+                            .and_then(|o| shared.order_index.get(o))
+                        {
+                            if shared.delivered[*r].swap(1, Ordering::Relaxed) == 0 {
+                                shared.delivered_count.fetch_add(1, Ordering::Relaxed);
+                                shared.progress.notify_one();
+                            }
+                        }
+                    }
+                    Some(ServerMessage::Error { code, reference, .. }) => {
+                        shared.bump_error(code.as_str());
+                        if reference.is_some() {
+                            bot.unanswered = bot.unanswered.saturating_sub(1);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    if busy {
+        shared.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+    // Count the part of a leg driven so far.
+    let now = Instant::now();
+    let here = bot.where_at(now);
+    if let Activity::Driving { from, .. } = bot.activity {
+        bot.result.driven += dist(from, here);
+    }
+    bot.result.position = here;
+    let _ = tx.close().await;
+    Ok(bot.result)
+}
