@@ -12,6 +12,7 @@ mod orders;
 mod replay;
 mod run;
 mod scenario;
+mod storm;
 // Filled by `run` (and `replay`); until both use every item some are unused.
 #[allow(dead_code)]
 mod report;
@@ -44,6 +45,9 @@ enum Command {
     /// Reveal a benchmark instance's orders over time to the live engine and compare the
     /// distance driven with the best-known static solution (the price of dynamic dispatch).
     Replay(replay::Args),
+    /// Reconnect storm: N drivers holding routes drop and reconnect at once; each must
+    /// resume its current route.
+    Storm(storm::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,5 +61,6 @@ fn main() -> anyhow::Result<()> {
         Command::Create(args) => runtime.block_on(create::run(args)),
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Replay(args) => runtime.block_on(replay::run(args)),
+        Command::Storm(args) => runtime.block_on(storm::run(args)),
     }
 }
