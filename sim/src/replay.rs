@@ -149,6 +149,8 @@ pub struct ReplayResult {
     pub waiting: f64,
     /// Instance time when the last stop was done.
     pub last_stop_at: f64,
+    /// Instance time when the replay stopped.
+    pub ended_at: f64,
     /// Order revealed (POST sent) → first route holding it, wall-clock ms.
     pub revealed_to_route: Summary,
     pub positions_sent: u64,
@@ -415,6 +417,7 @@ async fn drive(
         .max(Duration::from_millis(50));
     let shared = Arc::new(Shared {
         inst: inst.clone(),
+        world,
         order_index: order_ids
             .iter()
             .enumerate()
@@ -438,12 +441,7 @@ async fn drive(
     });
 
     // Bots: connect, go available at the depot, then wait for the clock.
-    let not_started = Clock {
-        start: tokio::time::Instant::now(),
-        start_ms: 0,
-        world,
-    };
-    let (go_tx, go_rx) = watch::channel(Some(not_started));
+    let (go_tx, go_rx) = watch::channel(None);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(inst.vehicles);
     let ws_base = base.replacen("http", "ws", 1);
@@ -655,7 +653,7 @@ async fn drive(
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     };
-    let last_units = clock.now();
+    let ended_at = clock.now();
     feeder.abort();
     let metrics_after = metrics_text(&http, &base).await;
 
@@ -770,7 +768,6 @@ async fn drive(
     if bks.is_some() && delivered < n_req {
         notes.push("not every request was delivered: no price of dynamism computed".into());
     }
-    let _ = last_units;
     let errors = std::mem::take(&mut *shared.errors.lock().expect("errors lock"));
     Ok(ReplayResult {
         instance: inst.name.clone(),
@@ -819,6 +816,7 @@ async fn drive(
         },
         waiting,
         last_stop_at,
+        ended_at,
         revealed_to_route: Summary::of(&latency),
         positions_sent: results.iter().map(|b| b.positions_sent).sum(),
         routes_received: results.iter().map(|b| b.routes).sum(),

@@ -5,7 +5,7 @@
 //! changed first stop turns it around where it is). It keeps its own odometer in
 //! instance units and a log of the stops it served.
 
-use super::instance::{dist, Clock, Instance};
+use super::instance::{dist, Clock, Instance, World};
 use anyhow::{bail, Context};
 use dispatch_protocol::{
     decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, RouteStop,
@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 /// What all bots of a run share.
 pub struct Shared {
     pub inst: Arc<Instance>,
+    pub world: World,
     /// Order id → request index.
     pub order_index: HashMap<String, usize>,
     /// Node → service time on the wall clock (whole seconds, as sent to the engine).
@@ -325,7 +326,7 @@ impl Bot<'_> {
 }
 
 /// Connects, says hello, goes available at `start` and reports `ready`; waits for the
-/// clock; then drives until `stop` turns true.
+/// clock (`go`); then drives until `stop` turns true.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     url: String,
@@ -348,40 +349,34 @@ pub async fn run(
         Some(ServerMessage::Welcome { route, .. }) => route.stops,
         other => bail!("expected welcome, got {other:?}"),
     };
-    let clock = {
-        let world = go.borrow().as_ref().map(|c| c.world);
-        // The world (not the start) is known before the clock runs: send the first
-        // position with it. It is set before any bot starts.
-        let world = world.context("world unknown")?;
-        let (lat, lon) = world.latlon(start);
-        tx.send(frame(
-            enc,
-            None,
-            DriverMessage::Status {
-                status: DriverStatus::Available,
-            },
-        ))
-        .await?;
-        tx.send(frame(
-            enc,
-            None,
-            DriverMessage::Position {
-                lat,
-                lon,
-                ts_ms: dispatch_engine::time::now_ms(),
-                speed_mps: None,
-                heading_deg: None,
-            },
-        ))
-        .await?;
-        let _ = ready.send(()).await;
-        drop(ready);
-        let c = go
-            .wait_for(|c| c.is_some_and(|c| c.start_ms > 0))
-            .await
-            .context("the run ended before it started")?;
-        c.expect("checked")
-    };
+    let (lat, lon) = shared.world.latlon(start);
+    tx.send(frame(
+        enc,
+        None,
+        DriverMessage::Status {
+            status: DriverStatus::Available,
+        },
+    ))
+    .await?;
+    tx.send(frame(
+        enc,
+        None,
+        DriverMessage::Position {
+            lat,
+            lon,
+            ts_ms: dispatch_engine::time::now_ms(),
+            speed_mps: None,
+            heading_deg: None,
+        },
+    ))
+    .await?;
+    let _ = ready.send(()).await;
+    drop(ready);
+    let clock = go
+        .wait_for(Option::is_some)
+        .await
+        .context("the run ended before it started")?
+        .expect("checked");
     let mut bot = Bot {
         shared: &shared,
         clock,
