@@ -46,10 +46,22 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve(listener, config, shutdown, true).await
+}
+
+/// [`run`], choosing whether a first start prints the console token on stdout (the
+/// binary does; an engine embedded in tests or the simulator must not write to its
+/// host's stdout).
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    print_token: bool,
+) -> anyhow::Result<()> {
     config.validate()?;
     let _ = telemetry::prometheus();
     let (signer, created) = Signer::load_or_create(&config.data_dir)?;
-    if created {
+    if created && print_token {
         // Printed once, at first start, so an operator can open the console.
         println!(
             "console token (shown once; `dispatch token console` prints it again):\n{}",
@@ -113,6 +125,23 @@ pub async fn run(
     Ok(())
 }
 
+/// Binds the listener with a deep accept backlog (`LISTEN_BACKLOG`, capped by the
+/// kernel's somaxconn): a reconnect storm of thousands of drivers would otherwise see
+/// SYNs dropped and retried a second later. Must be called on a tokio runtime.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// Pending connections the kernel may queue before `accept`.
+pub const LISTEN_BACKLOG: u32 = 8192;
+
 /// A running engine on an ephemeral port, for tests, the simulator and benches.
 pub struct Spawned {
     pub addr: SocketAddr,
@@ -123,12 +152,17 @@ pub struct Spawned {
 impl Spawned {
     /// Binds `config.listen` (use port 0) and serves on the current runtime.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = bind(config.listen)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let handle = tokio::spawn(run(listener, config, async {
-            let _ = rx.await;
-        }));
+        let handle = tokio::spawn(serve(
+            listener,
+            config,
+            async {
+                let _ = rx.await;
+            },
+            false,
+        ));
         Ok(Self {
             addr,
             stop: Some(tx),

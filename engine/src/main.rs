@@ -175,8 +175,7 @@ fn serve(
         .thread_name("dispatch-net")
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
+        let listener = dispatch_engine::bind(config.listen)
             .with_context(|| format!("bind {}", config.listen))?;
         dispatch_engine::run(listener, config, shutdown_signal()).await
     })
