@@ -283,13 +283,24 @@ fn share(v: f64, field: &str) -> anyhow::Result<()> {
 
 impl Scenario {
     /// Reads and validates a scenario file.
+    #[cfg(test)]
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading scenario {}", path.display()))?;
-        let s = Self::parse(&text).with_context(|| format!("scenario {}", path.display()))?;
+        let s = Self::read(path)?;
+        s.validate()
+            .with_context(|| format!("scenario {}", path.display()))?;
         Ok(s)
     }
 
+    /// Reads a scenario file without validating it (for command-line overrides first).
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading scenario {}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("scenario {}", path.display()))
+    }
+
+    #[cfg(test)]
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let s: Scenario = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
         s.validate()?;

@@ -321,8 +321,9 @@ pub fn fill(
         created_to_assigned: percentiles(&stats.assigned_hist.lock().expect("histogram lock")),
         created_to_route: percentiles(&stats.routed_hist.lock().expect("histogram lock")),
     };
-    report.minutes = stats
-        .minutes
+    // Minutes the run reached (it ends early once every order is finished).
+    let reached = ((report.simulated_s / 60.0).ceil() as usize).clamp(1, stats.minutes.len());
+    report.minutes = stats.minutes[..reached]
         .iter()
         .enumerate()
         .map(|(i, m)| {

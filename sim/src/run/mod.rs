@@ -240,7 +240,7 @@ async fn register(
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let mut s = Scenario::load(&args.scenario)?;
+    let mut s = Scenario::read(&args.scenario)?;
     if let Some(x) = args.speedup {
         s.speedup = x;
     }
@@ -252,9 +252,29 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(m) = args.minutes {
         s.duration_min = m;
+        // Injections after a shortened end are left out.
+        let end = s.duration_s();
+        let (before, inj) = (
+            s.injections.disconnects.len() + s.injections.offline.len(),
+            &mut s.injections,
+        );
+        let start = crate::scenario::parse_clock(&s.start).unwrap_or(0.0);
+        let inside = |at: &str| {
+            crate::scenario::parse_clock(at).map_or(true, |t| (0.0..=end).contains(&(t - start)))
+        };
+        inj.disconnects.retain(|d| inside(&d.at));
+        inj.offline.retain(|d| inside(&d.at));
+        let dropped = before - inj.disconnects.len() - inj.offline.len();
+        if dropped > 0 {
+            eprintln!("note: {dropped} injection(s) after the shortened end left out");
+        }
     }
-    s.validate()
-        .context("scenario after the command-line overrides")?;
+    s.validate().with_context(|| {
+        format!(
+            "scenario {} (with the command-line overrides)",
+            args.scenario.display()
+        )
+    })?;
     let report = simulate(&s, &args).await?;
     let dir = args
         .out
