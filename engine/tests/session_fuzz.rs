@@ -815,7 +815,7 @@ fn protocol_violations_end_only_their_socket() {
 /// error into `Incoming::Closed`); RFC 6455 would have 1007 for invalid UTF-8 and 1002
 /// for the rest, the contract 1008. Accepts any of the three.
 #[test]
-#[ignore = "engine gap: a WebSocket protocol violation ends the socket without a close frame"]
+
 fn protocol_violations_are_closed_with_a_code() {
     with_engine(|rt, ctx| {
         rt.block_on(async {

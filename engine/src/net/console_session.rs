@@ -108,6 +108,10 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, Str
                     conn.fail(ErrorCode::TooLarge, "frame exceeds the size limit", CloseCode::Size).await;
                     break;
                 }
+                Incoming::Violation => {
+                    conn.fail(ErrorCode::InvalidArgument, "WebSocket protocol violation", CloseCode::Policy).await;
+                    break;
+                }
                 Incoming::Closed => break,
             },
         }

@@ -89,6 +89,10 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
                     conn.fail(ErrorCode::TooLarge, "frame exceeds the size limit", CloseCode::Size).await;
                     break;
                 }
+                Incoming::Violation => {
+                    conn.fail(ErrorCode::InvalidArgument, "WebSocket protocol violation", CloseCode::Policy).await;
+                    break;
+                }
                 Incoming::Closed => break,
             },
         }

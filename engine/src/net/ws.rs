@@ -106,6 +106,9 @@ pub enum Incoming {
     Frame(Encoding, Vec<u8>),
     /// Larger than `limits.max_frame_bytes`: the socket must close with 1009.
     TooLarge,
+    /// The peer broke the WebSocket protocol (bad UTF-8 in a text frame, reserved bits
+    /// or opcodes, a stray continuation): the socket must close with 1008.
+    Violation,
     /// The peer closed or the connection broke.
     Closed,
 }
@@ -153,6 +156,7 @@ impl Conn {
                 Some(Err(WsError::Capacity(
                     CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
                 ))) => return Incoming::TooLarge,
+                Some(Err(WsError::Protocol(_) | WsError::Utf8(_))) => return Incoming::Violation,
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, kind = self.kind, "socket read failed");
                     return Incoming::Closed;
