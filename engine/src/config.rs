@@ -59,6 +59,11 @@ pub struct ConsoleConfig {
     /// Batches of driver changes buffered for watchers; a watcher further behind skips
     /// ahead and is told how many it missed.
     pub feed_capacity: usize,
+    /// Interval of `stats` messages (fleet and order counts, assignment latency) to a
+    /// subscribed console.
+    pub stats_ms: u64,
+    /// Latency percentiles in `stats` cover between half of this window and all of it.
+    pub stats_window_s: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -256,6 +261,8 @@ impl Default for ConsoleConfig {
         Self {
             batch_ms: 250,
             feed_capacity: 256,
+            stats_ms: 1000,
+            stats_window_s: 60,
         }
     }
 }
@@ -348,6 +355,11 @@ impl Config {
             ),
             ("console.batch_ms", self.console.batch_ms as usize),
             ("console.feed_capacity", self.console.feed_capacity),
+            ("console.stats_ms", self.console.stats_ms as usize),
+            (
+                "console.stats_window_s",
+                self.console.stats_window_s as usize,
+            ),
             ("limits.max_frame_bytes", self.limits.max_frame_bytes),
             ("limits.max_body_bytes", self.limits.max_body_bytes),
             (

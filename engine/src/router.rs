@@ -8,7 +8,7 @@ use crate::actors::{ActorSystem, DriverHandle, RegionActor, RegionHandle};
 use crate::core::grid::{Grid, RegionKey};
 use crate::core::region_index::{Nearby, StatusFilter};
 use crate::telemetry;
-use dispatch_protocol::DriverUpdate;
+use dispatch_protocol::{DriverCounts, DriverStatus, DriverUpdate};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
@@ -174,5 +174,25 @@ impl Drivers {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Registered drivers by status, read from their handles (no actor messages).
+    pub fn counts(&self) -> DriverCounts {
+        let map = self.map.read().expect("drivers lock");
+        let mut c = DriverCounts {
+            total: map.len() as u64,
+            ..DriverCounts::default()
+        };
+        for h in map.values() {
+            match h.status() {
+                DriverStatus::Available => {
+                    c.available += 1;
+                    c.on_route += u64::from(h.has_stops());
+                }
+                DriverStatus::Break => c.on_break += 1,
+                DriverStatus::Offline => c.offline += 1,
+            }
+        }
+        c
     }
 }

@@ -675,3 +675,81 @@ async fn a_silent_driver_goes_offline_and_gives_back_its_orders() {
     assert!(back.is_some(), "{got}");
     e.spawned.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn consoles_get_fleet_and_order_stats_and_the_page_needs_no_token() {
+    let e = Engine::start(|c| {
+        flat(c);
+        c.console.stats_ms = 50;
+    })
+    .await;
+    let mut d1 = online(&e, "d1", 4, HEL).await;
+    let mut d2 = online(&e, "d2", 4, (60.20, 24.99)).await;
+    send(&mut d2, json!({"type": "status", "status": "break"})).await;
+    let mut console = e.ws("/ws/console", Some(&e.console)).await;
+    send(&mut console, json!({"type": "subscribe"})).await;
+    recv_until(&mut console, |m| m["type"] == "snapshot").await;
+    let stats = recv_until(&mut console, |m| {
+        m["type"] == "stats" && m["stats"]["drivers"]["break"] == 1
+    })
+    .await;
+    let drivers = &stats["stats"]["drivers"];
+    assert_eq!(
+        (&drivers["total"], &drivers["available"], &drivers["on_route"], &drivers["offline"]),
+        (&json!(2), &json!(1), &json!(0), &json!(0)),
+        "{stats}"
+    );
+    assert_eq!(stats["stats"]["assign_latency"]["count"], 0);
+
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("o1", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    recv_until(&mut d1, |m| route_with(m, "o1")).await;
+    // The next stats count the assignment, its latency and the driver on its route.
+    let stats = recv_until(&mut console, |m| {
+        m["type"] == "stats" && m["stats"]["orders"]["assigned"] == 1
+    })
+    .await;
+    let s = &stats["stats"];
+    assert_eq!(s["orders"]["pending"], 0, "{stats}");
+    assert_eq!(s["drivers"]["on_route"], 1, "{stats}");
+    assert_eq!(s["assign_latency"]["count"], 1, "{stats}");
+    assert_eq!(s["route_latency"]["count"], 1, "{stats}");
+    let p99 = s["assign_latency"]["p99_ms"].as_f64().unwrap();
+    assert!(p99 > 0.0 && p99 <= s["assign_latency"]["max_ms"].as_f64().unwrap());
+    assert_eq!(s["window_s"], 60);
+
+    // The same totals over HTTP, for console tokens only.
+    let (st, http) = get(&e, "/v1/stats").await;
+    assert_eq!(st, 200);
+    assert_eq!(http["orders"]["assigned"], 1, "{http}");
+    assert_eq!(http["drivers"]["total"], 2, "{http}");
+    let driver_token = e.driver_token("d1");
+    let resp = e
+        .http
+        .get(e.url("/v1/stats"))
+        .bearer_auth(&driver_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let resp = e.http.get(e.url("/v1/stats")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // The console page and its assets are served without a token.
+    for (path, kind, needle) in [
+        ("/", "text/html", "/console.js"),
+        ("/console.js", "text/javascript", "/ws/console"),
+        ("/console.css", "text/css", "#map"),
+    ] {
+        let resp = e.http.get(e.url(path)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with(kind), "{path}: {ct}");
+        assert!(resp.text().await.unwrap().contains(needle), "{path}");
+    }
+}

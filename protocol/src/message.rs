@@ -160,6 +160,53 @@ pub struct DriverUpdate {
     pub ts_ms: Millis,
 }
 
+/// Registered drivers by status (all of them, not only a console's box).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct DriverCounts {
+    pub total: u64,
+    pub available: u64,
+    /// Available drivers with at least one stop on their route (counted in `available`).
+    pub on_route: u64,
+    #[serde(rename = "break")]
+    pub on_break: u64,
+    pub offline: u64,
+}
+
+/// Orders by status: the open ones now, the finished ones since the engine started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct OrderCounts {
+    pub pending: u64,
+    pub assigned: u64,
+    pub picked_up: u64,
+    pub unassignable: u64,
+    pub delivered: u64,
+    pub cancelled: u64,
+    pub failed: u64,
+}
+
+/// Percentiles of one latency over the stats window, in milliseconds (0 when `count` is 0).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// The engine's live totals, for dispatch consoles (`stats`) and `GET /v1/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Encode, Decode)]
+pub struct Stats {
+    pub ts_ms: Millis,
+    pub drivers: DriverCounts,
+    pub orders: OrderCounts,
+    /// Order created → assigned to a driver, over the last `window_s` seconds.
+    pub assign_latency: LatencySummary,
+    /// Order created → route holding it pushed to the driver, over the same window.
+    pub route_latency: LatencySummary,
+    pub window_s: u32,
+}
+
 /// Messages a driver app sends on `/ws/driver`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -326,6 +373,10 @@ pub enum ServerMessage {
     Order {
         order: Order,
     },
+    /// Fleet and dispatch totals, to subscribed consoles about every second.
+    Stats {
+        stats: Stats,
+    },
 }
 
 impl ServerMessage {
@@ -338,6 +389,7 @@ impl ServerMessage {
             Self::Snapshot { .. } => "snapshot",
             Self::Drivers { .. } => "drivers",
             Self::Order { .. } => "order",
+            Self::Stats { .. } => "stats",
         }
     }
 

@@ -18,9 +18,10 @@
 //! pins both directions.
 
 use dispatch_protocol::{
-    decode_raw, encode, ClientFrame, ConsoleMessage, DriverMessage, DriverStatus, DriverUpdate,
-    Encoded, Encoding, ErrorCode, NewOrder, Order, OrderStatus, Route, RouteStop, ServerFrame,
-    ServerMessage, StatusChange, Stop, StopKind, StopOutcome,
+    decode_raw, encode, ClientFrame, ConsoleMessage, DriverCounts, DriverMessage, DriverStatus,
+    DriverUpdate, Encoded, Encoding, ErrorCode, LatencySummary, NewOrder, Order, OrderCounts,
+    OrderStatus, Route, RouteStop, ServerFrame, ServerMessage, Stats, StatusChange, Stop, StopKind,
+    StopOutcome,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use std::fmt::Debug;
@@ -508,6 +509,51 @@ fn server_order() {
     );
 }
 
+fn sample_stats() -> Stats {
+    Stats {
+        ts_ms: 1_700_000_000_000,
+        drivers: DriverCounts {
+            total: 10,
+            available: 6,
+            on_route: 4,
+            on_break: 1,
+            offline: 3,
+        },
+        orders: OrderCounts {
+            pending: 2,
+            assigned: 5,
+            picked_up: 3,
+            unassignable: 1,
+            delivered: 40,
+            cancelled: 2,
+            failed: 1,
+        },
+        assign_latency: LatencySummary {
+            count: 52,
+            p50_ms: 12.5,
+            p90_ms: 20.0,
+            p99_ms: 31.25,
+            max_ms: 40.0,
+        },
+        route_latency: LatencySummary::default(),
+        window_s: 60,
+    }
+}
+
+#[test]
+fn server_stats() {
+    check_bincode(
+        "stats",
+        "0c07fd0068e5cf8b0100000a060401030205030128020134000000000000294000000000000034400000000000403f4000000000000044400000000000000000000000000000000000000000000000000000000000000000003c",
+        &server(
+            12,
+            ServerMessage::Stats {
+                stats: sample_stats(),
+            },
+        ),
+    );
+}
+
 /// Enum values appear as their variant index: pin every value of every enum.
 #[test]
 fn enum_indices() {
@@ -693,6 +739,20 @@ fn json_order() {
             9,
             ServerMessage::Order {
                 order: sample_order(),
+            },
+        ),
+    );
+}
+
+#[test]
+fn json_stats() {
+    check_json(
+        "json/stats",
+        r#"{"seq":12,"type":"stats","stats":{"ts_ms":1700000000000,"drivers":{"total":10,"available":6,"on_route":4,"break":1,"offline":3},"orders":{"pending":2,"assigned":5,"picked_up":3,"unassignable":1,"delivered":40,"cancelled":2,"failed":1},"assign_latency":{"count":52,"p50_ms":12.5,"p90_ms":20.0,"p99_ms":31.25,"max_ms":40.0},"route_latency":{"count":0,"p50_ms":0.0,"p90_ms":0.0,"p99_ms":0.0,"max_ms":0.0},"window_s":60}}"#,
+        &server(
+            12,
+            ServerMessage::Stats {
+                stats: sample_stats(),
             },
         ),
     );

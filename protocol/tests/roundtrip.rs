@@ -8,9 +8,10 @@
 
 use dispatch_protocol::validate::{MAX_ID_LEN, MAX_SERVICE_S, MAX_SIZE, MAX_TEXT_LEN};
 use dispatch_protocol::{
-    decode_client, decode_raw, encode, ClientFrame, ConsoleMessage, DecodeError, DriverMessage,
-    DriverStatus, DriverUpdate, Encoded, Encoding, ErrorCode, NewOrder, Order, OrderStatus, Route,
-    RouteStop, ServerFrame, ServerMessage, StatusChange, Stop, StopKind, StopOutcome, Validate,
+    decode_client, decode_raw, encode, ClientFrame, ConsoleMessage, DecodeError, DriverCounts,
+    DriverMessage, DriverStatus, DriverUpdate, Encoded, Encoding, ErrorCode, LatencySummary,
+    NewOrder, Order, OrderCounts, OrderStatus, Route, RouteStop, ServerFrame, ServerMessage, Stats,
+    StatusChange, Stop, StopKind, StopOutcome, Validate,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -266,7 +267,55 @@ fn server_message(f: Floats) -> impl Strategy<Value = ServerMessage> {
         (vec(driver_update(f), 0..6), any::<u64>())
             .prop_map(|(updates, dropped)| ServerMessage::Drivers { updates, dropped }),
         order(f).prop_map(|order| ServerMessage::Order { order }),
+        stats(f).prop_map(|stats| ServerMessage::Stats { stats }),
     ]
+}
+
+fn latency(f: Floats) -> impl Strategy<Value = LatencySummary> {
+    (any::<u64>(), float(f), float(f), float(f), float(f)).prop_map(
+        |(count, p50_ms, p90_ms, p99_ms, max_ms)| LatencySummary {
+            count,
+            p50_ms,
+            p90_ms,
+            p99_ms,
+            max_ms,
+        },
+    )
+}
+
+fn stats(f: Floats) -> impl Strategy<Value = Stats> {
+    (
+        any::<u64>(),
+        vec(any::<u64>(), 5),
+        vec(any::<u64>(), 7),
+        latency(f),
+        latency(f),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(ts_ms, d, o, assign_latency, route_latency, window_s)| Stats {
+                ts_ms,
+                drivers: DriverCounts {
+                    total: d[0],
+                    available: d[1],
+                    on_route: d[2],
+                    on_break: d[3],
+                    offline: d[4],
+                },
+                orders: OrderCounts {
+                    pending: o[0],
+                    assigned: o[1],
+                    picked_up: o[2],
+                    unassignable: o[3],
+                    delivered: o[4],
+                    cancelled: o[5],
+                    failed: o[6],
+                },
+                assign_latency,
+                route_latency,
+                window_s,
+            },
+        )
 }
 
 fn driver_frame(f: Floats) -> impl Strategy<Value = ClientFrame<DriverMessage>> {

@@ -28,6 +28,7 @@ use dispatch_storage::{
 };
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -55,9 +56,26 @@ pub struct DriverHandle {
     pub addr: Addr<DriverActor>,
     slot: Arc<LatestInbox<(), PositionReport>>,
     route: Arc<RwLock<RouteSnapshot>>,
+    /// The driver's status as the actor last set it (an index of `DriverStatus::ALL`),
+    /// for fleet counts that must not queue behind actor mailboxes.
+    status: Arc<AtomicU8>,
 }
 
 impl DriverHandle {
+    pub fn status(&self) -> DriverStatus {
+        status_from_index(self.status.load(Ordering::Relaxed))
+    }
+
+    /// Whether the published route has stops.
+    pub fn has_stops(&self) -> bool {
+        !self
+            .route
+            .read()
+            .expect("route snapshot lock")
+            .stops
+            .is_empty()
+    }
+
     /// Lossy-latest: replaces a position not yet applied and wakes the actor if needed.
     pub fn offer_position(&self, p: PositionReport) {
         let offered = self.slot.offer((), p);
@@ -135,6 +153,7 @@ pub struct DriverActor {
     /// Orders on the route (each has one or both of its stops there).
     orders: HashMap<Arc<str>, Order>,
     published: Arc<RwLock<RouteSnapshot>>,
+    status_cell: Arc<AtomicU8>,
     regions: Arc<Regions>,
     writer: Arc<PositionWriter>,
     shared: Arc<Shared>,
@@ -168,6 +187,8 @@ impl DriverActor {
         }));
         let actor_slot = slot.clone();
         let actor_published = published.clone();
+        let status = Arc::new(AtomicU8::new(status_index(init.status)));
+        let actor_status = status.clone();
         let addr = DriverActor::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(mailbox);
             let now = now_ms();
@@ -191,6 +212,7 @@ impl DriverActor {
                 etas: Vec::new(),
                 orders,
                 published: actor_published,
+                status_cell: actor_status,
                 regions,
                 writer,
                 shared,
@@ -205,6 +227,7 @@ impl DriverActor {
             addr,
             slot,
             route: published,
+            status,
         }
     }
 
@@ -411,8 +434,12 @@ impl DriverActor {
         let now = now_ms();
         self.fan_out(&ServerMessage::Route { route: w.route });
         for created in w.added {
-            metrics::histogram!(telemetry::ORDER_PUSH_SECONDS)
-                .record(now.saturating_sub(created) as f64 / 1000.0);
+            let took = now.saturating_sub(created);
+            metrics::histogram!(telemetry::ORDER_PUSH_SECONDS).record(took as f64 / 1000.0);
+            self.shared
+                .latency
+                .route
+                .record(Duration::from_millis(took));
         }
         let me: Arc<str> = Arc::from(self.id());
         for o in w.orders {
@@ -481,6 +508,8 @@ impl DriverActor {
         }
         let old = self.status;
         self.status = status;
+        self.status_cell
+            .store(status_index(status), Ordering::Relaxed);
         self.updated_ms = now_ms();
         self.publish_to_region();
         self.persist_state();
@@ -699,8 +728,12 @@ impl Handler<Propose> for DriverActor {
         for mut o in p.orders {
             set_status(&mut o, OrderStatus::Assigned, now, None);
             o.driver_id = Some(self.record.id.clone());
-            metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS)
-                .record(now.saturating_sub(o.created_ms) as f64 / 1000.0);
+            let took = now.saturating_sub(o.created_ms);
+            metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS).record(took as f64 / 1000.0);
+            self.shared
+                .latency
+                .assign
+                .record(Duration::from_millis(took));
             added.push(o.created_ms);
             self.shared.book.set_owner(&o.id, Owner::Driver(me.clone()));
             self.orders.insert(Arc::from(o.id.as_str()), o);
@@ -959,4 +992,15 @@ pub fn stops_from_record(r: &RouteRecord) -> Vec<LiveStop> {
             )
         })
         .collect()
+}
+
+fn status_index(s: DriverStatus) -> u8 {
+    DriverStatus::ALL
+        .iter()
+        .position(|x| *x == s)
+        .expect("every status is in ALL") as u8
+}
+
+fn status_from_index(i: u8) -> DriverStatus {
+    DriverStatus::ALL[usize::from(i) % DriverStatus::ALL.len()]
 }

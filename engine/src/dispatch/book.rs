@@ -8,8 +8,9 @@ use super::orders::is_terminal;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::in_bbox;
 use crate::telemetry;
-use dispatch_protocol::{Order, OrderStatus};
+use dispatch_protocol::{Order, OrderCounts, OrderStatus};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
 
@@ -27,7 +28,19 @@ struct Entry {
 pub struct OrderBook {
     map: RwLock<HashMap<String, Entry>>,
     feed: broadcast::Sender<Arc<Order>>,
+    /// Per status (index in `STATUSES`): open orders now, finished ones since start.
+    counts: [AtomicI64; STATUSES.len()],
 }
+
+const STATUSES: [OrderStatus; 7] = [
+    OrderStatus::Pending,
+    OrderStatus::Assigned,
+    OrderStatus::PickedUp,
+    OrderStatus::Delivered,
+    OrderStatus::Cancelled,
+    OrderStatus::Failed,
+    OrderStatus::Unassignable,
+];
 
 impl OrderBook {
     pub fn new(feed_capacity: usize) -> Self {
@@ -35,6 +48,7 @@ impl OrderBook {
         Self {
             map: RwLock::default(),
             feed,
+            counts: Default::default(),
         }
     }
 
@@ -93,7 +107,7 @@ impl OrderBook {
                     }
                 }
             };
-            count_transition(old, order.status);
+            self.count_transition(old, order.status);
         }
         // No console watching is the normal idle case.
         let _ = self.feed.send(order);
@@ -109,6 +123,43 @@ impl OrderBook {
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
+    }
+
+    /// Open orders by status now; delivered, cancelled and failed since the engine
+    /// started.
+    pub fn counts(&self) -> OrderCounts {
+        let n = |s: OrderStatus| self.counts[status_slot(s)].load(Ordering::Relaxed).max(0) as u64;
+        OrderCounts {
+            pending: n(OrderStatus::Pending),
+            assigned: n(OrderStatus::Assigned),
+            picked_up: n(OrderStatus::PickedUp),
+            unassignable: n(OrderStatus::Unassignable),
+            delivered: n(OrderStatus::Delivered),
+            cancelled: n(OrderStatus::Cancelled),
+            failed: n(OrderStatus::Failed),
+        }
+    }
+
+    /// Open orders by status (gauge and count) and finished orders by outcome (counter
+    /// and count). Called under the map's write lock, so counts follow the map.
+    fn count_transition(&self, old: Option<OrderStatus>, new: OrderStatus) {
+        if old == Some(new) {
+            return;
+        }
+        if let Some(old) = old {
+            if !is_terminal(old) {
+                metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(old))
+                    .decrement(1.0);
+                self.counts[status_slot(old)].fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.counts[status_slot(new)].fetch_add(1, Ordering::Relaxed);
+        if is_terminal(new) {
+            metrics::counter!(telemetry::ORDERS_FINISHED, "status" => status_label(new))
+                .increment(1);
+        } else {
+            metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(new)).increment(1.0);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -139,21 +190,11 @@ fn status_label(s: OrderStatus) -> &'static str {
     }
 }
 
-/// Open orders by status (gauge) and finished orders by outcome (counter).
-fn count_transition(old: Option<OrderStatus>, new: OrderStatus) {
-    if old == Some(new) {
-        return;
-    }
-    if let Some(old) = old {
-        if !is_terminal(old) {
-            metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(old)).decrement(1.0);
-        }
-    }
-    if is_terminal(new) {
-        metrics::counter!(telemetry::ORDERS_FINISHED, "status" => status_label(new)).increment(1);
-    } else {
-        metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(new)).increment(1.0);
-    }
+fn status_slot(s: OrderStatus) -> usize {
+    STATUSES
+        .iter()
+        .position(|x| *x == s)
+        .expect("every status is in STATUSES")
 }
 
 #[cfg(test)]
@@ -197,9 +238,13 @@ mod tests {
         assert_eq!(book.owner("a"), Some(Owner::Driver("d1".into())));
         assert_eq!(book.open_orders(Some([24.0, 60.15, 25.0, 60.25])).len(), 1);
         assert!(book.open_orders(Some([0.0, 0.0, 1.0, 1.0])).is_empty());
+        assert_eq!(book.counts().assigned, 1);
+        assert_eq!(book.counts().pending, 0);
         set_status(&mut o, OrderStatus::Delivered, 3, None);
         book.publish(o, None);
         assert!(book.get("a").is_none());
+        let counts = book.counts();
+        assert_eq!((counts.assigned, counts.delivered), (0, 1));
         assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Pending);
         assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Assigned);
         assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Delivered);

@@ -9,6 +9,7 @@ pub mod plan;
 #[cfg(test)]
 mod plan_tests;
 pub mod service;
+pub mod stats;
 pub mod travel;
 
 use crate::config::{Config, DispatchConfig};
@@ -28,6 +29,8 @@ pub struct Shared {
     pub commit: GroupCommit,
     pub book: OrderBook,
     pub drivers: Arc<Drivers>,
+    /// Assignment latencies over a sliding window, for consoles.
+    pub latency: stats::Latencies,
 }
 
 impl Shared {
@@ -49,6 +52,9 @@ impl Shared {
             commit,
             book: OrderBook::new(config.console.feed_capacity.max(1024)),
             drivers,
+            latency: stats::Latencies::new(std::time::Duration::from_secs(
+                config.console.stats_window_s,
+            )),
         }
     }
 

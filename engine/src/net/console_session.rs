@@ -53,6 +53,8 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, Str
     let mut watch: Option<Watch> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(app.config.console.batch_ms));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut stats_tick = tokio::time::interval(Duration::from_millis(app.config.console.stats_ms));
+    stats_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
@@ -94,6 +96,11 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, Str
                 let updates = w.pending.drain().map(|(_, u)| u).collect();
                 let dropped = std::mem::take(&mut w.dropped);
                 if conn.send(ServerMessage::Drivers { updates, dropped }).await.is_err() {
+                    break;
+                }
+            }
+            _ = stats_tick.tick() => {
+                if watch.is_some() && send_stats(&app, &mut conn).await.is_err() {
                     break;
                 }
             }
@@ -161,7 +168,9 @@ async fn handle(
                 pending: HashMap::new(),
                 dropped: 0,
             });
-            conn.send(ServerMessage::Snapshot { drivers, orders }).await
+            conn.send(ServerMessage::Snapshot { drivers, orders })
+                .await?;
+            send_stats(app, conn).await
         }
         ConsoleMessage::CreateOrder { order } => match service::create(app, order).await {
             Ok((_, order)) => conn.send(ServerMessage::Order { order }).await,
@@ -172,4 +181,12 @@ async fn handle(
             Err(e) => conn.error(e.code, e.message, frame.seq).await,
         },
     }
+}
+
+async fn send_stats(
+    app: &Arc<App>,
+    conn: &mut Conn,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let stats = crate::dispatch::stats::collect(&app.shared);
+    conn.send(ServerMessage::Stats { stats }).await
 }

@@ -2,7 +2,7 @@
 //! listener. Every request gets a tracing span and a latency histogram sample.
 
 use super::extract::{authenticate, json_body, query_param, require_console, token_of};
-use super::{console_session, driver_session, ws};
+use super::{console_page, console_session, driver_session, ws};
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
 use crate::auth::Principal;
@@ -33,6 +33,9 @@ type AppState = State<Arc<App>>;
 /// Every route the router serves, as (method, path template): the OpenAPI document
 /// must list exactly these (tested).
 pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/"),
+    ("get", "/console.js"),
+    ("get", "/console.css"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -43,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orders"),
     ("get", "/v1/orders/{id}"),
     ("post", "/v1/orders/{id}/cancel"),
+    ("get", "/v1/stats"),
     ("get", "/ws/driver"),
     ("get", "/ws/console"),
 ];
@@ -50,6 +54,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.limits.max_body_bytes;
     Router::new()
+        .route("/", get(console_page::index))
+        .route("/console.js", get(console_page::script))
+        .route("/console.css", get(console_page::style))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi))
@@ -59,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/orders", post(create_order).get(list_orders))
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
+        .route("/v1/stats", get(stats))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
         .fallback(not_found)
@@ -320,6 +328,17 @@ struct ListQuery {
     status: Option<String>,
     limit: Option<String>,
     after: Option<String>,
+}
+
+/// Fleet and order counts and assignment latency percentiles (console token): the
+/// same totals consoles get as `stats` messages.
+async fn stats(
+    State(app): AppState,
+    req: Request,
+) -> Result<Json<dispatch_protocol::Stats>, ApiError> {
+    let (parts, _) = req.into_parts();
+    require_console(&authenticate(&app, &parts)?)?;
+    Ok(Json(crate::dispatch::stats::collect(&app.shared)))
 }
 
 async fn list_orders(

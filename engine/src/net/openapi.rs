@@ -102,6 +102,20 @@ pub fn document() -> Value {
                     "ts_ms": {"type": "integer", "nullable": true}, "updated_ms": {"type": "integer"},
                     "connected": {"type": "integer"}, "route": {"$ref": "#/components/schemas/Route"},
                     "token": {"type": "string", "description": "only in the answer to POST /v1/drivers"}}},
+                "Latency": {"type": "object", "required": ["count", "p50_ms", "p90_ms", "p99_ms", "max_ms"], "properties": {
+                    "count": {"type": "integer"}, "p50_ms": {"type": "number"}, "p90_ms": {"type": "number"},
+                    "p99_ms": {"type": "number"}, "max_ms": {"type": "number"}}},
+                "Stats": {"type": "object", "required": ["ts_ms", "drivers", "orders", "assign_latency", "route_latency", "window_s"], "properties": {
+                    "ts_ms": {"type": "integer", "format": "int64"},
+                    "drivers": {"type": "object", "description": "registered drivers by status; on_route: available with stops", "properties": {
+                        "total": {"type": "integer"}, "available": {"type": "integer"}, "on_route": {"type": "integer"},
+                        "break": {"type": "integer"}, "offline": {"type": "integer"}}},
+                    "orders": {"type": "object", "description": "open orders by status now; delivered, cancelled, failed since the engine started", "properties": {
+                        "pending": {"type": "integer"}, "assigned": {"type": "integer"}, "picked_up": {"type": "integer"},
+                        "unassignable": {"type": "integer"}, "delivered": {"type": "integer"}, "cancelled": {"type": "integer"}, "failed": {"type": "integer"}}},
+                    "assign_latency": {"$ref": "#/components/schemas/Latency"},
+                    "route_latency": {"$ref": "#/components/schemas/Latency"},
+                    "window_s": {"type": "integer"}}},
                 "Nearby": {"type": "object", "properties": {"drivers": {"type": "array", "items": {"type": "object", "properties": {
                     "id": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"},
                     "distance_m": {"type": "number"}, "status": {"type": "string"}}}}}}
@@ -109,6 +123,9 @@ pub fn document() -> Value {
         },
         "security": [{"bearer": []}, {"query": []}],
         "paths": {
+            "/": {"get": {"security": [], "summary": "The web dispatch console (HTML; token from ?token= or the page's entry field)", "responses": {"200": {"description": "text/html"}}}},
+            "/console.js": {"get": {"security": [], "summary": "The console's script", "responses": {"200": {"description": "text/javascript"}}}},
+            "/console.css": {"get": {"security": [], "summary": "The console's style sheet", "responses": {"200": {"description": "text/css"}}}},
             "/healthz": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
             "/metrics": {"get": {"security": [], "summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
             "/openapi.json": {"get": {"security": [], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3 JSON"}}}},
@@ -135,6 +152,8 @@ pub fn document() -> Value {
                 "responses": with_errors(json!({"200": ok_json("the order", "Order"), "404": error_response("not_found")}))}},
             "/v1/orders/{id}/cancel": {"post": {"summary": "Cancel an order not picked up yet", "parameters": [id_param()],
                 "responses": with_errors(json!({"200": ok_json("cancelled", "Order"), "404": error_response("not_found"), "409": error_response("picked up or finished")}))}},
+            "/v1/stats": {"get": {"summary": "Fleet and order counts, assignment latency percentiles over the stats window (console)",
+                "responses": with_errors(json!({"200": ok_json("live totals", "Stats")}))}},
             "/ws/driver": {"get": {"summary": "Driver WebSocket (upgrade; driver token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}},
             "/ws/console": {"get": {"summary": "Console WebSocket (upgrade; console token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}}
         }

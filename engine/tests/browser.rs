@@ -1,0 +1,177 @@
+//! The web console end to end in a real browser: the engine on 127.0.0.1, three driver
+//! bots online over real WebSockets, and `tests/browser/console_test.mjs` driving
+//! Debian's headless Chromium through playwright-core: the drivers are drawn, an order
+//! created by clicking the map is assigned, an engine error is shown, a dropped
+//! connection comes back. This side then checks the engine: the order exists, is
+//! assigned to a bot, and the bot's socket received the route holding it.
+//!
+//! Needs `node`, `/usr/bin/chromium` (Debian's `chromium`) and
+//! `npm ci --prefix engine/tests/browser`; `.ci/run` installs them and sets
+//! `DISPATCH_BROWSER_TEST=required`, which turns a missing piece into a failure.
+//! Elsewhere a missing piece skips the test with a message.
+
+mod common;
+
+use common::{send, Engine, WAIT};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether everything the browser test needs is here; a reason when not.
+fn prerequisites(dir: &Path) -> Result<(), String> {
+    if !Path::new(CHROMIUM).exists() {
+        return Err(format!("{CHROMIUM} not found (apt-get install chromium)"));
+    }
+    if !dir.join("node_modules/playwright-core").exists() {
+        return Err(format!(
+            "playwright-core not installed (npm ci --prefix {})",
+            dir.display()
+        ));
+    }
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Err("node not found".into());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if let Err(why) = prerequisites(&dir) {
+        if std::env::var("DISPATCH_BROWSER_TEST").as_deref() == Ok("required") {
+            panic!("browser test required but cannot run: {why}");
+        }
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+
+    let engine = Engine::start(|_| {}).await;
+    // Three drivers a few hundred metres apart in central Helsinki.
+    let spots = [
+        ("d1", 60.1699, 24.9384),
+        ("d2", 60.1725, 24.9450),
+        ("d3", 60.1660, 24.9300),
+    ];
+    let (routes_tx, mut routes_rx) = mpsc::unbounded_channel::<(String, Value)>();
+    let mut bots = Vec::new();
+    for (id, lat, lon) in spots {
+        let token = engine.register(id).await;
+        let mut ws = engine.driver(id, &token).await;
+        send(&mut ws, json!({"type": "status", "status": "available"})).await;
+        send(
+            &mut ws,
+            json!({"type": "position", "lat": lat, "lon": lon, "ts_ms": dispatch_engine::time::now_ms()}),
+        )
+        .await;
+        // The bot keeps its socket open and reports every route it is sent.
+        let tx = routes_tx.clone();
+        bots.push(tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while let Some(Ok(msg)) = ws.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+                    if v["type"] == "route" {
+                        let _ = tx.send((id.to_string(), v));
+                    }
+                }
+            }
+        }));
+    }
+    engine
+        .wait_nearest(60.17, 24.94, 10, "available", |d| d.len() == 3)
+        .await;
+
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console.png");
+    let _ = std::fs::remove_file(&shot);
+    let drivers: Vec<Value> = spots
+        .iter()
+        .map(|(id, lat, lon)| json!({"id": id, "lat": lat, "lon": lon}))
+        .collect();
+    let child = tokio::process::Command::new("node")
+        .arg(dir.join("console_test.mjs"))
+        .env(
+            "CONSOLE_URL",
+            format!("{}/?token={}", engine.base, engine.console),
+        )
+        .env("DRIVERS", serde_json::to_string(&drivers).unwrap())
+        .env("SCREENSHOT", &shot)
+        .env("CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the browser run ends within two minutes")
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser run failed (its log is above)"
+    );
+    let result: Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .expect("a result line"),
+    )
+    .expect("a JSON result line");
+    let order_id = result["order_id"].as_str().expect("order_id").to_string();
+    let driver_id = result["driver_id"].as_str().expect("driver_id").to_string();
+    assert!(shot.exists(), "no screenshot at {}", shot.display());
+    println!("console screenshot: {}", shot.display());
+
+    // The engine's side: the order the page created is stored and assigned to that bot...
+    let order: Value = engine
+        .http
+        .get(engine.url(&format!("/v1/orders/{order_id}")))
+        .bearer_auth(&engine.console)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "assigned", "{order}");
+    assert_eq!(order["driver_id"], driver_id.as_str(), "{order}");
+    // ...and that bot's socket received a route holding its two stops.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (bot, route) = tokio::time::timeout_at(deadline, routes_rx.recv())
+            .await
+            .expect("the assigned bot receives the route")
+            .expect("bots are running");
+        let stops = route["route"]["stops"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mine = stops
+            .iter()
+            .filter(|s| s["order_id"] == order_id.as_str())
+            .count();
+        if mine == 2 {
+            assert_eq!(bot, driver_id, "the route went to another driver");
+            break;
+        }
+    }
+    // The refused order (size 999) left nothing behind: only one order exists.
+    let list: Value = engine
+        .http
+        .get(engine.url("/v1/orders"))
+        .bearer_auth(&engine.console)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["orders"].as_array().map(Vec::len), Some(1), "{list}");
+    for b in bots {
+        b.abort();
+    }
+}
