@@ -56,7 +56,7 @@
     pendingCreates: new Map(), // seq -> order id
     view: { cx: 0.5, cy: 0.5, z: 2 }, // centre in web-mercator units [0,1], zoom level
     dirty: true,
-    frame: { drivers: 0, orders: 0, routeStops: 0, at: 0 },
+    frame: { drivers: 0, orders: 0, routeStops: 0, at: 0, drawMs: 0 },
     resubscribeTimer: null,
     lastMessageAt: 0,
   };
@@ -205,6 +205,7 @@
   }
 
   function draw(now) {
+    const t0 = performance.now();
     const { w, h } = cssSize();
     ctx.clearRect(0, 0, w, h);
     drawGrid(w, h);
@@ -325,7 +326,7 @@
       }
     }
     drawScaleBar(w, h);
-    state.frame = { drivers: driversDrawn, orders: ordersDrawn, routeStops, at: now };
+    state.frame = { drivers: driversDrawn, orders: ordersDrawn, routeStops, at: now, drawMs: performance.now() - t0 };
     return moving;
   }
   function onScreen(p, w, h) { return p.x >= -10 && p.y >= -10 && p.x <= w + 10 && p.y <= h + 10; }

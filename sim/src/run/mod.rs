@@ -68,6 +68,10 @@ pub struct Args {
     /// the scenario's travel settings and time scaling are applied on top.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Print the engine configuration this scenario needs (TOML, for
+    /// `dispatch serve --config FILE` before a --url run) and exit.
+    #[arg(long)]
+    print_engine_config: bool,
 }
 
 /// The engine refuses `travel.speed_kmh` above this and hourly factors above
@@ -275,6 +279,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             args.scenario.display()
         )
     })?;
+    if args.print_engine_config {
+        let base = match &args.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        print!("{}", engine_config(&s, base)?.to_toml());
+        return Ok(());
+    }
     let report = simulate(&s, &args).await?;
     let dir = args
         .out
