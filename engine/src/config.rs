@@ -64,6 +64,13 @@ pub struct ConsoleConfig {
     pub stats_ms: u64,
     /// Latency percentiles in `stats` cover between half of this window and all of it.
     pub stats_window_s: u64,
+    /// Drivers per `snapshot` or `drivers` message (about 110 bytes each in JSON); a
+    /// larger set goes out as several messages, so no message outgrows the socket's
+    /// `limits.ws_max_write_buffer_bytes`.
+    pub max_drivers_per_message: usize,
+    /// Orders in a `snapshot` (up to about 1 KiB each with their history); the rest
+    /// follow as `order` messages.
+    pub max_orders_per_message: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -263,6 +270,8 @@ impl Default for ConsoleConfig {
             feed_capacity: 256,
             stats_ms: 1000,
             stats_window_s: 60,
+            max_drivers_per_message: 2000,
+            max_orders_per_message: 400,
         }
     }
 }
@@ -359,6 +368,14 @@ impl Config {
             (
                 "console.stats_window_s",
                 self.console.stats_window_s as usize,
+            ),
+            (
+                "console.max_drivers_per_message",
+                self.console.max_drivers_per_message,
+            ),
+            (
+                "console.max_orders_per_message",
+                self.console.max_orders_per_message,
             ),
             ("limits.max_frame_bytes", self.limits.max_frame_bytes),
             ("limits.max_body_bytes", self.limits.max_body_bytes),

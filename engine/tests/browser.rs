@@ -1,9 +1,10 @@
 //! The web console end to end in a real browser: the engine on 127.0.0.1, three driver
 //! bots online over real WebSockets, and `tests/browser/console_test.mjs` driving
 //! Debian's headless Chromium through playwright-core: the drivers are drawn, an order
-//! created by clicking the map is assigned, an engine error is shown, a dropped
-//! connection comes back. This side then checks the engine: the order exists, is
-//! assigned to a bot, and the bot's socket received the route holding it.
+//! created by clicking the map is assigned, an engine error is shown, the order is
+//! cancelled from its panel, a dropped connection comes back. This side then checks
+//! the engine: the order was assigned to a bot, whose socket received the route
+//! holding it and then one without it, and is cancelled.
 //!
 //! Needs `node`, `/usr/bin/chromium` (Debian's `chromium`) and
 //! `npm ci --prefix engine/tests/browser`; `.ci/run` installs them and sets
@@ -126,7 +127,8 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
     assert!(shot.exists(), "no screenshot at {}", shot.display());
     println!("console screenshot: {}", shot.display());
 
-    // The engine's side: the order the page created is stored and assigned to that bot...
+    // The engine's side: the order the page created went to that bot and was then
+    // cancelled from the page...
     let order: Value = engine
         .http
         .get(engine.url(&format!("/v1/orders/{order_id}")))
@@ -137,9 +139,16 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
         .json()
         .await
         .unwrap();
-    assert_eq!(order["status"], "assigned", "{order}");
-    assert_eq!(order["driver_id"], driver_id.as_str(), "{order}");
-    // ...and that bot's socket received a route holding its two stops.
+    assert_eq!(order["status"], "cancelled", "{order}");
+    let history: Vec<&str> = order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["pending", "assigned", "cancelled"], "{order}");
+    // ...and that bot's socket received a route holding its two stops, then one
+    // without them.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (bot, route) = tokio::time::timeout_at(deadline, routes_rx.recv())
@@ -156,6 +165,19 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
             .count();
         if mine == 2 {
             assert_eq!(bot, driver_id, "the route went to another driver");
+            break;
+        }
+    }
+    loop {
+        let (bot, route) = tokio::time::timeout_at(deadline, routes_rx.recv())
+            .await
+            .expect("the bot is told the order is gone")
+            .expect("bots are running");
+        let stops = route["route"]["stops"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if bot == driver_id && !stops.iter().any(|s| s["order_id"] == order_id.as_str()) {
             break;
         }
     }

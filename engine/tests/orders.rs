@@ -695,7 +695,12 @@ async fn consoles_get_fleet_and_order_stats_and_the_page_needs_no_token() {
     .await;
     let drivers = &stats["stats"]["drivers"];
     assert_eq!(
-        (&drivers["total"], &drivers["available"], &drivers["on_route"], &drivers["offline"]),
+        (
+            &drivers["total"],
+            &drivers["available"],
+            &drivers["on_route"],
+            &drivers["offline"]
+        ),
         (&json!(2), &json!(1), &json!(0), &json!(0)),
         "{stats}"
     );
@@ -752,4 +757,139 @@ async fn consoles_get_fleet_and_order_stats_and_the_page_needs_no_token() {
         assert!(ct.starts_with(kind), "{path}: {ct}");
         assert!(resp.text().await.unwrap().contains(needle), "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_driver_several_cells_away_within_the_radius_gets_the_order() {
+    let e = Engine::start(flat).await;
+    // 0.05° cells are about 2.8 km wide here: 0.16° east is 8.9 km and four cells away,
+    // within the 15 km candidate radius but beyond the adjacent cells.
+    let mut d = online(&e, "far", 4, (60.1699, 25.10)).await;
+    let (st, body) = post(
+        &e,
+        "/v1/orders",
+        order_body("o-far", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    recv_until(&mut d, |m| route_with(m, "o-far")).await;
+    let (_, got) = get(&e, "/v1/orders/o-far").await;
+    assert_eq!(got["status"], "assigned", "{got}");
+    assert_eq!(got["driver_id"], "far");
+}
+
+#[tokio::test]
+async fn an_unassignable_order_is_assigned_when_a_driver_comes_online() {
+    // The timed retry is an hour away: only the new supply can place the order.
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.unassignable_retry_ms = 3_600_000;
+    })
+    .await;
+    let mut console = e.ws("/ws/console", Some(&e.console)).await;
+    send(&mut console, json!({"type": "subscribe"})).await;
+    recv_until(&mut console, |m| m["type"] == "snapshot").await;
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("lonely", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let m = recv_until(&mut console, |m| {
+        m["type"] == "order" && m["order"]["status"] == "unassignable"
+    })
+    .await;
+    let reason = m["order"]["history"].as_array().unwrap().last().unwrap()["reason"].clone();
+    assert_eq!(reason, "no available driver nearby", "{m}");
+
+    let mut d = online(&e, "newcomer", 4, HEL).await;
+    recv_until(&mut d, |m| route_with(m, "lonely")).await;
+    let (_, got) = get(&e, "/v1/orders/lonely").await;
+    assert_eq!(got["status"], "assigned", "{got}");
+    assert_eq!(got["driver_id"], "newcomer");
+    let statuses: Vec<&str> = got["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pending", "unassignable", "assigned"]);
+}
+
+#[tokio::test]
+async fn dispatch_metrics_are_exported() {
+    let e = Engine::start(flat).await;
+    let mut d = online(&e, "m1", 4, HEL).await;
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("metered", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    recv_until(&mut d, |m| route_with(m, "metered")).await;
+    let text = e
+        .http
+        .get(e.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "dispatch_orders_open{status=\"assigned\"}",
+        "dispatch_orders_created_total",
+        "dispatch_order_created_to_assigned_seconds_bucket",
+        "dispatch_order_created_to_route_pushed_seconds_bucket",
+        "dispatch_match_batch_orders_bucket",
+        "dispatch_match_tick_seconds_bucket",
+        "dispatch_proposals_accepted_total",
+        "dispatch_replans_total{reason=\"insert\"}",
+        "dispatch_region_pending_orders",
+    ] {
+        assert!(text.contains(name), "/metrics lacks {name}");
+    }
+}
+
+#[tokio::test]
+async fn a_snapshot_larger_than_the_write_buffer_arrives_in_parts() {
+    // 40 drivers are about 3.6 KB of JSON: more than a 2 KiB write buffer takes in one
+    // message, so the snapshot must come in parts (10 drivers each) or not at all.
+    let e = Engine::start(|c| {
+        flat(c);
+        c.limits.ws_max_write_buffer_bytes = 2048;
+        c.console.max_drivers_per_message = 10;
+    })
+    .await;
+    let mut sockets = Vec::new();
+    for i in 0..40 {
+        let at = (
+            60.16 + f64::from(i) * 0.001,
+            24.93 + f64::from(i % 7) * 0.002,
+        );
+        sockets.push(online(&e, &format!("p{i:02}"), 4, at).await);
+    }
+    let mut console = e.ws("/ws/console", Some(&e.console)).await;
+    send(&mut console, json!({"type": "subscribe"})).await;
+    let snap = recv_until(&mut console, |m| m["type"] == "snapshot").await;
+    let mut seen: std::collections::HashSet<String> = snap["drivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen.len(), 10, "{snap}");
+    while seen.len() < 40 {
+        let m = recv_until(&mut console, |m| m["type"] == "drivers").await;
+        let updates = m["updates"].as_array().unwrap();
+        assert!(updates.len() <= 10, "{m}");
+        seen.extend(
+            updates
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_string()),
+        );
+    }
+    drop(sockets);
 }

@@ -204,7 +204,10 @@ impl RegionActor {
             .collect();
         *self.available.write().expect("available lock") = Arc::new(available);
         if std::mem::take(&mut self.tell_neighbours) {
-            for key in self.key.neighbours() {
+            // Every region whose orders may take a driver of this cell as a candidate.
+            let grid = self.regions.grid();
+            let rings = grid.rings_within(self.key, self.shared.config.candidate_radius_m);
+            for key in (1..=rings).flat_map(|r| self.key.ring(r)) {
                 if let Some(n) = self.regions.get(key) {
                     let _ = n.addr.try_send(SupplyChanged);
                 }
@@ -237,7 +240,8 @@ impl Actor for RegionActor {
 
 impl RegionActor {
     /// The nearest available drivers to a point: this region's live index plus the
-    /// published snapshots of neighbouring cells within the candidate radius.
+    /// published snapshots of the cells around it, ring by ring, as far as the
+    /// candidate radius reaches.
     fn candidates(&self, lat: f64, lon: f64) -> Vec<Nearby> {
         let c = &self.shared.config;
         let k = c.candidates;
@@ -250,16 +254,21 @@ impl RegionActor {
             Some(radius),
         );
         let grid = self.regions.grid();
-        {
-            for key in self.key.neighbours() {
-                let bound = if found.len() >= k {
-                    found[k - 1].distance_m
-                } else {
-                    radius
-                };
+        // Ring by ring outwards, as far as the candidate radius reaches; a ring none of
+        // whose cells can hold a closer driver than the k-th found ends the search.
+        found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+        for r in 1..=grid.rings_within(self.key, radius) {
+            let bound = if found.len() >= k {
+                found[k - 1].distance_m
+            } else {
+                radius
+            };
+            let mut reachable = false;
+            for key in self.key.ring(r) {
                 if grid.min_distance_m(key, lat, lon) > bound {
                     continue;
                 }
+                reachable = true;
                 let Some(region) = self.regions.get(key) else {
                     continue;
                 };
@@ -277,6 +286,10 @@ impl RegionActor {
                     }
                 }
             }
+            if !reachable {
+                break;
+            }
+            found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
         }
         found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
         found.truncate(k);

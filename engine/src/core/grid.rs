@@ -12,12 +12,22 @@ pub struct RegionKey {
     pub col: i32,
 }
 
+/// The widest ring of cells a search looks at (a candidate radius far above the cell
+/// size would otherwise visit thousands of cells).
+pub const MAX_RINGS: i32 = 64;
+
 impl RegionKey {
     /// The eight cells around this one.
     pub fn neighbours(self) -> impl Iterator<Item = RegionKey> {
-        (-1..=1).flat_map(move |dr| {
-            (-1..=1)
-                .filter(move |&dc| dr != 0 || dc != 0)
+        self.ring(1)
+    }
+
+    /// The cells at Chebyshev distance `r` from this one: the 8·r cells of the square
+    /// ring `r` (this cell alone for r = 0).
+    pub fn ring(self, r: i32) -> impl Iterator<Item = RegionKey> {
+        (-r..=r).flat_map(move |dr| {
+            (-r..=r)
+                .filter(move |&dc| dr.abs() == r || dc.abs() == r)
                 .map(move |dc| RegionKey {
                     row: self.row + dr,
                     col: self.col + dc,
@@ -80,6 +90,18 @@ impl Grid {
         (b.min_lat + b.max_lat) / 2.0
     }
 
+    /// How many rings of cells around `key` can hold a point within `radius_m` of some
+    /// point of `key` (at least 1, at most `MAX_RINGS`): the radius over the cell's
+    /// shorter side, measured at its poleward edge where the cell is narrowest.
+    pub fn rings_within(&self, key: RegionKey, radius_m: f64) -> i32 {
+        let b = self.bounds(key);
+        let poleward = b.min_lat.abs().max(b.max_lat.abs()).min(89.9);
+        let width_m = self.cell_deg * 111_320.0 * poleward.to_radians().cos();
+        let height_m = self.cell_deg * 110_574.0;
+        let side = width_m.min(height_m).max(1.0);
+        ((radius_m / side).ceil() as i32).clamp(1, MAX_RINGS)
+    }
+
     /// A lower bound of the distance in metres from a point to any point of the cell:
     /// the haversine distance to the clamped point, less 2 % for the small difference
     /// between a clamped lat/lon box and the true spherical nearest point.
@@ -97,6 +119,36 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rings_hold_every_cell_once() {
+        let k = RegionKey { row: 10, col: -3 };
+        assert_eq!(k.ring(0).collect::<Vec<_>>(), vec![k]);
+        let mut seen = std::collections::HashSet::new();
+        for r in 0..=4 {
+            let ring: Vec<_> = k.ring(r).collect();
+            assert_eq!(ring.len(), if r == 0 { 1 } else { 8 * r as usize });
+            for c in ring {
+                assert_eq!((c.row - k.row).abs().max((c.col - k.col).abs()), r);
+                assert!(seen.insert(c), "{c} twice");
+            }
+        }
+        assert_eq!(seen.len(), 81);
+        assert_eq!(k.neighbours().count(), 8);
+    }
+
+    #[test]
+    fn rings_cover_the_radius() {
+        let g = Grid::new(0.05);
+        let hel = g.key(60.17, 24.94);
+        // 0.05° of longitude at 60.2° N is about 2.77 km: 15 km needs 6 rings.
+        assert_eq!(g.rings_within(hel, 15_000.0), 6);
+        assert_eq!(g.rings_within(hel, 100.0), 1);
+        assert_eq!(g.rings_within(hel, 1e9), MAX_RINGS);
+        // At the equator the cell is 5.5 km either way.
+        let eq = g.key(0.01, 10.0);
+        assert_eq!(g.rings_within(eq, 15_000.0), 3);
+    }
 
     #[test]
     fn keys_and_bounds_agree() {

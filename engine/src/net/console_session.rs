@@ -93,9 +93,9 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, Str
                 if w.pending.is_empty() && w.dropped == 0 {
                     continue;
                 }
-                let updates = w.pending.drain().map(|(_, u)| u).collect();
+                let updates: Vec<DriverUpdate> = w.pending.drain().map(|(_, u)| u).collect();
                 let dropped = std::mem::take(&mut w.dropped);
-                if conn.send(ServerMessage::Drivers { updates, dropped }).await.is_err() {
+                if send_drivers(&app, &mut conn, updates, dropped).await.is_err() {
                     break;
                 }
             }
@@ -159,8 +159,8 @@ async fn handle(
             // between the two.
             let feed = app.regions.feed().subscribe();
             let orders_feed = app.shared.book.subscribe();
-            let drivers = app.regions.within(bbox).await;
-            let orders = app.shared.book.open_orders(bbox);
+            let mut drivers = app.regions.within(bbox).await;
+            let mut orders = app.shared.book.open_orders(bbox);
             *watch = Some(Watch {
                 feed,
                 orders: orders_feed,
@@ -168,8 +168,18 @@ async fn handle(
                 pending: HashMap::new(),
                 dropped: 0,
             });
+            // A whole fleet does not fit one message under the socket's write buffer
+            // limit: the snapshot holds the first part, `drivers` and `order` messages
+            // carry the rest before any live change.
+            let c = &app.config.console;
+            let more_drivers = drivers.split_off(drivers.len().min(c.max_drivers_per_message));
+            let more_orders = orders.split_off(orders.len().min(c.max_orders_per_message));
             conn.send(ServerMessage::Snapshot { drivers, orders })
                 .await?;
+            send_drivers(app, conn, more_drivers, 0).await?;
+            for order in more_orders {
+                conn.send(ServerMessage::Order { order }).await?;
+            }
             send_stats(app, conn).await
         }
         ConsoleMessage::CreateOrder { order } => match service::create(app, order).await {
@@ -189,4 +199,25 @@ async fn send_stats(
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     let stats = crate::dispatch::stats::collect(&app.shared);
     conn.send(ServerMessage::Stats { stats }).await
+}
+
+/// Driver updates in messages of at most `console.max_drivers_per_message`; `dropped`
+/// rides on the first.
+async fn send_drivers(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    mut updates: Vec<DriverUpdate>,
+    mut dropped: u64,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let per = app.config.console.max_drivers_per_message;
+    while !updates.is_empty() || dropped > 0 {
+        let rest = updates.split_off(updates.len().min(per));
+        let chunk = std::mem::replace(&mut updates, rest);
+        conn.send(ServerMessage::Drivers {
+            updates: chunk,
+            dropped: std::mem::take(&mut dropped),
+        })
+        .await?;
+    }
+    Ok(())
 }

@@ -155,7 +155,21 @@ async function main() {
     log(`ok: engine error shown: ${err}`);
     await page.click("#order-form-cancel");
 
+    // Cancel the assigned order from its detail panel.
+    await page.click(`#order-list li[data-id="${orderId}"]`);
+    await page.click("#cancel-order");
+    await waitFor(page, `order ${orderId} cancelled`, (id) => {
+      const o = window.dispatchConsole.order(id);
+      return o && o.status === "cancelled";
+    }, orderId);
+    await page.selectOption("#order-status", "cancelled");
+    const listed = await page.locator("#order-list li").count();
+    if (listed !== 1) throw new Error(`the cancelled filter lists ${listed} orders`);
+    log("ok: order cancelled from the console and found by the status filter");
+
     // A dropped connection: the page shows it and reconnects on its own.
+    await page.click("#fit");
+    await waitFor(page, "the fleet in view", (n) => window.dispatchConsole.state().frame.drivers === n, drivers.length);
     await page.evaluate(() => window.dispatchConsole.dropConnection());
     await waitFor(page, "the state to show reconnecting", () => window.dispatchConsole.state().conn === "reconnecting");
     await waitFor(page, "the console to reconnect", () => window.dispatchConsole.state().conn === "connected");
