@@ -40,6 +40,26 @@ fn prerequisites(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The next route a bot reported (by `deadline`): the bot, and how many of the route's
+/// stops belong to `order_id`.
+async fn next_route(
+    rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    deadline: tokio::time::Instant,
+    order_id: &str,
+    what: &str,
+) -> (String, usize) {
+    let (bot, route) = tokio::time::timeout_at(deadline, rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+        .expect("bots are running");
+    let stops = route["route"]["stops"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mine = stops.iter().filter(|s| s["order_id"] == order_id).count();
+    (bot, mine)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
@@ -129,16 +149,7 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
 
     // The engine's side: the order the page created went to that bot and was then
     // cancelled from the page...
-    let order: Value = engine
-        .http
-        .get(engine.url(&format!("/v1/orders/{order_id}")))
-        .bearer_auth(&engine.console)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let order = engine.get_json(&format!("/v1/orders/{order_id}")).await;
     assert_eq!(order["status"], "cancelled", "{order}");
     let history: Vec<&str> = order["history"]
         .as_array()
@@ -151,47 +162,32 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
     // without them.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let (bot, route) = tokio::time::timeout_at(deadline, routes_rx.recv())
-            .await
-            .expect("the assigned bot receives the route")
-            .expect("bots are running");
-        let stops = route["route"]["stops"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let mine = stops
-            .iter()
-            .filter(|s| s["order_id"] == order_id.as_str())
-            .count();
+        let (bot, mine) = next_route(
+            &mut routes_rx,
+            deadline,
+            &order_id,
+            "the assigned bot receives the route",
+        )
+        .await;
         if mine == 2 {
             assert_eq!(bot, driver_id, "the route went to another driver");
             break;
         }
     }
     loop {
-        let (bot, route) = tokio::time::timeout_at(deadline, routes_rx.recv())
-            .await
-            .expect("the bot is told the order is gone")
-            .expect("bots are running");
-        let stops = route["route"]["stops"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if bot == driver_id && !stops.iter().any(|s| s["order_id"] == order_id.as_str()) {
+        let (bot, mine) = next_route(
+            &mut routes_rx,
+            deadline,
+            &order_id,
+            "the bot is told the order is gone",
+        )
+        .await;
+        if bot == driver_id && mine == 0 {
             break;
         }
     }
     // The refused order (size 999) left nothing behind: only one order exists.
-    let list: Value = engine
-        .http
-        .get(engine.url("/v1/orders"))
-        .bearer_auth(&engine.console)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = engine.get_json("/v1/orders").await;
     assert_eq!(list["orders"].as_array().map(Vec::len), Some(1), "{list}");
     for b in bots {
         b.abort();

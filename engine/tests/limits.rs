@@ -203,16 +203,9 @@ async fn every_documented_route_is_served_and_openapi_needs_no_token() {
 }
 
 async fn metric(e: &Engine, name: &str) -> f64 {
-    let text = e
-        .http
-        .get(e.url("/metrics"))
-        .send()
+    e.metrics_text()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .filter(|l| l.starts_with(name))
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()

@@ -829,15 +829,7 @@ async fn dispatch_metrics_are_exported() {
     .await;
     assert_eq!(st, 201);
     recv_until(&mut d, |m| route_with(m, "metered")).await;
-    let text = e
-        .http
-        .get(e.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = e.metrics_text().await;
     for name in [
         "dispatch_orders_open{status=\"assigned\"}",
         "dispatch_orders_created_total",

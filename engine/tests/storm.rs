@@ -77,16 +77,7 @@ async fn every_driver_resumes_its_route_after_a_reconnect_storm() {
     // the truth to compare against after the storm.
     let mut current = Vec::new();
     for i in 0..DRIVERS {
-        let v: Value = e
-            .http
-            .get(e.url(&format!("/v1/drivers/s{i}")))
-            .bearer_auth(&e.console)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = e.get_json(&format!("/v1/drivers/s{i}")).await;
         current.push(v["route"].clone());
     }
     // The storm: every socket drops, then all reconnect at once.

@@ -64,6 +64,19 @@ pub enum OrderStatus {
     Unassignable,
 }
 
+impl OrderStatus {
+    /// Every status in declaration order (a status's position is `status as usize`).
+    pub const ALL: [OrderStatus; 7] = [
+        Self::Pending,
+        Self::Assigned,
+        Self::PickedUp,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Failed,
+        Self::Unassignable,
+    ];
+}
+
 /// One location of an order with its time window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
 pub struct Stop {

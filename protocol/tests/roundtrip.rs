@@ -89,15 +89,7 @@ fn new_order(f: Floats) -> impl Strategy<Value = NewOrder> {
 }
 
 fn order_status() -> impl Strategy<Value = OrderStatus> {
-    select(vec![
-        OrderStatus::Pending,
-        OrderStatus::Assigned,
-        OrderStatus::PickedUp,
-        OrderStatus::Delivered,
-        OrderStatus::Cancelled,
-        OrderStatus::Failed,
-        OrderStatus::Unassignable,
-    ])
+    select(OrderStatus::ALL.to_vec())
 }
 
 fn driver_status() -> impl Strategy<Value = DriverStatus> {

@@ -56,14 +56,18 @@ pub struct DriverHandle {
     pub addr: Addr<DriverActor>,
     slot: Arc<LatestInbox<(), PositionReport>>,
     route: Arc<RwLock<RouteSnapshot>>,
-    /// The driver's status as the actor last set it (an index of `DriverStatus::ALL`),
+    /// The driver's status as the actor last set it (`status as u8`),
     /// for fleet counts that must not queue behind actor mailboxes.
     status: Arc<AtomicU8>,
 }
 
 impl DriverHandle {
     pub fn status(&self) -> DriverStatus {
-        status_from_index(self.status.load(Ordering::Relaxed))
+        let i = usize::from(self.status.load(Ordering::Relaxed));
+        DriverStatus::ALL
+            .into_iter()
+            .find(|s| *s as usize == i)
+            .unwrap_or(DriverStatus::Offline)
     }
 
     /// Whether the published route has stops.
@@ -187,7 +191,7 @@ impl DriverActor {
         }));
         let actor_slot = slot.clone();
         let actor_published = published.clone();
-        let status = Arc::new(AtomicU8::new(status_index(init.status)));
+        let status = Arc::new(AtomicU8::new(init.status as u8));
         let actor_status = status.clone();
         let addr = DriverActor::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(mailbox);
@@ -436,10 +440,7 @@ impl DriverActor {
         for created in w.added {
             let took = now.saturating_sub(created);
             metrics::histogram!(telemetry::ORDER_PUSH_SECONDS).record(took as f64 / 1000.0);
-            self.shared
-                .latency
-                .route
-                .record(Duration::from_millis(took));
+            self.shared.stats.route.record(Duration::from_millis(took));
         }
         let me: Arc<str> = Arc::from(self.id());
         for o in w.orders {
@@ -508,8 +509,7 @@ impl DriverActor {
         }
         let old = self.status;
         self.status = status;
-        self.status_cell
-            .store(status_index(status), Ordering::Relaxed);
+        self.status_cell.store(status as u8, Ordering::Relaxed);
         self.updated_ms = now_ms();
         self.publish_to_region();
         self.persist_state();
@@ -730,10 +730,7 @@ impl Handler<Propose> for DriverActor {
             o.driver_id = Some(self.record.id.clone());
             let took = now.saturating_sub(o.created_ms);
             metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS).record(took as f64 / 1000.0);
-            self.shared
-                .latency
-                .assign
-                .record(Duration::from_millis(took));
+            self.shared.stats.assign.record(Duration::from_millis(took));
             added.push(o.created_ms);
             self.shared.book.set_owner(&o.id, Owner::Driver(me.clone()));
             self.orders.insert(Arc::from(o.id.as_str()), o);
@@ -992,15 +989,4 @@ pub fn stops_from_record(r: &RouteRecord) -> Vec<LiveStop> {
             )
         })
         .collect()
-}
-
-fn status_index(s: DriverStatus) -> u8 {
-    DriverStatus::ALL
-        .iter()
-        .position(|x| *x == s)
-        .expect("every status is in ALL") as u8
-}
-
-fn status_from_index(i: u8) -> DriverStatus {
-    DriverStatus::ALL[usize::from(i) % DriverStatus::ALL.len()]
 }

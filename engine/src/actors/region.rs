@@ -256,7 +256,9 @@ impl RegionActor {
         let grid = self.regions.grid();
         // Ring by ring outwards, as far as the candidate radius reaches; a ring none of
         // whose cells can hold a closer driver than the k-th found ends the search.
-        found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+        let nearest_first =
+            |a: &Nearby, b: &Nearby| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id));
+        found.sort_by(nearest_first);
         for r in 1..=grid.rings_within(self.key, radius) {
             let bound = if found.len() >= k {
                 found[k - 1].distance_m
@@ -289,10 +291,9 @@ impl RegionActor {
             if !reachable {
                 break;
             }
-            found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+            found.sort_by(nearest_first);
+            found.truncate(k);
         }
-        found.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
-        found.truncate(k);
         found
     }
 

@@ -28,19 +28,9 @@ struct Entry {
 pub struct OrderBook {
     map: RwLock<HashMap<String, Entry>>,
     feed: broadcast::Sender<Arc<Order>>,
-    /// Per status (index in `STATUSES`): open orders now, finished ones since start.
-    counts: [AtomicI64; STATUSES.len()],
+    /// Per status (`status as usize`): open orders now, finished ones since start.
+    counts: [AtomicI64; OrderStatus::ALL.len()],
 }
-
-const STATUSES: [OrderStatus; 7] = [
-    OrderStatus::Pending,
-    OrderStatus::Assigned,
-    OrderStatus::PickedUp,
-    OrderStatus::Delivered,
-    OrderStatus::Cancelled,
-    OrderStatus::Failed,
-    OrderStatus::Unassignable,
-];
 
 impl OrderBook {
     pub fn new(feed_capacity: usize) -> Self {
@@ -128,7 +118,7 @@ impl OrderBook {
     /// Open orders by status now; delivered, cancelled and failed since the engine
     /// started.
     pub fn counts(&self) -> OrderCounts {
-        let n = |s: OrderStatus| self.counts[status_slot(s)].load(Ordering::Relaxed).max(0) as u64;
+        let n = |s: OrderStatus| self.counts[s as usize].load(Ordering::Relaxed).max(0) as u64;
         OrderCounts {
             pending: n(OrderStatus::Pending),
             assigned: n(OrderStatus::Assigned),
@@ -150,10 +140,10 @@ impl OrderBook {
             if !is_terminal(old) {
                 metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(old))
                     .decrement(1.0);
-                self.counts[status_slot(old)].fetch_sub(1, Ordering::Relaxed);
+                self.counts[old as usize].fetch_sub(1, Ordering::Relaxed);
             }
         }
-        self.counts[status_slot(new)].fetch_add(1, Ordering::Relaxed);
+        self.counts[new as usize].fetch_add(1, Ordering::Relaxed);
         if is_terminal(new) {
             metrics::counter!(telemetry::ORDERS_FINISHED, "status" => status_label(new))
                 .increment(1);
@@ -188,13 +178,6 @@ fn status_label(s: OrderStatus) -> &'static str {
         OrderStatus::Failed => "failed",
         OrderStatus::Unassignable => "unassignable",
     }
-}
-
-fn status_slot(s: OrderStatus) -> usize {
-    STATUSES
-        .iter()
-        .position(|x| *x == s)
-        .expect("every status is in STATUSES")
 }
 
 #[cfg(test)]

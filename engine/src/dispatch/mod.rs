@@ -29,8 +29,8 @@ pub struct Shared {
     pub commit: GroupCommit,
     pub book: OrderBook,
     pub drivers: Arc<Drivers>,
-    /// Assignment latencies over a sliding window, for consoles.
-    pub latency: stats::Latencies,
+    /// Assignment latencies over a sliding window and the last totals, for consoles.
+    pub stats: stats::LiveStats,
 }
 
 impl Shared {
@@ -52,7 +52,7 @@ impl Shared {
             commit,
             book: OrderBook::new(config.console.feed_capacity.max(1024)),
             drivers,
-            latency: stats::Latencies::new(std::time::Duration::from_secs(
+            stats: stats::LiveStats::new(std::time::Duration::from_secs(
                 config.console.stats_window_s,
             )),
         }

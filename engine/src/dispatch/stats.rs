@@ -91,33 +91,49 @@ impl LatencyWindow {
     }
 }
 
-/// Created → assigned and created → route pushed, as the driver actors see them.
-pub struct Latencies {
+/// What the live totals are made of beyond the registries: created → assigned and
+/// created → route pushed as the driver actors record them, and the last totals
+/// collected (every console asks every `console.stats_ms`; they share one collection).
+pub struct LiveStats {
     pub window: Duration,
     pub assign: LatencyWindow,
     pub route: LatencyWindow,
+    last: Mutex<Option<(Instant, Stats)>>,
 }
 
-impl Latencies {
+/// Totals younger than this are served again instead of counting the fleet anew.
+const REUSE_FOR: Duration = Duration::from_millis(100);
+
+impl LiveStats {
     pub fn new(window: Duration) -> Self {
         Self {
             window,
             assign: LatencyWindow::new(window),
             route: LatencyWindow::new(window),
+            last: Mutex::new(None),
         }
     }
 }
 
-/// The engine's live totals.
+/// The engine's live totals (collected at most every `REUSE_FOR`).
 pub fn collect(shared: &Shared) -> Stats {
-    Stats {
+    let live = &shared.stats;
+    let mut last = live.last.lock().expect("stats cache lock");
+    if let Some((at, stats)) = last.as_ref() {
+        if at.elapsed() < REUSE_FOR {
+            return stats.clone();
+        }
+    }
+    let stats = Stats {
         ts_ms: now_ms(),
         drivers: shared.drivers.counts(),
         orders: shared.book.counts(),
-        assign_latency: shared.latency.assign.summary(),
-        route_latency: shared.latency.route.summary(),
-        window_s: u32::try_from(shared.latency.window.as_secs()).unwrap_or(u32::MAX),
-    }
+        assign_latency: live.assign.summary(),
+        route_latency: live.route.summary(),
+        window_s: u32::try_from(live.window.as_secs()).unwrap_or(u32::MAX),
+    };
+    *last = Some((Instant::now(), stats.clone()));
+    stats
 }
 
 #[cfg(test)]

@@ -78,6 +78,31 @@ impl Engine {
         body["token"].as_str().expect("token field").to_string()
     }
 
+    /// `GET path` with the console token, as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.console)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn ws(&self, path: &str, token: Option<&str>) -> Ws {
         let url = format!("ws://{}{}", self.spawned.addr, path);
         connect(&url, token).await
