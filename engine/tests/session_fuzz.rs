@@ -665,8 +665,13 @@ async fn still_answers(socket: Socket, ws: &mut Ws) -> Result<(), TestCaseError>
                     return Ok(());
                 }
                 (Socket::Console, ServerMessage::Snapshot { .. }) => return Ok(()),
-                (_, ServerMessage::Route { .. } | ServerMessage::Drivers { .. })
-                | (_, ServerMessage::Order { .. }) => continue,
+                (
+                    _,
+                    ServerMessage::Route { .. }
+                    | ServerMessage::Drivers { .. }
+                    | ServerMessage::Order { .. }
+                    | ServerMessage::Stats { .. },
+                ) => continue,
                 (_, other) => return Err(fail(format!("expected the answer, got {other:?}"))),
             },
             Next::Closed(code) => {
