@@ -65,6 +65,12 @@ impl PositionWriter {
             .insert(id.to_string(), state);
     }
 
+    /// Rows waiting for the next batch (driver states plus events).
+    pub fn depth(&self) -> usize {
+        let p = self.pending.lock().expect("writer lock");
+        p.states.len() + p.events.len()
+    }
+
     pub fn event(&self, ev: EventRecord) {
         self.pending.lock().expect("writer lock").events.push(ev);
     }

@@ -68,6 +68,10 @@ pub const ORDER_WATCHER_DROPPED: &str = "dispatch_order_watcher_dropped_total";
 pub const LIMITED: &str = "dispatch_limited_total";
 /// Counter, label `code`: HTTP answers with a 5xx code (internal errors, overload).
 pub const HTTP_SERVER_ERRORS: &str = "dispatch_http_server_errors_total";
+/// Gauge, label `queue`: messages waiting in a bounded queue (`region_mailbox` and
+/// `driver_mailbox` summed over the actors of the kind, `session_outbox` over driver
+/// sockets, `group_commit_waiters`, `position_writer` rows).
+pub const QUEUE_DEPTH: &str = "dispatch_queue_depth";
 /// Gauge, label `region`: orders queued in a region.
 pub const REGION_PENDING: &str = "dispatch_region_pending_orders";
 

@@ -158,6 +158,11 @@ impl GroupCommit {
         self.handle.shutdown()
     }
 
+    /// Writers waiting for a flush now (a queue-depth metric).
+    pub fn waiting(&self) -> usize {
+        self.handle.shared.lock().waiters.len()
+    }
+
     /// Number of flushes the committer has finished.
     pub fn flushes(&self) -> u64 {
         self.handle.shared.flushes.load(Ordering::SeqCst)

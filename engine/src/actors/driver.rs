@@ -7,6 +7,7 @@
 //! inbox; every other message is lossless.
 
 use super::inbox::LatestInbox;
+use super::mailbox::{Depth, Mailbox};
 use super::region::{Enqueue, RegionHandle, RegionOp, SupplyChanged};
 use crate::core::region_index::DriverPoint;
 use crate::dispatch::book::Owner;
@@ -53,7 +54,7 @@ pub struct RouteSnapshot {
 #[derive(Clone)]
 pub struct DriverHandle {
     pub id: Arc<str>,
-    pub addr: Addr<DriverActor>,
+    pub addr: Mailbox<DriverActor>,
     slot: Arc<LatestInbox<(), PositionReport>>,
     route: Arc<RwLock<RouteSnapshot>>,
     /// The driver's status as the actor last set it (`status as u8`),
@@ -161,6 +162,8 @@ pub struct DriverActor {
     regions: Arc<Regions>,
     writer: Arc<PositionWriter>,
     shared: Arc<Shared>,
+    /// The driver mailboxes' depth gauge (every handler takes its message off).
+    depth: Depth,
 }
 
 /// A change written to the store, to announce once it is durable.
@@ -193,6 +196,8 @@ impl DriverActor {
         let actor_published = published.clone();
         let status = Arc::new(AtomicU8::new(init.status as u8));
         let actor_status = status.clone();
+        let depth = Depth::new("driver_mailbox");
+        let actor_depth = depth.clone();
         let addr = DriverActor::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(mailbox);
             let now = now_ms();
@@ -220,6 +225,7 @@ impl DriverActor {
                 regions,
                 writer,
                 shared,
+                depth: actor_depth,
             };
             actor.etas = actor.compute_etas(now);
             // A recovered driver goes straight back into its region's index.
@@ -228,7 +234,7 @@ impl DriverActor {
         });
         DriverHandle {
             id,
-            addr,
+            addr: Mailbox::new(addr, depth),
             slot,
             route: published,
             status,
@@ -292,9 +298,13 @@ impl DriverActor {
     /// Sends a message to every session; a session whose outbox is full is dropped
     /// (its socket closes with 1013) rather than waited on.
     fn fan_out(&mut self, msg: &ServerMessage) {
+        let depth = metrics::gauge!(telemetry::QUEUE_DEPTH, "queue" => "session_outbox");
         self.sessions
             .retain(|_, tx| match tx.try_send(msg.clone()) {
-                Ok(()) => true,
+                Ok(()) => {
+                    depth.increment(1.0);
+                    true
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     metrics::counter!(telemetry::MAILBOX_FULL, "actor" => "session").increment(1);
                     false
@@ -414,7 +424,11 @@ impl DriverActor {
                 .collect(),
             routes: vec![(self.record.id.clone(), self.route_record())],
         };
-        self.shared.write(&changes)?;
+        if let Err(e) = self.shared.write(&changes) {
+            // Nothing was written: the route keeps its version (regions plan on it).
+            self.version -= 1;
+            return Err(e);
+        }
         let durable = self.shared.commit.durable();
         *self.published.write().expect("route snapshot lock") = RouteSnapshot {
             version: self.version,
@@ -484,6 +498,7 @@ impl DriverActor {
         if back.is_empty() {
             return;
         }
+        let (old_stops, old_orders) = (self.stops.clone(), self.orders.clone());
         self.stops.retain(|s| !back.contains(&s.order_id));
         let mut requeue = Vec::new();
         for id in &back {
@@ -499,7 +514,12 @@ impl DriverActor {
         tracing::info!(driver = %self.id(), orders = requeue.len(), why, "orders given back");
         match self.write_route("give_back", Vec::new(), requeue, Vec::new()) {
             Ok(w) => self.announce_when_durable(ctx, w),
-            Err(e) => tracing::error!(driver = %self.id(), error = %e, "give back not written"),
+            Err(e) => {
+                // Still on this route as far as the store knows: keep them here.
+                self.stops = old_stops;
+                self.orders = old_orders;
+                tracing::error!(driver = %self.id(), error = %e, "give back not written")
+            }
         }
     }
 
@@ -600,6 +620,7 @@ pub struct PositionWake;
 impl Handler<PositionWake> for DriverActor {
     type Result = ();
     fn handle(&mut self, _: PositionWake, _: &mut Self::Context) {
+        self.depth.took();
         let Some(p) = self.slot.drain().remove(&()) else {
             return;
         };
@@ -619,6 +640,7 @@ pub struct SetStatus(pub DriverStatus);
 impl Handler<SetStatus> for DriverActor {
     type Result = ();
     fn handle(&mut self, SetStatus(status): SetStatus, ctx: &mut Self::Context) {
+        self.depth.took();
         self.last_seen_ms = now_ms();
         self.set_status(ctx, status);
         if status == DriverStatus::Available {
@@ -639,6 +661,7 @@ pub struct Attach {
 impl Handler<Attach> for DriverActor {
     type Result = MessageResult<Attach>;
     fn handle(&mut self, a: Attach, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         self.sessions.insert(a.session_id, a.outbox);
         self.attach_epoch += 1;
         self.last_seen_ms = now_ms();
@@ -655,6 +678,7 @@ pub struct Detach {
 impl Handler<Detach> for DriverActor {
     type Result = ();
     fn handle(&mut self, d: Detach, ctx: &mut Self::Context) {
+        self.depth.took();
         self.sessions.remove(&d.session_id);
         if !self.sessions.is_empty() {
             return;
@@ -698,6 +722,7 @@ pub struct Observe;
 impl Handler<Observe> for DriverActor {
     type Result = MessageResult<Observe>;
     fn handle(&mut self, _: Observe, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         MessageResult(self.view())
     }
 }
@@ -716,6 +741,7 @@ pub struct Propose {
 impl Handler<Propose> for DriverActor {
     type Result = bool;
     fn handle(&mut self, p: Propose, ctx: &mut Self::Context) -> bool {
+        self.depth.took();
         if p.base_version != self.version || self.status != DriverStatus::Available {
             metrics::counter!(telemetry::PROPOSALS_REJECTED).increment(1);
             return false;
@@ -756,7 +782,6 @@ impl Handler<Propose> for DriverActor {
                 }
                 self.stops = old_stops;
                 self.orders = old_orders;
-                self.version -= 1;
                 false
             }
         }
@@ -776,6 +801,7 @@ pub struct Release {
 impl Handler<Release> for DriverActor {
     type Result = bool;
     fn handle(&mut self, r: Release, ctx: &mut Self::Context) -> bool {
+        self.depth.took();
         let id = r.order_id.as_str();
         let heading_there = self.stops.first().is_some_and(|s| &*s.order_id == id);
         if r.base_version != self.version || heading_there || !self.has_stop(id, StopKind::Pickup) {
@@ -799,7 +825,6 @@ impl Handler<Release> for DriverActor {
                 self.stops = old_stops;
                 self.orders = old_orders;
                 self.orders.insert(Arc::from(id), o);
-                self.version -= 1;
                 false
             }
         }
@@ -856,6 +881,7 @@ impl DriverActor {
                 ))
             }
         };
+        let before = (self.stops.clone(), self.orders.clone());
         let mut finished = Vec::new();
         if remove_both {
             self.stops.retain(|s| s.order_id != order_id);
@@ -871,7 +897,10 @@ impl DriverActor {
             }
         }
         self.write_route("stop_done", finished, Vec::new(), Vec::new())
-            .map_err(|_| (ErrorCode::Internal, "storage failure".to_string()))
+            .map_err(|_| {
+                (self.stops, self.orders) = before;
+                (ErrorCode::Internal, "storage failure".to_string())
+            })
     }
 
     fn cancel(&mut self, id: &str) -> Result<Option<(Pending, Order)>, Refusal> {
@@ -884,12 +913,16 @@ impl DriverActor {
                 format!("order {id} is already picked up"),
             ));
         }
+        let before = (self.stops.clone(), self.orders.clone());
         let mut o = self.orders.remove(id).expect("checked above");
         set_status(&mut o, OrderStatus::Cancelled, now_ms(), None);
         self.stops.retain(|s| &*s.order_id != id);
         let w = self
             .write_route("cancel", vec![o.clone()], Vec::new(), Vec::new())
-            .map_err(|_| (ErrorCode::Internal, "storage failure".to_string()))?;
+            .map_err(|_| {
+                (self.stops, self.orders) = before;
+                (ErrorCode::Internal, "storage failure".to_string())
+            })?;
         Ok(Some((w, o)))
     }
 }
@@ -897,6 +930,7 @@ impl DriverActor {
 impl Handler<StopDone> for DriverActor {
     type Result = AtomicResponse<Self, Result<(), Refusal>>;
     fn handle(&mut self, d: StopDone, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         self.last_seen_ms = now_ms();
         match self.stop_done(&d) {
             Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
@@ -930,6 +964,7 @@ pub struct CancelOrder {
 impl Handler<CancelOrder> for DriverActor {
     type Result = AtomicResponse<Self, Result<Option<Order>, Refusal>>;
     fn handle(&mut self, c: CancelOrder, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         match self.cancel(&c.id) {
             Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
             Ok(None) => AtomicResponse::new(Box::pin(fut::ready(Ok(None)))),
@@ -961,6 +996,7 @@ pub struct Push(pub ServerMessage);
 impl Handler<Push> for DriverActor {
     type Result = ();
     fn handle(&mut self, Push(msg): Push, _: &mut Self::Context) {
+        self.depth.took();
         self.fan_out(&msg);
     }
 }
@@ -989,4 +1025,133 @@ pub fn stops_from_record(r: &RouteRecord) -> Vec<LiveStop> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::App;
+    use crate::auth::Signer;
+    use crate::config::Config;
+    use crate::dispatch::orders::{created, job};
+    use dispatch_protocol::{NewOrder, Stop};
+    use dispatch_storage::{GroupCommit, SledStore, Store};
+
+    fn stop(lat: f64, lon: f64) -> Stop {
+        Stop {
+            lat,
+            lon,
+            ready_ms: None,
+            due_ms: None,
+            service_s: 60,
+        }
+    }
+
+    fn order(id: &str) -> Order {
+        let new = NewOrder {
+            id: Some(id.into()),
+            pickup: stop(60.170, 24.940),
+            dropoff: stop(60.160, 24.930),
+            size: 1,
+            priority: 0,
+        };
+        created(id.into(), new, now_ms())
+    }
+
+    /// A proposal for `orders` on `base_version`: the orders' stops appended in order.
+    fn propose(base_version: u64, orders: &[Order]) -> Propose {
+        let stops = orders
+            .iter()
+            .flat_map(|o| {
+                let j = job(o);
+                [j.pickup, j.dropoff]
+            })
+            .collect();
+        Propose {
+            base_version,
+            stops,
+            orders: orders.to_vec(),
+        }
+    }
+
+    /// The rule that keeps an order on one route: a proposal is taken only on the
+    /// route version it was computed on, and only from an available driver.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn proposals_are_taken_only_on_their_route_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let commit = GroupCommit::start(store.clone());
+        let (signer, _) = Signer::load_or_create(dir.path()).unwrap();
+        let app = App::new(Config::default(), signer, store, commit.clone());
+        let record = DriverRecord {
+            id: "d1".into(),
+            name: None,
+            capacity: 4,
+            created_ms: now_ms(),
+        };
+        let h = app.spawn_driver(DriverInit::new(record, DriverStatus::Available, now_ms()));
+        h.addr
+            .send(SetStatus(DriverStatus::Available))
+            .await
+            .unwrap();
+        let v0 = h.plan_at((60.17, 24.94)).version;
+
+        // Computed on a version the route never had: refused, nothing changes.
+        let a = order("o-a");
+        assert!(!h
+            .addr
+            .send(propose(v0 + 1, std::slice::from_ref(&a)))
+            .await
+            .unwrap());
+        assert_eq!(h.plan_at((0.0, 0.0)).version, v0);
+        assert!(h.plan_at((0.0, 0.0)).stops.is_empty());
+
+        // On the current version: taken, and the published route moves on.
+        assert!(h
+            .addr
+            .send(propose(v0, std::slice::from_ref(&a)))
+            .await
+            .unwrap());
+        let after = h.plan_at((0.0, 0.0));
+        assert_eq!(after.version, v0 + 1);
+        assert_eq!(after.stops.len(), 2);
+
+        // A second region that planned on the old version is refused: the order it
+        // carries never lands on a route computed without the first one.
+        let b = order("o-b");
+        assert!(!h
+            .addr
+            .send(propose(v0, std::slice::from_ref(&b)))
+            .await
+            .unwrap());
+        let view = h.addr.send(Observe).await.unwrap();
+        let on_route: Vec<_> = view
+            .route
+            .stops
+            .iter()
+            .map(|s| s.order_id.clone())
+            .collect();
+        assert_eq!(on_route, ["o-a", "o-a"]);
+        // Retried on the fresh version (as the next tick does), it is taken.
+        let mut both = after.stops.clone();
+        let j = job(&b);
+        both.extend([j.pickup, j.dropoff]);
+        let retry = Propose {
+            base_version: after.version,
+            stops: both,
+            orders: vec![b],
+        };
+        assert!(h.addr.send(retry).await.unwrap());
+        assert_eq!(h.plan_at((0.0, 0.0)).stops.len(), 4);
+
+        // An offline driver takes nothing, whatever the version.
+        h.addr.send(SetStatus(DriverStatus::Offline)).await.unwrap();
+        let current = h.plan_at((0.0, 0.0)).version;
+        assert!(!h
+            .addr
+            .send(propose(current, &[order("o-c")]))
+            .await
+            .unwrap());
+        commit.shutdown().unwrap();
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod driver;
 pub mod inbox;
+pub mod mailbox;
 pub mod region;
 pub mod system;
 

@@ -7,6 +7,7 @@
 
 use super::driver::{Propose, Release};
 use super::inbox::LatestInbox;
+use super::mailbox::{Depth, Mailbox};
 use crate::core::geo_util::haversine_m;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
@@ -44,7 +45,7 @@ pub type Available = Arc<RwLock<Arc<Vec<DriverUpdate>>>>;
 #[derive(Clone)]
 pub struct RegionHandle {
     pub key: RegionKey,
-    pub addr: Addr<RegionActor>,
+    pub addr: Mailbox<RegionActor>,
     inbox: Arc<LatestInbox<String, RegionOp>>,
     available: Available,
 }
@@ -100,6 +101,8 @@ pub struct RegionActor {
     tell_neighbours: bool,
     /// A match is scheduled within the batch window.
     match_scheduled: bool,
+    /// The region mailboxes' depth gauge (every handler takes its message off).
+    depth: Depth,
 }
 
 /// How a region is made (everything but its key).
@@ -123,6 +126,8 @@ impl RegionActor {
         let available: Available = Arc::default();
         let actor_inbox = inbox.clone();
         let actor_available = available.clone();
+        let depth = Depth::new("region_mailbox");
+        let actor_depth = depth.clone();
         let addr = RegionActor::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(setup.mailbox);
             RegionActor {
@@ -140,11 +145,12 @@ impl RegionActor {
                 supply_changed: false,
                 tell_neighbours: false,
                 match_scheduled: false,
+                depth: actor_depth,
             }
         });
         RegionHandle {
             key,
-            addr,
+            addr: Mailbox::new(addr, depth),
             inbox,
             available,
         }
@@ -256,43 +262,22 @@ impl RegionActor {
         let grid = self.regions.grid();
         // Ring by ring outwards, as far as the candidate radius reaches; a ring none of
         // whose cells can hold a closer driver than the k-th found ends the search.
-        let nearest_first =
-            |a: &Nearby, b: &Nearby| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id));
         found.sort_by(nearest_first);
         for r in 1..=grid.rings_within(self.key, radius) {
-            let bound = if found.len() >= k {
-                found[k - 1].distance_m
-            } else {
-                radius
-            };
+            let bound = kth_distance(&found, k, radius);
             let mut reachable = false;
             for key in self.key.ring(r) {
                 if grid.min_distance_m(key, lat, lon) > bound {
                     continue;
                 }
                 reachable = true;
-                let Some(region) = self.regions.get(key) else {
-                    continue;
-                };
-                for d in region.available().iter() {
-                    let distance_m = haversine_m(lat, lon, d.lat, d.lon);
-                    if distance_m <= radius && !found.iter().any(|f| f.id == d.id) {
-                        found.push(Nearby {
-                            id: d.id.clone(),
-                            lat: d.lat,
-                            lon: d.lon,
-                            distance_m,
-                            status: d.status,
-                            ts_ms: d.ts_ms,
-                        });
-                    }
+                if let Some(region) = self.regions.get(key) {
+                    merge_nearest(&mut found, k, radius, (lat, lon), &region.available());
                 }
             }
             if !reachable {
                 break;
             }
-            found.sort_by(nearest_first);
-            found.truncate(k);
         }
         found
     }
@@ -563,6 +548,7 @@ pub struct Enqueue(pub Order);
 impl Handler<Enqueue> for RegionActor {
     type Result = ();
     fn handle(&mut self, Enqueue(order): Enqueue, ctx: &mut Self::Context) {
+        self.depth.took();
         self.match_soon(ctx);
         self.pending.insert(
             order.id.clone(),
@@ -583,6 +569,7 @@ pub struct SupplyChanged;
 impl Handler<SupplyChanged> for RegionActor {
     type Result = ();
     fn handle(&mut self, _: SupplyChanged, _: &mut Self::Context) {
+        self.depth.took();
         self.supply_changed = true;
     }
 }
@@ -598,6 +585,7 @@ pub struct CancelPending {
 impl Handler<CancelPending> for RegionActor {
     type Result = AtomicResponse<Self, Result<Option<Order>, (ErrorCode, String)>>;
     fn handle(&mut self, c: CancelPending, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         let Some(mut p) = self.pending.remove(&c.id) else {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
         };
@@ -638,6 +626,7 @@ pub struct Drain;
 impl Handler<Drain> for RegionActor {
     type Result = ();
     fn handle(&mut self, _: Drain, _: &mut Self::Context) {
+        self.depth.took();
         self.apply_pending();
     }
 }
@@ -656,6 +645,7 @@ pub struct Nearest {
 impl Handler<Nearest> for RegionActor {
     type Result = MessageResult<Nearest>;
     fn handle(&mut self, q: Nearest, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         // Answer from the freshest state: apply what is queued first.
         self.apply_pending();
         MessageResult(self.index.nearest(q.lat, q.lon, q.k, q.filter, q.radius_m))
@@ -672,6 +662,7 @@ pub struct Within {
 impl Handler<Within> for RegionActor {
     type Result = MessageResult<Within>;
     fn handle(&mut self, q: Within, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         self.apply_pending();
         MessageResult(self.index.within(q.bbox))
     }
@@ -692,6 +683,7 @@ pub struct Observe;
 impl Handler<Observe> for RegionActor {
     type Result = MessageResult<Observe>;
     fn handle(&mut self, _: Observe, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
         self.apply_pending();
         MessageResult(RegionView {
             key: self.key,
@@ -701,7 +693,116 @@ impl Handler<Observe> for RegionActor {
     }
 }
 
+/// Nearest first; ties by id, so candidate lists are deterministic.
+fn nearest_first(a: &Nearby, b: &Nearby) -> std::cmp::Ordering {
+    a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id))
+}
+
+/// The distance a driver must beat to enter a sorted candidate list of at most `k`.
+fn kth_distance(found: &[Nearby], k: usize, radius_m: f64) -> f64 {
+    match k.checked_sub(1).and_then(|i| found.get(i)) {
+        Some(kth) => kth.distance_m,
+        None => radius_m,
+    }
+}
+
+/// Adds the drivers of a neighbour's snapshot that belong among the `k` nearest to
+/// `at` within `radius_m`. `found` comes sorted nearest first and at most `k` long, and
+/// leaves so. Only drivers closer than the current k-th are looked at twice, and the
+/// list is cut back whenever it doubles: a cell where hundreds of idle drivers wait at
+/// a hotspot costs one distance each, not a scan of every driver already found.
+fn merge_nearest(
+    found: &mut Vec<Nearby>,
+    k: usize,
+    radius_m: f64,
+    (lat, lon): (f64, f64),
+    snapshot: &[DriverUpdate],
+) {
+    let mut bound = kth_distance(found, k, radius_m);
+    for d in snapshot {
+        let distance_m = haversine_m(lat, lon, d.lat, d.lon);
+        if distance_m > bound || found.iter().any(|f| f.id == d.id) {
+            continue;
+        }
+        found.push(Nearby {
+            id: d.id.clone(),
+            lat: d.lat,
+            lon: d.lon,
+            distance_m,
+            status: d.status,
+            ts_ms: d.ts_ms,
+        });
+        if found.len() >= 2 * k.max(1) {
+            found.sort_by(nearest_first);
+            found.truncate(k);
+            bound = kth_distance(found, k, radius_m);
+        }
+    }
+    found.sort_by(nearest_first);
+    found.truncate(k);
+}
+
 /// Whether an update falls in a watcher's box.
 pub fn update_in_bbox(u: &DriverUpdate, bbox: &Option<[f64; 4]>) -> bool {
     bbox.as_ref().is_none_or(|b| in_bbox(b, u.lat, u.lon))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn update(i: usize, lat: f64, lon: f64) -> DriverUpdate {
+        DriverUpdate {
+            id: format!("d{i}"),
+            lat,
+            lon,
+            status: DriverStatus::Available,
+            ts_ms: 0,
+        }
+    }
+
+    proptest! {
+        /// Merging snapshot after snapshot gives exactly the k nearest within the
+        /// radius of all of them (a brute-force sort), however crowded a cell is.
+        #[test]
+        fn merge_nearest_keeps_exactly_the_k_nearest(
+            cells in proptest::collection::vec(
+                proptest::collection::vec((60.10f64..60.25, 24.80f64..25.10), 0..300),
+                1..5,
+            ),
+            k in 1usize..12,
+            radius_m in 500.0f64..20_000.0,
+        ) {
+            let at = (60.17, 24.94);
+            let mut n = 0;
+            let snapshots: Vec<Vec<DriverUpdate>> = cells
+                .iter()
+                .map(|c| c.iter().map(|&(lat, lon)| { n += 1; update(n, lat, lon) }).collect())
+                .collect();
+            let mut found = Vec::new();
+            for s in &snapshots {
+                merge_nearest(&mut found, k, radius_m, at, s);
+                // A driver seen again (a hand-off between snapshots) is not added twice.
+                merge_nearest(&mut found, k, radius_m, at, s);
+            }
+            let mut all: Vec<Nearby> = snapshots
+                .iter()
+                .flatten()
+                .map(|d| Nearby {
+                    id: d.id.clone(),
+                    lat: d.lat,
+                    lon: d.lon,
+                    distance_m: haversine_m(at.0, at.1, d.lat, d.lon),
+                    status: d.status,
+                    ts_ms: d.ts_ms,
+                })
+                .filter(|n| n.distance_m <= radius_m)
+                .collect();
+            all.sort_by(nearest_first);
+            all.truncate(k);
+            let ids = |v: &[Nearby]| v.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
+            prop_assert_eq!(ids(&found), ids(&all));
+        }
+    }
 }

@@ -9,6 +9,7 @@ use crate::actors::DriverHandle;
 use crate::app::App;
 use crate::auth::Principal;
 use crate::core::region_index::in_bbox;
+use crate::telemetry;
 use dispatch_protocol::{DriverMessage, ErrorCode, ServerMessage};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -64,6 +65,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
         driver,
         outbox: None,
     };
+    let outbox_depth = metrics::gauge!(telemetry::QUEUE_DEPTH, "queue" => "session_outbox");
     loop {
         tokio::select! {
             biased;
@@ -72,7 +74,10 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
                 break;
             }
             pushed = recv_opt(&mut session.outbox) => match pushed {
-                Some(msg) => if conn.send(msg).await.is_err() { break },
+                Some(msg) => {
+                    outbox_depth.decrement(1.0);
+                    if conn.send(msg).await.is_err() { break }
+                }
                 None => {
                     conn.fail(ErrorCode::Overloaded, "too slow to read its messages", CloseCode::Again).await;
                     break;
@@ -97,7 +102,10 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
             },
         }
     }
-    if session.outbox.is_some() {
+    if let Some(rx) = session.outbox.as_mut() {
+        // What the socket never took leaves the gauge with it.
+        rx.close();
+        outbox_depth.decrement(rx.len() as f64);
         let _ = session
             .driver
             .addr
@@ -212,7 +220,12 @@ impl Session {
                 .error(ErrorCode::Internal, "driver actor unavailable", None)
                 .await;
         };
-        self.outbox = Some(rx);
+        if let Some(mut old) = self.outbox.replace(rx) {
+            // A second hello: the first outbox's leftovers leave the gauge.
+            old.close();
+            metrics::gauge!(telemetry::QUEUE_DEPTH, "queue" => "session_outbox")
+                .decrement(old.len() as f64);
+        }
         conn.send(ServerMessage::Welcome {
             driver_id: self.driver.id.to_string(),
             route,

@@ -118,7 +118,13 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn metrics_text() -> Response {
+async fn metrics_text(State(app): AppState) -> Response {
+    // Queues that are not actor mailboxes are sampled when scraped.
+    let depth = |queue: &'static str, n: usize| {
+        metrics::gauge!(telemetry::QUEUE_DEPTH, "queue" => queue).set(n as f64);
+    };
+    depth("group_commit_waiters", app.commit.waiting());
+    depth("position_writer", app.writer.depth());
     (
         [("content-type", "text/plain; version=0.0.4")],
         telemetry::prometheus().render(),
