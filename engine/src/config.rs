@@ -85,6 +85,11 @@ pub struct Limits {
     pub ws_read_buffer_bytes: usize,
     /// Bytes a WebSocket may have queued for a slow client before it is dropped.
     pub ws_max_write_buffer_bytes: usize,
+    /// Kernel send buffer of every accepted socket (SO_SNDBUF, set on the listener and
+    /// inherited); 0 keeps the OS's auto-tuning. A fixed size bounds kernel memory per
+    /// socket and makes a client that stops reading block the engine's writes after
+    /// that many bytes instead of after the megabytes auto-tuning may grow to.
+    pub tcp_send_buffer_bytes: usize,
     /// Messages queued from actors to one socket before the socket is dropped as too slow.
     pub session_outbox: usize,
     /// A socket write that cannot complete within this time (the client stopped
@@ -283,6 +288,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             ws_read_buffer_bytes: 4 * 1024,
             ws_max_write_buffer_bytes: 1024 * 1024,
+            tcp_send_buffer_bytes: 0,
             session_outbox: 256,
             slow_send_timeout_ms: 5_000,
             driver_requests_per_s: 20,

@@ -127,14 +127,19 @@ pub async fn serve(
 
 /// Binds the listener with a deep accept backlog (`LISTEN_BACKLOG`, capped by the
 /// kernel's somaxconn): a reconnect storm of thousands of drivers would otherwise see
-/// SYNs dropped and retried a second later. Must be called on a tokio runtime.
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// SYNs dropped and retried a second later. A non-zero `send_buffer` (bytes,
+/// `limits.tcp_send_buffer_bytes`) fixes SO_SNDBUF, which accepted sockets inherit.
+/// Must be called on a tokio runtime.
+pub fn bind(addr: SocketAddr, send_buffer: usize) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
+    if send_buffer > 0 {
+        socket.set_send_buffer_size(u32::try_from(send_buffer).unwrap_or(u32::MAX))?;
+    }
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
@@ -152,7 +157,7 @@ pub struct Spawned {
 impl Spawned {
     /// Binds `config.listen` (use port 0) and serves on the current runtime.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let listener = bind(config.listen)?;
+        let listener = bind(config.listen, config.limits.tcp_send_buffer_bytes)?;
         let addr = listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let handle = tokio::spawn(serve(

@@ -175,7 +175,7 @@ fn serve(
         .thread_name("dispatch-net")
         .build()?;
     runtime.block_on(async move {
-        let listener = dispatch_engine::bind(config.listen)
+        let listener = dispatch_engine::bind(config.listen, config.limits.tcp_send_buffer_bytes)
             .with_context(|| format!("bind {}", config.listen))?;
         dispatch_engine::run(listener, config, shutdown_signal()).await
     })

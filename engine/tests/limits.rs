@@ -86,6 +86,50 @@ async fn http_requests_per_driver_token_are_rate_limited_with_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_per_console_token_have_their_own_quota() {
+    let e = Engine::start(|c| {
+        c.limits.console_requests_per_s = 1;
+        c.limits.console_request_burst = 3;
+    })
+    .await;
+    // One console request of the burst: the registration.
+    let token = e.register("d1").await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..4 {
+        let r = e
+            .http
+            .get(e.url("/v1/orders"))
+            .bearer_auth(&e.console)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            retry_after = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "rate_limited");
+        }
+    }
+    assert_eq!(&statuses[..2], &[200, 200]);
+    assert!(statuses[2..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // The driver's token is not charged for the console's requests.
+    let r = e
+        .http
+        .get(e.url("/v1/drivers/d1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    e.spawned.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_over_its_message_rate_gets_errors_then_close_1008() {
     let e = Engine::start(|c| {
         c.limits.ws_messages_per_s = 1;
@@ -215,6 +259,87 @@ async fn metric(e: &Engine, name: &str) -> f64 {
         .filter(|l| l.starts_with(name))
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_socket_that_stops_reading_is_closed_1013_and_resumes() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let e = Engine::start(|c| {
+        c.travel.hourly_speed_factor = vec![1.0; 24];
+        c.dispatch.tick_ms = 20;
+        // An ETA push every 10 ms (a parked driver's ETAs move with the clock), into
+        // an outbox of 4 behind a socket whose writes block: the outbox fills long
+        // before the slow-send timeout would.
+        c.dispatch.eta_check_ms = 10;
+        c.dispatch.eta_push_threshold_s = 0;
+        c.limits.session_outbox = 4;
+        c.limits.slow_send_timeout_ms = 60_000;
+        c.limits.ws_max_write_buffer_bytes = 8192;
+        c.limits.tcp_send_buffer_bytes = 8192;
+    })
+    .await;
+    let token = e.register("slow").await;
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let stream = sock.connect(e.spawned.addr).await.unwrap();
+    let mut req = format!("ws://{}/ws/driver", e.spawned.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    let (mut slow, _) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    for m in [
+        json!({"type": "hello"}),
+        json!({"type": "status", "status": "available"}),
+        json!({"type": "position", "lat": 60.17, "lon": 24.94, "ts_ms": 1000}),
+    ] {
+        slow.send(Message::text(m.to_string())).await.unwrap();
+    }
+    e.wait_nearest(60.17, 24.94, 1, "available", |d| !d.is_empty())
+        .await;
+    let r = e
+        .http
+        .post(e.url("/v1/orders"))
+        .bearer_auth(&e.console)
+        .json(&order("slow-o"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // Never read: the pushes pile up until the engine gives the session up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while metric(&e, "dispatch_mailbox_full_total{actor=\"session\"}").await < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the driver socket that stopped reading was never given up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Reading now, the socket ends with 1013 (try again later) after what was queued.
+    let code = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(m) = slow.next().await {
+            match m {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket closes");
+    assert_eq!(code, Some(1013));
+    // The engine kept the driver's route: a new socket resumes it in `welcome`.
+    let mut again = e.ws("/ws/driver", Some(&token)).await;
+    send(&mut again, json!({"type": "hello", "resume_seq": 1})).await;
+    let welcome = recv_json(&mut again).await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    let stops = welcome["route"]["stops"].as_array().unwrap();
+    assert!(stops.iter().any(|s| s["order_id"] == "slow-o"), "{welcome}");
+    e.spawned.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -885,3 +885,40 @@ async fn a_snapshot_larger_than_the_write_buffer_arrives_in_parts() {
     }
     drop(sockets);
 }
+
+#[tokio::test]
+async fn etas_are_pushed_when_the_driver_drifts_off_plan() {
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.eta_check_ms = 50;
+        c.dispatch.eta_push_threshold_s = 30;
+        // No rebalance or other re-plan may push a route in between.
+        c.dispatch.rebalance_ms = 0;
+    })
+    .await;
+    let mut d = online(&e, "drift", 4, HEL).await;
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("drifting", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let first = recv_until(&mut d, |m| route_with(m, "drifting")).await;
+    let eta = |m: &Value| m["route"]["stops"][0]["eta_ms"].as_u64().unwrap();
+    let version = |m: &Value| m["route"]["version"].as_u64().unwrap();
+    // 5 km away from the pickup: the plan's ETAs are minutes off now.
+    send(
+        &mut d,
+        json!({"type": "position", "lat": 60.215, "lon": 24.94, "ts_ms": now_ms()}),
+    )
+    .await;
+    let pushed = recv_until(&mut d, |m| m["type"] == "route").await;
+    assert!(version(&pushed) > version(&first), "{pushed}");
+    assert!(route_with(&pushed, "drifting"), "{pushed}");
+    assert!(
+        eta(&pushed) > eta(&first) + 30_000,
+        "pickup ETA moved by less than the threshold: {first} then {pushed}"
+    );
+    e.spawned.stop().await.unwrap();
+}
