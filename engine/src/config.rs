@@ -148,6 +148,9 @@ pub struct DispatchConfig {
     /// Nearest available drivers considered per order (from the region and its
     /// neighbours).
     pub candidates: usize,
+    /// Nearest available drivers with an empty route added to those (so idle drivers
+    /// waiting just beyond a stream of loaded ones are still considered); 0: none.
+    pub idle_candidates: usize,
     /// Drivers farther than this from a pickup are never candidates.
     pub candidate_radius_m: f64,
     /// Most orders matched in one tick of one region; the rest wait for the next tick.
@@ -199,6 +202,7 @@ impl Default for DispatchConfig {
             batch_window_ms: 20,
             max_plan_nodes: 600,
             candidates: 8,
+            idle_candidates: 4,
             candidate_radius_m: 15_000.0,
             max_batch: 256,
             improve_iterations: 100,

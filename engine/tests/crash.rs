@@ -488,6 +488,59 @@ async fn verify(p: &Proc, console: &str, acked: &Acked, drivers: &[&str]) {
             );
         }
     }
+    // And the other way: every order held by a driver is on that driver's route with
+    // the stops its phase needs (assigned: pickup and dropoff; picked up: dropoff), and
+    // no open order sits on a route unless a driver holds it.
+    let mut routes = std::collections::HashMap::new();
+    for d in drivers {
+        let (_, view) = get_json(&format!("{}/v1/drivers/{d}", p.base), console).await;
+        let stops: Vec<(String, String)> = view["route"]["stops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["order_id"].as_str().unwrap().to_string(),
+                    s["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        routes.insert(d.to_string(), stops);
+    }
+    for (phase, kinds) in [
+        ("assigned", &["pickup", "dropoff"][..]),
+        ("picked_up", &["dropoff"][..]),
+    ] {
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = format!("{orders_url}?status={phase}&limit=1000");
+            if let Some(a) = &after {
+                url.push_str(&format!("&after={a}"));
+            }
+            let (st, page) = get_json(&url, console).await;
+            assert_eq!(st, 200, "{page}");
+            for o in page["orders"].as_array().unwrap() {
+                let id = o["id"].as_str().unwrap();
+                let driver = o["driver_id"].as_str().unwrap_or_default();
+                let route = routes
+                    .get(driver)
+                    .unwrap_or_else(|| panic!("{id} is {phase} but held by no driver: {o}"));
+                let on: Vec<&str> = route
+                    .iter()
+                    .filter(|(oid, _)| oid == id)
+                    .map(|(_, k)| k.as_str())
+                    .collect();
+                assert_eq!(
+                    on, kinds,
+                    "{id} is {phase} on {driver}, whose route has {on:?}"
+                );
+            }
+            match page["next"].as_str() {
+                Some(n) => after = Some(n.to_string()),
+                None => break,
+            }
+        }
+    }
     let _ = status;
 }
 

@@ -922,3 +922,45 @@ async fn etas_are_pushed_when_the_driver_drifts_off_plan() {
     );
     e.spawned.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_idle_driver_beyond_the_nearest_loaded_ones_gets_the_order() {
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.candidates = 2;
+        c.dispatch.idle_candidates = 1;
+        c.dispatch.rebalance_ms = 0;
+    })
+    .await;
+    // Two drivers at the pickup point, each busy for over an hour: a load to pick up
+    // now (capacity 1) and drop 12 km away.
+    let due = |min: u64| now_ms() + min * 60_000;
+    let mut near = Vec::new();
+    for (i, id) in ["full-a", "full-b"].into_iter().enumerate() {
+        let mut ws = online(&e, id, 1, HEL).await;
+        let order = format!("load-{i}");
+        let body = json!({
+            "id": order,
+            "pickup": {"lat": 60.1702, "lon": 24.9390, "due_ms": due(3)},
+            "dropoff": {"lat": 60.2780, "lon": 24.9390},
+        });
+        let (st, _) = post(&e, "/v1/orders", body).await;
+        assert_eq!(st, 201);
+        recv_until(&mut ws, |m| route_with(m, &order)).await;
+        near.push(ws);
+    }
+    // An idle driver 3 km away (10 minutes): not among the 2 nearest, but the nearest
+    // idle one, and the only driver who can be at the pickup within 20 minutes.
+    let mut idle = online(&e, "idle-c", 1, (60.1970, 24.9384)).await;
+    let body = json!({
+        "id": "for-idle",
+        "pickup": {"lat": 60.1702, "lon": 24.9390, "due_ms": due(20)},
+        "dropoff": {"lat": 60.1650, "lon": 24.9300},
+    });
+    let (st, _) = post(&e, "/v1/orders", body).await;
+    assert_eq!(st, 201);
+    recv_until(&mut idle, |m| route_with(m, "for-idle")).await;
+    let (_, o) = get(&e, "/v1/orders/for-idle").await;
+    assert_eq!(o["driver_id"], "idle-c", "{o}");
+    e.spawned.stop().await.unwrap();
+}

@@ -245,19 +245,44 @@ impl Actor for RegionActor {
 }
 
 impl RegionActor {
-    /// The nearest available drivers to a point: this region's live index plus the
-    /// published snapshots of the cells around it, ring by ring, as far as the
-    /// candidate radius reaches.
+    /// The candidates for an order picked up at a point: the `dispatch.candidates`
+    /// nearest available drivers, plus the `dispatch.idle_candidates` nearest of them
+    /// with an empty route. Without the second tier a hotspot where loaded drivers
+    /// pass all the time hides the idle ones waiting a little farther away, and orders
+    /// pile onto full routes (or end unassignable) while the idle fleet waits.
     fn candidates(&self, lat: f64, lon: f64) -> Vec<Nearby> {
         let c = &self.shared.config;
-        let k = c.candidates;
-        let radius = c.candidate_radius_m;
-        let mut found = self.index.nearest(
+        let mut found = self.nearest_available(lat, lon, c.candidates, |_| true);
+        if c.idle_candidates > 0 {
+            let drivers = &self.shared.drivers;
+            let idle = |id: &str| drivers.get(id).is_some_and(|h| !h.has_stops());
+            for n in self.nearest_available(lat, lon, c.idle_candidates, idle) {
+                if !found.iter().any(|f| f.id == n.id) {
+                    found.push(n);
+                }
+            }
+        }
+        found
+    }
+
+    /// The `k` nearest available drivers `accept` takes: this region's live index plus
+    /// the published snapshots of the cells around it, ring by ring, as far as the
+    /// candidate radius reaches.
+    fn nearest_available(
+        &self,
+        lat: f64,
+        lon: f64,
+        k: usize,
+        accept: impl Fn(&str) -> bool,
+    ) -> Vec<Nearby> {
+        let radius = self.shared.config.candidate_radius_m;
+        let mut found = self.index.nearest_where(
             lat,
             lon,
             k,
             StatusFilter::Only(DriverStatus::Available),
             Some(radius),
+            &accept,
         );
         let grid = self.regions.grid();
         // Ring by ring outwards, as far as the candidate radius reaches; a ring none of
@@ -272,7 +297,8 @@ impl RegionActor {
                 }
                 reachable = true;
                 if let Some(region) = self.regions.get(key) {
-                    merge_nearest(&mut found, k, radius, (lat, lon), &region.available());
+                    let snapshot = region.available();
+                    merge_nearest(&mut found, k, radius, (lat, lon), &snapshot, &accept);
                 }
             }
             if !reachable {
@@ -706,8 +732,8 @@ fn kth_distance(found: &[Nearby], k: usize, radius_m: f64) -> f64 {
     }
 }
 
-/// Adds the drivers of a neighbour's snapshot that belong among the `k` nearest to
-/// `at` within `radius_m`. `found` comes sorted nearest first and at most `k` long, and
+/// Adds the drivers of a neighbour's snapshot (those `accept` takes) that belong among
+/// the `k` nearest to `at` within `radius_m`. `found` comes sorted nearest first and at most `k` long, and
 /// leaves so. Only drivers closer than the current k-th are looked at twice, and the
 /// list is cut back whenever it doubles: a cell where hundreds of idle drivers wait at
 /// a hotspot costs one distance each, not a scan of every driver already found.
@@ -717,11 +743,12 @@ fn merge_nearest(
     radius_m: f64,
     (lat, lon): (f64, f64),
     snapshot: &[DriverUpdate],
+    accept: impl Fn(&str) -> bool,
 ) {
     let mut bound = kth_distance(found, k, radius_m);
     for d in snapshot {
         let distance_m = haversine_m(lat, lon, d.lat, d.lon);
-        if distance_m > bound || found.iter().any(|f| f.id == d.id) {
+        if distance_m > bound || found.iter().any(|f| f.id == d.id) || !accept(&d.id) {
             continue;
         }
         found.push(Nearby {
@@ -782,9 +809,9 @@ mod tests {
                 .collect();
             let mut found = Vec::new();
             for s in &snapshots {
-                merge_nearest(&mut found, k, radius_m, at, s);
+                merge_nearest(&mut found, k, radius_m, at, s, |_| true);
                 // A driver seen again (a hand-off between snapshots) is not added twice.
-                merge_nearest(&mut found, k, radius_m, at, s);
+                merge_nearest(&mut found, k, radius_m, at, s, |_| true);
             }
             let mut all: Vec<Nearby> = snapshots
                 .iter()

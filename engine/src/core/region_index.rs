@@ -155,6 +155,20 @@ impl RegionIndex {
         filter: StatusFilter,
         radius_m: Option<f64>,
     ) -> Vec<Nearby> {
+        self.nearest_where(lat, lon, k, filter, radius_m, |_| true)
+    }
+
+    /// [`nearest`](Self::nearest) among the drivers whose id `accept` takes as well
+    /// (the dispatcher asks for idle drivers this way).
+    pub fn nearest_where(
+        &self,
+        lat: f64,
+        lon: f64,
+        k: usize,
+        filter: StatusFilter,
+        radius_m: Option<f64>,
+        accept: impl Fn(&str) -> bool,
+    ) -> Vec<Nearby> {
         let mut best: Vec<Nearby> = Vec::with_capacity(k + 1);
         if k == 0 {
             return best;
@@ -172,7 +186,7 @@ impl RegionIndex {
             let Some(slot) = self.slot(node.data) else {
                 continue;
             };
-            if !filter.accepts(slot.point.status) {
+            if !filter.accepts(slot.point.status) || !accept(&slot.id) {
                 continue;
             }
             let distance_m = haversine_m(lat, lon, slot.point.lat, slot.point.lon);
