@@ -465,8 +465,10 @@ async fn verify(p: &Proc, console: &str, acked: &Acked, drivers: &[&str]) {
     }
     // Routes and orders agree: every stop on a route belongs to an open order held by
     // that driver, in the right phase.
+    let mut routes = std::collections::HashMap::new();
     for d in drivers {
         let (_, view) = get_json(&format!("{}/v1/drivers/{d}", p.base), console).await;
+        routes.insert(d.to_string(), route_stops(&view));
         for stop in view["route"]["stops"].as_array().unwrap() {
             let id = stop["order_id"].as_str().unwrap();
             let (_, o) = get_json(&format!("{orders_url}/{id}"), console).await;
@@ -491,22 +493,6 @@ async fn verify(p: &Proc, console: &str, acked: &Acked, drivers: &[&str]) {
     // And the other way: every order held by a driver is on that driver's route with
     // the stops its phase needs (assigned: pickup and dropoff; picked up: dropoff), and
     // no open order sits on a route unless a driver holds it.
-    let mut routes = std::collections::HashMap::new();
-    for d in drivers {
-        let (_, view) = get_json(&format!("{}/v1/drivers/{d}", p.base), console).await;
-        let stops: Vec<(String, String)> = view["route"]["stops"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["order_id"].as_str().unwrap().to_string(),
-                    s["kind"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        routes.insert(d.to_string(), stops);
-    }
     for (phase, kinds) in [
         ("assigned", &["pickup", "dropoff"][..]),
         ("picked_up", &["dropoff"][..]),
@@ -542,6 +528,24 @@ async fn verify(p: &Proc, console: &str, acked: &Acked, drivers: &[&str]) {
     let _ = status;
 }
 
+/// A driver view's route as (order id, stop kind) pairs, in route order.
+fn route_stops(view: &Value) -> Vec<(String, String)> {
+    view["route"]["stops"]
+        .as_array()
+        .map(|stops| {
+            stops
+                .iter()
+                .map(|s| {
+                    (
+                        s["order_id"].as_str().unwrap_or_default().to_string(),
+                        s["kind"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The kinds of `id`'s stops on a route, in route order.
 fn stops_of<'a>(route: &'a [(String, String)], id: &str) -> Vec<&'a str> {
     route
@@ -564,20 +568,7 @@ async fn settles(p: &Proc, console: &str, id: &str) {
         };
         let driver = o["driver_id"].as_str().unwrap_or_default();
         let (_, view) = get_json(&format!("{}/v1/drivers/{driver}", p.base), console).await;
-        let route: Vec<(String, String)> = view["route"]["stops"]
-            .as_array()
-            .map(|stops| {
-                stops
-                    .iter()
-                    .map(|s| {
-                        (
-                            s["order_id"].as_str().unwrap_or_default().to_string(),
-                            s["kind"].as_str().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let route = route_stops(&view);
         let on = stops_of(&route, id);
         if on == want {
             return;
