@@ -144,6 +144,19 @@ pub fn bind(addr: SocketAddr, send_buffer: usize) -> std::io::Result<TcpListener
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Raises this process's soft open-file limit to its hard limit (every driver holds a
+/// socket; many systems start processes at a soft 1,024) and returns the limit now in
+/// force, `None` where it cannot be read.
+pub fn raise_open_file_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| soft)
+        }
+    }
+}
+
 /// Pending connections the kernel may queue before `accept`.
 pub const LISTEN_BACKLOG: u32 = 8192;
 

@@ -32,6 +32,10 @@ enum Command {
         /// TOML configuration file (see `dispatch config --print-default`).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Once listening, write the bound address (`127.0.0.1:PORT`) to this file: with
+        /// `--listen 127.0.0.1:0` a supervisor or the simulator learns the port.
+        #[arg(long)]
+        addr_file: Option<PathBuf>,
     },
     /// Print a token: `dispatch token console` or `dispatch token driver <ID>`.
     Token {
@@ -87,7 +91,8 @@ fn main() -> anyhow::Result<()> {
             listen,
             data_dir,
             config,
-        } => serve(listen, data_dir, config),
+            addr_file,
+        } => serve(listen, data_dir, config, addr_file),
         Command::Token { who } => {
             let (dir, principal) = match who {
                 TokenFor::Console { data_dir } => (data_dir, Principal::Console),
@@ -157,8 +162,12 @@ fn serve(
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     config_file: Option<PathBuf>,
+    addr_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     dispatch_engine::telemetry::init_logging();
+    if let Some(limit) = dispatch_engine::raise_open_file_limit() {
+        tracing::info!(limit, "open-file limit");
+    }
     let mut config = match &config_file {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
@@ -177,8 +186,21 @@ fn serve(
     runtime.block_on(async move {
         let listener = dispatch_engine::bind(config.listen, config.limits.tcp_send_buffer_bytes)
             .with_context(|| format!("bind {}", config.listen))?;
+        if let Some(path) = addr_file {
+            write_addr_file(&path, listener.local_addr()?)?;
+        }
         dispatch_engine::run(listener, config, shutdown_signal()).await
     })
+}
+
+/// Writes `addr` to `path` through a temporary file renamed into place, so a reader
+/// polling for the file never sees it half-written.
+fn write_addr_file(path: &std::path::Path, addr: SocketAddr) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))
+        .with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))?;
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

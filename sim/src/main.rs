@@ -52,6 +52,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Every bot holds a socket: start from the hard open-file limit, not the soft one.
+    dispatch_engine::raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -75,8 +75,11 @@ pub struct BudgetResult {
 pub struct Report {
     pub scenario: String,
     pub seed: u64,
-    /// "embedded" or the engine URL.
+    /// "embedded", "process" (a child `dispatch serve`) or the engine URL.
     pub engine: String,
+    /// CPU each side used over the run: which one saturates the machine.
+    #[serde(default)]
+    pub cpu: CpuUse,
     pub wall_s: f64,
     pub simulated_s: f64,
     pub speedup: f64,
@@ -90,6 +93,40 @@ pub struct Report {
     /// Selected engine metrics scraped from /metrics at the end (name{labels} → value).
     pub engine_metrics: BTreeMap<String, f64>,
     pub passed: bool,
+}
+
+/// CPU seconds (user + system, of one core) used from the clock's start to the end of
+/// the drain, and the cores the machine has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuUse {
+    /// The `dispatch-sim` process: bots, order intake, console (and the engine when embedded).
+    pub simulator_s: f64,
+    /// The engine's own process, when the run started it as one.
+    pub engine_s: Option<f64>,
+    pub cores: usize,
+}
+
+impl CpuUse {
+    /// "engine 61 % · simulator 23 % of the machine's 2 cores" over `wall_s`.
+    pub fn describe(&self, wall_s: f64) -> String {
+        if wall_s <= 0.0 || self.cores == 0 {
+            return String::new();
+        }
+        let pct = |s: f64| 100.0 * s / wall_s / self.cores as f64;
+        match self.engine_s {
+            Some(e) => format!(
+                "engine {:.0} % · simulator {:.0} % of {} cores",
+                pct(e),
+                pct(self.simulator_s),
+                self.cores
+            ),
+            None => format!(
+                "simulator process {:.0} % of {} cores",
+                pct(self.simulator_s),
+                self.cores
+            ),
+        }
+    }
 }
 
 /// Writes `report.json` (pretty) and `report.html` into `dir` (created if missing) and
@@ -140,14 +177,18 @@ pub fn render_html(report: &Report) -> String {
     let _ = writeln!(
         h,
         "<header><h1>{} {verdict}</h1><p class=\"meta\">seed {} · engine {} · {} drivers · \
-         {} simulated in {} wall ({:.1}× speed-up)</p></header>",
+         {} simulated in {} wall ({:.1}× speed-up){}</p></header>",
         esc(&report.scenario),
         report.seed,
         esc(&report.engine),
         report.drivers,
         esc(&fmt_duration(report.simulated_s)),
         esc(&fmt_duration(report.wall_s)),
-        report.speedup
+        report.speedup,
+        match report.cpu.describe(report.wall_s) {
+            d if d.is_empty() => d,
+            d => format!(" · CPU: {}", esc(&d)),
+        }
     );
 
     // Headline numbers.
@@ -663,6 +704,10 @@ pub fn summary_table(report: &Report) -> String {
         report.speedup,
         report.drivers
     );
+    let cpu = report.cpu.describe(report.wall_s);
+    if !cpu.is_empty() {
+        let _ = writeln!(s, "CPU: {cpu}");
+    }
     let rows: Vec<(&str, String)> = vec![
         ("orders created", t.created.to_string()),
         ("assigned", t.assigned.to_string()),
@@ -802,6 +847,11 @@ mod tests {
             ],
             errors,
             engine_metrics,
+            cpu: CpuUse {
+                simulator_s: 2.5,
+                engine_s: Some(10.0),
+                cores: 2,
+            },
             passed: false,
         }
     }
@@ -823,6 +873,7 @@ mod tests {
         assert!(!html.contains("http://") && !html.contains("https://"));
         assert!(!html.contains(" src=") && !html.contains(" href="));
         assert!(html.contains("FAIL") && html.contains("PASS"));
+        assert!(html.contains("engine 40 % · simulator 10 % of 2 cores"));
     }
 
     #[test]

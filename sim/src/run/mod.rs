@@ -4,8 +4,9 @@
 //! simulated clock (`speedup` simulated seconds per real second); measured per simulated
 //! minute and overall into `report::Report`, checked against the scenario's budgets.
 //!
-//! Without `--url` the engine runs in-process (a free 127.0.0.1 port, a temporary data
-//! dir) with its travel model set to the scenario's world: `travel.speed_kmh` = the
+//! Without `--url` the run starts the engine (a free 127.0.0.1 port, a temporary data
+//! dir; in-process, or as a child process when the fleet needs more open files than one
+//! process may hold: `engine.rs`) with its travel model set to the scenario's world: `travel.speed_kmh` = the
 //! fleet's speed × speed-up (the engine plans in real time), the fleet's detour factor,
 //! a flat hourly profile, the area as `service_area`, and the engine's human-scale
 //! timeouts (disconnect grace, silence, ETA push threshold, unassignable retry,
@@ -16,6 +17,7 @@ mod bots;
 mod clock;
 mod console;
 mod demand;
+mod engine;
 mod intake;
 mod metrics;
 
@@ -25,7 +27,6 @@ use crate::scenario::Scenario;
 use anyhow::{bail, Context};
 use bots::{Bot, Fleet};
 use clock::Clock;
-use dispatch_engine::auth::Principal;
 use dispatch_engine::config::Config;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -64,8 +65,17 @@ pub struct Args {
     /// Print the report as JSON on stdout instead of the summary table.
     #[arg(long)]
     json: bool,
-    /// Embedded engine only: a TOML configuration file (as `dispatch serve --config`);
-    /// the scenario's travel settings and time scaling are applied on top.
+    /// Without --url: run the engine in this process (embedded), as a child process
+    /// (`dispatch serve` beside this binary), or embedded unless the open-file limit is
+    /// too low for the fleet (auto).
+    #[arg(long, value_enum, default_value_t = engine::EngineMode::Auto)]
+    engine: engine::EngineMode,
+    /// The `dispatch` binary for --engine process (default: beside this executable).
+    #[arg(long, env = "DISPATCH_BIN")]
+    engine_bin: Option<PathBuf>,
+    /// Without --url: a TOML configuration file for the engine this run starts (as
+    /// `dispatch serve --config`); the scenario's travel settings and time scaling are
+    /// applied on top.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Print the engine configuration this scenario needs (TOML, for
@@ -119,60 +129,6 @@ pub fn engine_config(s: &Scenario, base: Config) -> anyhow::Result<Config> {
     };
     d.eta_push_threshold_s = ((d.eta_push_threshold_s as f64 / x).round() as u64).max(1);
     Ok(c)
-}
-
-struct Engine {
-    base: String,
-    token: String,
-    embedded: Option<dispatch_engine::Spawned>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn open_engine(args: &Args, s: &Scenario) -> anyhow::Result<Engine> {
-    if let Some(url) = &args.url {
-        if args.config.is_some() {
-            bail!("--config configures the embedded engine; with --url start the engine with `dispatch serve --config FILE`");
-        }
-        let token = args
-            .token
-            .clone()
-            .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?;
-        let c = engine_config(s, Config::default())?;
-        eprintln!(
-            "note: the engine at {url} should plan in this scenario's time: [travel] speed_kmh = {}, detour_factor = {}, hourly_speed_factor = 24 × {}; [regions] service_area = {:?}",
-            c.travel.speed_kmh, c.travel.detour_factor, c.travel.hourly_speed_factor[0], s.area.bbox
-        );
-        return Ok(Engine {
-            base: url.trim_end_matches('/').to_string(),
-            token,
-            embedded: None,
-            _dir: None,
-        });
-    }
-    let dir = tempfile::tempdir()?;
-    let base = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
-    let mut config = engine_config(s, base)?;
-    config.listen = "127.0.0.1:0".parse()?;
-    config.data_dir = dir.path().to_path_buf();
-    config.validate()?;
-    let spawned = dispatch_engine::Spawned::start(config).await?;
-    let token = dispatch_engine::token(dir.path(), &Principal::Console)?;
-    Ok(Engine {
-        base: format!("http://{}", spawned.addr),
-        token,
-        embedded: Some(spawned),
-        _dir: Some(dir),
-    })
-}
-
-/// The soft open-file limit of this process (Linux `/proc/self/limits`).
-fn open_file_limit() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// `YYYYMMDD-HHMMSS` (UTC) of now, for the default output directory.
@@ -287,11 +243,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         print!("{}", engine_config(&s, base)?.to_toml());
         return Ok(());
     }
-    let report = simulate(&s, &args).await?;
     let dir = args
         .out
         .clone()
         .unwrap_or_else(|| Path::new("sim-out").join(format!("{}-{}", s.name, utc_stamp())));
+    let report = simulate(&s, &args, &dir).await?;
     let (json_path, html_path) = report::write(&report, &dir)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -312,21 +268,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Runs the scenario against the engine and returns the filled report.
-async fn simulate(s: &Scenario, args: &Args) -> anyhow::Result<Report> {
+async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<Report> {
     let plan = demand::plan(s, s.seed);
-    let fds_needed = s.fleet.size as u64 * if args.url.is_some() { 1 } else { 2 } + 256;
-    if let Some(limit) = open_file_limit() {
-        if fds_needed > limit {
-            bail!(
-                "{} drivers need about {fds_needed} open files in this process{} but the limit is {limit} (ulimit -n); \
-                 raise it, use --drivers N, or run the engine as its own process (`dispatch serve`) and pass --url, \
-                 which needs one descriptor per driver here",
-                s.fleet.size,
-                if args.url.is_some() { "" } else { " (both ends of every socket, engine embedded)" },
-            );
-        }
-    }
-    let engine = open_engine(args, s).await?;
+    let base = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    let log = out_dir.join("engine.log");
+    let options = engine::Options {
+        url: args.url.as_deref(),
+        token: args.token.as_deref(),
+        config: args.config.as_deref(),
+        mode: args.engine,
+        engine_bin: args.engine_bin.as_deref(),
+        log: &log,
+    };
+    let engine = engine::open(&options, s, engine_config(s, base)?).await?;
     let http = http_client(256)?;
     wait_healthy(&http, &engine.base).await?;
     let ws_base = engine.base.replacen("http", "ws", 1);
@@ -402,6 +359,10 @@ async fn simulate(s: &Scenario, args: &Args) -> anyhow::Result<Report> {
     );
 
     // The clock starts.
+    let cpu_at_start = (
+        engine::cpu_seconds(None).unwrap_or(0.0),
+        engine.pid().and_then(|p| engine::cpu_seconds(Some(p))),
+    );
     let clock = Clock::start(s.speedup);
     let _ = clock_tx.send(Some(clock));
     let watcher = tokio::spawn(console::watch_orders(
@@ -467,10 +428,13 @@ async fn simulate(s: &Scenario, args: &Args) -> anyhow::Result<Report> {
     let mut report = Report {
         scenario: s.name.clone(),
         seed: s.seed,
-        engine: if engine.embedded.is_some() {
-            "embedded".into()
-        } else {
-            engine.base.clone()
+        engine: engine.label(),
+        cpu: report::CpuUse {
+            simulator_s: engine::cpu_seconds(None).unwrap_or(0.0) - cpu_at_start.0,
+            engine_s: engine
+                .pid()
+                .and_then(|p| Some(engine::cpu_seconds(Some(p))? - cpu_at_start.1?)),
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
         },
         wall_s,
         simulated_s,
@@ -495,9 +459,7 @@ async fn simulate(s: &Scenario, args: &Args) -> anyhow::Result<Report> {
     }
     report.budgets = metrics::budgets(&s.budgets, &report);
     report.passed = report.budgets.iter().all(|b| b.passed);
-    if let Some(e) = engine.embedded {
-        e.stop().await?;
-    }
+    engine.stop().await?;
     Ok(report)
 }
 
