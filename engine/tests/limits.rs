@@ -246,6 +246,32 @@ async fn metric(e: &Engine, name: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_socket_dropped_without_a_close_frame_is_a_disconnect_not_an_error() {
+    let e = Engine::start(|_| {}).await;
+    let token = e.register("gone").await;
+    let ws = e.driver("gone", &token).await;
+    let driver = e.get_json("/v1/drivers/gone").await;
+    assert_eq!(driver["connected"], 1, "{driver}");
+    // As a phone losing its network: the TCP connection ends with no close handshake.
+    drop(ws);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let driver = e.get_json("/v1/drivers/gone").await;
+        if driver["connected"] == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still attached: {driver}"
+        );
+    }
+    assert_eq!(metric(&e, "dispatch_ws_errors_total").await, 0.0);
+    // The same driver comes back and works.
+    let _ws = e.driver("gone", &token).await;
+    e.spawned.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_socket_that_stops_reading_is_closed_1013_and_resumes() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;

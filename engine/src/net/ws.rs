@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::sync::Arc;
-use tokio_tungstenite::tungstenite::error::CapacityError;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -156,6 +156,12 @@ impl Conn {
                 Some(Err(WsError::Capacity(
                     CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
                 ))) => return Incoming::TooLarge,
+                // A peer that vanished (network loss, a killed app) is a disconnect, not
+                // a protocol error: no error frame, no error metric.
+                Some(Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake))) => {
+                    tracing::debug!(kind = self.kind, "peer left without a close frame");
+                    return Incoming::Closed;
+                }
                 Some(Err(WsError::Protocol(_) | WsError::Utf8(_))) => return Incoming::Violation,
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, kind = self.kind, "socket read failed");
