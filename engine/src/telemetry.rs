@@ -40,9 +40,11 @@ pub const ORDERS_OPEN: &str = "dispatch_orders_open";
 pub const ORDERS_FINISHED: &str = "dispatch_orders_finished_total";
 /// Counter: orders created (durable).
 pub const ORDERS_CREATED: &str = "dispatch_orders_created_total";
-/// Histogram: order created → accepted by a driver.
+/// Histogram: order created → first accepted by a driver (re-assignments after a
+/// rebalance or a give-back are not in it).
 pub const ORDER_ASSIGN_SECONDS: &str = "dispatch_order_created_to_assigned_seconds";
-/// Histogram: order created → its route pushed to the driver (durable).
+/// Histogram: order created → the route of its first assignment pushed to the driver
+/// (durable).
 pub const ORDER_PUSH_SECONDS: &str = "dispatch_order_created_to_route_pushed_seconds";
 /// Histogram: orders matched in one region tick.
 pub const MATCH_BATCH_ORDERS: &str = "dispatch_match_batch_orders";

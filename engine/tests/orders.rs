@@ -641,6 +641,10 @@ async fn rebalance_moves_an_order_to_a_driver_who_serves_it_cheaper() {
             ("assigned", "")
         ]
     );
+    // Two orders, two first assignments: r's move to b is not a slow assignment.
+    let (_, stats) = get(&e, "/v1/stats").await;
+    assert_eq!(stats["assign_latency"]["count"], 2, "{stats}");
+    assert_eq!(stats["route_latency"]["count"], 2, "{stats}");
     e.spawned.stop().await.unwrap();
 }
 

@@ -447,15 +447,10 @@ impl DriverActor {
         ))
     }
 
-    /// Once durable: push the route, publish the orders, hand back requeued ones.
+    /// Once durable: publish the orders, hand back requeued ones, push the route.
     fn announce(&mut self, w: Announcement) {
-        let now = now_ms();
-        self.fan_out(&ServerMessage::Route { route: w.route });
-        for created in w.added {
-            let took = now.saturating_sub(created);
-            metrics::histogram!(telemetry::ORDER_PUSH_SECONDS).record(took as f64 / 1000.0);
-            self.shared.stats.route.record(Duration::from_millis(took));
-        }
+        // The book first: whoever hears of the route (the driver, then perhaps a
+        // client asking for the order) must find the order in the state it shows.
         let me: Arc<str> = Arc::from(self.id());
         for o in w.orders {
             if w.requeue.iter().any(|r| r.id == o.id) {
@@ -469,6 +464,13 @@ impl DriverActor {
                 .book
                 .publish(o.clone(), Some(Owner::Region(key)));
             self.regions.get_or_create(key).addr.do_send(Enqueue(o));
+        }
+        let now = now_ms();
+        self.fan_out(&ServerMessage::Route { route: w.route });
+        for created in w.added {
+            let took = now.saturating_sub(created);
+            metrics::histogram!(telemetry::ORDER_PUSH_SECONDS).record(took as f64 / 1000.0);
+            self.shared.stats.route.record(Duration::from_millis(took));
         }
     }
 
@@ -752,12 +754,17 @@ impl Handler<Propose> for DriverActor {
         let me: Arc<str> = Arc::from(self.id());
         let mut added = Vec::with_capacity(p.orders.len());
         for mut o in p.orders {
+            // Latency is created → first assignment; an order moved on by a rebalance
+            // or given back is counted by those, not as a slow assignment.
+            let first = !o.history.iter().any(|h| h.status == OrderStatus::Assigned);
             set_status(&mut o, OrderStatus::Assigned, now, None);
             o.driver_id = Some(self.record.id.clone());
-            let took = now.saturating_sub(o.created_ms);
-            metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS).record(took as f64 / 1000.0);
-            self.shared.stats.assign.record(Duration::from_millis(took));
-            added.push(o.created_ms);
+            if first {
+                let took = now.saturating_sub(o.created_ms);
+                metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS).record(took as f64 / 1000.0);
+                self.shared.stats.assign.record(Duration::from_millis(took));
+                added.push(o.created_ms);
+            }
             self.shared.book.set_owner(&o.id, Owner::Driver(me.clone()));
             self.orders.insert(Arc::from(o.id.as_str()), o);
         }
