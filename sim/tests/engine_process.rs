@@ -5,12 +5,11 @@
 //! which process used how much CPU and leave the engine's log in the output dir; a
 //! missing engine binary must be a clear error rather than a hang.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// Far above the expected ~30 s, so a slow CI machine passes, but bounded.
-const LIMIT: Duration = Duration::from_secs(240);
+use support::{run_bounded, Ran};
 
 /// The `dispatch` binary beside `dispatch-sim`, built when this package is tested alone.
 fn engine_binary() -> PathBuf {
@@ -36,44 +35,15 @@ fn engine_binary() -> PathBuf {
     engine
 }
 
-/// What a finished dispatch-sim run left behind.
-struct Ran {
-    status: std::process::ExitStatus,
-    stderr: String,
-}
-
 /// Runs dispatch-sim with `args` under an open-file limit of `fds` (soft and hard).
-/// Its output goes to files in `dir`: a pipe nobody reads while waiting could fill up
-/// and stall the run.
 fn run_sim(fds: u32, dir: &Path, args: &[&std::ffi::OsStr]) -> Ran {
-    let stderr_path = dir.join("sim.stderr");
-    let mut child = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(format!("ulimit -n {fds} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_dispatch-sim"))
         .args(args)
-        .env_remove("DISPATCH_CONSOLE_TOKEN")
-        .env_remove("DISPATCH_BIN")
-        .stdout(std::fs::File::create(dir.join("sim.stdout")).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("start dispatch-sim");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("dispatch-sim took longer than {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    Ran {
-        status,
-        stderr: std::fs::read_to_string(stderr_path).unwrap(),
-    }
+        .env_remove("DISPATCH_BIN");
+    run_bounded(&mut cmd, dir)
 }
 
 #[test]
@@ -108,6 +78,9 @@ fn too_few_open_files_for_an_embedded_smoke_run_start_the_engine_as_a_process() 
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(report["passed"], true, "{report}");
     assert_eq!(report["engine"], "process");
+    let printed: serde_json::Value =
+        serde_json::from_str(&output.stdout).expect("--json prints the report");
+    assert_eq!(printed["cpu"], report["cpu"]);
     let t = &report["totals"];
     assert!(t["delivered"].as_u64().unwrap() > 100, "{t}");
     assert_eq!(t["disconnects_injected"], t["reconnects"], "{t}");

@@ -3,46 +3,27 @@
 //! run must meet every budget of `sim/scenarios/smoke.toml` (the binary exits non-zero
 //! otherwise) and write both reports.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-/// Far above the expected ~30 s, so a slow CI machine passes, but bounded.
-const LIMIT: Duration = Duration::from_secs(240);
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn smoke_scenario_meets_its_budgets() {
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.toml");
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dispatch-sim"))
-        .arg("run")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dispatch-sim"));
+    cmd.arg("run")
         .arg(&scenario)
         .arg("--out")
         .arg(out.path())
-        .arg("--json")
-        .env_remove("DISPATCH_CONSOLE_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start dispatch-sim");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("dispatch-sim run smoke took longer than {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .arg("--json");
+    let ran = support::run_bounded(&mut cmd, out.path());
+    let (stdout, stderr) = (&ran.stdout, &ran.stderr);
     assert!(
-        status.success(),
-        "dispatch-sim run smoke failed ({status}):\n{stderr}\n{stdout}"
+        ran.status.success(),
+        "dispatch-sim run smoke failed ({}):\n{stderr}\n{stdout}",
+        ran.status
     );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
@@ -60,7 +41,7 @@ fn smoke_scenario_meets_its_budgets() {
     assert!(!report["budgets"].as_array().unwrap().is_empty());
     // The same report printed on stdout with --json.
     let printed: serde_json::Value =
-        serde_json::from_str(&stdout).expect("--json prints the report");
+        serde_json::from_str(stdout).expect("--json prints the report");
     assert_eq!(printed["totals"], report["totals"]);
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains("smoke"));
