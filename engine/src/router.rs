@@ -161,6 +161,15 @@ impl Drivers {
         self.map.read().expect("drivers lock").get(id).cloned()
     }
 
+    /// Whether driver `id` exists and `f` holds for it (a matcher's filter: no clone).
+    pub fn holds(&self, id: &str, f: impl FnOnce(&DriverHandle) -> bool) -> bool {
+        self.map
+            .read()
+            .expect("drivers lock")
+            .get(id)
+            .is_some_and(f)
+    }
+
     pub fn insert(&self, handle: DriverHandle) {
         self.map
             .write()

@@ -587,6 +587,74 @@ async fn a_reconnecting_driver_gets_its_route_in_welcome() {
         .unwrap();
 }
 
+/// A driver whose socket dropped stays available through its grace period (it may be
+/// back in a second), but takes no new order meanwhile: the route would reach nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_without_a_socket_gets_no_new_orders_until_it_is_back() {
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.disconnect_grace_ms = 60_000;
+        c.dispatch.unassignable_retry_ms = 60_000;
+        c.dispatch.rebalance_ms = 0;
+    })
+    .await;
+    let gone = online(&e, "gone", 4, HEL).await;
+    let mut far = online(&e, "far", 4, (60.1790, 24.9384)).await;
+    drop(gone);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        let (_, d) = get(&e, "/v1/drivers/gone").await;
+        if d["connected"] == 0 {
+            assert_eq!(d["status"], "available", "{d}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{d}");
+        tick.tick().await;
+    }
+    // `gone` is at the pickup, `far` 1 km north: the order goes to the one listening.
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("while-away", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    recv_until(&mut far, |m| route_with(m, "while-away")).await;
+    let (_, o) = get(&e, "/v1/orders/while-away").await;
+    assert_eq!(o["driver_id"], "far", "{o}");
+    // `far` takes a break (keeps its route, takes nothing new): the next order has no
+    // candidate and waits as unassignable (retried only in a minute, or on new supply).
+    send(&mut far, json!({"type": "status", "status": "break"})).await;
+    e.wait_nearest(HEL.0, HEL.1, 10, "break", |f| {
+        f.iter().any(|d| d["id"] == "far")
+    })
+    .await;
+    let (st, _) = post(
+        &e,
+        "/v1/orders",
+        order_body("after", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, o) = get(&e, "/v1/orders/after").await;
+        if o["status"] == "unassignable" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{o}");
+        tick.tick().await;
+    }
+    // `gone` is back on a socket within the grace period: that is new supply.
+    let mut back = e.ws("/ws/driver", Some(&e.driver_token("gone"))).await;
+    send(&mut back, json!({"type": "hello", "resume_seq": 0})).await;
+    recv_until(&mut back, |m| route_with(m, "after")).await;
+    let (_, o) = get(&e, "/v1/orders/after").await;
+    assert_eq!(o["driver_id"], "gone", "{o}");
+    e.spawned.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebalance_moves_an_order_to_a_driver_who_serves_it_cheaper() {
     let e = Engine::start(|c| {

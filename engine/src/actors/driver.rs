@@ -8,7 +8,7 @@
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
-use super::region::{Enqueue, RegionHandle, RegionOp, SupplyChanged};
+use super::region::{DriverBack, Enqueue, RegionHandle, RegionOp, SupplyChanged};
 use crate::core::region_index::DriverPoint;
 use crate::dispatch::book::Owner;
 use crate::dispatch::orders::{live_stop, set_status};
@@ -29,7 +29,7 @@ use dispatch_storage::{
 };
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -60,6 +60,8 @@ pub struct DriverHandle {
     /// The driver's status as the actor last set it (`status as u8`),
     /// for fleet counts that must not queue behind actor mailboxes.
     status: Arc<AtomicU8>,
+    /// Open sockets as the actor last counted them, for matchers.
+    sockets: Arc<AtomicUsize>,
 }
 
 impl DriverHandle {
@@ -69,6 +71,12 @@ impl DriverHandle {
             .into_iter()
             .find(|s| *s as usize == i)
             .unwrap_or(DriverStatus::Offline)
+    }
+
+    /// Whether a socket of the driver is open: one that is not (inside its disconnect
+    /// grace period) would only hear of new work when it is back, so matchers skip it.
+    pub fn connected(&self) -> bool {
+        self.sockets.load(Ordering::Relaxed) > 0
     }
 
     /// Whether the published route has stops.
@@ -159,6 +167,7 @@ pub struct DriverActor {
     orders: HashMap<Arc<str>, Order>,
     published: Arc<RwLock<RouteSnapshot>>,
     status_cell: Arc<AtomicU8>,
+    sockets_cell: Arc<AtomicUsize>,
     regions: Arc<Regions>,
     writer: Arc<PositionWriter>,
     shared: Arc<Shared>,
@@ -196,6 +205,8 @@ impl DriverActor {
         let actor_published = published.clone();
         let status = Arc::new(AtomicU8::new(init.status as u8));
         let actor_status = status.clone();
+        let sockets = Arc::new(AtomicUsize::new(0));
+        let actor_sockets = sockets.clone();
         let depth = Depth::new("driver_mailbox");
         let actor_depth = depth.clone();
         let addr = DriverActor::start_in_arbiter(arbiter, move |ctx| {
@@ -222,6 +233,7 @@ impl DriverActor {
                 orders,
                 published: actor_published,
                 status_cell: actor_status,
+                sockets_cell: actor_sockets,
                 regions,
                 writer,
                 shared,
@@ -238,6 +250,7 @@ impl DriverActor {
             slot,
             route: published,
             status,
+            sockets,
         }
     }
 
@@ -311,6 +324,12 @@ impl DriverActor {
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             });
+        self.count_sockets();
+    }
+
+    fn count_sockets(&self) {
+        self.sockets_cell
+            .store(self.sessions.len(), Ordering::Relaxed);
     }
 
     fn load(&self) -> u32 {
@@ -664,9 +683,17 @@ impl Handler<Attach> for DriverActor {
     type Result = MessageResult<Attach>;
     fn handle(&mut self, a: Attach, _: &mut Self::Context) -> Self::Result {
         self.depth.took();
+        let was_reachable = !self.sessions.is_empty();
         self.sessions.insert(a.session_id, a.outbox);
+        self.count_sockets();
         self.attach_epoch += 1;
         self.last_seen_ms = now_ms();
+        if !was_reachable && self.status == DriverStatus::Available {
+            // Back within its grace period: matchers may use it again.
+            if let Some(r) = &self.region {
+                let _ = r.addr.try_send(DriverBack);
+            }
+        }
         MessageResult(self.wire_route())
     }
 }
@@ -682,6 +709,7 @@ impl Handler<Detach> for DriverActor {
     fn handle(&mut self, d: Detach, ctx: &mut Self::Context) {
         self.depth.took();
         self.sessions.remove(&d.session_id);
+        self.count_sockets();
         if !self.sessions.is_empty() {
             return;
         }

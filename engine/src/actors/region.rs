@@ -5,7 +5,7 @@
 //! for its neighbours; every `dispatch.tick_ms` it matches its pending orders as one
 //! batch and proposes the result to the drivers.
 
-use super::driver::{Propose, Release};
+use super::driver::{DriverHandle, Propose, Release};
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
 use crate::core::geo_util::haversine_m;
@@ -250,12 +250,15 @@ impl RegionActor {
     /// with an empty route. Without the second tier a hotspot where loaded drivers
     /// pass all the time hides the idle ones waiting a little farther away, and orders
     /// pile onto full routes (or end unassignable) while the idle fleet waits.
+    /// A driver with no open socket (in its disconnect grace period) is no candidate:
+    /// its route would reach it only when it is back, if it comes back.
     fn candidates(&self, lat: f64, lon: f64) -> Vec<Nearby> {
         let c = &self.shared.config;
-        let mut found = self.nearest_available(lat, lon, c.candidates, |_| true);
+        let drivers = &self.shared.drivers;
+        let connected = |id: &str| drivers.holds(id, DriverHandle::connected);
+        let mut found = self.nearest_available(lat, lon, c.candidates, connected);
         if c.idle_candidates > 0 {
-            let drivers = &self.shared.drivers;
-            let idle = |id: &str| drivers.get(id).is_some_and(|h| !h.has_stops());
+            let idle = |id: &str| drivers.holds(id, |h| h.connected() && !h.has_stops());
             for n in self.nearest_available(lat, lon, c.idle_candidates, idle) {
                 if !found.iter().any(|f| f.id == n.id) {
                     found.push(n);
@@ -597,6 +600,22 @@ impl Handler<SupplyChanged> for RegionActor {
     fn handle(&mut self, _: SupplyChanged, _: &mut Self::Context) {
         self.depth.took();
         self.supply_changed = true;
+    }
+}
+
+/// An available driver of this region is back on a socket after a disconnect (it was
+/// no candidate meanwhile): as for a driver becoming available, this region and the
+/// ones around it retry their unassignable orders.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DriverBack;
+
+impl Handler<DriverBack> for RegionActor {
+    type Result = ();
+    fn handle(&mut self, _: DriverBack, _: &mut Self::Context) {
+        self.depth.took();
+        self.supply_changed = true;
+        self.tell_neighbours = true;
     }
 }
 
