@@ -68,6 +68,20 @@ async fn online(e: &Engine, id: &str, capacity: u32, at: (f64, f64)) -> Ws {
     ws
 }
 
+/// GETs `path` until the answer satisfies `pred` (bounded by the common wait).
+async fn get_until(e: &Engine, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        let (_, v) = get(e, path).await;
+        if pred(&v) {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{path}: {v}");
+        tick.tick().await;
+    }
+}
+
 /// Reads until a message satisfies `pred` (bounded by the common wait per frame and an
 /// overall deadline).
 async fn recv_until(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value {
@@ -601,17 +615,8 @@ async fn a_driver_without_a_socket_gets_no_new_orders_until_it_is_back() {
     let gone = online(&e, "gone", 4, HEL).await;
     let mut far = online(&e, "far", 4, (60.1790, 24.9384)).await;
     drop(gone);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    loop {
-        let (_, d) = get(&e, "/v1/drivers/gone").await;
-        if d["connected"] == 0 {
-            assert_eq!(d["status"], "available", "{d}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{d}");
-        tick.tick().await;
-    }
+    let d = get_until(&e, "/v1/drivers/gone", |d| d["connected"] == 0).await;
+    assert_eq!(d["status"], "available", "{d}");
     // `gone` is at the pickup, `far` 1 km north: the order goes to the one listening.
     let (st, _) = post(
         &e,
@@ -637,15 +642,7 @@ async fn a_driver_without_a_socket_gets_no_new_orders_until_it_is_back() {
     )
     .await;
     assert_eq!(st, 201);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let (_, o) = get(&e, "/v1/orders/after").await;
-        if o["status"] == "unassignable" {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{o}");
-        tick.tick().await;
-    }
+    get_until(&e, "/v1/orders/after", |o| o["status"] == "unassignable").await;
     // `gone` is back on a socket within the grace period: that is new supply.
     let mut back = e.ws("/ws/driver", Some(&e.driver_token("gone"))).await;
     send(&mut back, json!({"type": "hello", "resume_seq": 0})).await;

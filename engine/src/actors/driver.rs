@@ -8,7 +8,7 @@
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
-use super::region::{DriverBack, Enqueue, RegionHandle, RegionOp, SupplyChanged};
+use super::region::{Enqueue, RegionHandle, RegionOp, SupplyChanged};
 use crate::core::region_index::DriverPoint;
 use crate::dispatch::book::Owner;
 use crate::dispatch::orders::{live_stop, set_status};
@@ -613,9 +613,9 @@ impl DriverActor {
         }
     }
 
-    fn tell_region_supply(&self) {
+    fn tell_region_supply(&self, around: bool) {
         if let Some(r) = &self.region {
-            let _ = r.addr.try_send(SupplyChanged);
+            let _ = r.addr.try_send(SupplyChanged { around });
         }
     }
 }
@@ -665,7 +665,7 @@ impl Handler<SetStatus> for DriverActor {
         self.last_seen_ms = now_ms();
         self.set_status(ctx, status);
         if status == DriverStatus::Available {
-            self.tell_region_supply();
+            self.tell_region_supply(false);
         }
     }
 }
@@ -683,16 +683,14 @@ impl Handler<Attach> for DriverActor {
     type Result = MessageResult<Attach>;
     fn handle(&mut self, a: Attach, _: &mut Self::Context) -> Self::Result {
         self.depth.took();
-        let was_reachable = !self.sessions.is_empty();
+        let was_connected = !self.sessions.is_empty();
         self.sessions.insert(a.session_id, a.outbox);
         self.count_sockets();
         self.attach_epoch += 1;
         self.last_seen_ms = now_ms();
-        if !was_reachable && self.status == DriverStatus::Available {
-            // Back within its grace period: matchers may use it again.
-            if let Some(r) = &self.region {
-                let _ = r.addr.try_send(DriverBack);
-            }
+        if !was_connected && self.status == DriverStatus::Available {
+            // Back within its grace period: matchers here and around may use it again.
+            self.tell_region_supply(true);
         }
         MessageResult(self.wire_route())
     }
@@ -975,7 +973,7 @@ impl Handler<StopDone> for DriverActor {
                     move |res, act, _| match res {
                         Ok(()) => {
                             act.announce(rest);
-                            act.tell_region_supply();
+                            act.tell_region_supply(false);
                             Ok(())
                         }
                         Err(e) => {
@@ -1009,7 +1007,7 @@ impl Handler<CancelOrder> for DriverActor {
                     move |res, act, _| match res {
                         Ok(()) => {
                             act.announce(rest);
-                            act.tell_region_supply();
+                            act.tell_region_supply(false);
                             Ok(Some(order))
                         }
                         Err(e) => {

@@ -215,7 +215,7 @@ impl RegionActor {
             let rings = grid.rings_within(self.key, self.shared.config.candidate_radius_m);
             for key in (1..=rings).flat_map(|r| self.key.ring(r)) {
                 if let Some(n) = self.regions.get(key) {
-                    let _ = n.addr.try_send(SupplyChanged);
+                    let _ = n.addr.try_send(SupplyChanged { around: false });
                 }
             }
         }
@@ -591,31 +591,21 @@ impl Handler<Enqueue> for RegionActor {
 }
 
 /// A driver nearby freed capacity or became available: retry unassignable orders.
+/// `around`: the regions around this one too, for a change their snapshots of this
+/// one do not show (an available driver back on a socket after a disconnect: it was no
+/// candidate meanwhile).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SupplyChanged;
+pub struct SupplyChanged {
+    pub around: bool,
+}
 
 impl Handler<SupplyChanged> for RegionActor {
     type Result = ();
-    fn handle(&mut self, _: SupplyChanged, _: &mut Self::Context) {
+    fn handle(&mut self, s: SupplyChanged, _: &mut Self::Context) {
         self.depth.took();
         self.supply_changed = true;
-    }
-}
-
-/// An available driver of this region is back on a socket after a disconnect (it was
-/// no candidate meanwhile): as for a driver becoming available, this region and the
-/// ones around it retry their unassignable orders.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct DriverBack;
-
-impl Handler<DriverBack> for RegionActor {
-    type Result = ();
-    fn handle(&mut self, _: DriverBack, _: &mut Self::Context) {
-        self.depth.took();
-        self.supply_changed = true;
-        self.tell_neighbours = true;
+        self.tell_neighbours |= s.around;
     }
 }
 
