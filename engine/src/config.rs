@@ -78,8 +78,27 @@ pub struct ConsoleConfig {
 pub struct Limits {
     /// Largest WebSocket message or frame accepted (larger: close 1009).
     pub max_frame_bytes: usize,
-    /// Largest HTTP request body accepted (larger: 413).
+    /// Largest HTTP request body accepted (larger: 413, from the `Content-Length`
+    /// header alone when it is sent).
     pub max_body_bytes: usize,
+    /// A request head must arrive complete within this time of the connection's accept
+    /// (or of its first byte on a keep-alive connection); else the connection closes.
+    pub http_header_timeout_ms: u64,
+    /// A request body must arrive complete within this time of its head; else 408
+    /// `deadline_exceeded`.
+    pub http_body_timeout_ms: u64,
+    /// A keep-alive connection that sends no next request within this time of the last
+    /// answer is closed. Longer than common clients' own pool timeouts (reqwest and Go
+    /// 90 s), so they close first and never send on a connection being closed.
+    pub http_idle_timeout_ms: u64,
+    /// TCP connections that have not yet sent a request with a valid token (half-sent
+    /// heads, idle keep-alive, token-less callers). At the cap the oldest one not
+    /// inside a handler is closed to admit the new one.
+    pub max_unauthenticated_connections: usize,
+    /// TCP connections open at once, HTTP and WebSocket together; a connection beyond
+    /// it is closed at once. 0: the open-file limit less a reserve of an eighth of it
+    /// (32 to 256) for the store, logs, listener and runtime.
+    pub max_tcp_connections: usize,
     /// Per-connection read buffer of the WebSocket codec (tungstenite's default is
     /// 128 KiB; 4 KiB keeps an idle connection small).
     pub ws_read_buffer_bytes: usize,
@@ -90,6 +109,9 @@ pub struct Limits {
     /// socket and makes a client that stops reading block the engine's writes after
     /// that many bytes instead of after the megabytes auto-tuning may grow to.
     pub tcp_send_buffer_bytes: usize,
+    /// A driver socket that has not sent `hello` within this time of opening is closed
+    /// with 1008.
+    pub ws_hello_timeout_ms: u64,
     /// Messages queued from actors to one socket before the socket is dropped as too slow.
     pub session_outbox: usize,
     /// A socket write that cannot complete within this time (the client stopped
@@ -102,17 +124,18 @@ pub struct Limits {
     /// the burst above it.
     pub console_requests_per_s: u32,
     pub console_request_burst: u32,
-    /// WebSocket messages per second per connection, and the burst above it. Over it a
-    /// message is refused with `rate_limited`; after `ws_rate_strikes` refusals in a row
-    /// the socket is closed with 1008.
+    /// WebSocket messages per second per connection (pings and pongs included), and
+    /// the burst above it. Over it a message is refused with `rate_limited`; after
+    /// `ws_rate_strikes` refusals in a row the socket is closed with 1008.
     pub ws_messages_per_s: u32,
     pub ws_message_burst: u32,
     pub ws_rate_strikes: u32,
     /// Open WebSockets per token (a driver's phone plus a reconnect in flight, a few
     /// console tabs); more: 429.
     pub max_connections_per_token: usize,
-    /// Open WebSockets in total; more: 503 (each costs two file descriptors' worth of
-    /// kernel state and ~16 KiB here).
+    /// Open WebSockets in total; more: 503 (each costs a file descriptor, kernel
+    /// buffers and ~16 KiB here). Lowered at start to `max_tcp_connections` (or the
+    /// open-file budget) when above it.
     pub max_connections: usize,
     /// Order writes (creations, cancellations) waiting for their flush at once; more:
     /// 503 with Retry-After rather than an unbounded queue.
@@ -290,6 +313,12 @@ impl Default for Limits {
         Self {
             max_frame_bytes: dispatch_protocol::DEFAULT_MAX_FRAME_BYTES,
             max_body_bytes: 1024 * 1024,
+            http_header_timeout_ms: 10_000,
+            http_body_timeout_ms: 10_000,
+            http_idle_timeout_ms: 120_000,
+            max_unauthenticated_connections: 1_024,
+            max_tcp_connections: 0,
+            ws_hello_timeout_ms: 10_000,
             ws_read_buffer_bytes: 4 * 1024,
             ws_max_write_buffer_bytes: 1024 * 1024,
             tcp_send_buffer_bytes: 0,
@@ -389,6 +418,26 @@ impl Config {
             ),
             ("limits.max_frame_bytes", self.limits.max_frame_bytes),
             ("limits.max_body_bytes", self.limits.max_body_bytes),
+            (
+                "limits.http_header_timeout_ms",
+                self.limits.http_header_timeout_ms as usize,
+            ),
+            (
+                "limits.http_body_timeout_ms",
+                self.limits.http_body_timeout_ms as usize,
+            ),
+            (
+                "limits.http_idle_timeout_ms",
+                self.limits.http_idle_timeout_ms as usize,
+            ),
+            (
+                "limits.max_unauthenticated_connections",
+                self.limits.max_unauthenticated_connections,
+            ),
+            (
+                "limits.ws_hello_timeout_ms",
+                self.limits.ws_hello_timeout_ms as usize,
+            ),
             (
                 "limits.ws_read_buffer_bytes",
                 self.limits.ws_read_buffer_bytes,

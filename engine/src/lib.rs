@@ -54,11 +54,12 @@ pub async fn run(
 /// host's stdout).
 pub async fn serve(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
     print_token: bool,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    fit_connections_to_open_files(&mut config);
     let _ = telemetry::prometheus();
     let (signer, created) = Signer::load_or_create(&config.data_dir)?;
     if created && print_token {
@@ -99,18 +100,19 @@ pub async fn serve(
         shutdown.await;
         stop.cancel();
     });
-    let server_stop = app.shutdown.clone();
-    axum::serve(listener, net::http::router(app.clone()))
-        .with_graceful_shutdown(async move { server_stop.cancelled().await })
-        .await?;
+    let connections =
+        net::conns::serve(listener, app.clone(), net::http::router(app.clone())).await;
+    // Shutdown began. Sockets get a close frame (1001) and requests inside a handler
+    // may finish, both within one grace period; then storage is flushed.
     tracing::info!("shutting down: closing sockets");
     app.sessions.close();
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);
-    if tokio::time::timeout(grace, app.sessions.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some sockets did not close within the grace period");
+    let closed = tokio::time::timeout(grace, async {
+        tokio::join!(connections.wait(), app.sessions.wait());
+    })
+    .await;
+    if closed.is_err() {
+        tracing::warn!("some connections did not close within the grace period");
     }
     upkeep.abort();
     let app2 = app.clone();
@@ -123,6 +125,24 @@ pub async fn serve(
     .await??;
     tracing::info!("storage flushed; bye");
     Ok(())
+}
+
+/// `limits.max_connections` (WebSockets) above what the process may hold open is a
+/// promise it cannot keep: lower it to the TCP connection cap, with a warning.
+fn fit_connections_to_open_files(config: &mut Config) {
+    let l = &mut config.limits;
+    let budget = match l.max_tcp_connections {
+        0 => net::conns::default_max_open(),
+        n => n,
+    };
+    if l.max_connections > budget {
+        tracing::warn!(
+            configured = l.max_connections,
+            budget,
+            "limits.max_connections is above the connections this process can hold open; lowered"
+        );
+        l.max_connections = budget;
+    }
 }
 
 /// Binds the listener with a deep accept backlog (`LISTEN_BACKLOG`, capped by the

@@ -66,8 +66,12 @@ pub const GIVEN_BACK: &str = "dispatch_orders_given_back_total";
 pub const ORDER_WATCHER_DROPPED: &str = "dispatch_order_watcher_dropped_total";
 
 /// Counter, label `limit`: requests, messages or connections refused by a limit
-/// (http_rate, ws_rate, connections, connections_per_token, order_writes, open_orders).
+/// (http_rate, ws_rate, connections, connections_per_token, order_writes, open_orders,
+/// unauthenticated_connections, tcp_connections, ws_hello, body_size, body_timeout).
 pub const LIMITED: &str = "dispatch_limited_total";
+/// Counter, label `phase` = head | idle: HTTP connections closed because a request
+/// head did not arrive in time or a keep-alive connection stayed idle too long.
+pub const HTTP_TIMEOUTS: &str = "dispatch_http_timeouts_total";
 /// Counter, label `code`: HTTP answers with a 5xx code (internal errors, overload).
 pub const HTTP_SERVER_ERRORS: &str = "dispatch_http_server_errors_total";
 /// Gauge, label `queue`: messages waiting in a bounded queue (`region_mailbox` and
@@ -116,12 +120,17 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
-/// Installs the log subscriber for the binaries (env filter, default `info`).
+/// Installs the log subscriber for the binaries (env filter, default `info`; plain
+/// text when stdout is not a terminal).
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a terminal: redirected to a file or a log collector they
+    // are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
         .try_init();
 }

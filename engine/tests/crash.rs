@@ -199,6 +199,18 @@ async fn sigkill_keeps_acknowledged_drivers_and_persisted_positions() {
     assert_eq!(found[0]["lon"], 24.9412);
 
     // SIGTERM: exit 0 within 5 s, and the state is still there afterwards.
+    terminate_within_5s(&mut p);
+
+    let mut p = start(dir.path()).await;
+    let found = nearest_ids(&p, &console).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], "k1");
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
+
+/// Sends SIGTERM and asserts the engine exits 0 within the contract's 5 s.
+fn terminate_within_5s(p: &mut Proc) {
     let pid = p.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -219,13 +231,42 @@ async fn sigkill_keeps_acknowledged_drivers_and_persisted_positions() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     let _ = p.child.wait();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_in_time_whatever_clients_do() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
     let mut p = start(dir.path()).await;
-    let found = nearest_ids(&p, &console).await;
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0]["id"], "k1");
-    p.child.kill().unwrap();
-    p.child.wait().unwrap();
+    let console = token(dir.path(), &["console"]);
+    register(&p.base, &console, "t1").await;
+    let driver = token(dir.path(), &["driver", "t1"]);
+    let addr = p.base.trim_start_matches("http://").to_string();
+    // One byte of a request head.
+    let mut half_head = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half_head.write_all(b"G").await.unwrap();
+    // An idle keep-alive connection after one answered request.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    assert!(idle.read(&mut buf).await.unwrap() > 0);
+    // A request inside its handler, waiting for a body that never comes.
+    let mut half_body = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half_body
+        .write_all(
+            format!("POST /v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {console}\r\nContent-Length: 500\r\n\r\n{{")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // A driver socket that said hello, and one that never will.
+    let mut ws = connect(&format!("{}/ws/driver", p.ws_base), Some(&driver)).await;
+    send(&mut ws, json!({"type": "hello"})).await;
+    assert_eq!(recv_json(&mut ws).await["type"], "welcome");
+    let _silent = connect(&format!("{}/ws/driver", p.ws_base), Some(&driver)).await;
+    terminate_within_5s(&mut p);
 }
 
 async fn post_json(url: &str, token: &str, body: Value) -> (u16, Value) {

@@ -314,6 +314,8 @@ pub enum ErrorCode {
     /// A message that is valid on its own but not in this state (a position before `hello`).
     FailedPrecondition,
     Internal,
+    /// The client took too long to send its request (HTTP 408; *ext*).
+    DeadlineExceeded,
 }
 
 impl ErrorCode {
@@ -330,6 +332,7 @@ impl ErrorCode {
             Self::OutOfServiceArea => "out_of_service_area",
             Self::FailedPrecondition => "failed_precondition",
             Self::Internal => "internal",
+            Self::DeadlineExceeded => "deadline_exceeded",
         }
     }
 
@@ -340,6 +343,7 @@ impl ErrorCode {
             Self::Unauthenticated => 401,
             Self::PermissionDenied => 403,
             Self::NotFound => 404,
+            Self::DeadlineExceeded => 408,
             Self::Conflict => 409,
             Self::TooLarge => 413,
             Self::RateLimited => 429,

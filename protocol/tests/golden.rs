@@ -596,6 +596,7 @@ fn enum_indices() {
         ErrorCode::OutOfServiceArea,
         ErrorCode::FailedPrecondition,
         ErrorCode::Internal,
+        ErrorCode::DeadlineExceeded,
     ];
     for (i, c) in codes.into_iter().enumerate() {
         check_bincode(c.as_str(), &format!("{i:02x}"), &c);

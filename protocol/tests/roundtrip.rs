@@ -237,6 +237,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::OutOfServiceArea,
         ErrorCode::FailedPrecondition,
         ErrorCode::Internal,
+        ErrorCode::DeadlineExceeded,
     ])
 }
 

@@ -66,11 +66,22 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
         outbox: None,
     };
     let outbox_depth = metrics::gauge!(telemetry::QUEUE_DEPTH, "queue" => "session_outbox");
+    let hello_timeout = std::time::Duration::from_millis(app.config.limits.ws_hello_timeout_ms);
+    let hello_deadline = tokio::time::sleep(hello_timeout);
+    tokio::pin!(hello_deadline);
     loop {
         tokio::select! {
             biased;
             _ = app.shutdown.cancelled() => {
                 conn.close(CloseCode::Away, "server shutting down").await;
+                break;
+            }
+            // A socket that never says hello holds a connection slot and memory for
+            // nothing.
+            _ = &mut hello_deadline, if session.outbox.is_none() => {
+                metrics::counter!(telemetry::LIMITED, "limit" => "ws_hello").increment(1);
+                let why = format!("no hello within {} ms", hello_timeout.as_millis());
+                conn.fail(ErrorCode::FailedPrecondition, &why, CloseCode::Policy).await;
                 break;
             }
             pushed = recv_opt(&mut session.outbox) => match pushed {

@@ -1,6 +1,7 @@
 //! HTTP routes: health, metrics, drivers, and the two WebSocket endpoints on one
 //! listener. Every request gets a tracing span and a latency histogram sample.
 
+use super::conns::ConnState;
 use super::extract::{authenticate, json_body, query_param, require_console, token_of};
 use super::{console_page, console_session, driver_session, ws};
 use crate::actors::driver::{DriverInit, Observe};
@@ -12,9 +13,9 @@ use crate::error::ApiError;
 use crate::telemetry;
 use crate::time::now_ms;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,10 +23,11 @@ use axum::{Json, Router};
 use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
 use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
 use dispatch_storage::{DriverRecord, EventKind, EventRecord};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 type AppState = State<Arc<App>>;
@@ -76,13 +78,13 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// A span and a latency sample per request, labelled by route template.
+/// A span and a latency sample per request, labelled by route template and method.
 async fn observe(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let span = tracing::info_span!("http", %method, %route);
     let started = Instant::now();
     let resp = next.run(req).instrument(span).await;
@@ -100,18 +102,54 @@ async fn observe(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Request rate per token: a request carrying a valid token counts against that
-/// token's quota (driver or console); over it: 429 with Retry-After. Requests without a
-/// valid token are left to the handlers (401, or the open endpoints).
+/// The `method` label from a fixed set: a client must not add series by inventing
+/// methods.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Admission of every request, before routing: a declared body over the limit is
+/// answered 413 from its `Content-Length` alone (before hyper would send `100
+/// Continue`); a valid token marks the connection authenticated (it leaves the
+/// unauthenticated cap) and counts against that token's request rate (429 with
+/// Retry-After over it). Requests without a valid token are left to the handlers (401,
+/// or the open endpoints).
 async fn admit(State(app): AppState, req: Request, next: Next) -> Response {
+    if let Some(declared) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if declared > app.config.limits.max_body_bytes as u64 {
+            metrics::counter!(telemetry::LIMITED, "limit" => "body_size").increment(1);
+            return body_too_large().into_response();
+        }
+    }
     if let Some(token) = token_of(req.headers(), req.uri()) {
         if let Some(who) = app.signer.verify(&token) {
+            if let Some(conn) = req.extensions().get::<Arc<ConnState>>() {
+                conn.authenticated();
+            }
             if let Err(e) = app.guards.check_request(&who, &token) {
                 return e.into_response();
             }
         }
     }
     next.run(req).await
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(ErrorCode::TooLarge, "request body exceeds the limit")
 }
 
 async fn healthz() -> Json<Value> {
@@ -151,7 +189,7 @@ async fn register_driver(State(app): AppState, req: Request) -> Result<Response,
     let (parts, body) = req.into_parts();
     let who = authenticate(&app, &parts)?;
     require_console(&who)?;
-    let req: RegisterDriver = json_body(body_of(&app, parts, body).await)?;
+    let req: RegisterDriver = read_json(&app, parts, body).await?;
     validate_id("id", &req.id).map_err(|e| ApiError::invalid(e.to_string()))?;
     let capacity = req.capacity.unwrap_or(app.config.drivers.default_capacity);
     validate_size("capacity", capacity).map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -290,24 +328,34 @@ async fn nearest(
     Ok(Json(json!({ "drivers": found })))
 }
 
-/// Reads the body of a request already authenticated from its parts.
-async fn body_of(
+/// Reads and parses the JSON body of a request already authenticated from its parts:
+/// within `limits.http_body_timeout_ms` of the head (else 408 `deadline_exceeded`)
+/// and under the body limit (else 413).
+async fn read_json<T: DeserializeOwned>(
     app: &Arc<App>,
     parts: axum::http::request::Parts,
     body: axum::body::Body,
-) -> Result<Bytes, BytesRejection> {
-    <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
+) -> Result<T, ApiError> {
+    let read = <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
         Request::from_parts(parts, body),
         app,
-    )
-    .await
+    );
+    let limit = Duration::from_millis(app.config.limits.http_body_timeout_ms);
+    let Ok(bytes) = tokio::time::timeout(limit, read).await else {
+        metrics::counter!(telemetry::LIMITED, "limit" => "body_timeout").increment(1);
+        return Err(ApiError::new(
+            ErrorCode::DeadlineExceeded,
+            format!("request body not received within {} ms", limit.as_millis()),
+        ));
+    };
+    json_body(bytes)
 }
 
 async fn create_order(State(app): AppState, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let who = authenticate(&app, &parts)?;
     require_console(&who)?;
-    let new: NewOrder = json_body(body_of(&app, parts, body).await)?;
+    let new: NewOrder = read_json(&app, parts, body).await?;
     let (how, order) = service::create(&app, new).await?;
     let status = match how {
         Created::New => StatusCode::CREATED,

@@ -141,17 +141,31 @@ impl Conn {
         }
     }
 
-    /// The next data frame (pings and pongs are answered by tungstenite).
+    /// The next data frame. Pings and pongs are answered by tungstenite but count
+    /// against the message rate like data frames: a ping flood is refused, then closed
+    /// with 1008 (`Closed` is returned after the close frame).
     pub async fn next(&mut self) -> Incoming {
         loop {
             match self.socket.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => match self.rate.check() {
+                    Verdict::Accept => continue,
+                    Verdict::Refuse => {
+                        if self.refuse_over_rate().await.is_err() {
+                            return Incoming::Closed;
+                        }
+                    }
+                    Verdict::Close => {
+                        self.close_over_rate().await;
+                        return Incoming::Closed;
+                    }
+                },
                 Some(Ok(Message::Text(t))) => {
                     return Incoming::Frame(Encoding::Json, t.as_bytes().to_vec())
                 }
                 Some(Ok(Message::Binary(b))) => {
                     return Incoming::Frame(Encoding::Bincode, b.to_vec())
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Frame(_))) => continue,
                 Some(Ok(Message::Close(_))) | None => return Incoming::Closed,
                 Some(Err(WsError::Capacity(
                     CapacityError::MessageTooLong { .. } | CapacityError::TooManyHeaders,
@@ -215,21 +229,11 @@ impl Conn {
         match self.rate.check() {
             Verdict::Accept => {}
             Verdict::Refuse => {
-                self.error(
-                    ErrorCode::RateLimited,
-                    "message rate exceeded; slow down",
-                    None,
-                )
-                .await?;
+                self.refuse_over_rate().await?;
                 return Ok(None);
             }
             Verdict::Close => {
-                self.fail(
-                    ErrorCode::RateLimited,
-                    "message rate exceeded repeatedly",
-                    CloseCode::Policy,
-                )
-                .await;
+                self.close_over_rate().await;
                 return Err(WsError::ConnectionClosed);
             }
         }
@@ -254,6 +258,24 @@ impl Conn {
             return Ok(None);
         }
         Ok(Some(frame))
+    }
+
+    async fn refuse_over_rate(&mut self) -> Result<(), WsError> {
+        self.error(
+            ErrorCode::RateLimited,
+            "message rate exceeded; slow down",
+            None,
+        )
+        .await
+    }
+
+    async fn close_over_rate(&mut self) {
+        self.fail(
+            ErrorCode::RateLimited,
+            "message rate exceeded repeatedly",
+            CloseCode::Policy,
+        )
+        .await;
     }
 
     /// Sends an error frame; the connection stays open.
@@ -288,9 +310,26 @@ impl Conn {
     pub async fn fail(&mut self, code: ErrorCode, message: &str, close_code: CloseCode) {
         let _ = self.error(code, message, None).await;
         self.close(close_code, message).await;
-        if close_code == CloseCode::Size {
-            self.discard_unread().await;
+        match close_code {
+            CloseCode::Size => self.discard_unread().await,
+            CloseCode::Policy => self.drain_until_closed().await,
+            _ => {}
         }
+    }
+
+    /// A client closed for flooding may have more frames in flight; closing the TCP
+    /// socket with them unread sends a reset that can destroy the close frame in
+    /// flight. Read and drop frames until the peer's close answers ours, for at most
+    /// one second.
+    async fn drain_until_closed(&mut self) {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            while let Some(Ok(m)) = self.socket.next().await {
+                if m.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     /// After an oversized frame its unread payload is still in the kernel's buffer;
