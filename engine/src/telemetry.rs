@@ -50,7 +50,9 @@ pub const ORDER_PUSH_SECONDS: &str = "dispatch_order_created_to_route_pushed_sec
 pub const MATCH_BATCH_ORDERS: &str = "dispatch_match_batch_orders";
 /// Histogram: duration of a region's matching tick (planning, not waiting on drivers).
 pub const MATCH_TICK_SECONDS: &str = "dispatch_match_tick_seconds";
-/// Counter: proposals a driver refused because its route had moved on.
+/// Counter, label `reason` = stale_version | unavailable | inconsistent: proposals a
+/// driver refused (its route had moved on, it takes no work, or the stops did not
+/// match its route).
 pub const PROPOSALS_REJECTED: &str = "dispatch_proposals_rejected_total";
 /// Counter: proposals accepted.
 pub const PROPOSALS_ACCEPTED: &str = "dispatch_proposals_accepted_total";

@@ -1,18 +1,21 @@
 //! `DriverActor`: one per registered driver. Owns the driver's sessions (fan-out of
 //! server messages), status, last position, and route: every change of the route goes
-//! through here. Regions propose insertions against a route version; the actor accepts
-//! a proposal only on that version, so an order is never on two routes. Every route
-//! change is written to the store, and pushed to the driver's sockets and the consoles
-//! only once a flush made it durable. Positions arrive through a one-slot coalescing
-//! inbox; every other message is lossless.
+//! through here. The rules of a change (proposals on their version, stop_done, cancel,
+//! release, give back, ETA refresh) are pure functions in `core::route` that return a
+//! change set; the actor commits it (one atomic store write), makes it its plan, and
+//! pushes it to the driver's sockets and the consoles only once a flush made it
+//! durable. Positions arrive through a one-slot coalescing inbox; every other message
+//! is lossless.
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
 use super::region::{Enqueue, RegionHandle, RegionOp, SupplyChanged};
+use crate::core::geo_util::haversine_m;
 use crate::core::region_index::DriverPoint;
+use crate::core::route::{self, Proposal, RouteChange, RoutePlan};
 use crate::dispatch::book::Owner;
-use crate::dispatch::orders::{live_stop, set_status};
-use crate::dispatch::plan::{etas, parse_stop_id, DriverPlan, LiveStop};
+use crate::dispatch::orders::live_stop;
+use crate::dispatch::plan::{etas, DriverPlan, LiveStop};
 use crate::dispatch::Shared;
 use crate::persist::PositionWriter;
 use crate::router::Regions;
@@ -20,8 +23,7 @@ use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
 use dispatch_protocol::{
-    DriverStatus, ErrorCode, Millis, Order, OrderStatus, Route, RouteStop, ServerMessage, StopKind,
-    StopOutcome,
+    DriverStatus, ErrorCode, Millis, Order, Route, RouteStop, ServerMessage, StopKind, StopOutcome,
 };
 use dispatch_storage::{
     Changes, DriverRecord, DriverStateRecord, Durable, EventKind, EventRecord, RouteRecord,
@@ -160,11 +162,10 @@ pub struct DriverActor {
     /// Bumped on every attach, so a disconnect timer knows whether it is stale.
     attach_epoch: u64,
     slot: Arc<LatestInbox<(), PositionReport>>,
-    version: u64,
-    stops: Vec<LiveStop>,
+    /// The route as last committed (and announced, or about to be once durable).
+    plan: RoutePlan,
+    /// ETAs of `plan.stops` as announced.
     etas: Vec<Millis>,
-    /// Orders on the route (each has one or both of its stops there).
-    orders: HashMap<Arc<str>, Order>,
     published: Arc<RwLock<RouteSnapshot>>,
     status_cell: Arc<AtomicU8>,
     sockets_cell: Arc<AtomicUsize>,
@@ -227,10 +228,12 @@ impl DriverActor {
                 sessions: HashMap::new(),
                 attach_epoch: 0,
                 slot: actor_slot,
-                version: init.route_version,
-                stops: init.stops,
+                plan: RoutePlan {
+                    version: init.route_version,
+                    stops: init.stops,
+                    orders,
+                },
                 etas: Vec::new(),
-                orders,
                 published: actor_published,
                 status_cell: actor_status,
                 sockets_cell: actor_sockets,
@@ -239,7 +242,7 @@ impl DriverActor {
                 shared,
                 depth: actor_depth,
             };
-            actor.etas = actor.compute_etas(now);
+            actor.etas = actor.compute_etas(&actor.plan.stops, now);
             // A recovered driver goes straight back into its region's index.
             actor.publish_to_region();
             actor
@@ -332,38 +335,37 @@ impl DriverActor {
             .store(self.sessions.len(), Ordering::Relaxed);
     }
 
-    fn load(&self) -> u32 {
-        self.stops
-            .iter()
-            .filter(|s| {
-                s.kind == StopKind::Dropoff && !self.has_stop(&s.order_id, StopKind::Pickup)
-            })
-            .map(|s| s.size)
-            .sum()
-    }
-
-    fn has_stop(&self, order_id: &str, kind: StopKind) -> bool {
-        self.stops
-            .iter()
-            .any(|s| s.kind == kind && &*s.order_id == order_id)
-    }
-
-    fn here(&self) -> (f64, f64) {
-        match (self.position, self.stops.first()) {
+    /// Where the route starts: the driver's position, else its first stop.
+    fn here(&self, stops: &[LiveStop]) -> (f64, f64) {
+        match (self.position, stops.first()) {
             (Some(p), _) => (p.lat, p.lon),
             (None, Some(s)) => (s.lat, s.lon),
             (None, None) => (0.0, 0.0),
         }
     }
 
-    fn compute_etas(&self, now: Millis) -> Vec<Millis> {
-        etas(self.here(), &self.stops, now, &self.shared.travel)
+    fn compute_etas(&self, stops: &[LiveStop], now: Millis) -> Vec<Millis> {
+        etas(self.here(stops), stops, now, &self.shared.travel)
+    }
+
+    /// Leading stops a proposal must leave in place: the next stop once the driver is
+    /// there (within `dispatch.pin_radius_m`, the rule the planner pins by).
+    fn pinned(&self) -> usize {
+        match (self.position, self.plan.stops.first()) {
+            (Some(p), Some(s))
+                if haversine_m(p.lat, p.lon, s.lat, s.lon) <= self.shared.params.pin_radius_m =>
+            {
+                1
+            }
+            _ => 0,
+        }
     }
 
     fn wire_route(&self) -> Route {
         Route {
-            version: self.version,
+            version: self.plan.version,
             stops: self
+                .plan
                 .stops
                 .iter()
                 .zip(&self.etas)
@@ -381,59 +383,28 @@ impl DriverActor {
         }
     }
 
-    fn route_record(&self) -> RouteRecord {
-        RouteRecord {
-            version: self.version,
-            stops: self
-                .stops
-                .iter()
-                .zip(&self.etas)
-                .map(|(s, &eta)| RouteStopRecord {
-                    stop_id: s.stop_id(),
-                    order_id: s.order_id.to_string(),
-                    kind: match s.kind {
-                        StopKind::Pickup => StopKindRecord::Pickup,
-                        StopKind::Dropoff => StopKindRecord::Dropoff,
-                    },
-                    lat: s.lat,
-                    lon: s.lon,
-                    eta_ms: eta,
-                    ready_ms: s.ready_ms,
-                    due_ms: s.due_ms,
-                    service_s: s.service_s,
-                    size: s.size,
-                })
-                .collect(),
-        }
-    }
-
-    /// Copies the ETAs into the orders on the route.
-    fn stamp_etas(&mut self) {
-        for (s, &eta) in self.stops.iter().zip(&self.etas) {
-            if let Some(o) = self.orders.get_mut(&s.order_id) {
+    /// Commits a change: ETAs recomputed, the next route and every order on it (plus
+    /// those that left it) written as one atomic change; only then is it this actor's
+    /// plan and the snapshot regions plan on republished, so a failed write leaves
+    /// nothing to undo. Announced once durable.
+    fn commit(&mut self, change: RouteChange) -> Result<Pending, dispatch_storage::StoreError> {
+        let RouteChange {
+            reason,
+            mut next,
+            finished,
+            requeue,
+            first_assigned,
+        } = change;
+        let etas = self.compute_etas(&next.stops, now_ms());
+        for (s, &eta) in next.stops.iter().zip(&etas) {
+            if let Some(o) = next.orders.get_mut(&s.order_id) {
                 match s.kind {
                     StopKind::Pickup => o.pickup_eta_ms = Some(eta),
                     StopKind::Dropoff => o.dropoff_eta_ms = Some(eta),
                 }
             }
         }
-    }
-
-    /// A new route version: ETAs recomputed, route and every order on it (plus
-    /// `finished`, orders that just left it) written as one atomic change, and the
-    /// snapshot regions plan on republished. Announced once durable.
-    fn write_route(
-        &mut self,
-        reason: &'static str,
-        finished: Vec<Order>,
-        requeue: Vec<Order>,
-        added: Vec<Millis>,
-    ) -> Result<(Durable, Announcement), dispatch_storage::StoreError> {
-        let now = now_ms();
-        self.version += 1;
-        self.etas = self.compute_etas(now);
-        self.stamp_etas();
-        let mut orders: Vec<Order> = self.orders.values().cloned().collect();
+        let mut orders: Vec<Order> = next.orders.values().cloned().collect();
         orders.extend(finished);
         orders.extend(requeue.iter().cloned());
         let changes = Changes {
@@ -441,18 +412,16 @@ impl DriverActor {
                 .iter()
                 .map(crate::dispatch::orders::to_record)
                 .collect(),
-            routes: vec![(self.record.id.clone(), self.route_record())],
+            routes: vec![(self.record.id.clone(), route_record(&next, &etas))],
         };
-        if let Err(e) = self.shared.write(&changes) {
-            // Nothing was written: the route keeps its version (regions plan on it).
-            self.version -= 1;
-            return Err(e);
-        }
+        // Nothing written on an error: the plan keeps its version (regions plan on it).
+        self.shared.write(&changes)?;
+        (self.plan, self.etas) = (next, etas);
         let durable = self.shared.commit.durable();
         *self.published.write().expect("route snapshot lock") = RouteSnapshot {
-            version: self.version,
+            version: self.plan.version,
             capacity: self.record.capacity,
-            stops: self.stops.clone().into(),
+            stops: self.plan.stops.clone().into(),
         };
         metrics::counter!(telemetry::REPLANS, "reason" => reason).increment(1);
         Ok((
@@ -461,7 +430,7 @@ impl DriverActor {
                 route: self.wire_route(),
                 orders,
                 requeue,
-                added,
+                added: first_assigned,
             },
         ))
     }
@@ -509,38 +478,18 @@ impl DriverActor {
     /// Gives back every order not yet picked up (driver offline or silent): they go
     /// back to pending in their pickup region. Picked-up orders stay.
     fn give_back(&mut self, ctx: &mut Context<Self>, why: &'static str) {
-        let now = now_ms();
-        let back: Vec<Arc<str>> = self
-            .stops
-            .iter()
-            .filter(|s| s.kind == StopKind::Pickup)
-            .map(|s| s.order_id.clone())
-            .collect();
-        if back.is_empty() {
+        let Some(change) = route::give_back(&self.plan, why, now_ms()) else {
             return;
-        }
-        let (old_stops, old_orders) = (self.stops.clone(), self.orders.clone());
-        self.stops.retain(|s| !back.contains(&s.order_id));
-        let mut requeue = Vec::new();
-        for id in &back {
-            if let Some(mut o) = self.orders.remove(id) {
-                set_status(&mut o, OrderStatus::Pending, now, Some(why));
-                o.driver_id = None;
-                o.pickup_eta_ms = None;
-                o.dropoff_eta_ms = None;
-                requeue.push(o);
+        };
+        let n = change.requeue.len();
+        match self.commit(change) {
+            Ok(w) => {
+                metrics::counter!(telemetry::GIVEN_BACK).increment(n as u64);
+                tracing::info!(driver = %self.id(), orders = n, why, "orders given back");
+                self.announce_when_durable(ctx, w);
             }
-        }
-        metrics::counter!(telemetry::GIVEN_BACK).increment(requeue.len() as u64);
-        tracing::info!(driver = %self.id(), orders = requeue.len(), why, "orders given back");
-        match self.write_route("give_back", Vec::new(), requeue, Vec::new()) {
-            Ok(w) => self.announce_when_durable(ctx, w),
-            Err(e) => {
-                // Still on this route as far as the store knows: keep them here.
-                self.stops = old_stops;
-                self.orders = old_orders;
-                tracing::error!(driver = %self.id(), error = %e, "give back not written")
-            }
+            // Still on this route as far as the store knows: they stay here.
+            Err(e) => tracing::error!(driver = %self.id(), error = %e, "give back not written"),
         }
     }
 
@@ -578,22 +527,17 @@ impl DriverActor {
     }
 
     fn check_etas(&mut self, ctx: &mut Context<Self>) {
-        if self.stops.is_empty() || self.position.is_none() {
+        if self.plan.stops.is_empty() || self.position.is_none() {
             return;
         }
-        let fresh = self.compute_etas(now_ms());
+        let fresh = self.compute_etas(&self.plan.stops, now_ms());
         let threshold = self.shared.config.eta_push_threshold_s * 1000;
-        let drifted = fresh
-            .iter()
-            .zip(&self.etas)
-            .any(|(a, b)| a.abs_diff(*b) > threshold);
-        if drifted {
-            match self.write_route("eta", Vec::new(), Vec::new(), Vec::new()) {
-                Ok(w) => self.announce_when_durable(ctx, w),
-                Err(e) => {
-                    tracing::error!(driver = %self.id(), error = %e, "eta update not written")
-                }
-            }
+        if !route::etas_drifted(&self.etas, &fresh, threshold) {
+            return;
+        }
+        match self.commit(route::refresh_etas(&self.plan)) {
+            Ok(w) => self.announce_when_durable(ctx, w),
+            Err(e) => tracing::error!(driver = %self.id(), error = %e, "eta update not written"),
         }
     }
 
@@ -602,7 +546,7 @@ impl DriverActor {
             id: self.record.id.clone(),
             name: self.record.name.clone(),
             capacity: self.record.capacity,
-            load: self.load(),
+            load: self.plan.load(),
             status: self.status,
             lat: self.position.map(|p| p.lat),
             lon: self.position.map(|p| p.lon),
@@ -770,51 +714,61 @@ impl Handler<Propose> for DriverActor {
     type Result = bool;
     fn handle(&mut self, p: Propose, ctx: &mut Self::Context) -> bool {
         self.depth.took();
-        if p.base_version != self.version || self.status != DriverStatus::Available {
-            metrics::counter!(telemetry::PROPOSALS_REJECTED).increment(1);
-            return false;
-        }
+        let proposal = Proposal {
+            base_version: p.base_version,
+            stops: p.stops,
+            orders: p.orders,
+        };
+        let available = self.status == DriverStatus::Available;
         let now = now_ms();
-        let (old_stops, old_orders) = (self.stops.clone(), self.orders.clone());
-        self.stops = p.stops;
-        let me: Arc<str> = Arc::from(self.id());
-        let mut added = Vec::with_capacity(p.orders.len());
-        for mut o in p.orders {
-            // Latency is created → first assignment; an order moved on by a rebalance
-            // or given back is counted by those, not as a slow assignment.
-            let first = !o.history.iter().any(|h| h.status == OrderStatus::Assigned);
-            set_status(&mut o, OrderStatus::Assigned, now, None);
-            o.driver_id = Some(self.record.id.clone());
-            if first {
-                let took = now.saturating_sub(o.created_ms);
-                metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS).record(took as f64 / 1000.0);
-                self.shared.stats.assign.record(Duration::from_millis(took));
-                added.push(o.created_ms);
+        let change = match route::propose(
+            &self.plan,
+            self.id(),
+            available,
+            self.pinned(),
+            proposal,
+            now,
+        ) {
+            Ok(change) => change,
+            Err(why) => {
+                metrics::counter!(telemetry::PROPOSALS_REJECTED, "reason" => why.label())
+                    .increment(1);
+                return false;
             }
-            self.shared.book.set_owner(&o.id, Owner::Driver(me.clone()));
-            self.orders.insert(Arc::from(o.id.as_str()), o);
+        };
+        // The book follows the order before the write, so a cancel racing the
+        // proposal is sent here (and waits behind it) rather than to the region.
+        let added: Vec<Arc<str>> = change
+            .next
+            .orders
+            .keys()
+            .filter(|id| !self.plan.orders.contains_key(*id))
+            .cloned()
+            .collect();
+        let me: Arc<str> = Arc::from(self.id());
+        for id in &added {
+            self.shared.book.set_owner(id, Owner::Driver(me.clone()));
         }
-        match self.write_route("insert", Vec::new(), Vec::new(), added) {
+        let first_assigned = change.first_assigned.clone();
+        match self.commit(change) {
             Ok(w) => {
                 metrics::counter!(telemetry::PROPOSALS_ACCEPTED).increment(1);
+                for created in first_assigned {
+                    let took = now.saturating_sub(created);
+                    metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS)
+                        .record(took as f64 / 1000.0);
+                    self.shared.stats.assign.record(Duration::from_millis(took));
+                }
                 self.announce_when_durable(ctx, w);
                 true
             }
             Err(_) => {
-                for id in self.orders.keys() {
-                    if !old_orders.contains_key(id) {
-                        self.shared.book.set_owner(
-                            id,
-                            Owner::Region(
-                                self.regions
-                                    .grid()
-                                    .key(self.orders[id].pickup.lat, self.orders[id].pickup.lon),
-                            ),
-                        );
+                for id in &added {
+                    if let Some(o) = self.shared.book.get(id).map(|(o, _)| o) {
+                        let key = self.regions.grid().key(o.pickup.lat, o.pickup.lon);
+                        self.shared.book.set_owner(id, Owner::Region(key));
                     }
                 }
-                self.stops = old_stops;
-                self.orders = old_orders;
                 false
             }
         }
@@ -835,36 +789,20 @@ impl Handler<Release> for DriverActor {
     type Result = bool;
     fn handle(&mut self, r: Release, ctx: &mut Self::Context) -> bool {
         self.depth.took();
-        let id = r.order_id.as_str();
-        let heading_there = self.stops.first().is_some_and(|s| &*s.order_id == id);
-        if r.base_version != self.version || heading_there || !self.has_stop(id, StopKind::Pickup) {
-            return false;
-        }
-        let Some(mut o) = self.orders.remove(id) else {
+        let Some(change) = route::release(&self.plan, &r.order_id, r.base_version, now_ms()) else {
             return false;
         };
-        let (old_stops, old_orders) = (self.stops.clone(), self.orders.clone());
-        self.stops.retain(|s| &*s.order_id != id);
-        set_status(&mut o, OrderStatus::Pending, now_ms(), Some("rebalanced"));
-        o.driver_id = None;
-        o.pickup_eta_ms = None;
-        o.dropoff_eta_ms = None;
-        match self.write_route("rebalance", Vec::new(), vec![o.clone()], Vec::new()) {
+        match self.commit(change) {
             Ok(w) => {
                 self.announce_when_durable(ctx, w);
                 true
             }
-            Err(_) => {
-                self.stops = old_stops;
-                self.orders = old_orders;
-                self.orders.insert(Arc::from(id), o);
-                false
-            }
+            Err(_) => false,
         }
     }
 }
 
-pub type Refusal = (ErrorCode, String);
+pub use crate::core::route::Refusal;
 
 /// A written change waiting for its flush, and what to announce after it.
 type Pending = (Durable, Announcement);
@@ -879,85 +817,23 @@ pub struct StopDone {
 }
 
 impl DriverActor {
-    fn stop_done(&mut self, d: &StopDone) -> Result<(Durable, Announcement), Refusal> {
-        let not_here = || {
-            (
-                ErrorCode::NotFound,
-                format!("stop {} is not on this driver's route", d.stop_id),
-            )
-        };
-        let (order_id, kind) = parse_stop_id(&d.stop_id).ok_or_else(not_here)?;
-        let idx = self
-            .stops
-            .iter()
-            .position(|s| s.kind == kind && &*s.order_id == order_id)
-            .ok_or_else(not_here)?;
-        let order_id = self.stops[idx].order_id.clone();
-        let now = now_ms();
-        let (status, remove_both) = match (kind, d.outcome) {
-            (StopKind::Pickup, StopOutcome::PickedUp) => (OrderStatus::PickedUp, false),
-            (StopKind::Dropoff, StopOutcome::Delivered) => {
-                if self.has_stop(&order_id, StopKind::Pickup) {
-                    return Err((
-                        ErrorCode::FailedPrecondition,
-                        format!("order {order_id} has not been picked up yet"),
-                    ));
-                }
-                (OrderStatus::Delivered, true)
-            }
-            (_, StopOutcome::Failed) => (OrderStatus::Failed, true),
-            (StopKind::Pickup, StopOutcome::Delivered)
-            | (StopKind::Dropoff, StopOutcome::PickedUp) => {
-                return Err((
-                    ErrorCode::InvalidArgument,
-                    format!("outcome {:?} does not fit a {kind:?} stop", d.outcome).to_lowercase(),
-                ))
-            }
-        };
-        let before = (self.stops.clone(), self.orders.clone());
-        let mut finished = Vec::new();
-        if remove_both {
-            self.stops.retain(|s| s.order_id != order_id);
-            if let Some(mut o) = self.orders.remove(&order_id) {
-                set_status(&mut o, status, now, None);
-                finished.push(o);
-            }
-        } else {
-            self.stops.remove(idx);
-            if let Some(o) = self.orders.get_mut(&order_id) {
-                set_status(o, status, now, None);
-                o.pickup_eta_ms = Some(d.ts_ms.min(now));
-            }
-        }
-        self.write_route("stop_done", finished, Vec::new(), Vec::new())
-            .map_err(|_| {
-                (self.stops, self.orders) = before;
-                (ErrorCode::Internal, "storage failure".to_string())
-            })
+    fn stop_done(&mut self, d: &StopDone) -> Result<Pending, Refusal> {
+        let change = route::stop_done(&self.plan, &d.stop_id, d.outcome, d.ts_ms, now_ms())?;
+        self.commit(change).map_err(storage_failure)
     }
 
     fn cancel(&mut self, id: &str) -> Result<Option<(Pending, Order)>, Refusal> {
-        let Some(o) = self.orders.get(id) else {
+        let Some(change) = route::cancel(&self.plan, id, now_ms())? else {
             return Ok(None);
         };
-        if o.status == OrderStatus::PickedUp || !self.has_stop(id, StopKind::Pickup) {
-            return Err((
-                ErrorCode::Conflict,
-                format!("order {id} is already picked up"),
-            ));
-        }
-        let before = (self.stops.clone(), self.orders.clone());
-        let mut o = self.orders.remove(id).expect("checked above");
-        set_status(&mut o, OrderStatus::Cancelled, now_ms(), None);
-        self.stops.retain(|s| &*s.order_id != id);
-        let w = self
-            .write_route("cancel", vec![o.clone()], Vec::new(), Vec::new())
-            .map_err(|_| {
-                (self.stops, self.orders) = before;
-                (ErrorCode::Internal, "storage failure".to_string())
-            })?;
-        Ok(Some((w, o)))
+        let order = change.finished[0].clone();
+        Ok(Some((self.commit(change).map_err(storage_failure)?, order)))
     }
+}
+
+fn storage_failure(e: dispatch_storage::StoreError) -> Refusal {
+    tracing::error!(error = %e, "route change not written");
+    (ErrorCode::Internal, "storage failure".to_string())
 }
 
 impl Handler<StopDone> for DriverActor {
@@ -1031,6 +907,33 @@ impl Handler<Push> for DriverActor {
     fn handle(&mut self, Push(msg): Push, _: &mut Self::Context) {
         self.depth.took();
         self.fan_out(&msg);
+    }
+}
+
+/// A route as stored: its stops with their ETAs.
+fn route_record(plan: &RoutePlan, etas: &[Millis]) -> RouteRecord {
+    RouteRecord {
+        version: plan.version,
+        stops: plan
+            .stops
+            .iter()
+            .zip(etas)
+            .map(|(s, &eta)| RouteStopRecord {
+                stop_id: s.stop_id(),
+                order_id: s.order_id.to_string(),
+                kind: match s.kind {
+                    StopKind::Pickup => StopKindRecord::Pickup,
+                    StopKind::Dropoff => StopKindRecord::Dropoff,
+                },
+                lat: s.lat,
+                lon: s.lon,
+                eta_ms: eta,
+                ready_ms: s.ready_ms,
+                due_ms: s.due_ms,
+                service_s: s.service_s,
+                size: s.size,
+            })
+            .collect(),
     }
 }
 

@@ -4,3 +4,4 @@
 pub mod geo_util;
 pub mod grid;
 pub mod region_index;
+pub mod route;
