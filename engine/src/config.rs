@@ -155,9 +155,24 @@ pub struct StorageConfig {
     pub cache_mb: u64,
 }
 
+/// The dispatch policy a region matches its batches with (`dispatch::matcher`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// The whole batch jointly: regret insertion, then route improvement.
+    #[default]
+    BatchRegret,
+    /// Each order in turn to its nearest candidate that can take it.
+    Nearest,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DispatchConfig {
+    /// `batch_regret` (default: the batch jointly, regret insertion and route
+    /// improvement) or `nearest` (each order in turn to its nearest candidate that can
+    /// take it).
+    pub policy: Policy,
     /// How often each region matches its pending orders as one batch.
     pub tick_ms: u64,
     /// An order arriving in a region with nothing queued does not wait for the next
@@ -221,6 +236,7 @@ pub struct TravelConfig {
 impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
+            policy: Policy::BatchRegret,
             tick_ms: 200,
             batch_window_ms: 20,
             max_plan_nodes: 600,

@@ -1033,3 +1033,34 @@ async fn an_idle_driver_beyond_the_nearest_loaded_ones_gets_the_order() {
     assert_eq!(o["driver_id"], "idle-c", "{o}");
     e.spawned.stop().await.unwrap();
 }
+
+/// The dispatch policy is a seam: with `dispatch.policy = "nearest"` an order goes to
+/// its nearest available driver and completes like under the default policy.
+#[tokio::test]
+async fn the_nearest_policy_dispatches_end_to_end() {
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.policy = dispatch_engine::config::Policy::Nearest;
+    })
+    .await;
+    let mut near = online(&e, "near", 4, (60.1700, 24.9400)).await;
+    let _far = online(&e, "far", 4, (60.1900, 24.9700)).await;
+    let (st, body) = post(
+        &e,
+        "/v1/orders",
+        order_body("o-near", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    recv_until(&mut near, |m| route_with(m, "o-near")).await;
+    assert_eq!(
+        stop_done(&mut near, "p:o-near", "picked_up", 1).await["type"],
+        "ack"
+    );
+    assert_eq!(
+        stop_done(&mut near, "d:o-near", "delivered", 2).await["type"],
+        "ack"
+    );
+    let got = get_until(&e, "/v1/orders/o-near", |v| v["status"] == "delivered").await;
+    assert_eq!(got["driver_id"], "near");
+}

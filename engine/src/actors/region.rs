@@ -11,8 +11,9 @@ use super::mailbox::{Depth, Mailbox};
 use crate::core::geo_util::haversine_m;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
+use crate::dispatch::matcher::MatchInput;
 use crate::dispatch::orders::{job, set_status, to_record};
-use crate::dispatch::plan::{assign_batch, rebalance, DriverPlan};
+use crate::dispatch::plan::{rebalance, DriverPlan, Job, NewRoute, NoDriver};
 use crate::dispatch::Shared;
 use crate::router::Regions;
 use crate::telemetry;
@@ -324,42 +325,62 @@ impl RegionActor {
         });
     }
 
-    /// One matching round: the eligible pending orders as a batch, jointly assigned,
-    /// proposed to the drivers; the region takes no other message until every driver
-    /// answered (so a cancellation never races a proposal).
+    /// One matching round: the eligible pending orders as a batch, handed with their
+    /// candidates' snapshots to the dispatch policy, its routes proposed to the
+    /// drivers; the region takes no other message until every driver answered (so a
+    /// cancellation never races a proposal).
     fn tick(&mut self, ctx: &mut Context<Self>) {
         self.apply_pending();
         let now = now_ms();
+        let started = Instant::now();
+        let Some(batch) = self.gather(now) else {
+            return;
+        };
+        let outcome = self.shared.matcher.assign(&MatchInput {
+            drivers: &batch.plans,
+            jobs: &batch.jobs,
+            candidates: &batch.candidates,
+            now_ms: now,
+            travel: &self.shared.travel,
+            params: &self.shared.params,
+        });
+        metrics::histogram!(telemetry::MATCH_BATCH_ORDERS).record(batch.jobs.len() as f64);
+        self.mark_unassignable(&batch, &outcome.unassigned, now);
+        metrics::histogram!(telemetry::MATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
+        if batch.left_out {
+            self.match_soon(ctx);
+        }
+        self.propose(ctx, batch, outcome.routes);
+    }
+
+    /// The batch of this round: eligible orders (due, or unassignable with new supply)
+    /// by priority then age, up to `dispatch.max_batch`, growing while the planning
+    /// problem stays within `dispatch.max_plan_nodes`; each with its candidates.
+    fn gather(&mut self, now: Millis) -> Option<Batch> {
         let retry_all = std::mem::take(&mut self.supply_changed);
-        let mut batch: Vec<&Pending> = self
+        let mut eligible: Vec<&Pending> = self
             .pending
             .values()
             .filter(|p| {
                 p.retry_at_ms <= now || (retry_all && p.order.status == OrderStatus::Unassignable)
             })
             .collect();
-        if batch.is_empty() {
-            return;
+        if eligible.is_empty() {
+            return None;
         }
-        let started = Instant::now();
-        batch.sort_by(|a, b| {
+        eligible.sort_by(|a, b| {
             b.order
                 .priority
                 .cmp(&a.order.priority)
                 .then(a.order.created_ms.cmp(&b.order.created_ms))
                 .then(a.order.id.cmp(&b.order.id))
         });
-        batch.truncate(self.shared.config.max_batch);
-        // Grow the batch while the planning problem stays within its node budget.
+        eligible.truncate(self.shared.config.max_batch);
         let budget = self.shared.config.max_plan_nodes;
-        let mut nodes = 0usize;
-        let mut orders: Vec<Order> = Vec::with_capacity(batch.len());
-        let mut plans: Vec<Arc<DriverPlan>> = Vec::new();
-        let mut handles = Vec::new();
+        let mut batch = Batch::default();
         let mut index_of: HashMap<String, usize> = HashMap::new();
-        let mut candidates = Vec::with_capacity(batch.len());
-        let mut left_out = false;
-        for p in &batch {
+        let mut nodes = 0usize;
+        for p in eligible {
             let o = &p.order;
             let found = self.candidates(o.pickup.lat, o.pickup.lon);
             let mut extra = 2;
@@ -374,45 +395,38 @@ impl RegionActor {
                     fresh.push((n.id.clone(), h, plan));
                 }
             }
-            if !orders.is_empty() && nodes + extra > budget {
-                left_out = true;
+            if !batch.orders.is_empty() && nodes + extra > budget {
+                batch.left_out = true;
                 break;
             }
             nodes += extra;
             for (id, h, plan) in fresh {
-                plans.push(Arc::new(plan));
-                handles.push(h);
-                index_of.insert(id, plans.len() - 1);
+                batch.plans.push(Arc::new(plan));
+                batch.handles.push(h);
+                index_of.insert(id, batch.plans.len() - 1);
             }
-            candidates.push(
+            batch.candidates.push(
                 found
                     .iter()
                     .filter_map(|n| index_of.get(&n.id).copied())
-                    .collect::<Vec<usize>>(),
+                    .collect(),
             );
-            orders.push(o.clone());
+            batch.jobs.push(job(o));
+            batch.orders.push(o.clone());
         }
-        drop(batch);
-        let jobs: Vec<_> = orders.iter().map(job).collect();
-        let outcome = assign_batch(
-            &plans,
-            &jobs,
-            &candidates,
-            now,
-            &self.shared.travel,
-            &self.shared.params,
-        );
-        metrics::histogram!(telemetry::MATCH_BATCH_ORDERS).record(orders.len() as f64);
-        // Orders no driver can take now: unassignable, retried later or on new supply.
-        // Until the neighbours' snapshots have been refreshed once since the order
-        // arrived, it only waits for the next tick: a driver just across the border may
-        // not be visible yet.
+        Some(batch)
+    }
+
+    /// Orders no driver can take now: unassignable, retried later or on new supply.
+    /// Until the neighbours' snapshots have been refreshed once since the order
+    /// arrived, it only waits for the next tick: a driver just across the border may
+    /// not be visible yet.
+    fn mark_unassignable(&mut self, batch: &Batch, unassigned: &[(usize, NoDriver)], now: Millis) {
         let retry_at = now + self.shared.config.unassignable_retry_ms;
         let settled = now.saturating_sub(self.publish_every.as_millis() as u64);
         let mut changed = Vec::new();
-        for (j, why) in &outcome.unassigned {
-            let id = &orders[*j].id;
-            let Some(p) = self.pending.get_mut(id) else {
+        for (j, why) in unassigned {
+            let Some(p) = self.pending.get_mut(&batch.orders[*j].id) else {
                 continue;
             };
             if p.queued_ms > settled {
@@ -432,34 +446,38 @@ impl RegionActor {
                 changed.push(p.order.clone());
             }
         }
-        if !changed.is_empty() {
-            let changes = Changes {
-                orders: changed.iter().map(to_record).collect(),
-                routes: Vec::new(),
-            };
-            if self.shared.write(&changes).is_ok() {
-                self.shared.commit.request_flush();
-                for o in changed {
-                    self.shared.book.publish(o, None);
-                }
-            }
-        }
-        metrics::histogram!(telemetry::MATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
-        if left_out {
-            self.match_soon(ctx);
-        }
-        if outcome.routes.is_empty() {
+        if changed.is_empty() {
             return;
         }
-        let mut asks = Vec::with_capacity(outcome.routes.len());
-        for r in outcome.routes {
-            let ids: Vec<String> = r.jobs.iter().map(|&j| orders[j].id.clone()).collect();
+        let changes = Changes {
+            orders: changed.iter().map(to_record).collect(),
+            routes: Vec::new(),
+        };
+        if self.shared.write(&changes).is_ok() {
+            self.shared.commit.request_flush();
+            for o in changed {
+                self.shared.book.publish(o, None);
+            }
+        }
+    }
+
+    /// Proposes each new route to its driver on the version it was planned on and
+    /// waits for every answer: accepted orders leave the queue, refused ones are
+    /// matched again right away on fresh snapshots.
+    fn propose(&mut self, ctx: &mut Context<Self>, batch: Batch, routes: Vec<NewRoute>) {
+        if routes.is_empty() {
+            return;
+        }
+        let mut asks = Vec::with_capacity(routes.len());
+        for r in routes {
+            let orders: Vec<Order> = r.jobs.iter().map(|&j| batch.orders[j].clone()).collect();
+            let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
             let propose = Propose {
-                base_version: plans[r.driver].version,
+                base_version: batch.plans[r.driver].version,
                 stops: r.stops,
-                orders: r.jobs.iter().map(|&j| orders[j].clone()).collect(),
+                orders,
             };
-            let addr = handles[r.driver].addr.clone();
+            let addr = batch.handles[r.driver].addr.clone();
             asks.push(async move { (addr.send(propose).await.unwrap_or(false), ids) });
         }
         let answers = futures_util::future::join_all(asks);
@@ -471,8 +489,6 @@ impl RegionActor {
                         act.pending.remove(&id);
                     }
                 } else {
-                    // The driver's route moved on: the orders stay and are matched
-                    // again right away, on fresh snapshots.
                     refused = true;
                 }
             }
@@ -481,6 +497,20 @@ impl RegionActor {
             }
         }));
     }
+}
+
+/// One matching round's inputs.
+#[derive(Default)]
+struct Batch {
+    orders: Vec<Order>,
+    jobs: Vec<Job>,
+    /// Candidate drivers' plans, and their handles at the same indices.
+    plans: Vec<Arc<DriverPlan>>,
+    handles: Vec<DriverHandle>,
+    /// Per order: indices into `plans`, nearest first.
+    candidates: Vec<Vec<usize>>,
+    /// The node budget cut the batch short: match the rest right after.
+    left_out: bool,
 }
 
 impl RegionActor {

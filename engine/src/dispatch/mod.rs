@@ -1,9 +1,11 @@
-//! Orders and live dispatch: the pure planning adapter (`plan`, `travel`), order
+//! Orders and live dispatch: the pure planning adapter (`plan`, `travel`), the
+//! dispatch policies (`matcher`), order
 //! conversions (`orders`), the directory of open orders (`book`) and the operations the
 //! HTTP and console front ends call (`service`). Region and driver actors own the
 //! state; this module gives them what they share.
 
 pub mod book;
+pub mod matcher;
 pub mod orders;
 pub mod plan;
 #[cfg(test)]
@@ -25,6 +27,8 @@ pub struct Shared {
     pub config: DispatchConfig,
     pub travel: Travel,
     pub params: plan::Params,
+    /// The dispatch policy regions match with (`dispatch.policy`).
+    pub matcher: Box<dyn matcher::Matcher>,
     pub store: Arc<dyn Store>,
     pub commit: GroupCommit,
     pub book: OrderBook,
@@ -48,6 +52,7 @@ impl Shared {
                 pin_radius_m: config.dispatch.pin_radius_m,
                 ..plan::Params::default()
             },
+            matcher: matcher::for_policy(config.dispatch.policy),
             store,
             commit,
             book: OrderBook::new(config.console.feed_capacity.max(1024)),
