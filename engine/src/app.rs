@@ -6,7 +6,7 @@ use crate::actors::region::{Enqueue, RegionSetup};
 use crate::actors::{ActorSystem, DriverActor, DriverHandle};
 use crate::auth::Signer;
 use crate::config::Config;
-use crate::core::grid::Grid;
+use crate::core::grid::{Grid, RegionKey};
 use crate::dispatch::book::Owner;
 use crate::dispatch::orders::{from_record, set_status};
 use crate::dispatch::Shared;
@@ -128,19 +128,24 @@ impl App {
         handle
     }
 
-    /// Queues an open order in the region of its pickup.
-    pub fn enqueue(&self, order: Order) {
-        let key = self.regions.grid().key(order.pickup.lat, order.pickup.lon);
-        self.shared
-            .book
-            .publish(order.clone(), Some(Owner::Region(key)));
-        self.regions.get_or_create(key).addr.do_send(Enqueue(order));
+    /// The region an order is queued in: its pickup's.
+    pub fn region_of(&self, order: &Order) -> RegionKey {
+        self.regions.grid().key(order.pickup.lat, order.pickup.lon)
+    }
+
+    /// Queues an open order (already committed and published through the ledger) in
+    /// its region.
+    pub fn queue(&self, region: RegionKey, order: Order) {
+        self.regions
+            .get_or_create(region)
+            .addr
+            .do_send(Enqueue(order));
     }
 
     /// Recovery: every stored driver gets its actor back with its last persisted
     /// position, status and route, and re-enters its region's index; open orders go
     /// back to the route that holds them, or to their pickup region's queue.
-    pub fn recover(&self) -> Result<usize, dispatch_storage::StoreError> {
+    pub async fn recover(&self) -> Result<usize, dispatch_storage::StoreError> {
         let snapshots = self.store.load_drivers()?;
         let mut routes: HashMap<String, _> = self.store.load_routes()?.into_iter().collect();
         let mut open: HashMap<String, Order> = self
@@ -184,8 +189,8 @@ impl App {
                 let me: Arc<str> = Arc::from(init.record.id.as_str());
                 for o in &orders {
                     self.shared
-                        .book
-                        .publish(o.clone(), Some(Owner::Driver(me.clone())));
+                        .ledger
+                        .restore(o.clone(), Owner::Driver(me.clone()));
                 }
                 init.route_version = route.version;
                 init.stops = stops;
@@ -198,18 +203,29 @@ impl App {
         let now = now_ms();
         let mut rest: Vec<Order> = open.into_values().collect();
         rest.sort_by(|a, b| a.id.cmp(&b.id));
-        for mut o in rest {
+        let mut changed = Vec::new();
+        for o in rest.iter_mut() {
+            let region = Owner::Region(self.region_of(o));
             if matches!(o.status, OrderStatus::Assigned | OrderStatus::PickedUp) {
                 tracing::warn!(order = %o.id, "open order on no stored route: re-queued");
                 set_status(
-                    &mut o,
+                    o,
                     OrderStatus::Pending,
                     now,
                     Some("recovered without a route"),
                 );
                 o.driver_id = None;
+                changed.push((o.clone(), Some(region)));
+            } else {
+                self.shared.ledger.restore(o.clone(), region);
             }
-            self.enqueue(o);
+        }
+        if !changed.is_empty() {
+            let set = crate::dispatch::ledger::ChangeSet::orders(changed);
+            self.shared.ledger.write(set)?.publish().await?;
+        }
+        for o in rest {
+            self.queue(self.region_of(&o), o);
         }
         Ok(n)
     }

@@ -82,7 +82,7 @@ pub async fn serve(
     let store: Arc<dyn Store> = sled.clone();
     let commit = GroupCommit::start(store.clone());
     let app = App::new(config, signer, store, commit);
-    let recovered = app.recover().context("recover drivers")?;
+    let recovered = app.recover().await.context("recover drivers")?;
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, recovered, "dispatch engine listening");
 

@@ -165,6 +165,8 @@ fn serve(
     addr_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     dispatch_engine::telemetry::init_logging();
+    // Fail points named in FAILPOINTS (crash tests); none otherwise.
+    let _failpoints = fail::FailScenario::setup();
     if let Some(limit) = dispatch_engine::raise_open_file_limit() {
         tracing::info!(limit, "open-file limit");
     }

@@ -14,6 +14,7 @@ use crate::core::geo_util::haversine_m;
 use crate::core::region_index::DriverPoint;
 use crate::core::route::{self, Proposal, RouteChange, RoutePlan};
 use crate::dispatch::book::Owner;
+use crate::dispatch::ledger::{ChangeSet, Written};
 use crate::dispatch::orders::live_stop;
 use crate::dispatch::plan::{etas, DriverPlan, LiveStop};
 use crate::dispatch::Shared;
@@ -26,8 +27,8 @@ use dispatch_protocol::{
     DriverStatus, ErrorCode, Millis, Order, Route, RouteStop, ServerMessage, StopKind, StopOutcome,
 };
 use dispatch_storage::{
-    Changes, DriverRecord, DriverStateRecord, Durable, EventKind, EventRecord, RouteRecord,
-    RouteStopRecord, StopKindRecord,
+    DriverRecord, DriverStateRecord, EventKind, EventRecord, RouteRecord, RouteStopRecord,
+    StopKindRecord,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -176,13 +177,12 @@ pub struct DriverActor {
     depth: Depth,
 }
 
-/// A change written to the store, to announce once it is durable.
-struct Announcement {
+/// What a committed change delivers once durable and published.
+struct Delivery {
     route: Route,
-    orders: Vec<Order>,
     /// Orders handed back to their pickup region.
     requeue: Vec<Order>,
-    /// Orders added by a proposal (for the created → pushed latency).
+    /// Creation times of orders assigned for the first time (created → pushed latency).
     added: Vec<Millis>,
 }
 
@@ -404,20 +404,25 @@ impl DriverActor {
                 }
             }
         }
-        let mut orders: Vec<Order> = next.orders.values().cloned().collect();
-        orders.extend(finished);
-        orders.extend(requeue.iter().cloned());
-        let changes = Changes {
-            orders: orders
-                .iter()
-                .map(crate::dispatch::orders::to_record)
-                .collect(),
-            routes: vec![(self.record.id.clone(), route_record(&next, &etas))],
+        let me: Arc<str> = Arc::from(self.id());
+        let grid = self.regions.grid();
+        let mut orders: Vec<(Order, Option<Owner>)> = next
+            .orders
+            .values()
+            .map(|o| (o.clone(), Some(Owner::Driver(me.clone()))))
+            .collect();
+        orders.extend(finished.into_iter().map(|o| (o, None)));
+        orders.extend(requeue.iter().map(|o| {
+            let key = grid.key(o.pickup.lat, o.pickup.lon);
+            (o.clone(), Some(Owner::Region(key)))
+        }));
+        let set = ChangeSet {
+            orders,
+            route: Some((self.record.id.clone(), route_record(&next, &etas))),
         };
         // Nothing written on an error: the plan keeps its version (regions plan on it).
-        self.shared.write(&changes)?;
+        let written = self.shared.ledger.write(set)?;
         (self.plan, self.etas) = (next, etas);
-        let durable = self.shared.commit.durable();
         *self.published.write().expect("route snapshot lock") = RouteSnapshot {
             version: self.plan.version,
             capacity: self.record.capacity,
@@ -425,54 +430,46 @@ impl DriverActor {
         };
         metrics::counter!(telemetry::REPLANS, "reason" => reason).increment(1);
         Ok((
-            durable,
-            Announcement {
+            written,
+            Delivery {
                 route: self.wire_route(),
-                orders,
                 requeue,
                 added: first_assigned,
             },
         ))
     }
 
-    /// Once durable: publish the orders, hand back requeued ones, push the route.
-    fn announce(&mut self, w: Announcement) {
-        // The book first: whoever hears of the route (the driver, then perhaps a
-        // client asking for the order) must find the order in the state it shows.
-        let me: Arc<str> = Arc::from(self.id());
-        for o in w.orders {
-            if w.requeue.iter().any(|r| r.id == o.id) {
-                continue;
-            }
-            self.shared.book.publish(o, Some(Owner::Driver(me.clone())));
-        }
-        for o in w.requeue {
+    /// Once the change is durable and its orders published (the ledger's order: whoever
+    /// hears of the route finds the orders in the state it shows): hand back requeued
+    /// orders to their regions, push the route.
+    fn deliver(&mut self, d: Delivery) {
+        for o in d.requeue {
             let key = self.regions.grid().key(o.pickup.lat, o.pickup.lon);
-            self.shared
-                .book
-                .publish(o.clone(), Some(Owner::Region(key)));
             self.regions.get_or_create(key).addr.do_send(Enqueue(o));
         }
         let now = now_ms();
-        self.fan_out(&ServerMessage::Route { route: w.route });
-        for created in w.added {
+        self.fan_out(&ServerMessage::Route { route: d.route });
+        for created in d.added {
             let took = now.saturating_sub(created);
             metrics::histogram!(telemetry::ORDER_PUSH_SECONDS).record(took as f64 / 1000.0);
             self.shared.stats.route.record(Duration::from_millis(took));
         }
     }
 
-    /// Announces `w` after its flush; the actor takes no other message meanwhile, so
-    /// announcements leave in version order.
-    fn announce_when_durable(
-        &mut self,
-        ctx: &mut Context<Self>,
-        (durable, rest): (Durable, Announcement),
-    ) {
-        ctx.wait(durable.into_actor(self).map(move |res, act, _| match res {
-            Ok(()) => act.announce(rest),
-            Err(e) => tracing::error!(driver = %act.id(), error = %e, "route change not durable"),
-        }));
+    /// Publishes and delivers a committed change once durable; the actor takes no other
+    /// message meanwhile, so changes leave in version order.
+    fn deliver_when_durable(&mut self, ctx: &mut Context<Self>, (written, d): Pending) {
+        ctx.wait(
+            written
+                .publish()
+                .into_actor(self)
+                .map(move |res, act, _| match res {
+                    Ok(()) => act.deliver(d),
+                    Err(e) => {
+                        tracing::error!(driver = %act.id(), error = %e, "route change not durable")
+                    }
+                }),
+        );
     }
 
     /// Gives back every order not yet picked up (driver offline or silent): they go
@@ -486,7 +483,7 @@ impl DriverActor {
             Ok(w) => {
                 metrics::counter!(telemetry::GIVEN_BACK).increment(n as u64);
                 tracing::info!(driver = %self.id(), orders = n, why, "orders given back");
-                self.announce_when_durable(ctx, w);
+                self.deliver_when_durable(ctx, w);
             }
             // Still on this route as far as the store knows: they stay here.
             Err(e) => tracing::error!(driver = %self.id(), error = %e, "give back not written"),
@@ -536,7 +533,7 @@ impl DriverActor {
             return;
         }
         match self.commit(route::refresh_etas(&self.plan)) {
-            Ok(w) => self.announce_when_durable(ctx, w),
+            Ok(w) => self.deliver_when_durable(ctx, w),
             Err(e) => tracing::error!(driver = %self.id(), error = %e, "eta update not written"),
         }
     }
@@ -759,7 +756,7 @@ impl Handler<Propose> for DriverActor {
                         .record(took as f64 / 1000.0);
                     self.shared.stats.assign.record(Duration::from_millis(took));
                 }
-                self.announce_when_durable(ctx, w);
+                self.deliver_when_durable(ctx, w);
                 true
             }
             Err(_) => {
@@ -794,7 +791,7 @@ impl Handler<Release> for DriverActor {
         };
         match self.commit(change) {
             Ok(w) => {
-                self.announce_when_durable(ctx, w);
+                self.deliver_when_durable(ctx, w);
                 true
             }
             Err(_) => false,
@@ -804,8 +801,8 @@ impl Handler<Release> for DriverActor {
 
 pub use crate::core::route::Refusal;
 
-/// A written change waiting for its flush, and what to announce after it.
-type Pending = (Durable, Announcement);
+/// A written change waiting for its flush, and what to deliver after it.
+type Pending = (Written, Delivery);
 
 /// The driver reports a stop as done. Answered once the change is durable.
 #[derive(Message)]
@@ -843,12 +840,11 @@ impl Handler<StopDone> for DriverActor {
         self.last_seen_ms = now_ms();
         match self.stop_done(&d) {
             Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
-            Ok(w) => {
-                let (durable, rest) = w;
-                AtomicResponse::new(Box::pin(durable.into_actor(self).map(
+            Ok((written, delivery)) => {
+                AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
                     move |res, act, _| match res {
                         Ok(()) => {
-                            act.announce(rest);
+                            act.deliver(delivery);
                             act.tell_region_supply(false);
                             Ok(())
                         }
@@ -877,12 +873,11 @@ impl Handler<CancelOrder> for DriverActor {
         match self.cancel(&c.id) {
             Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
             Ok(None) => AtomicResponse::new(Box::pin(fut::ready(Ok(None)))),
-            Ok(Some((w, order))) => {
-                let (durable, rest) = w;
-                AtomicResponse::new(Box::pin(durable.into_actor(self).map(
+            Ok(Some(((written, delivery), order))) => {
+                AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
                     move |res, act, _| match res {
                         Ok(()) => {
-                            act.announce(rest);
+                            act.deliver(delivery);
                             act.tell_region_supply(false);
                             Ok(Some(order))
                         }

@@ -11,8 +11,9 @@ use super::mailbox::{Depth, Mailbox};
 use crate::core::geo_util::haversine_m;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
+use crate::dispatch::ledger::ChangeSet;
 use crate::dispatch::matcher::MatchInput;
-use crate::dispatch::orders::{job, set_status, to_record};
+use crate::dispatch::orders::{job, set_status};
 use crate::dispatch::plan::{rebalance, DriverPlan, Job, NewRoute, NoDriver};
 use crate::dispatch::Shared;
 use crate::router::Regions;
@@ -20,7 +21,6 @@ use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
 use dispatch_protocol::{DriverStatus, DriverUpdate, ErrorCode, Millis, Order, OrderStatus};
-use dispatch_storage::Changes;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -345,7 +345,7 @@ impl RegionActor {
             params: &self.shared.params,
         });
         metrics::histogram!(telemetry::MATCH_BATCH_ORDERS).record(batch.jobs.len() as f64);
-        self.mark_unassignable(&batch, &outcome.unassigned, now);
+        self.mark_unassignable(ctx, &batch, &outcome.unassigned, now);
         metrics::histogram!(telemetry::MATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
         if batch.left_out {
             self.match_soon(ctx);
@@ -421,7 +421,13 @@ impl RegionActor {
     /// Until the neighbours' snapshots have been refreshed once since the order
     /// arrived, it only waits for the next tick: a driver just across the border may
     /// not be visible yet.
-    fn mark_unassignable(&mut self, batch: &Batch, unassigned: &[(usize, NoDriver)], now: Millis) {
+    fn mark_unassignable(
+        &mut self,
+        ctx: &mut Context<Self>,
+        batch: &Batch,
+        unassigned: &[(usize, NoDriver)],
+        now: Millis,
+    ) {
         let retry_at = now + self.shared.config.unassignable_retry_ms;
         let settled = now.saturating_sub(self.publish_every.as_millis() as u64);
         let mut changed = Vec::new();
@@ -443,21 +449,20 @@ impl RegionActor {
                     Some(why.reason()),
                 );
                 metrics::counter!(telemetry::UNASSIGNABLE).increment(1);
-                changed.push(p.order.clone());
+                changed.push((p.order.clone(), None));
             }
         }
         if changed.is_empty() {
             return;
         }
-        let changes = Changes {
-            orders: changed.iter().map(to_record).collect(),
-            routes: Vec::new(),
-        };
-        if self.shared.write(&changes).is_ok() {
-            self.shared.commit.request_flush();
-            for o in changed {
-                self.shared.book.publish(o, None);
-            }
+        // Published once durable, before this region proposes anything else, so the
+        // book never shows "unassignable" after a later assignment.
+        if let Ok(written) = self.shared.ledger.write(ChangeSet::orders(changed)) {
+            ctx.wait(written.publish().into_actor(self).map(|res, _, _| {
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "unassignable orders not durable");
+                }
+            }));
         }
     }
 
@@ -655,25 +660,21 @@ impl Handler<CancelPending> for RegionActor {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
         };
         set_status(&mut p.order, OrderStatus::Cancelled, now_ms(), None);
-        let changes = Changes {
-            orders: vec![to_record(&p.order)],
-            routes: Vec::new(),
-        };
-        if self.shared.write(&changes).is_err() {
+        let order = p.order.clone();
+        let Ok(written) = self
+            .shared
+            .ledger
+            .write(ChangeSet::orders(vec![(order.clone(), None)]))
+        else {
             self.pending.insert(c.id, p);
             return AtomicResponse::new(Box::pin(fut::ready(Err((
                 ErrorCode::Internal,
                 "storage failure".to_string(),
             )))));
-        }
-        let durable = self.shared.commit.durable();
-        let order = p.order;
-        AtomicResponse::new(Box::pin(durable.into_actor(self).map(
-            move |res, act, _| match res {
-                Ok(()) => {
-                    act.shared.book.publish(order.clone(), None);
-                    Ok(Some(order))
-                }
+        };
+        AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
+            move |res, _, _| match res {
+                Ok(()) => Ok(Some(order)),
                 Err(e) => {
                     tracing::error!(error = %e, "cancel not durable");
                     Err((ErrorCode::Internal, "storage failure".to_string()))

@@ -1,10 +1,11 @@
 //! Orders and live dispatch: the pure planning adapter (`plan`, `travel`), the
-//! dispatch policies (`matcher`), order
+//! dispatch policies (`matcher`), the one commit path for order changes (`ledger`), order
 //! conversions (`orders`), the directory of open orders (`book`) and the operations the
 //! HTTP and console front ends call (`service`). Region and driver actors own the
 //! state; this module gives them what they share.
 
 pub mod book;
+pub mod ledger;
 pub mod matcher;
 pub mod orders;
 pub mod plan;
@@ -17,7 +18,8 @@ pub mod travel;
 use crate::config::{Config, DispatchConfig};
 use crate::router::Drivers;
 use book::OrderBook;
-use dispatch_storage::{Changes, GroupCommit, Store};
+use dispatch_storage::{GroupCommit, Store};
+use ledger::Ledger;
 use std::sync::Arc;
 use travel::Travel;
 
@@ -31,7 +33,10 @@ pub struct Shared {
     pub matcher: Box<dyn matcher::Matcher>,
     pub store: Arc<dyn Store>,
     pub commit: GroupCommit,
-    pub book: OrderBook,
+    /// The directory of open orders; written only through the ledger.
+    pub book: Arc<OrderBook>,
+    /// The one commit path for order and route changes.
+    pub ledger: Ledger,
     pub drivers: Arc<Drivers>,
     /// Assignment latencies over a sliding window and the last totals, for consoles.
     pub stats: stats::LiveStats,
@@ -44,6 +49,7 @@ impl Shared {
         commit: GroupCommit,
         drivers: Arc<Drivers>,
     ) -> Self {
+        let book = Arc::new(OrderBook::new(config.console.feed_capacity.max(1024)));
         Self {
             config: config.dispatch.clone(),
             travel: Travel::new(&config.travel),
@@ -53,21 +59,14 @@ impl Shared {
                 ..plan::Params::default()
             },
             matcher: matcher::for_policy(config.dispatch.policy),
+            ledger: Ledger::new(store.clone(), commit.clone(), book.clone()),
             store,
             commit,
-            book: OrderBook::new(config.console.feed_capacity.max(1024)),
+            book,
             drivers,
             stats: stats::LiveStats::new(std::time::Duration::from_secs(
                 config.console.stats_window_s,
             )),
         }
-    }
-
-    /// Writes a change set; a failed write is logged and counted, and reported to the
-    /// caller so nothing is acknowledged on top of it.
-    pub fn write(&self, changes: &Changes) -> Result<(), dispatch_storage::StoreError> {
-        self.store.apply(changes).inspect_err(|e| {
-            tracing::error!(error = %e, "store write failed");
-        })
     }
 }

@@ -2,9 +2,8 @@
 //! `create_order`/`cancel_order`: one implementation for both front ends.
 
 use super::book::Owner;
-use super::orders::{
-    created, from_record, is_terminal, new_order_id, same_request, status_filter, to_record,
-};
+use super::ledger::ChangeSet;
+use super::orders::{created, from_record, is_terminal, new_order_id, same_request, status_filter};
 use crate::actors::driver::CancelOrder;
 use crate::actors::region::CancelPending;
 use crate::app::App;
@@ -14,7 +13,6 @@ use crate::telemetry;
 use crate::time::now_ms;
 use dispatch_protocol::validate::Validate;
 use dispatch_protocol::{ErrorCode, NewOrder, Order, OrderStatus};
-use dispatch_storage::Changes;
 
 /// Whether `create` made the order or found it from an earlier identical request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +51,13 @@ pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), Ap
     let now = now_ms();
     let id = new.id.take().unwrap_or_else(|| new_order_id(now));
     let _same_id = app.order_lock(&id).lock().await;
-    if let Some(existing) = find(app, &id)? {
+    // The store too, not only what is published: a creation whose flush failed still
+    // holds the id.
+    let existing = match find(app, &id)? {
+        Some(o) => Some(o),
+        None => stored(app, &id)?,
+    };
+    if let Some(existing) = existing {
         return if same_request(&existing, &new) {
             Ok((Created::Existing, existing))
         } else {
@@ -64,23 +68,28 @@ pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), Ap
         };
     }
     let order = created(id, new, now);
-    app.store.apply(&Changes {
-        orders: vec![to_record(&order)],
-        routes: Vec::new(),
-    })?;
-    // Acknowledged means durable: answer only after a flush covering the write.
-    app.commit.durable().await?;
+    let region = app.region_of(&order);
+    // Acknowledged means durable: the ledger publishes only after a flush covering
+    // the write, and the answer comes after that.
+    let set = ChangeSet::orders(vec![(order.clone(), Some(Owner::Region(region)))]);
+    app.shared.ledger.write(set)?.publish().await?;
     metrics::counter!(telemetry::ORDERS_CREATED).increment(1);
     tracing::debug!(order = %order.id, "order created");
-    app.enqueue(order.clone());
+    app.queue(region, order.clone());
     Ok((Created::New, order))
 }
 
-/// The latest state of an order: the book for open orders, the store for the rest.
+/// The latest published state of an order: the book for open orders, the store for
+/// finished ones. An open order the store holds but the book does not is a change not
+/// yet durable and published (a creation in flight): not shown.
 pub fn find(app: &App, id: &str) -> Result<Option<Order>, ApiError> {
     if let Some((o, _)) = app.shared.book.get(id) {
         return Ok(Some((*o).clone()));
     }
+    Ok(stored(app, id)?.filter(|o| is_terminal(o.status)))
+}
+
+fn stored(app: &App, id: &str) -> Result<Option<Order>, ApiError> {
     Ok(app.store.get_order(id)?.map(|r| from_record(&r)))
 }
 
@@ -97,12 +106,13 @@ pub fn list(
     let next = (rows.len() == limit)
         .then(|| rows.last().map(|r| r.id.clone()))
         .flatten();
-    // Open orders: the book has the freshest ETAs and owner-side changes.
+    // Published states only (as `find`): open orders from the book (the freshest
+    // ETAs too), finished ones from the store.
     let orders = rows
         .iter()
-        .map(|r| match app.shared.book.get(&r.id) {
-            Some((o, _)) if status.is_none_or(|s| s == o.status) => (*o).clone(),
-            _ => from_record(r),
+        .filter_map(|r| match app.shared.book.get(&r.id) {
+            Some((o, _)) => status.is_none_or(|s| s == o.status).then(|| (*o).clone()),
+            None => Some(from_record(r)).filter(|o| is_terminal(o.status)),
         })
         .collect();
     Ok((orders, next))
@@ -152,7 +162,7 @@ pub async fn cancel(app: &App, id: &str) -> Result<Order, ApiError> {
 
 /// Cancel of an order the book no longer holds: unknown, or finished.
 fn finished(app: &App, id: &str) -> Result<Order, ApiError> {
-    let Some(o) = app.store.get_order(id)?.map(|r| from_record(&r)) else {
+    let Some(o) = stored(app, id)? else {
         return Err(ApiError::not_found(format!("order {id} not found")));
     };
     match o.status {
