@@ -7,6 +7,7 @@ use crate::actors::{ActorSystem, DriverActor, DriverHandle};
 use crate::auth::Signer;
 use crate::config::Config;
 use crate::core::grid::{Grid, RegionKey};
+use crate::core::region_index::in_bbox;
 use crate::dispatch::book::Owner;
 use crate::dispatch::orders::{from_record, set_status};
 use crate::dispatch::Shared;
@@ -67,6 +68,7 @@ impl App {
         ));
         let regions = Arc::new(Regions::new(
             Grid::new(config.regions.cell_deg),
+            config.regions.max_regions,
             system.clone(),
             RegionSetup {
                 feed,
@@ -126,6 +128,25 @@ impl App {
         );
         self.drivers.insert(handle.clone());
         handle
+    }
+
+    /// Whether the engine serves a point: inside the service area (when one is set) and
+    /// in a region that exists or fits under `regions.max_regions`. The error says why
+    /// not, for an `out_of_service_area` answer.
+    pub fn serves(&self, lat: f64, lon: f64) -> Result<(), String> {
+        if let Some(area) = &self.config.regions.service_area {
+            if !in_bbox(area, lat, lon) {
+                return Err("outside the service area".into());
+            }
+        }
+        if !self.regions.admits(self.regions.grid().key(lat, lon)) {
+            metrics::counter!(crate::telemetry::LIMITED, "limit" => "regions").increment(1);
+            return Err(format!(
+                "in no served region: the engine serves at most {} region cells (regions.max_regions)",
+                self.config.regions.max_regions
+            ));
+        }
+        Ok(())
     }
 
     /// The region an order is queued in: its pickup's.

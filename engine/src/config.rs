@@ -39,6 +39,11 @@ pub struct RegionConfig {
     /// Mailbox capacity of a region actor (queries and control messages; positions
     /// travel through a coalescing inbox beside it).
     pub mailbox: usize,
+    /// Region cells the engine creates at most (each is an actor with timers; nearest
+    /// queries visit them). A position or pickup in a new cell beyond it is refused
+    /// with `out_of_service_area`. 4,096 cells of 0.05° cover about 350 × 180 km at
+    /// 60° N; raise it for a larger service area.
+    pub max_regions: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -153,6 +158,10 @@ pub struct StorageConfig {
     pub position_flush_ms: u64,
     /// sled page cache size.
     pub cache_mb: u64,
+    /// Events (driver registrations and status changes) the store keeps; older ones are
+    /// dropped every few seconds, so a driver flapping its status cannot grow the data
+    /// dir without bound (an event is about 60 bytes).
+    pub max_events: u64,
 }
 
 /// The dispatch policy a region matches its batches with (`dispatch::matcher`).
@@ -298,6 +307,7 @@ impl Default for RegionConfig {
             service_area: None,
             publish_ms: 250,
             mailbox: 1_024,
+            max_regions: 4_096,
         }
     }
 }
@@ -360,6 +370,7 @@ impl Default for StorageConfig {
         Self {
             position_flush_ms: 200,
             cache_mb: 64,
+            max_events: 1_000_000,
         }
     }
 }
@@ -412,6 +423,7 @@ impl Config {
         let positive = [
             ("regions.publish_ms", self.regions.publish_ms as usize),
             ("regions.mailbox", self.regions.mailbox),
+            ("regions.max_regions", self.regions.max_regions),
             ("drivers.mailbox", self.drivers.mailbox),
             (
                 "drivers.default_capacity",
@@ -509,6 +521,7 @@ impl Config {
                 "storage.position_flush_ms",
                 self.storage.position_flush_ms as usize,
             ),
+            ("storage.max_events", self.storage.max_events as usize),
             ("arbiters", self.arbiters),
             ("dispatch.tick_ms", self.dispatch.tick_ms as usize),
             ("dispatch.candidates", self.dispatch.candidates),

@@ -87,12 +87,19 @@ pub async fn serve(
     tracing::info!(%local, recovered, "dispatch engine listening");
 
     let guards = app.guards.clone();
+    let (events, keep_events) = (app.store.clone(), app.config.storage.max_events);
     let upkeep = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
         loop {
             every.tick().await;
             telemetry::prometheus().run_upkeep();
             guards.housekeeping();
+            let store = events.clone();
+            match tokio::task::spawn_blocking(move || store.trim_events(keep_events)).await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "trimming the event log failed"),
+                Ok(Ok(n)) if n > 0 => tracing::debug!(dropped = n, "event log trimmed"),
+                _ => {}
+            }
         }
     });
     let stop = app.shutdown.clone();

@@ -16,15 +16,18 @@ use std::sync::{Arc, RwLock};
 pub struct Regions {
     grid: Grid,
     map: RwLock<HashMap<RegionKey, RegionHandle>>,
+    /// `regions.max_regions`: a new cell beyond it is refused (see [`Regions::admits`]).
+    max: usize,
     system: Arc<ActorSystem>,
     setup: RegionSetup,
 }
 
 impl Regions {
-    pub fn new(grid: Grid, system: Arc<ActorSystem>, setup: RegionSetup) -> Self {
+    pub fn new(grid: Grid, max: usize, system: Arc<ActorSystem>, setup: RegionSetup) -> Self {
         Self {
             grid,
             map: RwLock::default(),
+            max,
             system,
             setup,
         }
@@ -36,6 +39,15 @@ impl Regions {
 
     pub fn feed(&self) -> &Feed {
         &self.setup.feed
+    }
+
+    /// Whether a position or pickup in cell `key` may be served: its region exists or
+    /// there is room for one more. Every region is an actor with timers, and nearest
+    /// queries visit regions, so a client scattering positions over the globe must
+    /// not create them without bound.
+    pub fn admits(&self, key: RegionKey) -> bool {
+        let map = self.map.read().expect("regions lock");
+        map.contains_key(&key) || map.len() < self.max
     }
 
     pub fn get(&self, key: RegionKey) -> Option<RegionHandle> {

@@ -139,6 +139,14 @@ impl Store for MemStore {
         Ok(seq)
     }
 
+    fn trim_events(&self, keep: u64) -> Result<u64, StoreError> {
+        let mut views = self.lock();
+        let cutoff = views.live.next_seq().saturating_sub(keep.max(1));
+        let kept = views.live.events.split_off(&cutoff);
+        let dropped = std::mem::replace(&mut views.live.events, kept).len();
+        Ok(dropped as u64)
+    }
+
     fn events_from(
         &self,
         from_seq: u64,
@@ -319,6 +327,8 @@ mod tests {
         assert_eq!(store.append_event(&ev("c")).unwrap(), 2);
         store.reopen().unwrap();
         assert_eq!(store.events_from(0, 10).unwrap().len(), 2);
+        assert_eq!(store.trim_events(1).unwrap(), 1);
+        assert_eq!(store.events_from(0, 10).unwrap()[0].0, 2);
         assert_eq!(store.flush_count(), 2);
     }
 

@@ -228,6 +228,21 @@ impl Store for SledStore {
         Ok(seq)
     }
 
+    fn trim_events(&self, keep: u64) -> Result<u64, StoreError> {
+        let next = *self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
+        let cutoff = next.saturating_sub(keep.max(1));
+        let mut batch = sled::Batch::default();
+        let mut dropped = 0;
+        for key in self.events.range(..keys::event_key(cutoff)).keys() {
+            batch.remove(key?);
+            dropped += 1;
+        }
+        if dropped > 0 {
+            self.events.apply_batch(batch)?;
+        }
+        Ok(dropped)
+    }
+
     fn events_from(
         &self,
         from_seq: u64,
@@ -523,6 +538,30 @@ mod tests {
             .map(|(s, _)| s)
             .collect();
         assert_eq!(seqs, [1, 2, 3]);
+        store.close().unwrap();
+    }
+
+    #[test]
+    fn trimmed_events_keep_the_newest_and_numbering_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for i in 1..=10 {
+            assert_eq!(store.append_event(&ev(i)).unwrap(), i);
+        }
+        assert_eq!(store.trim_events(3).unwrap(), 7);
+        assert_eq!(store.trim_events(3).unwrap(), 0);
+        // Even keep = 0 leaves the newest, which carries the numbering over a reopen.
+        assert_eq!(store.trim_events(0).unwrap(), 2);
+        store.close().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.append_event(&ev(11)).unwrap(), 11);
+        let seqs: Vec<u64> = store
+            .events_from(0, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(seqs, [10, 11]);
         store.close().unwrap();
     }
 

@@ -38,6 +38,11 @@ pub trait Store: Send + Sync + 'static {
     /// never flushed are handed out again (those events were never durable).
     fn append_event(&self, ev: &EventRecord) -> Result<u64, StoreError>;
 
+    /// Drops the oldest events so that at most `keep` remain (at least the newest one
+    /// always stays, so sequence numbers keep rising across reopens); returns how many
+    /// were dropped. The event log is a bounded journal, not an archive.
+    fn trim_events(&self, keep: u64) -> Result<u64, StoreError>;
+
     /// Up to `limit` events with sequence number `>= from_seq`, in sequence order.
     fn events_from(
         &self,

@@ -90,6 +90,9 @@ impl Store for GatedStore {
     ) -> Result<Vec<(u64, dispatch_storage::EventRecord)>, StoreError> {
         self.inner.events_from(from_seq, limit)
     }
+    fn trim_events(&self, keep: u64) -> Result<u64, StoreError> {
+        self.inner.trim_events(keep)
+    }
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
         self.inner.apply(changes)
     }
@@ -330,6 +333,9 @@ impl Store for PanickingStore {
         limit: usize,
     ) -> Result<Vec<(u64, dispatch_storage::EventRecord)>, StoreError> {
         self.0.events_from(from_seq, limit)
+    }
+    fn trim_events(&self, keep: u64) -> Result<u64, StoreError> {
+        self.0.trim_events(keep)
     }
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
         self.0.apply(changes)

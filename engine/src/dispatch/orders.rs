@@ -41,12 +41,22 @@ pub fn created(id: String, new: NewOrder, now_ms: Millis) -> Order {
     }
 }
 
+/// Most entries an order's history keeps: the first (its creation) and the latest
+/// ones. A driver flapping between offline and available moves its orders back and
+/// forth without end; their history (stored, and sent to every console) must not grow
+/// with it.
+pub const MAX_HISTORY: usize = 32;
+
 /// Moves an order to `status`, recording the change (no entry when it is unchanged
-/// and the reason is the same).
+/// and the reason is the same). Past [`MAX_HISTORY`] entries the oldest after the
+/// creation entry is dropped.
 pub fn set_status(o: &mut Order, status: OrderStatus, at_ms: Millis, reason: Option<&str>) {
     let same = o.status == status && o.history.last().and_then(|h| h.reason.as_deref()) == reason;
     if same {
         return;
+    }
+    if o.history.len() >= MAX_HISTORY {
+        o.history.remove(1);
     }
     o.status = status;
     o.history.push(StatusChange {
@@ -220,6 +230,27 @@ mod tests {
         let mut other = new_order();
         other.size = 3;
         assert!(!same_request(&o, &other));
+    }
+
+    #[test]
+    fn history_keeps_the_creation_and_the_latest_changes() {
+        let mut o = created("o1".into(), new_order(), 1);
+        for i in 0..100 {
+            set_status(&mut o, OrderStatus::Assigned, 10 + 2 * i, None);
+            set_status(
+                &mut o,
+                OrderStatus::Pending,
+                11 + 2 * i,
+                Some("driver went offline"),
+            );
+        }
+        assert_eq!(o.history.len(), MAX_HISTORY);
+        assert_eq!(
+            (o.history[0].status, o.history[0].at_ms),
+            (OrderStatus::Pending, 1)
+        );
+        assert_eq!(o.history.last().unwrap().at_ms, 11 + 2 * 99);
+        assert_eq!(o.status, OrderStatus::Pending);
     }
 
     #[test]

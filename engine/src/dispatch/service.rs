@@ -7,7 +7,6 @@ use super::orders::{created, from_record, is_terminal, new_order_id, same_reques
 use crate::actors::driver::CancelOrder;
 use crate::actors::region::CancelPending;
 use crate::app::App;
-use crate::core::region_index::in_bbox;
 use crate::error::ApiError;
 use crate::telemetry;
 use crate::time::now_ms;
@@ -25,14 +24,12 @@ pub enum Created {
 pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), ApiError> {
     new.validate()
         .map_err(|e| ApiError::invalid(e.to_string()))?;
-    if let Some(area) = &app.config.regions.service_area {
-        for (name, s) in [("pickup", &new.pickup), ("dropoff", &new.dropoff)] {
-            if !in_bbox(area, s.lat, s.lon) {
-                return Err(ApiError::new(
-                    ErrorCode::OutOfServiceArea,
-                    format!("{name} is outside the service area"),
-                ));
-            }
+    for (name, s) in [("pickup", &new.pickup), ("dropoff", &new.dropoff)] {
+        if let Err(why) = app.serves(s.lat, s.lon) {
+            return Err(ApiError::new(
+                ErrorCode::OutOfServiceArea,
+                format!("{name} is {why}"),
+            ));
         }
     }
     let max = app.drivers.max_capacity();

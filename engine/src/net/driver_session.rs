@@ -8,7 +8,6 @@ use crate::actors::driver::{Attach, Detach, PositionReport, SetStatus, StopDone}
 use crate::actors::DriverHandle;
 use crate::app::App;
 use crate::auth::Principal;
-use crate::core::region_index::in_bbox;
 use crate::telemetry;
 use dispatch_protocol::{DriverMessage, ErrorCode, ServerMessage};
 use std::sync::Arc;
@@ -166,16 +165,11 @@ impl Session {
             DriverMessage::Position {
                 lat, lon, ts_ms, ..
             } => {
-                if let Some(area) = &self.app.config.regions.service_area {
-                    if !in_bbox(area, lat, lon) {
-                        return conn
-                            .error(
-                                ErrorCode::OutOfServiceArea,
-                                "position is outside the service area",
-                                reference,
-                            )
-                            .await;
-                    }
+                if let Err(why) = self.app.serves(lat, lon) {
+                    let message = format!("position is {why}");
+                    return conn
+                        .error(ErrorCode::OutOfServiceArea, message, reference)
+                        .await;
                 }
                 self.driver
                     .offer_position(PositionReport { lat, lon, ts_ms });
