@@ -77,8 +77,10 @@ impl OrderStatus {
     ];
 }
 
-/// One location of an order with its time window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+/// One location of an order with its time window. In JSON it must be an object with
+/// known fields only: an array (GeoJSON's `[lon, lat]` would silently swap the
+/// coordinates) or a misspelled field (`servise_s`) is an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Encode, Decode)]
 pub struct Stop {
     pub lat: f64,
     pub lon: f64,
@@ -94,12 +96,54 @@ pub struct Stop {
 fn default_service_s() -> u32 {
     60
 }
+
+/// The fields of a [`Stop`] as JSON spells them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StopFields {
+    lat: f64,
+    lon: f64,
+    #[serde(default)]
+    ready_ms: Option<Millis>,
+    #[serde(default)]
+    due_ms: Option<Millis>,
+    #[serde(default = "default_service_s")]
+    service_s: u32,
+}
+
+impl<'de> Deserialize<'de> for Stop {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = StopFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a stop object {\"lat\", \"lon\", …}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<StopFields, A::Error> {
+                StopFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        let f = d.deserialize_map(ObjectOnly)?;
+        Ok(Stop {
+            lat: f.lat,
+            lon: f.lon,
+            ready_ms: f.ready_ms,
+            due_ms: f.due_ms,
+            service_s: f.service_s,
+        })
+    }
+}
 fn default_size() -> u32 {
     1
 }
 
-/// An order as a client submits it (HTTP body or console `create_order`).
+/// An order as a client submits it (HTTP body or console `create_order`). Unknown
+/// fields (`prio` for `priority`) are an error, not silently dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Encode, Decode)]
+#[serde(deny_unknown_fields)]
 pub struct NewOrder {
     /// Client-chosen id for idempotent retries; the server makes one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -316,6 +360,8 @@ pub enum ErrorCode {
     Internal,
     /// The client took too long to send its request (HTTP 408; *ext*).
     DeadlineExceeded,
+    /// The endpoint exists but not with this method (HTTP 405; *ext*).
+    MethodNotAllowed,
 }
 
 impl ErrorCode {
@@ -333,6 +379,7 @@ impl ErrorCode {
             Self::FailedPrecondition => "failed_precondition",
             Self::Internal => "internal",
             Self::DeadlineExceeded => "deadline_exceeded",
+            Self::MethodNotAllowed => "method_not_allowed",
         }
     }
 
@@ -343,6 +390,7 @@ impl ErrorCode {
             Self::Unauthenticated => 401,
             Self::PermissionDenied => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::DeadlineExceeded => 408,
             Self::Conflict => 409,
             Self::TooLarge => 413,

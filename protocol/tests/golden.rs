@@ -597,6 +597,7 @@ fn enum_indices() {
         ErrorCode::FailedPrecondition,
         ErrorCode::Internal,
         ErrorCode::DeadlineExceeded,
+        ErrorCode::MethodNotAllowed,
     ];
     for (i, c) in codes.into_iter().enumerate() {
         check_bincode(c.as_str(), &format!("{i:02x}"), &c);

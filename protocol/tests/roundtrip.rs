@@ -238,6 +238,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::FailedPrecondition,
         ErrorCode::Internal,
         ErrorCode::DeadlineExceeded,
+        ErrorCode::MethodNotAllowed,
     ])
 }
 

@@ -53,6 +53,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/ws/console"),
 ];
 
+/// Driver ids that name another endpoint under `/v1/drivers/`: such a driver could
+/// never be read, so registration refuses them.
+pub const RESERVED_DRIVER_IDS: &[&str] = &["nearest"];
+
 pub fn router(app: Arc<App>) -> Router {
     let body_limit = app.config.limits.max_body_bytes;
     Router::new()
@@ -72,6 +76,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(app.clone(), admit))
         .layer(middleware::from_fn(observe))
@@ -178,7 +183,15 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
 
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on this endpoint", method_label(&method)),
+    )
+}
+
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RegisterDriver {
     id: String,
     capacity: Option<u32>,
@@ -191,6 +204,12 @@ async fn register_driver(State(app): AppState, req: Request) -> Result<Response,
     require_console(&who)?;
     let req: RegisterDriver = read_json(&app, parts, body).await?;
     validate_id("id", &req.id).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if RESERVED_DRIVER_IDS.contains(&req.id.as_str()) {
+        return Err(ApiError::invalid(format!(
+            "id: {:?} is reserved (GET /v1/drivers/{} is another endpoint)",
+            req.id, req.id
+        )));
+    }
     let capacity = req.capacity.unwrap_or(app.config.drivers.default_capacity);
     validate_size("capacity", capacity).map_err(|e| ApiError::invalid(e.to_string()))?;
     if req.name.as_ref().is_some_and(|n| n.len() > MAX_TEXT_LEN) {

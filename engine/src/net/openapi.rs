@@ -50,7 +50,7 @@ pub fn document() -> Value {
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string", "enum": ["invalid_argument", "unauthenticated", "permission_denied", "not_found", "conflict", "too_large", "rate_limited", "overloaded", "out_of_service_area", "failed_precondition", "internal", "deadline_exceeded"]},
+                    "code": {"type": "string", "enum": ["invalid_argument", "unauthenticated", "permission_denied", "not_found", "conflict", "too_large", "rate_limited", "overloaded", "out_of_service_area", "failed_precondition", "internal", "deadline_exceeded", "method_not_allowed"]},
                     "message": {"type": "string"}}}}},
                 "Stop": {"type": "object", "required": ["lat", "lon"], "properties": {
                     "lat": {"type": "number", "minimum": -90, "maximum": 90},
