@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Engine selection shared by the order tools.
@@ -229,14 +229,13 @@ impl Area {
 
 const EARTH_M: f64 = 6_371_008.8;
 
-/// Great-circle distance in metres.
-#[cfg(test)]
+/// Great-circle distance in metres (the same sphere as the engine's).
 pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
     let dp = (b.0 - a.0).to_radians();
     let dl = (b.1 - a.1).to_radians();
     let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_M * h.sqrt().asin()
+    2.0 * EARTH_M * h.sqrt().min(1.0).asin()
 }
 
 /// The point `dist_m` from `from` along the initial bearing `bearing` (radians).
@@ -287,10 +286,18 @@ pub fn order_body(
     })
 }
 
+/// Unix epoch milliseconds now: the wall clock of every engine-facing time (`ts_ms`,
+/// `ready_ms`, `due_ms`).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A short per-run prefix for order ids, so reruns against one data dir never collide
 /// with the idempotent ids of an earlier run.
 pub fn run_prefix() -> String {
-    let ms = dispatch_engine::time::now_ms();
+    let ms = now_ms();
     format!("sim{:x}-", ms % (1 << 40))
 }
 

@@ -1,7 +1,7 @@
 //! The ingest load run. Without `--url` the engine runs in-process on a free
 //! 127.0.0.1 port with a temporary data dir. Every loop is bounded by `--duration`.
 
-use crate::common::wait_healthy;
+use crate::common::{now_ms, wait_healthy};
 use anyhow::{bail, Context};
 use dispatch_engine::auth::Principal;
 use dispatch_engine::config::Config;
@@ -45,10 +45,6 @@ fn bincode_frame(msg: DriverMessage) -> Message {
         Encoded::Binary(b) => Message::Binary(b.into()),
         Encoded::Text(t) => Message::Text(t.into()),
     }
-}
-
-fn now_ms() -> u64 {
-    dispatch_engine::time::now_ms()
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {

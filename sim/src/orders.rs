@@ -365,9 +365,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let lag = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
         posts.max_lag_us.fetch_max(lag, Ordering::Relaxed);
         let trip = random_trip(&mut rng, &HELSINKI, 1_000.0, 3_000.0);
-        let due = args
-            .due_s
-            .map(|s| dispatch_engine::time::now_ms() + s * 1000);
+        let due = args.due_s.map(|s| crate::common::now_ms() + s * 1000);
         let (http, url, console) = (http.clone(), format!("{base}/v1/orders"), console.clone());
         let (tracker, posts) = (tracker.clone(), posts.clone());
         inflight.spawn(async move {
@@ -701,7 +699,7 @@ async fn bot(
                 tx.send(bincode_frame(Some(seq), DriverMessage::StopDone {
                     stop_id: stop_at.stop_id.clone(),
                     outcome,
-                    ts_ms: dispatch_engine::time::now_ms(),
+                    ts_ms: crate::common::now_ms(),
                     note: None,
                 })).await?;
                 stats.stop_done.fetch_add(1, Ordering::Relaxed);
@@ -764,7 +762,7 @@ fn position((lat, lon): (f64, f64)) -> Message {
         DriverMessage::Position {
             lat,
             lon,
-            ts_ms: dispatch_engine::time::now_ms(),
+            ts_ms: crate::common::now_ms(),
             speed_mps: None,
             heading_deg: None,
         },

@@ -519,7 +519,7 @@ async fn drive(
     let metrics_before = metrics_text(&http, &base).await;
     let clock = Clock {
         start: tokio::time::Instant::now(),
-        start_ms: dispatch_engine::time::now_ms(),
+        start_ms: crate::common::now_ms(),
         world,
     };
     let _ = go_tx.send(Some(clock));

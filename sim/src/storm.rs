@@ -89,7 +89,7 @@ async fn driver(
         ws.send(frame(DriverMessage::Position {
             lat: at.0,
             lon: at.1,
-            ts_ms: dispatch_engine::time::now_ms(),
+            ts_ms: crate::common::now_ms(),
             speed_mps: None,
             heading_deg: None,
         }))

@@ -169,7 +169,7 @@ impl Bot<'_> {
             DriverMessage::Position {
                 lat,
                 lon,
-                ts_ms: dispatch_engine::time::now_ms(),
+                ts_ms: crate::common::now_ms(),
                 speed_mps: None,
                 heading_deg: None,
             },
@@ -296,7 +296,7 @@ impl Bot<'_> {
             DriverMessage::StopDone {
                 stop_id: stop.stop_id.clone(),
                 outcome,
-                ts_ms: dispatch_engine::time::now_ms(),
+                ts_ms: crate::common::now_ms(),
                 note: None,
             },
         ));
@@ -364,7 +364,7 @@ pub async fn run(
         DriverMessage::Position {
             lat,
             lon,
-            ts_ms: dispatch_engine::time::now_ms(),
+            ts_ms: crate::common::now_ms(),
             speed_mps: None,
             heading_deg: None,
         },

@@ -14,6 +14,7 @@
 use super::clock::Clock;
 use super::demand::{Injected, PlannedDriver, PlannedOrder};
 use super::metrics::{Stats, CANCELLED, DELIVERED, FAILED, PICKED_UP};
+use crate::common::haversine_m;
 use anyhow::{bail, Context};
 use dispatch_protocol::{
     decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, ErrorCode,
@@ -48,17 +49,6 @@ pub struct Fleet {
     pub end_s: f64,
     /// Bounds concurrent connection attempts.
     pub connects: Semaphore,
-}
-
-const EARTH_M: f64 = 6_371_008.8;
-
-/// Great-circle distance in metres.
-pub fn dist_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
-    let dp = (b.0 - a.0).to_radians();
-    let dl = (b.1 - a.1).to_radians();
-    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_M * h.sqrt().min(1.0).asin()
 }
 
 fn lerp(a: (f64, f64), b: (f64, f64), f: f64) -> (f64, f64) {
@@ -261,7 +251,7 @@ impl Bot {
             DriverMessage::Position {
                 lat,
                 lon,
-                ts_ms: dispatch_engine::time::now_ms(),
+                ts_ms: crate::common::now_ms(),
                 speed_mps: None,
                 heading_deg: None,
             },
@@ -288,7 +278,7 @@ impl Bot {
     }
 
     fn move_to(&mut self, p: (f64, f64)) {
-        self.metres += dist_m(self.pos, p) * self.fleet.detour;
+        self.metres += haversine_m(self.pos, p) * self.fleet.detour;
         self.pos = p;
     }
 
@@ -311,7 +301,7 @@ impl Bot {
     fn next_target(&mut self, t: f64) {
         if let Some(first) = self.plan.first().cloned() {
             let to = (first.lat, first.lon);
-            let d = dist_m(self.pos, to);
+            let d = haversine_m(self.pos, to);
             if d < 1.0 {
                 self.move_to(to);
                 self.arrive(&first, t);
@@ -337,16 +327,16 @@ impl Bot {
                 .homes
                 .iter()
                 .copied()
-                .min_by(|a, b| dist_m(self.pos, *a).total_cmp(&dist_m(self.pos, *b)))
+                .min_by(|a, b| haversine_m(self.pos, *a).total_cmp(&haversine_m(self.pos, *b)))
         };
         match home {
-            Some(h) if dist_m(self.pos, h) >= 1.0 => {
+            Some(h) if haversine_m(self.pos, h) >= 1.0 => {
                 self.phase = Phase::Driving {
                     from: self.pos,
                     to: h,
                     stop: None,
                     depart_s: t,
-                    arrive_s: t + dist_m(self.pos, h) / self.fleet.speed_mps,
+                    arrive_s: t + haversine_m(self.pos, h) / self.fleet.speed_mps,
                 }
             }
             _ => self.phase = Phase::Idle,
@@ -421,7 +411,7 @@ impl Bot {
             DriverMessage::StopDone {
                 stop_id: stop.stop_id.clone(),
                 outcome,
-                ts_ms: dispatch_engine::time::now_ms(),
+                ts_ms: crate::common::now_ms(),
                 note: None,
             },
         )

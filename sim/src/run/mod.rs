@@ -133,7 +133,7 @@ pub fn engine_config(s: &Scenario, base: Config) -> anyhow::Result<Config> {
 
 /// `YYYYMMDD-HHMMSS` (UTC) of now, for the default output directory.
 fn utc_stamp() -> String {
-    let secs = dispatch_engine::time::now_ms() / 1000;
+    let secs = crate::common::now_ms() / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
