@@ -5,13 +5,12 @@
 use anyhow::{bail, Context};
 use dispatch_engine::auth::Principal;
 use dispatch_engine::config::Config;
-use dispatch_protocol::{encode, ClientFrame, DriverMessage, Encoded, Encoding};
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::task::JoinSet;
 
 /// Engine selection shared by the order tools.
 #[derive(clap::Args, Debug, Clone)]
@@ -124,6 +123,58 @@ pub async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bail!("engine at {base} is not healthy")
+}
+
+/// Registers the drivers `ids` through `POST /v1/drivers` (64 at a time; 201 new, 200
+/// already there) with `capacity` (the engine's default without) and returns their
+/// tokens in the same order.
+pub async fn register_drivers(
+    http: &reqwest::Client,
+    (base, token): (&str, &str),
+    ids: &[String],
+    capacity: Option<u32>,
+) -> anyhow::Result<Vec<String>> {
+    let mut tokens = vec![String::new(); ids.len()];
+    let idx: Vec<usize> = (0..ids.len()).collect();
+    for chunk in idx.chunks(64) {
+        let mut set = JoinSet::new();
+        for &i in chunk {
+            let (http, url, token, id) = (
+                http.clone(),
+                format!("{base}/v1/drivers"),
+                token.to_string(),
+                ids[i].clone(),
+            );
+            let mut body = serde_json::json!({ "id": id });
+            if let Some(c) = capacity {
+                body["capacity"] = c.into();
+            }
+            set.spawn(async move {
+                let resp = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .with_context(|| format!("registering driver {id}"))?;
+                let status = resp.status().as_u16();
+                let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                if status != 200 && status != 201 {
+                    bail!("registering driver {id}: HTTP {status} {body}");
+                }
+                let t = body["token"]
+                    .as_str()
+                    .with_context(|| format!("no token for driver {id}"))?
+                    .to_string();
+                anyhow::Ok((i, t))
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            let (i, t) = r??;
+            tokens[i] = t;
+        }
+    }
+    Ok(tokens)
 }
 
 /// `/metrics` as text (empty when unreachable: metrics are optional extras).
@@ -299,13 +350,6 @@ pub fn now_ms() -> u64 {
 pub fn run_prefix() -> String {
     let ms = now_ms();
     format!("sim{:x}-", ms % (1 << 40))
-}
-
-pub fn bincode_frame(seq: Option<u64>, msg: DriverMessage) -> Message {
-    match encode(Encoding::Bincode, &ClientFrame { seq, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
-    }
 }
 
 /// A latency histogram in microseconds, 1 µs .. 10 min.

@@ -1,20 +1,19 @@
 //! The ingest load run. Without `--url` the engine runs in-process on a free
 //! 127.0.0.1 port with a temporary data dir. Every loop is bounded by `--duration`.
 
-use crate::common::{now_ms, wait_healthy};
+use crate::client::{DriverClient, Incoming};
+use crate::common::{register_drivers, wait_healthy};
 use anyhow::{bail, Context};
 use dispatch_engine::auth::Principal;
 use dispatch_engine::config::Config;
-use dispatch_protocol::{encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding};
-use futures_util::{SinkExt, StreamExt};
+use dispatch_protocol::{DriverStatus, Encoding};
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::Message;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -40,11 +39,44 @@ pub struct Args {
 /// Helsinki centre; drivers wander inside a box around it.
 const CENTRE: (f64, f64) = (60.17, 24.94);
 
-fn bincode_frame(msg: DriverMessage) -> Message {
-    match encode(Encoding::Bincode, &ClientFrame { seq: None, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
+/// One fleet driver: available, then a position every `every` (first ones spread over
+/// an interval), a random walk around the centre, until `stop`.
+async fn stream_positions(
+    mut client: DriverClient,
+    seed: u64,
+    every: Duration,
+    (sent, stop): (Arc<AtomicU64>, Arc<AtomicBool>),
+    ready: tokio::sync::mpsc::Sender<()>,
+) -> anyhow::Result<()> {
+    client.connect(false).await?;
+    client.send_status(DriverStatus::Available).await?;
+    let _ = ready.send(()).await;
+    drop(ready);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (mut lat, mut lon) = (
+        CENTRE.0 + rng.random_range(-0.05..0.05),
+        CENTRE.1 + rng.random_range(-0.1..0.1),
+    );
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    // Spread the first reports over one interval.
+    tokio::time::sleep(every.mul_f64(rng.random_range(0.0..1.0))).await;
+    while !stop.load(Ordering::Relaxed) {
+        tokio::select! {
+            _ = tick.tick() => {
+                lat += rng.random_range(-0.0002..0.0002);
+                lon += rng.random_range(-0.0004..0.0004);
+                client.send_position((lat, lon)).await?;
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+            // Read whatever the server sends so it never backs up.
+            msg = client.recv() => if let Incoming::Closed { why, .. } = msg {
+                bail!(why);
+            },
+        }
     }
+    client.close().await;
+    Ok(())
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -79,32 +111,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     wait_healthy(&http, &base).await?;
 
-    // Register drivers (tokens come back in the 201 bodies), 64 at a time.
     let n = args.drivers + 1; // the last one is the latency probe
-    let mut tokens = Vec::with_capacity(n);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
-        let mut set = JoinSet::new();
-        for &i in chunk {
-            let (http, base, console) = (http.clone(), base.clone(), console.clone());
-            set.spawn(async move {
-                let body: Value = http
-                    .post(format!("{base}/v1/drivers"))
-                    .bearer_auth(&console)
-                    .json(&json!({"id": format!("sim-{i}")}))
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
-                let token = body["token"].as_str().context("no token")?.to_string();
-                anyhow::Ok((i, token))
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            tokens.push(r??);
-        }
-    }
-    tokens.sort();
-    let probe_token = tokens.pop().context("probe")?.1;
+    let ids: Vec<String> = (0..n).map(|i| format!("sim-{i}")).collect();
+    let mut tokens = register_drivers(&http, (&base, &console), &ids, None).await?;
+    let probe_token = tokens.pop().context("probe")?;
 
     let sent = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -112,50 +122,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let connect_started = Instant::now();
     let mut drivers = JoinSet::new();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(args.drivers);
-    for (i, token) in tokens {
-        let url = format!("{ws_base}/ws/driver?token={token}");
+    for (i, token) in tokens.into_iter().enumerate() {
         let (sent, stop, ready) = (sent.clone(), stop.clone(), ready_tx.clone());
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-        drivers.spawn(async move {
-            let (ws, _) = tokio_tungstenite::connect_async(url).await?;
-            let (mut tx, mut rx) = ws.split();
-            tx.send(bincode_frame(DriverMessage::Hello { resume_seq: None }))
-                .await?;
-            rx.next().await.context("no welcome")??;
-            tx.send(bincode_frame(DriverMessage::Status {
-                status: DriverStatus::Available,
-            }))
-            .await?;
-            // Drain whatever the server sends so it never backs up.
-            tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
-            let _ = ready.send(()).await;
-            drop(ready);
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            let (mut lat, mut lon) = (
-                CENTRE.0 + rng.random_range(-0.05..0.05),
-                CENTRE.1 + rng.random_range(-0.1..0.1),
-            );
-            let mut tick = tokio::time::interval(per_driver_interval);
-            tick.tick().await;
-            // Spread the first reports over one interval.
-            tokio::time::sleep(per_driver_interval.mul_f64(rng.random_range(0.0..1.0))).await;
-            while !stop.load(Ordering::Relaxed) {
-                tick.tick().await;
-                lat += rng.random_range(-0.0002..0.0002);
-                lon += rng.random_range(-0.0004..0.0004);
-                let msg = DriverMessage::Position {
-                    lat,
-                    lon,
-                    ts_ms: now_ms(),
-                    speed_mps: None,
-                    heading_deg: None,
-                };
-                tx.send(bincode_frame(msg)).await?;
-                sent.fetch_add(1, Ordering::Relaxed);
-            }
-            let _ = tx.close().await;
-            anyhow::Ok(())
-        });
+        let client = DriverClient::new(&ws_base, &token, Encoding::Bincode);
+        drivers.spawn(stream_positions(
+            client,
+            seed,
+            per_driver_interval,
+            (sent, stop),
+            ready,
+        ));
     }
     drop(ready_tx);
     let mut connected = 0usize;
@@ -235,11 +212,8 @@ async fn probe(
     token: &str,
     duration: Duration,
 ) -> anyhow::Result<Histogram<u64>> {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("{ws_base}/ws/driver?token={token}")).await?;
-    ws.send(bincode_frame(DriverMessage::Hello { resume_seq: None }))
-        .await?;
-    ws.next().await.context("no welcome")??;
+    let mut client = DriverClient::new(ws_base, token, Encoding::Bincode);
+    client.connect(false).await?;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let end = Instant::now() + duration;
     let mut i = 0u64;
@@ -249,14 +223,7 @@ async fn probe(
         let lat = 61.0 + (i % 1000) as f64 * 1e-4;
         let lon = 26.0;
         let t0 = Instant::now();
-        ws.send(bincode_frame(DriverMessage::Position {
-            lat,
-            lon,
-            ts_ms: now_ms(),
-            speed_mps: None,
-            heading_deg: None,
-        }))
-        .await?;
+        client.send_position((lat, lon)).await?;
         let url = format!("{base}/v1/drivers/nearest?lat={lat}&lon={lon}&k=1&status=any");
         loop {
             let body: Value = http

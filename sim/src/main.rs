@@ -5,6 +5,7 @@
 //! routes, and measures order created → route pushed to a driver. `create` measures
 //! durable order creations per second.
 
+mod client;
 mod common;
 mod create;
 mod ingest;

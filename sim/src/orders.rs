@@ -4,28 +4,27 @@
 //! until some driver socket receives a `route` holding it. Every loop is bounded by
 //! `--duration` plus `--grace`.
 
+mod bot;
+
+use crate::client::DriverClient;
 use crate::common::{
-    bincode_frame, bucket_quantile, http_client, metric_sum, metrics_text, micros_histogram,
-    order_body, prom_buckets, random_trip, run_prefix, wait_healthy, Area, EngineArgs, Summary,
+    bucket_quantile, http_client, metric_sum, metrics_text, micros_histogram, order_body,
+    prom_buckets, random_trip, register_drivers, run_prefix, wait_healthy, EngineArgs, Summary,
     Target, HELSINKI,
 };
-use anyhow::{bail, Context};
-use dispatch_protocol::{
-    decode_raw, DriverMessage, DriverStatus, Encoding, RouteStop, ServerFrame, ServerMessage,
-    StopKind, StopOutcome,
-};
-use futures_util::{SinkExt, StreamExt};
+use anyhow::bail;
+use bot::{bump, BotCfg, BotStats};
+use dispatch_protocol::{Encoding, RouteStop};
 use hdrhistogram::Histogram;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::Message;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -144,35 +143,10 @@ impl Tracker {
 }
 
 #[derive(Default)]
-struct BotStats {
-    routes: AtomicU64,
-    positions: AtomicU64,
-    stop_done: AtomicU64,
-    acks: AtomicU64,
-    delivered: AtomicU64,
-    abandoned: AtomicU64,
-    errors: Mutex<BTreeMap<String, u64>>,
-    ended: Mutex<BTreeMap<String, u64>>,
-}
-
-fn bump(map: &Mutex<BTreeMap<String, u64>>, key: impl Into<String>) {
-    *map.lock()
-        .expect("stats lock")
-        .entry(key.into())
-        .or_default() += 1;
-}
-
-#[derive(Default)]
 struct PostStats {
     errors: Mutex<BTreeMap<String, u64>>,
     latency: Mutex<Option<Histogram<u64>>>,
     max_lag_us: AtomicU64,
-}
-
-struct BotCfg {
-    stop_delay: Duration,
-    position_every: Duration,
-    area: Area,
 }
 
 #[derive(Serialize)]
@@ -241,35 +215,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let console = target.console.clone();
     let ws_base = target.ws_base();
 
-    // Register the drivers, 64 at a time (201 new, 200 already there).
     let registered_at = Instant::now();
-    let mut tokens = Vec::with_capacity(args.drivers);
-    let ids: Vec<usize> = (0..args.drivers).collect();
-    for chunk in ids.chunks(64) {
-        let mut set = JoinSet::new();
-        for &i in chunk {
-            let (http, base, console) = (http.clone(), base.clone(), console.clone());
-            let capacity = args.capacity;
-            set.spawn(async move {
-                let resp = http
-                    .post(format!("{base}/v1/drivers"))
-                    .bearer_auth(&console)
-                    .json(&json!({"id": format!("ord-{i}"), "capacity": capacity}))
-                    .send()
-                    .await?;
-                let status = resp.status().as_u16();
-                let body: Value = resp.json().await.unwrap_or(Value::Null);
-                if status != 200 && status != 201 {
-                    bail!("registering driver ord-{i}: HTTP {status} {body}");
-                }
-                let token = body["token"].as_str().context("no token")?.to_string();
-                anyhow::Ok((i, token))
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            tokens.push(r??);
-        }
-    }
+    let ids: Vec<String> = (0..args.drivers).map(|i| format!("ord-{i}")).collect();
+    let tokens = register_drivers(&http, (&base, &console), &ids, Some(args.capacity)).await?;
     eprintln!(
         "{} drivers registered in {:.1} s",
         tokens.len(),
@@ -288,13 +236,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(args.drivers);
     let connect_started = Instant::now();
     let mut bots = JoinSet::new();
-    for (i, token) in tokens {
-        let url = format!("{ws_base}/ws/driver?token={token}");
+    for (i, token) in tokens.into_iter().enumerate() {
+        let client = DriverClient::new(&ws_base, &token, Encoding::Bincode);
         let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
         let (cfg, tracker, stats) = (cfg.clone(), tracker.clone(), stats.clone());
         let (ready, stop) = (ready_tx.clone(), stop_rx.clone());
         bots.spawn(async move {
-            let r = bot(url, seed, &cfg, &tracker, &stats, ready, stop).await;
+            let r = bot::run(client, seed, (&cfg, &tracker, &stats), ready, stop).await;
             if let Err(e) = &r {
                 bump(&stats.ended, format!("{e:#}"));
             }
@@ -603,168 +551,4 @@ fn print_human(r: &Report) {
     );
     println!("bot tasks ended       {:?}", r.bots_ended);
     println!("engine counters (Δ)   {:?}", r.engine_counters);
-}
-
-fn decode(msg: &Message) -> Option<ServerMessage> {
-    let frame: ServerFrame = match msg {
-        Message::Binary(b) => decode_raw(Encoding::Bincode, b, usize::MAX).ok()?,
-        Message::Text(t) => decode_raw(Encoding::Json, t.as_bytes(), usize::MAX).ok()?,
-        _ => return None,
-    };
-    Some(frame.msg)
-}
-
-/// One driver: hello, available, a position every `position_every`; on a route it goes
-/// to the first stop (a position there), waits `stop_delay`, reports it done, waits for
-/// the ack and goes on with the next. Ends when `stop` turns true.
-async fn bot(
-    url: String,
-    seed: u64,
-    cfg: &BotCfg,
-    tracker: &Tracker,
-    stats: &BotStats,
-    ready: tokio::sync::mpsc::Sender<()>,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("connect")?;
-    let (mut tx, mut rx) = ws.split();
-    tx.send(bincode_frame(
-        None,
-        DriverMessage::Hello { resume_seq: None },
-    ))
-    .await?;
-    let welcome = rx.next().await.context("no welcome")??;
-    let mut route: Vec<RouteStop> = match decode(&welcome) {
-        Some(ServerMessage::Welcome { route, .. }) => route.stops,
-        other => bail!("expected welcome, got {other:?}"),
-    };
-    let mut pos = cfg.area.random_point(&mut rng);
-    tx.send(bincode_frame(
-        None,
-        DriverMessage::Status {
-            status: DriverStatus::Available,
-        },
-    ))
-    .await?;
-    tx.send(position(pos)).await?;
-    let _ = ready.send(()).await;
-    drop(ready);
-
-    let first =
-        tokio::time::Instant::now() + cfg.position_every.mul_f64(rng.random_range(0.0..1.0));
-    let mut tick = tokio::time::interval_at(first, cfg.position_every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut done: HashSet<String> = HashSet::new();
-    // The stop being served and when it is done; the stop_done waiting for its ack.
-    let mut serving: Option<(RouteStop, tokio::time::Instant)> = None;
-    let mut awaiting: Option<u64> = None;
-    let mut seq = 0u64;
-    loop {
-        if serving.is_none() && awaiting.is_none() {
-            if let Some(next) = route.first() {
-                // Drive there (instantly) and serve it for `stop_delay`.
-                pos = (next.lat, next.lon);
-                tx.send(position(pos)).await?;
-                stats.positions.fetch_add(1, Ordering::Relaxed);
-                serving = Some((next.clone(), tokio::time::Instant::now() + cfg.stop_delay));
-            }
-        }
-        let serve_at = serving.as_ref().map(|s| s.1);
-        tokio::select! {
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    break;
-                }
-            }
-            _ = tick.tick() => {
-                if serving.is_none() && route.is_empty() {
-                    pos.0 = (pos.0 + rng.random_range(-0.0002..0.0002))
-                        .clamp(cfg.area.min_lat, cfg.area.max_lat);
-                    pos.1 = (pos.1 + rng.random_range(-0.0004..0.0004))
-                        .clamp(cfg.area.min_lon, cfg.area.max_lon);
-                }
-                tx.send(position(pos)).await?;
-                stats.positions.fetch_add(1, Ordering::Relaxed);
-            }
-            _ = tokio::time::sleep_until(serve_at.unwrap_or_else(tokio::time::Instant::now)), if serve_at.is_some() => {
-                let (stop_at, _) = serving.take().expect("serving");
-                seq += 1;
-                let outcome = match stop_at.kind {
-                    StopKind::Pickup => StopOutcome::PickedUp,
-                    StopKind::Dropoff => StopOutcome::Delivered,
-                };
-                tx.send(bincode_frame(Some(seq), DriverMessage::StopDone {
-                    stop_id: stop_at.stop_id.clone(),
-                    outcome,
-                    ts_ms: crate::common::now_ms(),
-                    note: None,
-                })).await?;
-                stats.stop_done.fetch_add(1, Ordering::Relaxed);
-                awaiting = Some(seq);
-                route.retain(|s| s.stop_id != stop_at.stop_id);
-                done.insert(stop_at.stop_id);
-            }
-            msg = rx.next() => {
-                let msg = match msg {
-                    None => bail!("socket ended by the server"),
-                    Some(Err(e)) => bail!("socket error: {e}"),
-                    Some(Ok(Message::Close(f))) => bail!(
-                        "closed by the server: {}",
-                        f.map_or("no code".to_string(), |f| format!("{} {}", u16::from(f.code), f.reason))
-                    ),
-                    Some(Ok(m)) => m,
-                };
-                match decode(&msg) {
-                    Some(ServerMessage::Route { route: r }) => {
-                        stats.routes.fetch_add(1, Ordering::Relaxed);
-                        tracker.saw_route(&r.stops);
-                        route = r.stops.into_iter().filter(|s| !done.contains(&s.stop_id)).collect();
-                        if route.is_empty() && awaiting.is_none() {
-                            done.clear();
-                        }
-                        if let Some((s, _)) = &serving {
-                            if !route.iter().any(|x| x.stop_id == s.stop_id) {
-                                stats.abandoned.fetch_add(1, Ordering::Relaxed);
-                                serving = None;
-                            }
-                        }
-                    }
-                    Some(ServerMessage::Ack { reference, stop_id })
-                        if reference.is_some() && reference == awaiting =>
-                    {
-                        awaiting = None;
-                        stats.acks.fetch_add(1, Ordering::Relaxed);
-                        if stop_id.is_some_and(|s| s.starts_with("d:")) {
-                            stats.delivered.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Some(ServerMessage::Error { code, reference, .. }) => {
-                        bump(&stats.errors, code.as_str());
-                        if reference.is_some() && reference == awaiting {
-                            awaiting = None;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    let _ = tx.close().await;
-    Ok(())
-}
-
-fn position((lat, lon): (f64, f64)) -> Message {
-    bincode_frame(
-        None,
-        DriverMessage::Position {
-            lat,
-            lon,
-            ts_ms: crate::common::now_ms(),
-            speed_mps: None,
-            heading_deg: None,
-        },
-    )
 }

@@ -13,7 +13,10 @@
 mod bot;
 mod instance;
 
-use crate::common::{http_client, metric_sum, metrics_text, run_prefix, wait_healthy, Summary};
+use crate::client::DriverClient;
+use crate::common::{
+    http_client, metric_sum, metrics_text, register_drivers, run_prefix, wait_healthy, Summary,
+};
 use anyhow::{bail, Context};
 use bot::{BotResult, Shared};
 use dispatch_engine::auth::Principal;
@@ -379,33 +382,11 @@ async fn drive(
         .collect();
 
     // Drivers: the instance's fleet, at the depot.
-    let mut tokens = Vec::with_capacity(inst.vehicles);
-    for chunk in (0..inst.vehicles).collect::<Vec<_>>().chunks(32) {
-        let mut set = JoinSet::new();
-        for &i in chunk {
-            let (http, base, console) = (http.clone(), base.clone(), console.clone());
-            let id = format!("{prefix}v{i}");
-            let capacity = inst.capacity;
-            set.spawn(async move {
-                let resp = http
-                    .post(format!("{base}/v1/drivers"))
-                    .bearer_auth(&console)
-                    .json(&json!({"id": id, "capacity": capacity}))
-                    .send()
-                    .await?;
-                let status = resp.status().as_u16();
-                let body: Value = resp.json().await.unwrap_or(Value::Null);
-                if status != 200 && status != 201 {
-                    bail!("registering driver {id}: HTTP {status} {body}");
-                }
-                anyhow::Ok((i, body["token"].as_str().context("no token")?.to_string()))
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            tokens.push(r??);
-        }
-    }
-    tokens.sort();
+    let ids: Vec<String> = (0..inst.vehicles)
+        .map(|i| format!("{prefix}v{i}"))
+        .collect();
+    let capacity = u32::try_from(inst.capacity).context("vehicle capacity")?;
+    let tokens = register_drivers(&http, (&base, &console), &ids, Some(capacity)).await?;
 
     let encoding = if a.json_frames {
         Encoding::Json
@@ -429,7 +410,6 @@ async fn drive(
             .iter()
             .map(|n| Duration::from_secs(u64::from(world.service_s(n.service))))
             .collect(),
-        encoding,
         position_every,
         first_routed_ns: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
         delivered: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
@@ -446,21 +426,19 @@ async fn drive(
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(inst.vehicles);
     let ws_base = base.replacen("http", "ws", 1);
     let mut bots = JoinSet::new();
-    for (i, token) in &tokens {
-        let url = format!("{ws_base}/ws/driver?token={token}");
+    for (i, token) in tokens.iter().enumerate() {
+        let client = DriverClient::new(&ws_base, token, encoding);
         // Evenly spread, seed-shuffled report phases.
         let phase =
-            ((*i as u64).wrapping_mul(0x9E37_79B9).wrapping_add(a.seed) % 1000) as f64 / 1000.0;
+            ((i as u64).wrapping_mul(0x9E37_79B9).wrapping_add(a.seed) % 1000) as f64 / 1000.0;
         let fut = bot::run(
-            url,
+            client,
             inst.depot(),
-            shared.clone(),
-            phase,
+            (shared.clone(), phase),
             ready_tx.clone(),
             go_rx.clone(),
             stop_rx.clone(),
         );
-        let i = *i;
         bots.spawn(async move { (i, fut.await) });
     }
     drop(ready_tx);

@@ -3,21 +3,17 @@
 //! back, in its `welcome`, the route it last saw (or a newer version). Reports the
 //! reconnect latency percentiles, failures and mismatches.
 
+use crate::client::{DriverClient, Incoming};
 use crate::common::{
-    http_client, micros_histogram, order_body, random_trip, run_prefix, wait_healthy, EngineArgs,
-    Summary, Target, HELSINKI,
+    http_client, micros_histogram, order_body, random_trip, register_drivers, run_prefix,
+    wait_healthy, EngineArgs, Summary, Target, HELSINKI,
 };
 use anyhow::{bail, Context};
-use dispatch_protocol::{
-    decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, Route,
-    ServerFrame, ServerMessage,
-};
-use futures_util::{SinkExt, StreamExt};
+use dispatch_protocol::{DriverStatus, Encoding, Route, ServerMessage};
 use rand::SeedableRng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::Message;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,22 +34,6 @@ pub struct Args {
     pub engine: EngineArgs,
 }
 
-fn frame(msg: DriverMessage) -> Message {
-    match encode(Encoding::Bincode, &ClientFrame { seq: None, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
-    }
-}
-
-fn decode(msg: &Message) -> Option<ServerMessage> {
-    let f: ServerFrame = match msg {
-        Message::Binary(b) => decode_raw(Encoding::Bincode, b, usize::MAX).ok()?,
-        Message::Text(t) => decode_raw(Encoding::Json, t.as_bytes(), usize::MAX).ok()?,
-        _ => return None,
-    };
-    Some(f.msg)
-}
-
 /// What one driver saw across the storm.
 #[derive(Debug)]
 enum Outcome {
@@ -66,69 +46,37 @@ enum Outcome {
     Failed(String),
 }
 
+/// One driver: online with a route, then at the storm its socket drops and it comes
+/// straight back with `resume_seq`; the `welcome` must hold the route it last saw.
 async fn driver(
-    url: String,
+    mut client: DriverClient,
     at: (f64, f64),
+    gate: Arc<Semaphore>,
     mut storm: watch::Receiver<bool>,
     ready: tokio::sync::mpsc::Sender<()>,
 ) -> Outcome {
     let run = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .context("connect")?;
-        ws.send(frame(DriverMessage::Hello { resume_seq: None }))
-            .await?;
-        let mut last: Route = match ws.next().await.context("no welcome")?.map(|m| decode(&m))? {
-            Some(ServerMessage::Welcome { route, .. }) => route,
-            other => bail!("expected welcome, got {other:?}"),
+        let mut last: Route = {
+            let _handshake = gate.acquire().await?;
+            client.connect(false).await?
         };
-        ws.send(frame(DriverMessage::Status {
-            status: DriverStatus::Available,
-        }))
-        .await?;
-        ws.send(frame(DriverMessage::Position {
-            lat: at.0,
-            lon: at.1,
-            ts_ms: crate::common::now_ms(),
-            speed_mps: None,
-            heading_deg: None,
-        }))
-        .await?;
+        client.send_status(DriverStatus::Available).await?;
+        client.send_position(at).await?;
         let _ = ready.send(()).await;
-        let mut seq = 0u64;
         loop {
             tokio::select! {
                 _ = storm.changed() => break,
-                m = ws.next() => match m {
-                    Some(Ok(m)) => {
-                        seq += 1;
-                        if let Some(ServerMessage::Route { route }) = decode(&m) {
-                            last = route;
-                        }
-                    }
-                    _ => bail!("socket ended before the storm"),
+                m = client.recv() => match m {
+                    Incoming::Message(ServerMessage::Route { route }) => last = route,
+                    Incoming::Message(_) | Incoming::Other => {}
+                    Incoming::Closed { .. } => bail!("socket ended before the storm"),
                 },
             }
         }
         // The storm: drop the socket and come straight back.
-        drop(ws);
+        client.drop_socket();
         let t0 = Instant::now();
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .context("reconnect")?;
-        ws.send(frame(DriverMessage::Hello {
-            resume_seq: Some(seq),
-        }))
-        .await?;
-        let route = match ws
-            .next()
-            .await
-            .context("no welcome after reconnect")?
-            .map(|m| decode(&m))?
-        {
-            Some(ServerMessage::Welcome { route, .. }) => route,
-            other => bail!("expected welcome after reconnect, got {other:?}"),
-        };
+        let route = client.connect(true).await.context("reconnect")?;
         let reconnect = t0.elapsed();
         let matched = route.version > last.version || route == last;
         Ok::<_, anyhow::Error>(Outcome::Resumed {
@@ -147,51 +95,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     wait_healthy(&http, &target.base).await?;
     let prefix = run_prefix();
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    // Register.
-    let sem = Arc::new(Semaphore::new(64));
-    let mut regs = Vec::new();
-    for i in 0..args.drivers {
-        let (http, base, console, sem) = (
-            http.clone(),
-            target.base.clone(),
-            target.console.clone(),
-            sem.clone(),
-        );
-        let id = format!("{prefix}st{i}");
-        regs.push(tokio::spawn(async move {
-            let _p = sem.acquire().await?;
-            let r = http
-                .post(format!("{base}/v1/drivers"))
-                .bearer_auth(&console)
-                .json(&serde_json::json!({"id": id, "capacity": 4}))
-                .send()
-                .await?;
-            if !r.status().is_success() {
-                bail!("register {id}: {}", r.status());
-            }
-            let v: serde_json::Value = r.json().await?;
-            Ok::<_, anyhow::Error>(v["token"].as_str().context("token")?.to_string())
-        }));
-    }
-    let mut tokens = Vec::with_capacity(args.drivers);
-    for r in regs {
-        tokens.push(r.await??);
-    }
+    let ids: Vec<String> = (0..args.drivers)
+        .map(|i| format!("{prefix}st{i}"))
+        .collect();
+    let tokens = register_drivers(&http, (&target.base, &target.console), &ids, Some(4)).await?;
     // Connect every driver (at most 500 handshakes at once).
     let (storm_tx, storm_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.drivers.max(1));
     let connect_gate = Arc::new(Semaphore::new(500));
     let mut bots = Vec::with_capacity(args.drivers);
     for token in &tokens {
-        let url = format!("{}/ws/driver?token={token}", target.ws_base());
+        let client = DriverClient::new(&target.ws_base(), token, Encoding::Bincode);
         let at = HELSINKI.random_point(&mut rng);
         let (rx, ready, gate) = (storm_rx.clone(), ready_tx.clone(), connect_gate.clone());
-        bots.push(tokio::spawn(async move {
-            let permit = gate.acquire_owned().await;
-            let fut = driver(url, at, rx, ready);
-            drop(permit);
-            fut.await
-        }));
+        bots.push(tokio::spawn(driver(client, at, gate, rx, ready)));
     }
     drop(ready_tx);
     let mut online = 0;
@@ -204,6 +121,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("{online}/{} drivers online", args.drivers);
     // Orders, so that drivers hold routes.
     let n_orders = (args.drivers as f64 * args.orders_per_driver).round() as usize;
+    // At most 64 POSTs in flight.
+    let sem = Arc::new(Semaphore::new(64));
     let mut posts = Vec::new();
     for i in 0..n_orders {
         let trip = random_trip(&mut rng, &HELSINKI, 1_000.0, 3_000.0);

@@ -14,24 +14,17 @@
 use super::clock::Clock;
 use super::demand::{Injected, PlannedDriver, PlannedOrder};
 use super::metrics::{Stats, CANCELLED, DELIVERED, FAILED, PICKED_UP};
+use crate::client::{self, DriverClient, Incoming};
 use crate::common::haversine_m;
-use anyhow::{bail, Context};
 use dispatch_protocol::{
-    decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, ErrorCode,
-    Route, RouteStop, ServerFrame, ServerMessage, StopKind, StopOutcome,
+    DriverMessage, DriverStatus, Encoding, ErrorCode, Route, RouteStop, ServerMessage, StopKind,
+    StopOutcome,
 };
-use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What every bot shares.
 pub struct Fleet {
@@ -53,29 +46,6 @@ pub struct Fleet {
 
 fn lerp(a: (f64, f64), b: (f64, f64), f: f64) -> (f64, f64) {
     (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f)
-}
-
-fn frame(enc: Encoding, seq: Option<u64>, msg: DriverMessage) -> Message {
-    match encode(enc, &ClientFrame { seq, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
-    }
-}
-
-pub fn decode(msg: &Message) -> Option<ServerFrame> {
-    match msg {
-        Message::Binary(b) => decode_raw(Encoding::Bincode, b, usize::MAX).ok(),
-        Message::Text(t) => decode_raw(Encoding::Json, t.as_bytes(), usize::MAX).ok(),
-        _ => None,
-    }
-}
-
-/// A small read buffer per socket: 10,000 bots with tungstenite's 128 KiB default
-/// would hold 1.3 GB of buffers.
-pub fn small_ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
 }
 
 #[derive(Debug, Clone)]
@@ -109,13 +79,9 @@ enum Event {
 
 pub struct Bot {
     fleet: Arc<Fleet>,
-    url: String,
-    enc: Encoding,
+    client: DriverClient,
     shift_start_s: f64,
     pos: (f64, f64),
-    ws: Option<Ws>,
-    /// Server seq last seen (for `resume_seq`).
-    last_seq: u64,
     /// Client seq of the last message that asked for an answer.
     seq: u64,
     version: u64,
@@ -151,19 +117,16 @@ impl Bot {
         if plan.shift_end_s < fleet.end_s {
             events.push((plan.shift_end_s, Event::ShiftEnd));
         }
-        let url = format!("{}/ws/driver?token={token}", fleet.ws_base);
+        let enc = if plan.json {
+            Encoding::Json
+        } else {
+            Encoding::Bincode
+        };
         let mut bot = Self {
+            client: DriverClient::new(&fleet.ws_base, token, enc),
             fleet,
-            url,
-            enc: if plan.json {
-                Encoding::Json
-            } else {
-                Encoding::Bincode
-            },
             shift_start_s: plan.shift_start_s,
             pos: plan.start_pos,
-            ws: None,
-            last_seq: 0,
             seq: 0,
             version: 0,
             plan: Vec::new(),
@@ -193,50 +156,16 @@ impl Bot {
         self.shift_start_s <= 0.0
     }
 
-    /// Opens the socket and says `hello`; answers the `welcome`'s route.
+    /// Opens the socket (at most `fleet.connects` at once) and says `hello`; answers
+    /// the `welcome`'s route.
     async fn connect(&mut self, resume: bool) -> anyhow::Result<Route> {
         let _permit = self.fleet.connects.acquire().await?;
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(20),
-            tokio_tungstenite::connect_async_with_config(
-                self.url.as_str(),
-                Some(small_ws_config()),
-                true,
-            ),
-        )
-        .await
-        .context("connect timed out")?
-        .context("connect")?;
-        let resume_seq = resume.then_some(self.last_seq);
-        ws.send(frame(self.enc, None, DriverMessage::Hello { resume_seq }))
-            .await?;
-        // A new connection numbers its messages from 1 again.
-        self.last_seq = 0;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let msg = tokio::time::timeout_at(deadline, ws.next())
-                .await
-                .context("no welcome")?
-                .context("closed before welcome")??;
-            let Some(f) = decode(&msg) else { continue };
-            self.last_seq = f.seq;
-            match f.msg {
-                ServerMessage::Welcome { route, .. } => {
-                    self.ws = Some(ws);
-                    return Ok(route);
-                }
-                ServerMessage::Error { code, message, .. } => {
-                    bail!("hello refused: {} {message}", code.as_str())
-                }
-                _ => {}
-            }
-        }
+        self.client.connect(resume).await
     }
 
     async fn send(&mut self, seq: Option<u64>, msg: DriverMessage) {
-        let Some(ws) = self.ws.as_mut() else { return };
-        if let Err(e) = ws.send(frame(self.enc, seq, msg)).await {
-            self.lost_socket(&format!("send: {e}"));
+        if self.client.send(seq, msg).await.is_err() {
+            self.lost_socket(None);
         }
     }
 
@@ -245,35 +174,24 @@ impl Bot {
     }
 
     async fn send_position(&mut self) {
-        let (lat, lon) = self.pos;
-        self.send(
-            None,
-            DriverMessage::Position {
-                lat,
-                lon,
-                ts_ms: crate::common::now_ms(),
-                speed_mps: None,
-                heading_deg: None,
-            },
-        )
-        .await;
+        self.send(None, client::position(self.pos)).await;
     }
 
-    /// The socket broke without an injection: count it and come back shortly.
-    fn lost_socket(&mut self, why: &str) {
-        if self.ws.take().is_some() && !self.finished {
-            let code = if why.contains("1013") {
-                "socket_closed_1013"
-            } else if why.contains("1001") {
-                "socket_closed_1001"
-            } else {
-                "socket_lost"
-            };
-            if let Some(clock) = self.clock {
-                self.fleet.stats.error(code, &clock);
-                let t = clock.now_s();
-                self.schedule(t + clock.speedup * 0.2, Event::Reconnect);
-            }
+    /// The socket broke without an injection (`code` of a close frame): count it and
+    /// come back shortly.
+    fn lost_socket(&mut self, code: Option<u16>) {
+        if self.finished {
+            return;
+        }
+        let code = match code {
+            Some(1013) => "socket_closed_1013",
+            Some(1001) => "socket_closed_1001",
+            _ => "socket_lost",
+        };
+        if let Some(clock) = self.clock {
+            self.fleet.stats.error(code, &clock);
+            let t = clock.now_s();
+            self.schedule(t + clock.speedup * 0.2, Event::Reconnect);
         }
     }
 
@@ -384,7 +302,7 @@ impl Bot {
     /// The stop is served at `t`: report it (or hold it while the socket is down) and
     /// go on with the plan.
     async fn complete(&mut self, stop: RouteStop, t: f64) {
-        if self.ws.is_none() {
+        if !self.client.is_connected() {
             self.phase = Phase::Holding { stop };
             return;
         }
@@ -406,16 +324,8 @@ impl Bot {
         self.awaiting.insert(seq, (stop.clone(), outcome));
         self.done.insert(stop.stop_id.clone());
         self.plan.retain(|s| s.stop_id != stop.stop_id);
-        self.send(
-            Some(seq),
-            DriverMessage::StopDone {
-                stop_id: stop.stop_id.clone(),
-                outcome,
-                ts_ms: crate::common::now_ms(),
-                note: None,
-            },
-        )
-        .await;
+        self.send(Some(seq), client::stop_done(&stop.stop_id, outcome))
+            .await;
         self.next_target(t);
     }
 
@@ -427,7 +337,7 @@ impl Bot {
         match self.phase.clone() {
             Phase::Dwelling { stop, .. } if in_plan(&stop.stop_id) => {}
             Phase::Holding { stop } if in_plan(&stop.stop_id) => {
-                if self.ws.is_some() {
+                if self.client.is_connected() {
                     self.complete(stop, now).await;
                 }
             }
@@ -489,18 +399,9 @@ impl Bot {
         }
     }
 
-    async fn on_message(&mut self, msg: Message, clock: &Clock) {
-        if let Message::Close(f) = &msg {
-            let why = f.as_ref().map_or("close".to_string(), |f| {
-                format!("close {}", u16::from(f.code))
-            });
-            self.lost_socket(&why);
-            return;
-        }
-        let Some(f) = decode(&msg) else { return };
-        self.last_seq = f.seq;
+    async fn on_message(&mut self, msg: ServerMessage, clock: &Clock) {
         let now = clock.now_s();
-        match f.msg {
+        match msg {
             ServerMessage::Route { route } => {
                 self.apply_route(route, false);
                 self.replan(now).await;
@@ -554,15 +455,14 @@ impl Bot {
                 }
             }
             Event::Disconnect { dur_s } => {
-                if self.ws.is_some() && !self.ending {
-                    // An abrupt loss: the socket is dropped without a close frame.
-                    self.ws = None;
+                if self.client.is_connected() && !self.ending {
+                    self.client.drop_socket();
                     stats.disconnects.fetch_add(1, Relaxed);
                     self.schedule(t + dur_s, Event::Reconnect);
                 }
             }
             Event::Reconnect => {
-                if self.ws.is_some() {
+                if self.client.is_connected() {
                     return;
                 }
                 match self.connect(true).await {
@@ -681,14 +581,14 @@ impl Bot {
             } else {
                 tokio::time::Instant::now() + Duration::from_secs(3600)
             };
-            let connected = self.ws.is_some();
+            let connected = self.client.is_connected();
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
-                msg = recv(&mut self.ws) => match msg {
-                    Some(Ok(m)) => self.on_message(m, &clock).await,
-                    Some(Err(e)) => self.lost_socket(&e.to_string()),
-                    None => self.lost_socket("ended"),
+                msg = self.client.recv() => match msg {
+                    Incoming::Message(m) => self.on_message(m, &clock).await,
+                    Incoming::Other => {}
+                    Incoming::Closed { code, .. } => self.lost_socket(code),
                 },
                 _ = tokio::time::sleep_until(wake_at) => {
                     let now = clock.now_s();
@@ -722,18 +622,6 @@ impl Bot {
         }
         stats.metres.fetch_add(self.metres.round() as u64, Relaxed);
         stats.drivers_online.fetch_sub(1, Relaxed);
-        if let Some(mut ws) = self.ws.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
-        }
-    }
-}
-
-/// The next message of the socket; never resolves without one.
-async fn recv(
-    ws: &mut Option<Ws>,
-) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
-    match ws {
-        Some(ws) => ws.next().await,
-        None => std::future::pending().await,
+        self.client.close().await;
     }
 }

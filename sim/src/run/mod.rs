@@ -21,14 +21,13 @@ mod engine;
 mod intake;
 mod metrics;
 
-use crate::common::{http_client, metrics_text, run_prefix, wait_healthy};
+use crate::common::{http_client, metrics_text, register_drivers, run_prefix, wait_healthy};
 use crate::report::{self, Report};
 use crate::scenario::Scenario;
 use anyhow::{bail, Context};
 use bots::{Bot, Fleet};
 use clock::Clock;
 use dispatch_engine::config::Config;
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -153,52 +152,6 @@ fn utc_stamp() -> String {
     )
 }
 
-async fn register(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    ids: &[String],
-    capacity: u32,
-) -> anyhow::Result<Vec<String>> {
-    let mut tokens = vec![String::new(); ids.len()];
-    let idx: Vec<usize> = (0..ids.len()).collect();
-    for chunk in idx.chunks(64) {
-        let mut set = JoinSet::new();
-        for &i in chunk {
-            let (http, url, token, id) = (
-                http.clone(),
-                format!("{base}/v1/drivers"),
-                token.to_string(),
-                ids[i].clone(),
-            );
-            set.spawn(async move {
-                let resp = http
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&json!({"id": id, "capacity": capacity}))
-                    .send()
-                    .await
-                    .with_context(|| format!("registering driver {id}"))?;
-                let status = resp.status().as_u16();
-                let body: Value = resp.json().await.unwrap_or(Value::Null);
-                if status != 200 && status != 201 {
-                    bail!("registering driver {id}: HTTP {status} {body}");
-                }
-                let t = body["token"]
-                    .as_str()
-                    .with_context(|| format!("no token for driver {id}"))?
-                    .to_string();
-                anyhow::Ok((i, t))
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            let (i, t) = r??;
-            tokens[i] = t;
-        }
-    }
-    Ok(tokens)
-}
-
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut s = Scenario::read(&args.scenario)?;
     if let Some(x) = args.speedup {
@@ -290,7 +243,13 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
     let setup = Instant::now();
     let prefix = run_prefix();
     let ids: Vec<String> = (0..s.fleet.size).map(|i| format!("{prefix}d{i}")).collect();
-    let tokens = register(&http, &engine.base, &engine.token, &ids, s.fleet.capacity).await?;
+    let tokens = register_drivers(
+        &http,
+        (&engine.base, &engine.token),
+        &ids,
+        Some(s.fleet.capacity),
+    )
+    .await?;
     eprintln!(
         "{}: {} drivers registered in {:.1} s; {} orders planned over {} simulated minutes at {}x",
         s.name,
