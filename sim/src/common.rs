@@ -1,107 +1,13 @@
-//! Helpers shared by the load tools: the target engine (embedded or `--url`), HTTP
-//! helpers, the city box orders and drivers live in, percentile summaries, and reading a
-//! Prometheus histogram from `/metrics`.
+//! Helpers shared by the load tools: HTTP helpers (health, driver registration, order
+//! bodies, `/metrics`), the wall clock, the city box orders and drivers live in,
+//! percentile summaries, and reading a Prometheus histogram from `/metrics`.
 
 use anyhow::{bail, Context};
-use dispatch_engine::auth::Principal;
-use dispatch_engine::config::Config;
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Serialize;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
-
-/// Engine selection shared by the order tools.
-#[derive(clap::Args, Debug, Clone)]
-pub struct EngineArgs {
-    /// A running engine (http://127.0.0.1:8080); without it one runs in-process on a
-    /// free 127.0.0.1 port with a temporary data dir.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Console token for --url.
-    #[arg(long, env = "DISPATCH_CONSOLE_TOKEN")]
-    pub token: Option<String>,
-    /// Embedded engine only: TOML configuration file (as `dispatch serve --config`).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Embedded engine only: `dispatch.tick_ms` (the engine's default is 200).
-    #[arg(long)]
-    pub tick_ms: Option<u64>,
-    /// Embedded engine only: `dispatch.candidates`.
-    #[arg(long)]
-    pub candidates: Option<usize>,
-}
-
-/// The engine under load: a separate process or one running on this runtime.
-pub struct Target {
-    pub base: String,
-    pub console: String,
-    /// The embedded engine's effective tick, when known.
-    pub tick_ms: Option<u64>,
-    embedded: Option<dispatch_engine::Spawned>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Target {
-    pub async fn open(args: &EngineArgs) -> anyhow::Result<Self> {
-        if let Some(url) = &args.url {
-            if args.config.is_some() || args.tick_ms.is_some() || args.candidates.is_some() {
-                bail!("--config, --tick-ms and --candidates configure the embedded engine; with --url start the engine with `dispatch serve --config FILE`");
-            }
-            let console = args
-                .token
-                .clone()
-                .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?;
-            return Ok(Self {
-                base: url.trim_end_matches('/').to_string(),
-                console,
-                tick_ms: None,
-                embedded: None,
-                _dir: None,
-            });
-        }
-        let dir = tempfile::tempdir()?;
-        let mut config = match &args.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        config.listen = "127.0.0.1:0".parse()?;
-        config.data_dir = dir.path().to_path_buf();
-        if let Some(t) = args.tick_ms {
-            config.dispatch.tick_ms = t;
-        }
-        if let Some(c) = args.candidates {
-            config.dispatch.candidates = c;
-        }
-        config.validate()?;
-        let tick_ms = Some(config.dispatch.tick_ms);
-        let spawned = dispatch_engine::Spawned::start(config).await?;
-        let console = dispatch_engine::token(dir.path(), &Principal::Console)?;
-        Ok(Self {
-            base: format!("http://{}", spawned.addr),
-            console,
-            tick_ms,
-            embedded: Some(spawned),
-            _dir: Some(dir),
-        })
-    }
-
-    pub fn ws_base(&self) -> String {
-        self.base.replacen("http", "ws", 1)
-    }
-
-    pub fn embedded(&self) -> bool {
-        self.embedded.is_some()
-    }
-
-    pub async fn close(self) -> anyhow::Result<()> {
-        if let Some(e) = self.embedded {
-            e.stop().await?;
-        }
-        Ok(())
-    }
-}
 
 /// An HTTP client with a connection pool sized for `concurrency` callers.
 pub fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {

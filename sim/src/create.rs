@@ -5,8 +5,9 @@
 
 use crate::common::{
     http_client, metric_sum, metrics_text, micros_histogram, order_body, random_trip, run_prefix,
-    wait_healthy, EngineArgs, Summary, Target, HELSINKI,
+    wait_healthy, Summary, HELSINKI,
 };
+use crate::target::EngineArgs;
 use anyhow::bail;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -50,7 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.duration == 0 {
         bail!("--concurrency and --duration must be positive");
     }
-    let target = Target::open(&args.engine).await?;
+    let target = args.engine.open().await?;
     let http = http_client(args.concurrency)?;
     wait_healthy(&http, &target.base).await?;
     let base = target.base.clone();
@@ -129,11 +130,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let metrics_after = metrics_text(&http, &base).await;
-    let engine = if target.embedded() {
-        "embedded".to_string()
-    } else {
-        base.clone()
-    };
+    let engine = target.label();
     target.close().await?;
     let name = "dispatch_orders_created_total";
     let report = Report {

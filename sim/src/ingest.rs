@@ -3,9 +3,8 @@
 
 use crate::client::{DriverClient, Incoming};
 use crate::common::{register_drivers, wait_healthy};
+use crate::target::{Config, Options, Target};
 use anyhow::{bail, Context};
-use dispatch_engine::auth::Principal;
-use dispatch_engine::config::Config;
 use dispatch_protocol::{DriverStatus, Encoding};
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
@@ -83,31 +82,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.drivers == 0 || args.rate <= 0.0 || args.duration == 0 {
         bail!("--drivers, --rate and --duration must be positive");
     }
-    let mut embedded = None;
-    let _dir;
-    let (base, console) = match &args.url {
-        Some(url) => (
-            url.trim_end_matches('/').to_string(),
-            args.token
-                .clone()
-                .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?,
-        ),
-        None => {
-            let dir = tempfile::tempdir()?;
-            let config = Config {
-                listen: "127.0.0.1:0".parse()?,
-                data_dir: dir.path().to_path_buf(),
-                ..Config::default()
-            };
-            let spawned = dispatch_engine::Spawned::start(config).await?;
-            let base = format!("http://{}", spawned.addr);
-            let console = dispatch_engine::token(dir.path(), &Principal::Console)?;
-            embedded = Some(spawned);
-            _dir = dir;
-            (base, console)
-        }
+    let options = Options {
+        url: args.url.as_deref(),
+        token: args.token.as_deref(),
+        refused_with_url: None,
+        launch: None,
     };
-    let ws_base = base.replacen("http", "ws", 1);
+    let target = Target::open(&options, || Ok(Config::default())).await?;
+    let (base, console, ws_base) = (
+        target.base.clone(),
+        target.console.clone(),
+        target.ws_base(),
+    );
     let http = reqwest::Client::new();
     wait_healthy(&http, &base).await?;
 
@@ -185,10 +171,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         latency.value_at_quantile(0.99) as f64 / 1000.0,
         latency.max() as f64 / 1000.0
     );
-    if let Some(e) = embedded {
-        e.stop().await?;
-    }
-    Ok(())
+    target.close().await
 }
 
 async fn metric(http: &reqwest::Client, base: &str, name: &str) -> f64 {

@@ -14,6 +14,7 @@ mod replay;
 mod run;
 mod scenario;
 mod storm;
+mod target;
 // Filled by `run` (and `replay`); until both use every item some are unused.
 #[allow(dead_code)]
 mod report;
@@ -54,7 +55,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Every bot holds a socket: start from the hard open-file limit, not the soft one.
-    dispatch_engine::raise_open_file_limit();
+    target::raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -9,9 +9,9 @@ mod bot;
 use crate::client::DriverClient;
 use crate::common::{
     bucket_quantile, http_client, metric_sum, metrics_text, micros_histogram, order_body,
-    prom_buckets, random_trip, register_drivers, run_prefix, wait_healthy, EngineArgs, Summary,
-    Target, HELSINKI,
+    prom_buckets, random_trip, register_drivers, run_prefix, wait_healthy, Summary, HELSINKI,
 };
+use crate::target::EngineArgs;
 use anyhow::bail;
 use bot::{bump, BotCfg, BotStats};
 use dispatch_protocol::{Encoding, RouteStop};
@@ -208,7 +208,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.capacity == 0 || args.position_ms == 0 {
         bail!("--capacity and --position-ms must be positive");
     }
-    let target = Target::open(&args.engine).await?;
+    let target = args.engine.open().await?;
     let http = http_client(args.max_inflight)?;
     wait_healthy(&http, &target.base).await?;
     let base = target.base.clone();
@@ -424,12 +424,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     bots.abort_all();
-    let engine = if target.embedded() {
-        "embedded".to_string()
-    } else {
-        base.clone()
-    };
-    let tick_ms = target.tick_ms;
+    let engine = target.label();
+    let tick_ms = target.config().map(|c| c.dispatch.tick_ms);
     target.close().await?;
 
     let (pb, pa) = (

@@ -17,10 +17,9 @@ use crate::client::DriverClient;
 use crate::common::{
     http_client, metric_sum, metrics_text, register_drivers, run_prefix, wait_healthy, Summary,
 };
+use crate::target::{base_config, Config, Options, Target};
 use anyhow::{bail, Context};
 use bot::{BotResult, Shared};
-use dispatch_engine::auth::Principal;
-use dispatch_engine::config::Config;
 use dispatch_protocol::{Encoding, StopKind};
 use instance::{dist, Clock, Instance, World};
 use serde::Serialize;
@@ -203,21 +202,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// The engine for the replay: embedded with the replay's configuration, or `--url`.
-struct Engine {
-    base: String,
-    console: String,
-    embedded: Option<(dispatch_engine::Spawned, tempfile::TempDir)>,
-    config: Value,
-}
-
 /// The embedded engine's configuration: the instance's travel model (no detour, 36 km/h
 /// all day), every candidate within reach, and the metric settings scaled to the model.
 fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Config> {
-    let mut c = match &a.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
+    let mut c = base_config(a.config.as_deref())?;
     c.travel.detour_factor = 1.0;
     c.travel.speed_kmh = instance::SPEED_KMH;
     c.travel.hourly_speed_factor = vec![1.0; 24];
@@ -236,59 +224,40 @@ fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Resul
     Ok(c)
 }
 
-impl Engine {
-    async fn open(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Self> {
-        if let Some(url) = &a.url {
-            if a.config.is_some() || a.tick_ms.is_some() || a.candidates.is_some() {
-                bail!("--config, --tick-ms and --candidates configure the embedded engine");
-            }
-            let console = a
-                .token
-                .clone()
-                .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?;
-            eprintln!(
-                "warning: with --url the engine's own configuration applies; the comparison \
-                 assumes travel.detour_factor = 1.0, travel.speed_kmh = {}, a flat \
-                 travel.hourly_speed_factor, dispatch.candidates ≥ {} and \
-                 dispatch.pin_radius_m ≈ {:.3} (150 m / {})",
-                instance::SPEED_KMH,
-                inst.vehicles,
-                world.engine_metres(150.0),
-                world.speedup
-            );
-            return Ok(Self {
-                base: url.trim_end_matches('/').to_string(),
-                console,
-                embedded: None,
-                config: Value::Null,
-            });
-        }
-        let dir = tempfile::tempdir()?;
-        let mut config = engine_config(a, inst, world)?;
-        config.listen = "127.0.0.1:0".parse()?;
-        config.data_dir = dir.path().to_path_buf();
-        let shown = json!({
-            "travel": serde_json::to_value(&config.travel)?,
-            "dispatch": serde_json::to_value(&config.dispatch)?,
-        });
-        // Making the secret first keeps the engine from printing a first-start console
-        // token on stdout (which --json output must not carry).
-        let console = dispatch_engine::token(dir.path(), &Principal::Console)?;
-        let spawned = dispatch_engine::Spawned::start(config).await?;
-        Ok(Self {
-            base: format!("http://{}", spawned.addr),
-            console,
-            embedded: Some((spawned, dir)),
-            config: shown,
-        })
+/// The engine for the replay: embedded with the replay's configuration, or `--url`.
+async fn open_engine(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Target> {
+    let options = Options {
+        url: a.url.as_deref(),
+        token: a.token.as_deref(),
+        refused_with_url: (a.config.is_some() || a.tick_ms.is_some() || a.candidates.is_some())
+            .then_some("--config, --tick-ms and --candidates"),
+        launch: None,
+    };
+    let target = Target::open(&options, || engine_config(a, inst, world)).await?;
+    if target.is_external() {
+        eprintln!(
+            "warning: with --url the engine's own configuration applies; the comparison \
+             assumes travel.detour_factor = 1.0, travel.speed_kmh = {}, a flat \
+             travel.hourly_speed_factor, dispatch.candidates ≥ {} and \
+             dispatch.pin_radius_m ≈ {:.3} (150 m / {})",
+            instance::SPEED_KMH,
+            inst.vehicles,
+            world.engine_metres(150.0),
+            world.speedup
+        );
     }
+    Ok(target)
+}
 
-    async fn close(self) -> anyhow::Result<()> {
-        if let Some((spawned, _dir)) = self.embedded {
-            spawned.stop().await?;
-        }
-        Ok(())
-    }
+/// The travel and dispatch settings of an engine the replay started (`null` with --url).
+fn shown_config(engine: &Target) -> anyhow::Result<Value> {
+    Ok(match engine.config() {
+        Some(c) => json!({
+            "travel": serde_json::to_value(&c.travel)?,
+            "dispatch": serde_json::to_value(&c.dispatch)?,
+        }),
+        None => Value::Null,
+    })
 }
 
 pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
@@ -341,7 +310,7 @@ pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
         ));
     }
 
-    let engine = Engine::open(&a, &inst, &world).await?;
+    let engine = open_engine(&a, &inst, &world).await?;
     let result = drive(
         &a,
         inst.clone(),
@@ -364,7 +333,7 @@ async fn drive(
     a: &LilimArgs,
     inst: Arc<Instance>,
     world: World,
-    engine: &Engine,
+    engine: &Target,
     bks: Option<dispatch_plan::parse::Bks>,
     mut notes: Vec<String>,
     service_rounded: bool,
@@ -759,17 +728,13 @@ async fn drive(
                 "each request at its pickup's ready time ({early} of {n_req} earlier: {margin:.1} units before the last moment a vehicle waiting at the depot could still serve them)"
             )
         },
-        engine: if engine.embedded.is_some() {
-            "embedded".into()
-        } else {
-            base.clone()
-        },
+        engine: engine.label(),
         encoding: if a.json_frames { "json" } else { "bincode" },
         speedup: world.speedup,
         ms_per_unit: world.ms_per_unit,
         engine_metres_per_unit: world.metres_per_unit,
         service_rounded,
-        engine_config: engine.config.clone(),
+        engine_config: shown_config(engine)?,
         requests: n_req,
         vehicles_available: inst.vehicles,
         capacity: inst.capacity,

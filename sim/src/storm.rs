@@ -6,8 +6,9 @@
 use crate::client::{DriverClient, Incoming};
 use crate::common::{
     http_client, micros_histogram, order_body, random_trip, register_drivers, run_prefix,
-    wait_healthy, EngineArgs, Summary, Target, HELSINKI,
+    wait_healthy, Summary, HELSINKI,
 };
+use crate::target::EngineArgs;
 use anyhow::{bail, Context};
 use dispatch_protocol::{DriverStatus, Encoding, Route, ServerMessage};
 use rand::SeedableRng;
@@ -90,7 +91,7 @@ async fn driver(
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let target = Target::open(&args.engine).await?;
+    let target = args.engine.open().await?;
     let http = http_client(64)?;
     wait_healthy(&http, &target.base).await?;
     let prefix = run_prefix();

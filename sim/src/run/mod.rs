@@ -6,8 +6,9 @@
 //!
 //! Without `--url` the run starts the engine (a free 127.0.0.1 port, a temporary data
 //! dir; in-process, or as a child process when the fleet needs more open files than one
-//! process may hold: `engine.rs`) with its travel model set to the scenario's world: `travel.speed_kmh` = the
-//! fleet's speed × speed-up (the engine plans in real time), the fleet's detour factor,
+//! process may hold: `crate::target`) with its travel model set to the scenario's world:
+//! `travel.speed_kmh` = the fleet's speed × speed-up (the engine plans in real time),
+//! the fleet's detour factor,
 //! a flat hourly profile, the area as `service_area`, and the engine's human-scale
 //! timeouts (disconnect grace, silence, ETA push threshold, unassignable retry,
 //! rebalance) divided by the speed-up with floors. With `--url` the engine is used as it
@@ -17,17 +18,16 @@ mod bots;
 mod clock;
 mod console;
 mod demand;
-mod engine;
 mod intake;
 mod metrics;
 
 use crate::common::{http_client, metrics_text, register_drivers, run_prefix, wait_healthy};
 use crate::report::{self, Report};
 use crate::scenario::Scenario;
+use crate::target::{base_config, Config, EngineMode, Launch, Options, Target};
 use anyhow::{bail, Context};
 use bots::{Bot, Fleet};
 use clock::Clock;
-use dispatch_engine::config::Config;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -67,8 +67,8 @@ pub struct Args {
     /// Without --url: run the engine in this process (embedded), as a child process
     /// (`dispatch serve` beside this binary), or embedded unless the open-file limit is
     /// too low for the fleet (auto).
-    #[arg(long, value_enum, default_value_t = engine::EngineMode::Auto)]
-    engine: engine::EngineMode,
+    #[arg(long, value_enum, default_value_t = EngineMode::Auto)]
+    engine: EngineMode,
     /// The `dispatch` binary for --engine process (default: beside this executable).
     #[arg(long, env = "DISPATCH_BIN")]
     engine_bin: Option<PathBuf>,
@@ -189,10 +189,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         )
     })?;
     if args.print_engine_config {
-        let base = match &args.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
+        let base = base_config(args.config.as_deref())?;
         print!("{}", engine_config(&s, base)?.to_toml());
         return Ok(());
     }
@@ -220,32 +217,49 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The engine the scenario runs against (`config` is the configuration it needs). With
+/// --url the engine is used as it is configured: print what it should plan with.
+async fn open_engine(
+    args: &Args,
+    s: &Scenario,
+    config: &Config,
+    log: &Path,
+) -> anyhow::Result<Target> {
+    let options = Options {
+        url: args.url.as_deref(),
+        token: args.token.as_deref(),
+        refused_with_url: args.config.is_some().then_some("--config"),
+        launch: Some(Launch {
+            mode: args.engine,
+            engine_bin: args.engine_bin.as_deref(),
+            log,
+            sockets: s.fleet.size as u64,
+        }),
+    };
+    let engine = Target::open(&options, || Ok(config.clone())).await?;
+    if engine.is_external() {
+        eprintln!(
+            "note: the engine at {} should plan in this scenario's time: [travel] speed_kmh = {}, detour_factor = {}, hourly_speed_factor = 24 × {}; [regions] service_area = {:?}",
+            engine.base, config.travel.speed_kmh, config.travel.detour_factor, config.travel.hourly_speed_factor[0], s.area.bbox
+        );
+    }
+    Ok(engine)
+}
+
 /// Runs the scenario against the engine and returns the filled report.
 async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<Report> {
     let plan = demand::plan(s, s.seed);
-    let base = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
-    let log = out_dir.join("engine.log");
-    let options = engine::Options {
-        url: args.url.as_deref(),
-        token: args.token.as_deref(),
-        config: args.config.as_deref(),
-        mode: args.engine,
-        engine_bin: args.engine_bin.as_deref(),
-        log: &log,
-    };
-    let engine = engine::open(&options, s, engine_config(s, base)?).await?;
+    let config = engine_config(s, base_config(args.config.as_deref())?)?;
+    let engine = open_engine(args, s, &config, &out_dir.join("engine.log")).await?;
     let http = http_client(256)?;
     wait_healthy(&http, &engine.base).await?;
-    let ws_base = engine.base.replacen("http", "ws", 1);
+    let ws_base = engine.ws_base();
     let setup = Instant::now();
     let prefix = run_prefix();
     let ids: Vec<String> = (0..s.fleet.size).map(|i| format!("{prefix}d{i}")).collect();
     let tokens = register_drivers(
         &http,
-        (&engine.base, &engine.token),
+        (&engine.base, &engine.console),
         &ids,
         Some(s.fleet.capacity),
     )
@@ -286,7 +300,7 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
     });
 
     // The console first, so no order change is missed.
-    let console_ws = console::subscribe(&ws_base, &engine.token, s.area.bbox).await?;
+    let console_ws = console::subscribe(&ws_base, &engine.console, s.area.bbox).await?;
 
     // Bots: those on shift at the start connect now, the others at their shift start.
     let (clock_tx, clock_rx) = watch::channel::<Option<Clock>>(None);
@@ -318,15 +332,12 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
     );
 
     // The clock starts.
-    let cpu_at_start = (
-        engine::cpu_seconds(None).unwrap_or(0.0),
-        engine.pid().and_then(|p| engine::cpu_seconds(Some(p))),
-    );
+    let cpu_at_start = engine.cpu_seconds();
     let clock = Clock::start(s.speedup);
     let _ = clock_tx.send(Some(clock));
     let watcher = tokio::spawn(console::watch_orders(
         console_ws,
-        (ws_base.clone(), engine.token.clone(), s.area.bbox),
+        (ws_base.clone(), engine.console.clone(), s.area.bbox),
         stats.clone(),
         clock,
         stop_rx.clone(),
@@ -341,7 +352,7 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
     let intake = Arc::new(intake::Intake {
         http: http.clone(),
         base: engine.base.clone(),
-        token: engine.token.clone(),
+        token: engine.console.clone(),
         stats: stats.clone(),
         planned: planned.clone(),
         clock,
@@ -384,15 +395,17 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
     bots.abort_all();
     let metrics = metrics_text(&http, &engine.base).await;
 
+    let cpu_end = engine.cpu_seconds();
     let mut report = Report {
         scenario: s.name.clone(),
         seed: s.seed,
         engine: engine.label(),
         cpu: report::CpuUse {
-            simulator_s: engine::cpu_seconds(None).unwrap_or(0.0) - cpu_at_start.0,
-            engine_s: engine
-                .pid()
-                .and_then(|p| Some(engine::cpu_seconds(Some(p))? - cpu_at_start.1?)),
+            simulator_s: cpu_end.0.unwrap_or(0.0) - cpu_at_start.0.unwrap_or(0.0),
+            engine_s: cpu_end
+                .1
+                .zip(cpu_at_start.1)
+                .map(|(end, start)| end - start),
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
         },
         wall_s,
@@ -418,7 +431,7 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
     }
     report.budgets = metrics::budgets(&s.budgets, &report);
     report.passed = report.budgets.iter().all(|b| b.passed);
-    engine.stop().await?;
+    engine.close().await?;
     Ok(report)
 }
 
