@@ -40,6 +40,38 @@ pub struct Shared {
 }
 
 impl Shared {
+    pub fn new(
+        inst: Arc<Instance>,
+        world: World,
+        order_ids: &[String],
+        position_every: Duration,
+    ) -> Self {
+        let n_req = order_ids.len();
+        Self {
+            order_index: order_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect(),
+            service: inst
+                .problem
+                .nodes
+                .iter()
+                .map(|n| Duration::from_secs(u64::from(world.service_s(n.service))))
+                .collect(),
+            inst,
+            world,
+            position_every,
+            first_routed_ns: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
+            delivered: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
+            delivered_count: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            progress: Notify::new(),
+            errors: Mutex::new(BTreeMap::new()),
+            base: std::time::Instant::now(),
+        }
+    }
+
     pub fn bump_error(&self, code: impl Into<String>) {
         *self
             .errors
