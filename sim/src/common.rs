@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
 
@@ -100,6 +101,19 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         })
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()
+}
+
+/// How much each of the counters `names` grew between two scrapes.
+pub fn counter_deltas(names: &[&str], before: &str, after: &str) -> BTreeMap<String, f64> {
+    names
+        .iter()
+        .map(|name| {
+            (
+                name.to_string(),
+                metric_sum(after, name) - metric_sum(before, name),
+            )
+        })
+        .collect()
 }
 
 /// Cumulative bucket counts `(le, count)` of a Prometheus histogram, summed over label

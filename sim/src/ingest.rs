@@ -2,7 +2,9 @@
 //! 127.0.0.1 port with a temporary data dir. Every loop is bounded by `--duration`.
 
 use crate::client::{DriverClient, Incoming};
-use crate::common::{register_drivers, wait_healthy};
+use crate::common::{
+    metric_sum, metrics_text, micros_histogram, register_drivers, wait_healthy, Summary,
+};
 use crate::target::{Config, Options, Target};
 use anyhow::{bail, Context};
 use dispatch_protocol::{DriverStatus, Encoding};
@@ -89,115 +91,115 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         launch: None,
     };
     let target = Target::open(&options, || Ok(Config::default())).await?;
-    let (base, console, ws_base) = (
-        target.base.clone(),
-        target.console.clone(),
-        target.ws_base(),
-    );
     let http = reqwest::Client::new();
-    wait_healthy(&http, &base).await?;
-
+    wait_healthy(&http, &target.base).await?;
     let n = args.drivers + 1; // the last one is the latency probe
     let ids: Vec<String> = (0..n).map(|i| format!("sim-{i}")).collect();
-    let mut tokens = register_drivers(&http, (&base, &console), &ids, None).await?;
+    let console = (target.base.as_str(), target.console.as_str());
+    let mut tokens = register_drivers(&http, console, &ids, None).await?;
     let probe_token = tokens.pop().context("probe")?;
+    let fleet = Fleet::start(&args, &target, tokens).await;
 
-    let sent = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let per_driver_interval = Duration::from_secs_f64(args.drivers as f64 / args.rate);
-    let connect_started = Instant::now();
-    let mut drivers = JoinSet::new();
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(args.drivers);
-    for (i, token) in tokens.into_iter().enumerate() {
-        let (sent, stop, ready) = (sent.clone(), stop.clone(), ready_tx.clone());
-        let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
-        let client = DriverClient::new(&ws_base, &token, Encoding::Bincode);
-        drivers.spawn(stream_positions(
-            client,
-            seed,
-            per_driver_interval,
-            (sent, stop),
-            ready,
-        ));
-    }
-    drop(ready_tx);
-    let mut connected = 0usize;
-    while ready_rx.recv().await.is_some() {
-        connected += 1;
-    }
-    let connect_s = connect_started.elapsed().as_secs_f64();
-    eprintln!(
-        "{connected} drivers connected in {connect_s:.1} s; streaming for {} s",
-        args.duration
-    );
-
-    let applied_before = metric(&http, &base, "dispatch_positions_applied_total").await;
+    let applied_before = positions_applied(&http, &target).await;
     let started = Instant::now();
-    let sent_before = sent.load(Ordering::Relaxed);
-    let latency = probe(
-        &http,
-        &base,
-        &ws_base,
-        &console,
-        &probe_token,
-        Duration::from_secs(args.duration),
-    )
-    .await?;
+    let sent_before = fleet.sent.load(Ordering::Relaxed);
+    let duration = Duration::from_secs(args.duration);
+    let latency = probe(&http, &target, &probe_token, duration).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let sent_total = sent.load(Ordering::Relaxed) - sent_before;
-    let applied = metric(&http, &base, "dispatch_positions_applied_total").await - applied_before;
-    stop.store(true, Ordering::Relaxed);
-    let mut failures = 0;
-    while let Some(r) = drivers.join_next().await {
-        if !matches!(r, Ok(Ok(()))) {
-            failures += 1;
-        }
-    }
+    let sent = fleet.sent.load(Ordering::Relaxed) - sent_before;
+    let applied = positions_applied(&http, &target).await - applied_before;
+    let (connected, failures) = fleet.stop().await;
     println!("drivers connected     {connected} (failed tasks: {failures})");
     println!(
-        "positions sent        {sent_total} in {elapsed:.1} s = {:.0}/s (target {:.0}/s)",
-        sent_total as f64 / elapsed,
+        "positions sent        {sent} in {elapsed:.1} s = {:.0}/s (target {:.0}/s)",
+        sent as f64 / elapsed,
         args.rate
     );
     println!(
         "positions applied     {applied:.0} = {:.0}/s (the rest were coalesced)",
         applied / elapsed
     );
-    println!(
-        "position→nearest      n={} p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
-        latency.len(),
-        latency.value_at_quantile(0.5) as f64 / 1000.0,
-        latency.value_at_quantile(0.9) as f64 / 1000.0,
-        latency.value_at_quantile(0.99) as f64 / 1000.0,
-        latency.max() as f64 / 1000.0
-    );
+    println!("position→nearest      {}", Summary::of(&latency));
     target.close().await
 }
 
-async fn metric(http: &reqwest::Client, base: &str, name: &str) -> f64 {
-    let Ok(resp) = http.get(format!("{base}/metrics")).send().await else {
-        return 0.0;
-    };
-    let text = resp.text().await.unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-        .sum()
+/// The streaming drivers.
+struct Fleet {
+    drivers: JoinSet<anyhow::Result<()>>,
+    connected: usize,
+    sent: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Fleet {
+    /// Starts one driver per token, each reporting every `drivers / rate` seconds;
+    /// returns once every driver is streaming or has failed.
+    async fn start(args: &Args, target: &Target, tokens: Vec<String>) -> Self {
+        let sent = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let per_driver_interval = Duration::from_secs_f64(args.drivers as f64 / args.rate);
+        let connect_started = Instant::now();
+        let mut drivers = JoinSet::new();
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(args.drivers);
+        for (i, token) in tokens.into_iter().enumerate() {
+            let (sent, stop, ready) = (sent.clone(), stop.clone(), ready_tx.clone());
+            let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
+            let client = DriverClient::new(&target.ws_base(), &token, Encoding::Bincode);
+            drivers.spawn(stream_positions(
+                client,
+                seed,
+                per_driver_interval,
+                (sent, stop),
+                ready,
+            ));
+        }
+        drop(ready_tx);
+        let mut connected = 0usize;
+        while ready_rx.recv().await.is_some() {
+            connected += 1;
+        }
+        let connect_s = connect_started.elapsed().as_secs_f64();
+        eprintln!(
+            "{connected} drivers connected in {connect_s:.1} s; streaming for {} s",
+            args.duration
+        );
+        Self {
+            drivers,
+            connected,
+            sent,
+            stop,
+        }
+    }
+
+    /// Stops every driver; answers how many connected and how many tasks failed.
+    async fn stop(mut self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut failures = 0;
+        while let Some(r) = self.drivers.join_next().await {
+            if !matches!(r, Ok(Ok(()))) {
+                failures += 1;
+            }
+        }
+        (self.connected, failures)
+    }
+}
+
+async fn positions_applied(http: &reqwest::Client, target: &Target) -> f64 {
+    let text = metrics_text(http, &target.base).await;
+    metric_sum(&text, "dispatch_positions_applied_total")
 }
 
 /// Moves the probe driver to a fresh point every 50 ms and times how long until
 /// `nearest` at that point returns it there. Microseconds.
 async fn probe(
     http: &reqwest::Client,
-    base: &str,
-    ws_base: &str,
-    console: &str,
+    target: &Target,
     token: &str,
     duration: Duration,
 ) -> anyhow::Result<Histogram<u64>> {
-    let mut client = DriverClient::new(ws_base, token, Encoding::Bincode);
+    let mut client = DriverClient::new(&target.ws_base(), token, Encoding::Bincode);
     client.connect(false).await?;
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut hist = micros_histogram();
     let end = Instant::now() + duration;
     let mut i = 0u64;
     // The probe stays on a line of its own, far from the fleet, so k=1 finds it.
@@ -207,11 +209,14 @@ async fn probe(
         let lon = 26.0;
         let t0 = Instant::now();
         client.send_position((lat, lon)).await?;
-        let url = format!("{base}/v1/drivers/nearest?lat={lat}&lon={lon}&k=1&status=any");
+        let url = format!(
+            "{}/v1/drivers/nearest?lat={lat}&lon={lon}&k=1&status=any",
+            target.base
+        );
         loop {
             let body: Value = http
                 .get(&url)
-                .bearer_auth(console)
+                .bearer_auth(&target.console)
                 .send()
                 .await?
                 .json()

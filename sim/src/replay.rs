@@ -17,7 +17,7 @@ mod result;
 mod reveal;
 
 use crate::common::{
-    http_client, metric_sum, metrics_text, micros_histogram, now_ms, run_prefix, wait_healthy,
+    counter_deltas, http_client, metrics_text, micros_histogram, now_ms, run_prefix, wait_healthy,
     Summary,
 };
 use crate::target::{base_config, Config, Options, Target};
@@ -29,7 +29,6 @@ use instance::{Clock, Instance, World};
 use result::{summary, ReplayResult};
 use result::{FinalStates, Measured, COUNTERS};
 use reveal::Poster;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -321,7 +320,7 @@ async fn drive(
         bots,
         revealed_to_route: revealed_to_route(&poster.reveal_ns, &shared),
         errors,
-        engine_counters: counter_deltas(&metrics_before, &metrics_after),
+        engine_counters: counter_deltas(&COUNTERS, &metrics_before, &metrics_after),
         ended_at,
         timed_out,
         notes,
@@ -401,16 +400,4 @@ fn revealed_to_route(reveal_ns: &[AtomicU64], shared: &Shared) -> Summary {
         }
     }
     Summary::of(&latency)
-}
-
-fn counter_deltas(before: &str, after: &str) -> BTreeMap<String, f64> {
-    COUNTERS
-        .iter()
-        .map(|name| {
-            (
-                name.to_string(),
-                metric_sum(after, name) - metric_sum(before, name),
-            )
-        })
-        .collect()
 }
