@@ -28,11 +28,13 @@ use crate::target::{base_config, Config, EngineMode, Launch, Options, Target};
 use anyhow::{bail, Context};
 use bots::{Bot, Fleet};
 use clock::Clock;
+use demand::PlannedDriver;
+use metrics::Stats;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 #[derive(clap::Args, Debug)]
@@ -253,64 +255,111 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
     let engine = open_engine(args, s, &config, &out_dir.join("engine.log")).await?;
     let http = http_client(256)?;
     wait_healthy(&http, &engine.base).await?;
-    let ws_base = engine.ws_base();
-    let setup = Instant::now();
     let prefix = run_prefix();
+    let tokens = register(s, &engine, &http, &prefix, plan.orders.len()).await?;
+    let total_s = s.duration_s() + s.drain_s();
+    let minutes = (total_s / 60.0).ceil() as usize + 1;
+    let stats = Arc::new(Stats::new(format!("{prefix}o"), plan.orders.len(), minutes));
+    let planned = Arc::new(plan.orders);
+    let fleet = Fleet::new(s, engine.ws_base(), stats.clone(), planned.clone());
+    // The console first, so no order change is missed.
+    let console_ws = console::subscribe(&engine.ws_base(), &engine.console, s.area.bbox).await?;
+    let (clock_tx, clock_rx) = watch::channel::<Option<Clock>>(None);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let bots = start_bots(Arc::new(fleet), &plan.drivers, &tokens, clock_rx, &stop_rx).await;
+
+    // The clock starts.
+    let cpu_at_start = engine.cpu_seconds();
+    let clock = Clock::start(s.speedup);
+    let _ = clock_tx.send(Some(clock));
+    let watcher = tokio::spawn(console::watch_orders(
+        console_ws,
+        (engine.ws_base(), engine.console.clone(), s.area.bbox),
+        stats.clone(),
+        clock,
+        stop_rx.clone(),
+    ));
+    let progress = tokio::spawn(console::progress(
+        stats.clone(),
+        clock,
+        s.start_s(),
+        total_s,
+        stop_rx,
+    ));
+    let intake = Arc::new(intake::Intake {
+        http: http.clone(),
+        base: engine.base.clone(),
+        token: engine.console.clone(),
+        stats: stats.clone(),
+        planned: planned.clone(),
+        clock,
+        engine_service_s: (s.fleet.service_s / s.speedup).round() as u32,
+        sent: AtomicUsize::new(0),
+    });
+    let (simulated_s, wall_s) = demand_then_drain(s, intake, clock).await;
+    let _ = stop_tx.send(true);
+    let _ = progress.await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
+    stop_bots(bots).await;
+    let metrics = metrics_text(&http, &engine.base).await;
+    let cpu = cpu_use(cpu_at_start, engine.cpu_seconds());
+    let mut report = Report {
+        scenario: s.name.clone(),
+        seed: s.seed,
+        engine: engine.label(),
+        cpu,
+        wall_s,
+        simulated_s,
+        speedup: s.speedup,
+        drivers: s.fleet.size as u64,
+        ..Report::default()
+    };
+    metrics::fill(&mut report, &stats, &planned, s.start_s());
+    metrics::fill_engine_metrics(&mut report, &stats, &metrics);
+    report.budgets = metrics::budgets(&s.budgets, &report);
+    report.passed = report.budgets.iter().all(|b| b.passed);
+    engine.close().await?;
+    Ok(report)
+}
+
+/// Registers the fleet's drivers `<prefix>d<i>` and answers their tokens.
+async fn register(
+    s: &Scenario,
+    engine: &Target,
+    http: &reqwest::Client,
+    prefix: &str,
+    orders: usize,
+) -> anyhow::Result<Vec<String>> {
+    let setup = Instant::now();
     let ids: Vec<String> = (0..s.fleet.size).map(|i| format!("{prefix}d{i}")).collect();
-    let tokens = register_drivers(
-        &http,
-        (&engine.base, &engine.console),
-        &ids,
-        Some(s.fleet.capacity),
-    )
-    .await?;
+    let console = (engine.base.as_str(), engine.console.as_str());
+    let tokens = register_drivers(http, console, &ids, Some(s.fleet.capacity)).await?;
     eprintln!(
-        "{}: {} drivers registered in {:.1} s; {} orders planned over {} simulated minutes at {}x",
+        "{}: {} drivers registered in {:.1} s; {orders} orders planned over {} simulated minutes at {}x",
         s.name,
         ids.len(),
         setup.elapsed().as_secs_f64(),
-        plan.orders.len(),
         s.duration_min,
         s.speedup
     );
-    let total_s = s.duration_s() + s.drain_s();
-    let minutes = (total_s / 60.0).ceil() as usize + 1;
-    let stats = Arc::new(metrics::Stats::new(
-        format!("{prefix}o"),
-        plan.orders.len(),
-        minutes,
-    ));
-    let planned = Arc::new(plan.orders);
-    let homes = if s.fleet.idle == crate::scenario::Idle::ReturnToHotspot {
-        s.hotspots.iter().map(|h| (h.lat, h.lon)).collect()
-    } else {
-        Vec::new()
-    };
-    let fleet = Arc::new(Fleet {
-        ws_base: ws_base.clone(),
-        stats: stats.clone(),
-        planned: planned.clone(),
-        speed_mps: s.fleet.speed_kmh / 3.6 / s.fleet.detour_factor,
-        detour: s.fleet.detour_factor,
-        service_s: s.fleet.service_s,
-        interval_s: s.fleet.position_interval_s,
-        homes,
-        end_s: s.duration_s(),
-        connects: Semaphore::new(128),
-    });
+    Ok(tokens)
+}
 
-    // The console first, so no order change is missed.
-    let console_ws = console::subscribe(&ws_base, &engine.console, s.area.bbox).await?;
-
-    // Bots: those on shift at the start connect now, the others at their shift start.
-    let (clock_tx, clock_rx) = watch::channel::<Option<Clock>>(None);
-    let (stop_tx, stop_rx) = watch::channel(false);
+/// Starts a bot per driver: those on shift at the start connect now (this waits for
+/// them), the others at their shift start.
+async fn start_bots(
+    fleet: Arc<Fleet>,
+    drivers: &[PlannedDriver],
+    tokens: &[String],
+    clock: watch::Receiver<Option<Clock>>,
+    stop: &watch::Receiver<bool>,
+) -> JoinSet<()> {
     let (ready_tx, mut ready_rx) = mpsc::channel::<bool>(1024);
     let mut bots = JoinSet::new();
     let connect_started = Instant::now();
-    for (d, token) in plan.drivers.iter().zip(&tokens) {
+    for (d, token) in drivers.iter().zip(tokens) {
         let bot = Bot::new(fleet.clone(), token, d);
-        bots.spawn(bot.run(clock_rx.clone(), ready_tx.clone(), stop_rx.clone()));
+        bots.spawn(bot.run(clock.clone(), ready_tx.clone(), stop.clone()));
     }
     drop(ready_tx);
     let (mut early, mut early_failed) = (0usize, 0usize);
@@ -330,41 +379,17 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
             String::new()
         }
     );
+    bots
+}
 
-    // The clock starts.
-    let cpu_at_start = engine.cpu_seconds();
-    let clock = Clock::start(s.speedup);
-    let _ = clock_tx.send(Some(clock));
-    let watcher = tokio::spawn(console::watch_orders(
-        console_ws,
-        (ws_base.clone(), engine.console.clone(), s.area.bbox),
-        stats.clone(),
-        clock,
-        stop_rx.clone(),
-    ));
-    let progress = tokio::spawn(console::progress(
-        stats.clone(),
-        clock,
-        s.start_s(),
-        total_s,
-        stop_rx.clone(),
-    ));
-    let intake = Arc::new(intake::Intake {
-        http: http.clone(),
-        base: engine.base.clone(),
-        token: engine.console.clone(),
-        stats: stats.clone(),
-        planned: planned.clone(),
-        clock,
-        engine_service_s: (s.fleet.service_s / s.speedup).round() as u32,
-        sent: AtomicUsize::new(0),
-    });
+/// Posts (and cancels) the demand for the simulated duration (bounded: a slipping
+/// schedule may take at most a quarter longer in real time), then drains until no
+/// order is open or the drain time is over. Answers simulated and wall seconds.
+async fn demand_then_drain(s: &Scenario, intake: Arc<intake::Intake>, clock: Clock) -> (f64, f64) {
+    let stats = &intake.stats;
     let (gen_stop_tx, gen_stop_rx) = watch::channel(false);
     let posting = tokio::spawn(intake.clone().post_orders(256, gen_stop_rx.clone()));
     let cancelling = tokio::spawn(intake.clone().cancel_orders(gen_stop_rx));
-
-    // Demand for the simulated duration (bounded: a slipping schedule may take at most
-    // a quarter longer in real time), then the drain.
     let demand_deadline = clock.instant_at(s.duration_s())
         + Duration::from_secs_f64(s.duration_s() / s.speedup * 0.25 + 30.0);
     tokio::time::sleep_until(clock.instant_at(s.duration_s())).await;
@@ -375,7 +400,7 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
         eprintln!("order posting did not finish in time; stopping it");
         stats.error("intake_overrun", &clock);
     }
-    let drain_end = clock.instant_at(total_s);
+    let drain_end = clock.instant_at(s.duration_s() + s.drain_s());
     loop {
         let open = stats.open_orders(intake.sent.load(Relaxed));
         if open == 0 || tokio::time::Instant::now() >= drain_end {
@@ -383,56 +408,26 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let simulated_s = clock.now_s();
-    let wall_s = clock.wall_s();
+    let times = (clock.now_s(), clock.wall_s());
     let _ = gen_stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), cancelling).await;
-    let _ = stop_tx.send(true);
-    let _ = progress.await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
-    let bots_deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while let Ok(Some(_)) = tokio::time::timeout_at(bots_deadline, bots.join_next()).await {}
-    bots.abort_all();
-    let metrics = metrics_text(&http, &engine.base).await;
+    times
+}
 
-    let cpu_end = engine.cpu_seconds();
-    let mut report = Report {
-        scenario: s.name.clone(),
-        seed: s.seed,
-        engine: engine.label(),
-        cpu: report::CpuUse {
-            simulator_s: cpu_end.0.unwrap_or(0.0) - cpu_at_start.0.unwrap_or(0.0),
-            engine_s: cpu_end
-                .1
-                .zip(cpu_at_start.1)
-                .map(|(end, start)| end - start),
-            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-        },
-        wall_s,
-        simulated_s,
-        speedup: s.speedup,
-        drivers: s.fleet.size as u64,
-        ..Report::default()
-    };
-    metrics::fill(&mut report, &stats, &planned, s.start_s(), wall_s);
-    report.engine_metrics = metrics::engine_metrics(&metrics);
-    for (k, v) in [
-        (
-            "sim:cancel_refused_after_pickup",
-            stats.cancel_refused.load(Relaxed),
-        ),
-        ("sim:stop_done_cancel_races", stats.stop_races.load(Relaxed)),
-        (
-            "sim:console_driver_batches_dropped",
-            stats.console_dropped.load(Relaxed),
-        ),
-    ] {
-        report.engine_metrics.insert(k.to_string(), v as f64);
+/// Waits for the bots to end (15 s at most), then ends the rest.
+async fn stop_bots(mut bots: JoinSet<()>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, bots.join_next()).await {}
+    bots.abort_all();
+}
+
+/// CPU each side used between two readings of `Target::cpu_seconds`.
+fn cpu_use(start: (Option<f64>, Option<f64>), end: (Option<f64>, Option<f64>)) -> report::CpuUse {
+    report::CpuUse {
+        simulator_s: end.0.unwrap_or(0.0) - start.0.unwrap_or(0.0),
+        engine_s: end.1.zip(start.1).map(|(end, start)| end - start),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
     }
-    report.budgets = metrics::budgets(&s.budgets, &report);
-    report.passed = report.budgets.iter().all(|b| b.passed);
-    engine.close().await?;
-    Ok(report)
 }
 
 #[cfg(test)]
