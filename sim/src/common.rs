@@ -92,12 +92,15 @@ pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
     }
 }
 
+/// What opens a sample's label set in the Prometheus text format.
+const LABELS: char = '{';
+
 /// Sum of every sample of a counter or gauge (all label sets).
 pub fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| {
             l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+                .is_some_and(|rest| rest.starts_with(LABELS) || rest.starts_with(' '))
         })
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()
@@ -119,7 +122,7 @@ pub fn counter_deltas(names: &[&str], before: &str, after: &str) -> BTreeMap<Str
 /// Cumulative bucket counts `(le, count)` of a Prometheus histogram, summed over label
 /// sets, sorted by `le` (`+Inf` last).
 pub fn prom_buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
-    let prefix = format!("{name}_bucket{{");
+    let prefix = format!("{name}_bucket{LABELS}");
     let mut out: Vec<(f64, f64)> = Vec::new();
     for line in text.lines().filter(|l| l.starts_with(&prefix)) {
         let Some(le) = line

@@ -11,13 +11,11 @@ mod create;
 mod ingest;
 mod orders;
 mod replay;
+mod report;
 mod run;
 mod scenario;
 mod storm;
 mod target;
-// Filled by `run` (and `replay`); until both use every item some are unused.
-#[allow(dead_code)]
-mod report;
 
 use clap::{Parser, Subcommand};
 
