@@ -84,6 +84,15 @@ pub async fn register_drivers(
     Ok(tokens)
 }
 
+/// An error code from an engine answer (`{"error":{"code":…}}`), else `http_<status>`.
+pub async fn error_code(resp: reqwest::Response) -> String {
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    body["error"]["code"]
+        .as_str()
+        .map_or_else(|| format!("http_{status}"), str::to_string)
+}
+
 /// `/metrics` as text (empty when unreachable: metrics are optional extras).
 pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
     match http.get(format!("{base}/metrics")).send().await {

@@ -20,7 +20,7 @@ use crate::common::{
     counter_deltas, http_client, metrics_text, micros_histogram, now_ms, run_prefix, wait_healthy,
     Summary,
 };
-use crate::target::{base_config, Config, Options, Target};
+use crate::target::{base_config, Config, EngineArgs, Target};
 use anyhow::bail;
 use bot::Shared;
 use dispatch_plan::parse::Bks;
@@ -47,6 +47,13 @@ pub enum Source {
 }
 
 #[derive(clap::Args, Debug, Clone)]
+// The engine flags are the other tools'; what they mean for a replay is its own.
+#[command(
+    mut_arg("url", |a| a.help("A running engine (http://127.0.0.1:8080); without it one runs in-process on a free port with a temporary data dir and the replay's travel configuration")),
+    mut_arg("config", |a| a.help("Embedded engine only: base TOML configuration; the replay still sets the travel model, and its metric settings are read in simulated metres and scaled by 1/X")),
+    mut_arg("tick_ms", |a| a.help("Embedded engine only: `dispatch.tick_ms`")),
+    mut_arg("candidates", |a| a.help("Embedded engine only: `dispatch.candidates` (default: the instance's fleet size)")),
+)]
 pub struct LilimArgs {
     /// The instance file.
     pub file: PathBuf,
@@ -90,23 +97,8 @@ pub struct LilimArgs {
     /// Print the result as JSON instead of the human summary.
     #[arg(long)]
     pub json: bool,
-    /// A running engine (http://127.0.0.1:8080); without it one runs in-process on a
-    /// free port with a temporary data dir and the replay's travel configuration.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Console token for --url.
-    #[arg(long, env = "DISPATCH_CONSOLE_TOKEN")]
-    pub token: Option<String>,
-    /// Embedded engine only: base TOML configuration; the replay still sets the travel
-    /// model, and its metric settings are read in simulated metres and scaled by 1/X.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Embedded engine only: `dispatch.tick_ms`.
-    #[arg(long)]
-    pub tick_ms: Option<u64>,
-    /// Embedded engine only: `dispatch.candidates` (default: the instance's fleet size).
-    #[arg(long)]
-    pub candidates: Option<usize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -134,7 +126,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 /// The embedded engine's configuration: the instance's travel model (no detour, 36 km/h
 /// all day), every candidate within reach, and the metric settings scaled to the model.
 fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Config> {
-    let mut c = base_config(a.config.as_deref())?;
+    let mut c = base_config(a.engine.config.as_deref())?;
     c.travel.detour_factor = 1.0;
     c.travel.speed_kmh = instance::SPEED_KMH;
     c.travel.hourly_speed_factor = vec![1.0; 24];
@@ -145,8 +137,11 @@ fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Resul
     // Every driver of the instance is within reach of every pickup.
     let reach = 2.0 * inst.diagonal() * world.metres_per_unit;
     d.candidate_radius_m = world.engine_metres(d.candidate_radius_m).max(reach);
-    d.candidates = a.candidates.unwrap_or(inst.vehicles.max(d.candidates));
-    if let Some(t) = a.tick_ms {
+    d.candidates = a
+        .engine
+        .candidates
+        .unwrap_or(inst.vehicles.max(d.candidates));
+    if let Some(t) = a.engine.tick_ms {
         d.tick_ms = t;
     }
     c.validate()?;
@@ -155,14 +150,7 @@ fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Resul
 
 /// The engine for the replay: embedded with the replay's configuration, or `--url`.
 async fn open_engine(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Target> {
-    let options = Options {
-        url: a.url.as_deref(),
-        token: a.token.as_deref(),
-        refused_with_url: (a.config.is_some() || a.tick_ms.is_some() || a.candidates.is_some())
-            .then_some("--config, --tick-ms and --candidates"),
-        launch: None,
-    };
-    let target = Target::open(&options, || engine_config(a, inst, world)).await?;
+    let target = Target::open(&a.engine.options(), || engine_config(a, inst, world)).await?;
     if target.is_external() {
         eprintln!(
             "warning: with --url the engine's own configuration applies; the comparison \

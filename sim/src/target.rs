@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The engine flags of `orders`, `create` and `storm`.
+/// The engine flags of `orders`, `create`, `storm` and `replay` (which words their
+/// help its own way).
 #[derive(clap::Args, Debug, Clone)]
 pub struct EngineArgs {
     /// A running engine (http://127.0.0.1:8080); without it one runs in-process on a
@@ -39,17 +40,9 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// Opens the engine: --url, or in-process with --config, --tick-ms, --candidates.
     pub async fn open(&self) -> anyhow::Result<Target> {
-        let options = Options {
-            url: self.url.as_deref(),
-            token: self.token.as_deref(),
-            refused_with_url: (self.config.is_some()
-                || self.tick_ms.is_some()
-                || self.candidates.is_some())
-            .then_some("--config, --tick-ms and --candidates"),
-            launch: None,
-        };
-        Target::open(&options, || {
+        Target::open(&self.options(), || {
             let mut config = base_config(self.config.as_deref())?;
             if let Some(t) = self.tick_ms {
                 config.dispatch.tick_ms = t;
@@ -60,6 +53,19 @@ impl EngineArgs {
             Ok(config)
         })
         .await
+    }
+
+    /// The flags as `Target::open` takes them (the tool builds the configuration).
+    pub fn options(&self) -> Options<'_> {
+        Options {
+            url: self.url.as_deref(),
+            token: self.token.as_deref(),
+            refused_with_url: (self.config.is_some()
+                || self.tick_ms.is_some()
+                || self.candidates.is_some())
+            .then_some("--config, --tick-ms and --candidates"),
+            launch: None,
+        }
     }
 }
 

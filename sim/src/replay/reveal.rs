@@ -5,6 +5,7 @@
 use super::bot::Shared;
 use super::instance::{Clock, Instance};
 use super::LilimArgs;
+use crate::common::error_code;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -91,15 +92,7 @@ impl Poster {
             .await;
         match sent {
             Ok(resp) if resp.status().is_success() => {}
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let body: Value = resp.json().await.unwrap_or(Value::Null);
-                shared.bump_error(
-                    body["error"]["code"]
-                        .as_str()
-                        .map_or(format!("http_{status}"), str::to_string),
-                );
-            }
+            Ok(resp) => shared.bump_error(error_code(resp).await),
             Err(_) => shared.bump_error("transport"),
         }
     }
