@@ -1,108 +1,14 @@
-//! Helpers shared by the load tools: the target engine (embedded or `--url`), HTTP
-//! helpers, the city box orders and drivers live in, percentile summaries, and reading a
-//! Prometheus histogram from `/metrics`.
+//! Helpers shared by the load tools: HTTP helpers (health, driver registration, order
+//! bodies, `/metrics`), the wall clock, the city box orders and drivers live in,
+//! percentile summaries, and reading a Prometheus histogram from `/metrics`.
 
 use anyhow::{bail, Context};
-use dispatch_engine::auth::Principal;
-use dispatch_engine::config::Config;
-use dispatch_protocol::{encode, ClientFrame, DriverMessage, Encoded, Encoding};
 use hdrhistogram::Histogram;
 use rand::Rng;
 use serde::Serialize;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
-
-/// Engine selection shared by the order tools.
-#[derive(clap::Args, Debug, Clone)]
-pub struct EngineArgs {
-    /// A running engine (http://127.0.0.1:8080); without it one runs in-process on a
-    /// free 127.0.0.1 port with a temporary data dir.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Console token for --url.
-    #[arg(long, env = "DISPATCH_CONSOLE_TOKEN")]
-    pub token: Option<String>,
-    /// Embedded engine only: TOML configuration file (as `dispatch serve --config`).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Embedded engine only: `dispatch.tick_ms` (the engine's default is 200).
-    #[arg(long)]
-    pub tick_ms: Option<u64>,
-    /// Embedded engine only: `dispatch.candidates`.
-    #[arg(long)]
-    pub candidates: Option<usize>,
-}
-
-/// The engine under load: a separate process or one running on this runtime.
-pub struct Target {
-    pub base: String,
-    pub console: String,
-    /// The embedded engine's effective tick, when known.
-    pub tick_ms: Option<u64>,
-    embedded: Option<dispatch_engine::Spawned>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Target {
-    pub async fn open(args: &EngineArgs) -> anyhow::Result<Self> {
-        if let Some(url) = &args.url {
-            if args.config.is_some() || args.tick_ms.is_some() || args.candidates.is_some() {
-                bail!("--config, --tick-ms and --candidates configure the embedded engine; with --url start the engine with `dispatch serve --config FILE`");
-            }
-            let console = args
-                .token
-                .clone()
-                .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?;
-            return Ok(Self {
-                base: url.trim_end_matches('/').to_string(),
-                console,
-                tick_ms: None,
-                embedded: None,
-                _dir: None,
-            });
-        }
-        let dir = tempfile::tempdir()?;
-        let mut config = match &args.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        config.listen = "127.0.0.1:0".parse()?;
-        config.data_dir = dir.path().to_path_buf();
-        if let Some(t) = args.tick_ms {
-            config.dispatch.tick_ms = t;
-        }
-        if let Some(c) = args.candidates {
-            config.dispatch.candidates = c;
-        }
-        config.validate()?;
-        let tick_ms = Some(config.dispatch.tick_ms);
-        let spawned = dispatch_engine::Spawned::start(config).await?;
-        let console = dispatch_engine::token(dir.path(), &Principal::Console)?;
-        Ok(Self {
-            base: format!("http://{}", spawned.addr),
-            console,
-            tick_ms,
-            embedded: Some(spawned),
-            _dir: Some(dir),
-        })
-    }
-
-    pub fn ws_base(&self) -> String {
-        self.base.replacen("http", "ws", 1)
-    }
-
-    pub fn embedded(&self) -> bool {
-        self.embedded.is_some()
-    }
-
-    pub async fn close(self) -> anyhow::Result<()> {
-        if let Some(e) = self.embedded {
-            e.stop().await?;
-        }
-        Ok(())
-    }
-}
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::task::JoinSet;
 
 /// An HTTP client with a connection pool sized for `concurrency` callers.
 pub fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
@@ -126,6 +32,67 @@ pub async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<
     bail!("engine at {base} is not healthy")
 }
 
+/// Registers the drivers `ids` through `POST /v1/drivers` (64 at a time; 201 new, 200
+/// already there) with `capacity` (the engine's default without) and returns their
+/// tokens in the same order.
+pub async fn register_drivers(
+    http: &reqwest::Client,
+    (base, token): (&str, &str),
+    ids: &[String],
+    capacity: Option<u32>,
+) -> anyhow::Result<Vec<String>> {
+    let mut tokens = vec![String::new(); ids.len()];
+    let idx: Vec<usize> = (0..ids.len()).collect();
+    for chunk in idx.chunks(64) {
+        let mut set = JoinSet::new();
+        for &i in chunk {
+            let (http, url, token, id) = (
+                http.clone(),
+                format!("{base}/v1/drivers"),
+                token.to_string(),
+                ids[i].clone(),
+            );
+            let mut body = serde_json::json!({ "id": id });
+            if let Some(c) = capacity {
+                body["capacity"] = c.into();
+            }
+            set.spawn(async move {
+                let resp = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .with_context(|| format!("registering driver {id}"))?;
+                let status = resp.status().as_u16();
+                let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                if status != 200 && status != 201 {
+                    bail!("registering driver {id}: HTTP {status} {body}");
+                }
+                let t = body["token"]
+                    .as_str()
+                    .with_context(|| format!("no token for driver {id}"))?
+                    .to_string();
+                anyhow::Ok((i, t))
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            let (i, t) = r??;
+            tokens[i] = t;
+        }
+    }
+    Ok(tokens)
+}
+
+/// An error code from an engine answer (`{"error":{"code":…}}`), else `http_<status>`.
+pub async fn error_code(resp: reqwest::Response) -> String {
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    body["error"]["code"]
+        .as_str()
+        .map_or_else(|| format!("http_{status}"), str::to_string)
+}
+
 /// `/metrics` as text (empty when unreachable: metrics are optional extras).
 pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
     match http.get(format!("{base}/metrics")).send().await {
@@ -134,21 +101,37 @@ pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
     }
 }
 
+/// What opens a sample's label set in the Prometheus text format.
+const LABELS: char = '{';
+
 /// Sum of every sample of a counter or gauge (all label sets).
 pub fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|l| {
             l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+                .is_some_and(|rest| rest.starts_with(LABELS) || rest.starts_with(' '))
         })
         .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .sum()
 }
 
+/// How much each of the counters `names` grew between two scrapes.
+pub fn counter_deltas(names: &[&str], before: &str, after: &str) -> BTreeMap<String, f64> {
+    names
+        .iter()
+        .map(|name| {
+            (
+                name.to_string(),
+                metric_sum(after, name) - metric_sum(before, name),
+            )
+        })
+        .collect()
+}
+
 /// Cumulative bucket counts `(le, count)` of a Prometheus histogram, summed over label
 /// sets, sorted by `le` (`+Inf` last).
 pub fn prom_buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
-    let prefix = format!("{name}_bucket{{");
+    let prefix = format!("{name}_bucket{LABELS}");
     let mut out: Vec<(f64, f64)> = Vec::new();
     for line in text.lines().filter(|l| l.starts_with(&prefix)) {
         let Some(le) = line
@@ -229,14 +212,13 @@ impl Area {
 
 const EARTH_M: f64 = 6_371_008.8;
 
-/// Great-circle distance in metres.
-#[cfg(test)]
+/// Great-circle distance in metres (the same sphere as the engine's).
 pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
     let dp = (b.0 - a.0).to_radians();
     let dl = (b.1 - a.1).to_radians();
     let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_M * h.sqrt().asin()
+    2.0 * EARTH_M * h.sqrt().min(1.0).asin()
 }
 
 /// The point `dist_m` from `from` along the initial bearing `bearing` (radians).
@@ -287,18 +269,19 @@ pub fn order_body(
     })
 }
 
+/// Unix epoch milliseconds now: the wall clock of every engine-facing time (`ts_ms`,
+/// `ready_ms`, `due_ms`).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// A short per-run prefix for order ids, so reruns against one data dir never collide
 /// with the idempotent ids of an earlier run.
 pub fn run_prefix() -> String {
-    let ms = dispatch_engine::time::now_ms();
+    let ms = now_ms();
     format!("sim{:x}-", ms % (1 << 40))
-}
-
-pub fn bincode_frame(seq: Option<u64>, msg: DriverMessage) -> Message {
-    match encode(Encoding::Bincode, &ClientFrame { seq, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
-    }
 }
 
 /// A latency histogram in microseconds, 1 µs .. 10 min.

@@ -5,9 +5,11 @@
 
 use crate::common::{
     http_client, metric_sum, metrics_text, micros_histogram, order_body, random_trip, run_prefix,
-    wait_healthy, EngineArgs, Summary, Target, HELSINKI,
+    wait_healthy, Summary, HELSINKI,
 };
+use crate::target::EngineArgs;
 use anyhow::bail;
+use hdrhistogram::Histogram;
 use rand::SeedableRng;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -50,11 +52,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.duration == 0 {
         bail!("--concurrency and --duration must be positive");
     }
-    let target = Target::open(&args.engine).await?;
+    let target = args.engine.open().await?;
     let http = http_client(args.concurrency)?;
     wait_healthy(&http, &target.base).await?;
-    let base = target.base.clone();
-    let metrics_before = metrics_text(&http, &base).await;
+    let metrics_before = metrics_text(&http, &target.base).await;
     let prefix = Arc::new(run_prefix());
     let next = Arc::new(AtomicU64::new(0));
     eprintln!(
@@ -65,105 +66,130 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let end = started + Duration::from_secs(args.duration);
     let mut workers = JoinSet::new();
     for w in 0..args.concurrency {
-        let (http, url, console) = (
-            http.clone(),
-            format!("{base}/v1/orders"),
-            target.console.clone(),
-        );
-        let (prefix, next) = (prefix.clone(), next.clone());
+        let url = format!("{}/v1/orders", target.base);
+        let client = (http.clone(), url, target.console.clone());
+        let ids = (prefix.clone(), next.clone());
         let seed = args.seed.wrapping_mul(7_919).wrapping_add(w as u64);
-        workers.spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            let mut hist = micros_histogram();
-            let mut created = 0u64;
-            let mut transport = 0u64;
-            let mut other: BTreeMap<String, u64> = BTreeMap::new();
-            while Instant::now() < end {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                let body = order_body(
-                    &format!("{prefix}{n}"),
-                    random_trip(&mut rng, &HELSINKI, 1_000.0, 3_000.0),
-                    None,
-                );
-                let t0 = Instant::now();
-                match http
-                    .post(&url)
-                    .bearer_auth(&console)
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        let _ = r.bytes().await;
-                        if status == 201 {
-                            created += 1;
-                            hist.saturating_record(
-                                u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX),
-                            );
-                        } else {
-                            *other.entry(format!("http {status}")).or_default() += 1;
-                        }
-                    }
-                    Err(_) => {
-                        transport += 1;
-                        // Do not spin on a dead engine.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                }
-            }
-            (hist, created, transport, other)
-        });
+        workers.spawn(post_until(end, client, ids, seed));
     }
-    let mut hist = micros_histogram();
-    let (mut created, mut transport) = (0u64, 0u64);
-    let mut other: BTreeMap<String, u64> = BTreeMap::new();
+    let mut total = Posted::new();
     while let Some(r) = workers.join_next().await {
-        let (h, c, t, o) = r?;
-        hist.add(&h)?;
-        created += c;
-        transport += t;
-        for (k, v) in o {
-            *other.entry(k).or_default() += v;
-        }
+        total.add(r?)?;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let metrics_after = metrics_text(&http, &base).await;
-    let engine = if target.embedded() {
-        "embedded".to_string()
-    } else {
-        base.clone()
-    };
+    let metrics_after = metrics_text(&http, &target.base).await;
+    let engine = target.label();
     target.close().await?;
     let name = "dispatch_orders_created_total";
     let report = Report {
         engine,
         concurrency: args.concurrency,
         duration_s: elapsed,
-        created,
-        created_per_s: created as f64 / elapsed,
-        other_status: other,
-        transport_errors: transport,
-        post_latency: Summary::of(&hist),
+        created: total.created,
+        created_per_s: total.created as f64 / elapsed,
+        other_status: total.other,
+        transport_errors: total.transport,
+        post_latency: Summary::of(&total.latency),
         engine_orders_created: metric_sum(&metrics_after, name) - metric_sum(&metrics_before, name),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("engine                {}", report.engine);
-        println!(
-            "created (201)         {} in {:.1} s = {:.0} durable orders/s with {} clients",
-            report.created, report.duration_s, report.created_per_s, report.concurrency
-        );
-        println!(
-            "errors                other statuses {:?}, transport {}",
-            report.other_status, report.transport_errors
-        );
-        println!("POST /v1/orders (201) {}", report.post_latency);
-        println!(
-            "engine counter        dispatch_orders_created_total Δ {:.0}",
-            report.engine_orders_created
-        );
+        print_human(&report);
     }
     Ok(())
+}
+
+/// What one client's POSTs got.
+struct Posted {
+    /// POST latency of the 201s, µs.
+    latency: Histogram<u64>,
+    created: u64,
+    transport: u64,
+    other: BTreeMap<String, u64>,
+}
+
+impl Posted {
+    fn new() -> Self {
+        Self {
+            latency: micros_histogram(),
+            created: 0,
+            transport: 0,
+            other: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, o: Posted) -> anyhow::Result<()> {
+        self.latency.add(&o.latency)?;
+        self.created += o.created;
+        self.transport += o.transport;
+        for (k, v) in o.other {
+            *self.other.entry(k).or_default() += v;
+        }
+        Ok(())
+    }
+}
+
+/// One client: POSTs order after order (ids `<prefix><n>` from the shared counter)
+/// until `end`.
+async fn post_until(
+    end: Instant,
+    (http, url, console): (reqwest::Client, String, String),
+    (prefix, next): (Arc<String>, Arc<AtomicU64>),
+    seed: u64,
+) -> Posted {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut p = Posted::new();
+    while Instant::now() < end {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        let body = order_body(
+            &format!("{prefix}{n}"),
+            random_trip(&mut rng, &HELSINKI, 1_000.0, 3_000.0),
+            None,
+        );
+        let t0 = Instant::now();
+        match http
+            .post(&url)
+            .bearer_auth(&console)
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let _ = r.bytes().await;
+                if status == 201 {
+                    p.created += 1;
+                    p.latency.saturating_record(
+                        u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    );
+                } else {
+                    *p.other.entry(format!("http {status}")).or_default() += 1;
+                }
+            }
+            Err(_) => {
+                p.transport += 1;
+                // Do not spin on a dead engine.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    p
+}
+
+fn print_human(report: &Report) {
+    println!("engine                {}", report.engine);
+    println!(
+        "created (201)         {} in {:.1} s = {:.0} durable orders/s with {} clients",
+        report.created, report.duration_s, report.created_per_s, report.concurrency
+    );
+    println!(
+        "errors                other statuses {:?}, transport {}",
+        report.other_status, report.transport_errors
+    );
+    println!("POST /v1/orders (201) {}", report.post_latency);
+    println!(
+        "engine counter        dispatch_orders_created_total Δ {:.0}",
+        report.engine_orders_created
+    );
 }

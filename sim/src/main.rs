@@ -5,17 +5,17 @@
 //! routes, and measures order created → route pushed to a driver. `create` measures
 //! durable order creations per second.
 
+mod client;
 mod common;
 mod create;
 mod ingest;
 mod orders;
 mod replay;
+mod report;
 mod run;
 mod scenario;
 mod storm;
-// Filled by `run` (and `replay`); until both use every item some are unused.
-#[allow(dead_code)]
-mod report;
+mod target;
 
 use clap::{Parser, Subcommand};
 
@@ -53,7 +53,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Every bot holds a socket: start from the hard open-file limit, not the soft one.
-    dispatch_engine::raise_open_file_limit();
+    target::raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

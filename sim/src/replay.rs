@@ -11,24 +11,28 @@
 //! (the usual dynamic PDPTW convention), or all at time 0 with `--static`.
 
 mod bot;
+mod fleet;
 mod instance;
+mod result;
+mod reveal;
 
-use crate::common::{http_client, metric_sum, metrics_text, run_prefix, wait_healthy, Summary};
-use anyhow::{bail, Context};
-use bot::{BotResult, Shared};
-use dispatch_engine::auth::Principal;
-use dispatch_engine::config::Config;
-use dispatch_protocol::{Encoding, StopKind};
-use instance::{dist, Clock, Instance, World};
-use serde::Serialize;
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use crate::common::{
+    counter_deltas, http_client, metrics_text, micros_histogram, now_ms, run_prefix, wait_healthy,
+    Summary,
+};
+use crate::target::{base_config, Config, EngineArgs, Target};
+use anyhow::bail;
+use bot::Shared;
+use dispatch_plan::parse::Bks;
+use fleet::Fleet;
+use instance::{Clock, Instance, World};
+use result::{summary, ReplayResult};
+use result::{FinalStates, Measured, COUNTERS};
+use reveal::Poster;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
-use tokio::task::JoinSet;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -43,6 +47,13 @@ pub enum Source {
 }
 
 #[derive(clap::Args, Debug, Clone)]
+// The engine flags are the other tools'; what they mean for a replay is its own.
+#[command(
+    mut_arg("url", |a| a.help("A running engine (http://127.0.0.1:8080); without it one runs in-process on a free port with a temporary data dir and the replay's travel configuration")),
+    mut_arg("config", |a| a.help("Embedded engine only: base TOML configuration; the replay still sets the travel model, and its metric settings are read in simulated metres and scaled by 1/X")),
+    mut_arg("tick_ms", |a| a.help("Embedded engine only: `dispatch.tick_ms`")),
+    mut_arg("candidates", |a| a.help("Embedded engine only: `dispatch.candidates` (default: the instance's fleet size)")),
+)]
 pub struct LilimArgs {
     /// The instance file.
     pub file: PathBuf,
@@ -86,97 +97,9 @@ pub struct LilimArgs {
     /// Print the result as JSON instead of the human summary.
     #[arg(long)]
     pub json: bool,
-    /// A running engine (http://127.0.0.1:8080); without it one runs in-process on a
-    /// free port with a temporary data dir and the replay's travel configuration.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Console token for --url.
-    #[arg(long, env = "DISPATCH_CONSOLE_TOKEN")]
-    pub token: Option<String>,
-    /// Embedded engine only: base TOML configuration; the replay still sets the travel
-    /// model, and its metric settings are read in simulated metres and scaled by 1/X.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Embedded engine only: `dispatch.tick_ms`.
-    #[arg(long)]
-    pub tick_ms: Option<u64>,
-    /// Embedded engine only: `dispatch.candidates` (default: the instance's fleet size).
-    #[arg(long)]
-    pub candidates: Option<usize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
-
-/// The result of one replay.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReplayResult {
-    pub instance: String,
-    pub mode: &'static str,
-    pub reveal: String,
-    pub engine: String,
-    pub encoding: &'static str,
-    pub speedup: f64,
-    /// Wall-clock milliseconds per instance time unit.
-    pub ms_per_unit: f64,
-    /// Metres per instance unit in the engine's scale model.
-    pub engine_metres_per_unit: f64,
-    /// Service times sent to the engine (whole seconds) differ from the instance's.
-    pub service_rounded: bool,
-    pub engine_config: Value,
-    pub requests: usize,
-    pub vehicles_available: usize,
-    pub capacity: i32,
-    pub horizon: f64,
-    pub bks_vehicles: Option<usize>,
-    pub bks_distance: Option<f64>,
-    /// Instance units the bots drove.
-    pub driven: f64,
-    /// Straight legs from each used vehicle's last position back to the depot.
-    pub return_to_depot: f64,
-    /// `driven + return_to_depot`: comparable with the best-known distance.
-    pub distance: f64,
-    /// `distance / bks_distance − 1`, in percent.
-    pub price_of_dynamism_pct: Option<f64>,
-    pub vehicles_used: usize,
-    pub delivered: usize,
-    pub not_delivered: usize,
-    /// Orders that were `unassignable` at some point.
-    pub ever_unassignable: usize,
-    pub final_status: BTreeMap<String, u64>,
-    /// Stops whose service started after their due time (beyond 0.5 time units).
-    pub late_pickups: usize,
-    pub late_deliveries: usize,
-    pub max_lateness: f64,
-    /// Time units spent waiting at stops for their ready time, all vehicles together.
-    pub waiting: f64,
-    /// Instance time when the last stop was done.
-    pub last_stop_at: f64,
-    /// Instance time when the replay stopped.
-    pub ended_at: f64,
-    /// Order revealed (POST sent) → first route holding it, wall-clock ms.
-    pub revealed_to_route: Summary,
-    pub positions_sent: u64,
-    pub routes_received: u64,
-    pub stops_turned_away: u64,
-    pub errors: BTreeMap<String, u64>,
-    /// Engine counters (deltas over the replay).
-    pub engine_counters: BTreeMap<String, f64>,
-    pub wall_s: f64,
-    pub timed_out: bool,
-    pub notes: Vec<String>,
-}
-
-/// Lateness tolerated before a stop counts as late (timer jitter and engine latency on
-/// the wall clock are a few milliseconds, i.e. a small fraction of a time unit).
-const LATE_TOLERANCE: f64 = 0.5;
-
-const COUNTERS: [&str; 7] = [
-    "dispatch_orders_created_total",
-    "dispatch_proposals_accepted_total",
-    "dispatch_proposals_rejected_total",
-    "dispatch_orders_unassignable_total",
-    "dispatch_orders_rebalanced_total",
-    "dispatch_orders_given_back_total",
-    "dispatch_replans_total",
-];
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.source {
@@ -200,21 +123,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// The engine for the replay: embedded with the replay's configuration, or `--url`.
-struct Engine {
-    base: String,
-    console: String,
-    embedded: Option<(dispatch_engine::Spawned, tempfile::TempDir)>,
-    config: Value,
-}
-
 /// The embedded engine's configuration: the instance's travel model (no detour, 36 km/h
 /// all day), every candidate within reach, and the metric settings scaled to the model.
 fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Config> {
-    let mut c = match &a.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
+    let mut c = base_config(a.engine.config.as_deref())?;
     c.travel.detour_factor = 1.0;
     c.travel.speed_kmh = instance::SPEED_KMH;
     c.travel.hourly_speed_factor = vec![1.0; 24];
@@ -225,67 +137,41 @@ fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Resul
     // Every driver of the instance is within reach of every pickup.
     let reach = 2.0 * inst.diagonal() * world.metres_per_unit;
     d.candidate_radius_m = world.engine_metres(d.candidate_radius_m).max(reach);
-    d.candidates = a.candidates.unwrap_or(inst.vehicles.max(d.candidates));
-    if let Some(t) = a.tick_ms {
+    d.candidates = a
+        .engine
+        .candidates
+        .unwrap_or(inst.vehicles.max(d.candidates));
+    if let Some(t) = a.engine.tick_ms {
         d.tick_ms = t;
     }
     c.validate()?;
     Ok(c)
 }
 
-impl Engine {
-    async fn open(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Self> {
-        if let Some(url) = &a.url {
-            if a.config.is_some() || a.tick_ms.is_some() || a.candidates.is_some() {
-                bail!("--config, --tick-ms and --candidates configure the embedded engine");
-            }
-            let console = a
-                .token
-                .clone()
-                .context("--url needs --token or DISPATCH_CONSOLE_TOKEN")?;
-            eprintln!(
-                "warning: with --url the engine's own configuration applies; the comparison \
-                 assumes travel.detour_factor = 1.0, travel.speed_kmh = {}, a flat \
-                 travel.hourly_speed_factor, dispatch.candidates ≥ {} and \
-                 dispatch.pin_radius_m ≈ {:.3} (150 m / {})",
-                instance::SPEED_KMH,
-                inst.vehicles,
-                world.engine_metres(150.0),
-                world.speedup
-            );
-            return Ok(Self {
-                base: url.trim_end_matches('/').to_string(),
-                console,
-                embedded: None,
-                config: Value::Null,
-            });
-        }
-        let dir = tempfile::tempdir()?;
-        let mut config = engine_config(a, inst, world)?;
-        config.listen = "127.0.0.1:0".parse()?;
-        config.data_dir = dir.path().to_path_buf();
-        let shown = json!({
-            "travel": serde_json::to_value(&config.travel)?,
-            "dispatch": serde_json::to_value(&config.dispatch)?,
-        });
-        // Making the secret first keeps the engine from printing a first-start console
-        // token on stdout (which --json output must not carry).
-        let console = dispatch_engine::token(dir.path(), &Principal::Console)?;
-        let spawned = dispatch_engine::Spawned::start(config).await?;
-        Ok(Self {
-            base: format!("http://{}", spawned.addr),
-            console,
-            embedded: Some((spawned, dir)),
-            config: shown,
-        })
+/// The engine for the replay: embedded with the replay's configuration, or `--url`.
+async fn open_engine(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<Target> {
+    let target = Target::open(&a.engine.options(), || engine_config(a, inst, world)).await?;
+    if target.is_external() {
+        eprintln!(
+            "warning: with --url the engine's own configuration applies; the comparison \
+             assumes travel.detour_factor = 1.0, travel.speed_kmh = {}, a flat \
+             travel.hourly_speed_factor, dispatch.candidates ≥ {} and \
+             dispatch.pin_radius_m ≈ {:.3} (150 m / {})",
+            instance::SPEED_KMH,
+            inst.vehicles,
+            world.engine_metres(150.0),
+            world.speedup
+        );
     }
+    Ok(target)
+}
 
-    async fn close(self) -> anyhow::Result<()> {
-        if let Some((spawned, _dir)) = self.embedded {
-            spawned.stop().await?;
-        }
-        Ok(())
-    }
+/// What the replay knows before the engine runs.
+pub struct Setup {
+    pub inst: Arc<Instance>,
+    pub world: World,
+    pub bks: Option<Bks>,
+    pub service_rounded: bool,
 }
 
 pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
@@ -337,18 +223,16 @@ pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
                 .collect::<Vec<_>>()
         ));
     }
-
-    let engine = Engine::open(&a, &inst, &world).await?;
-    let result = drive(
-        &a,
-        inst.clone(),
+    let setup = Setup {
+        inst,
         world,
-        &engine,
         bks,
-        notes,
         service_rounded,
-    )
-    .await;
+    };
+    let engine = open_engine(&a, &setup.inst, &setup.world).await?;
+    let result = drive(&a, &setup, &engine, notes)
+        .await
+        .and_then(|m| ReplayResult::new(&a, &setup, &engine, m));
     let closed = engine.close().await;
     let mut r = result?;
     closed?;
@@ -356,257 +240,92 @@ pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
     Ok(r)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The replay itself: the fleet online at the depot, the clock started, the requests
+/// revealed until the end, then what the engine and the bots say.
 async fn drive(
     a: &LilimArgs,
-    inst: Arc<Instance>,
-    world: World,
-    engine: &Engine,
-    bks: Option<dispatch_plan::parse::Bks>,
+    setup: &Setup,
+    engine: &Target,
     mut notes: Vec<String>,
-    service_rounded: bool,
-) -> anyhow::Result<ReplayResult> {
+) -> anyhow::Result<Measured> {
+    let (inst, world) = (&setup.inst, setup.world);
     let http = http_client(64)?;
-    let base = engine.base.clone();
-    let console = engine.console.clone();
-    wait_healthy(&http, &base).await?;
+    wait_healthy(&http, &engine.base).await?;
     let prefix = run_prefix();
-    let n_req = inst.requests.len();
-    let order_ids: Vec<String> = inst
-        .requests
-        .iter()
-        .map(|r| format!("{prefix}{}-p{}", inst.name, r.pickup))
-        .collect();
-
-    // Drivers: the instance's fleet, at the depot.
-    let mut tokens = Vec::with_capacity(inst.vehicles);
-    for chunk in (0..inst.vehicles).collect::<Vec<_>>().chunks(32) {
-        let mut set = JoinSet::new();
-        for &i in chunk {
-            let (http, base, console) = (http.clone(), base.clone(), console.clone());
-            let id = format!("{prefix}v{i}");
-            let capacity = inst.capacity;
-            set.spawn(async move {
-                let resp = http
-                    .post(format!("{base}/v1/drivers"))
-                    .bearer_auth(&console)
-                    .json(&json!({"id": id, "capacity": capacity}))
-                    .send()
-                    .await?;
-                let status = resp.status().as_u16();
-                let body: Value = resp.json().await.unwrap_or(Value::Null);
-                if status != 200 && status != 201 {
-                    bail!("registering driver {id}: HTTP {status} {body}");
-                }
-                anyhow::Ok((i, body["token"].as_str().context("no token")?.to_string()))
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            tokens.push(r??);
-        }
-    }
-    tokens.sort();
-
-    let encoding = if a.json_frames {
-        Encoding::Json
-    } else {
-        Encoding::Bincode
-    };
+    let order_ids: Arc<Vec<String>> = Arc::new(
+        inst.requests
+            .iter()
+            .map(|r| format!("{prefix}{}-p{}", inst.name, r.pickup))
+            .collect(),
+    );
     let position_every = world
         .wall(a.position_s / instance::SECONDS_PER_UNIT)
         .max(Duration::from_millis(50));
-    let shared = Arc::new(Shared {
-        inst: inst.clone(),
-        world,
-        order_index: order_ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.clone(), i))
-            .collect(),
-        service: inst
-            .problem
-            .nodes
-            .iter()
-            .map(|n| Duration::from_secs(u64::from(world.service_s(n.service))))
-            .collect(),
-        encoding,
-        position_every,
-        first_routed_ns: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
-        delivered: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
-        delivered_count: AtomicU64::new(0),
-        busy: AtomicU64::new(0),
-        progress: Notify::new(),
-        errors: Mutex::new(BTreeMap::new()),
-        base: Instant::now(),
-    });
+    let shared = Arc::new(Shared::new(inst.clone(), world, &order_ids, position_every));
+    let fleet = Fleet::start(a, &shared, engine, &http, &prefix).await?;
 
-    // Bots: connect, go available at the depot, then wait for the clock.
-    let (go_tx, go_rx) = watch::channel(None);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(inst.vehicles);
-    let ws_base = base.replacen("http", "ws", 1);
-    let mut bots = JoinSet::new();
-    for (i, token) in &tokens {
-        let url = format!("{ws_base}/ws/driver?token={token}");
-        // Evenly spread, seed-shuffled report phases.
-        let phase =
-            ((*i as u64).wrapping_mul(0x9E37_79B9).wrapping_add(a.seed) % 1000) as f64 / 1000.0;
-        let fut = bot::run(
-            url,
-            inst.depot(),
-            shared.clone(),
-            phase,
-            ready_tx.clone(),
-            go_rx.clone(),
-            stop_rx.clone(),
-        );
-        let i = *i;
-        bots.spawn(async move { (i, fut.await) });
-    }
-    drop(ready_tx);
-    let mut online = 0;
-    let connect_deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while online < inst.vehicles {
-        match tokio::time::timeout_at(connect_deadline, ready_rx.recv()).await {
-            Ok(Some(())) => online += 1,
-            Ok(None) | Err(_) => break,
-        }
-    }
-    if online < inst.vehicles {
-        let _ = stop_tx.send(true);
-        let mut why = Vec::new();
-        while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(2), bots.join_next()).await
-        {
-            if let Ok((i, Err(e))) = r {
-                why.push(format!("bot {i}: {e:#}"));
-            }
-        }
-        bots.abort_all();
-        bail!(
-            "only {online} of {} driver bots came online: {why:?}",
-            inst.vehicles
-        );
-    }
-    // Bounded wait until the engine answers with the whole fleet available at the depot.
-    let (dlat, dlon) = world.latlon(inst.depot());
-    let k = inst.vehicles.min(100);
-    let visible_deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let got: Value = http
-            .get(format!(
-                "{base}/v1/drivers/nearest?lat={dlat}&lon={dlon}&k={k}"
-            ))
-            .bearer_auth(&console)
-            .send()
-            .await?
-            .json()
-            .await
-            .unwrap_or(Value::Null);
-        let n = got["drivers"].as_array().map_or(0, |d| {
-            d.iter()
-                .filter(|x| x["id"].as_str().is_some_and(|id| id.starts_with(&prefix)))
-                .count()
-        });
-        if n >= k {
-            break;
-        }
-        if Instant::now() > visible_deadline {
-            bail!("the engine shows {n} of {k} drivers available at the depot after 10 s");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-
-    let metrics_before = metrics_text(&http, &base).await;
+    let metrics_before = metrics_text(&http, &engine.base).await;
     let clock = Clock {
         start: tokio::time::Instant::now(),
-        start_ms: dispatch_engine::time::now_ms(),
+        start_ms: now_ms(),
         world,
     };
-    let _ = go_tx.send(Some(clock));
-    let wall_started = Instant::now();
-
-    // Reveal the requests.
+    fleet.go(clock);
     let margin = world.units(Duration::from_secs_f64(a.reaction_s.max(0.0)));
-    let reveal_ns: Arc<Vec<AtomicU64>> = Arc::new((0..n_req).map(|_| AtomicU64::new(0)).collect());
-    let mut schedule: Vec<(f64, usize)> = inst
-        .requests
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let at = if a.static_reveal {
-                0.0
-            } else {
-                inst.reveal_at(*r, a.strict_ready, margin)
-            };
-            (at, i)
-        })
-        .collect();
-    schedule.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-    let feeder = {
-        let (http, base, console, shared, reveal_ns, inst) = (
-            http.clone(),
-            base.clone(),
-            console.clone(),
-            shared.clone(),
-            reveal_ns.clone(),
-            inst.clone(),
-        );
-        let order_ids = order_ids.clone();
-        tokio::spawn(async move {
-            let mut posts = JoinSet::new();
-            for (at, i) in schedule {
-                tokio::time::sleep_until(clock.at(at)).await;
-                let r = inst.requests[i];
-                let stop = |node: usize| {
-                    let n = &inst.problem.nodes[node];
-                    let (lat, lon) = clock.world.latlon(inst.xy[node]);
-                    json!({
-                        "lat": lat, "lon": lon,
-                        "ready_ms": clock.epoch_ms(n.ready),
-                        "due_ms": clock.epoch_ms(n.due),
-                        "service_s": clock.world.service_s(n.service),
-                    })
-                };
-                let body = json!({
-                    "id": order_ids[i],
-                    "pickup": stop(r.pickup),
-                    "dropoff": stop(r.delivery),
-                    "size": inst.problem.nodes[r.pickup].demand.max(1),
-                });
-                let (http, url, console, shared, reveal_ns) = (
-                    http.clone(),
-                    format!("{base}/v1/orders"),
-                    console.clone(),
-                    shared.clone(),
-                    reveal_ns.clone(),
-                );
-                posts.spawn(async move {
-                    reveal_ns[i].store(
-                        u64::try_from(shared.base.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1,
-                        Ordering::Relaxed,
-                    );
-                    match http.post(url).bearer_auth(console).json(&body).send().await {
-                        Ok(resp) if resp.status().is_success() => {}
-                        Ok(resp) => {
-                            let status = resp.status().as_u16();
-                            let body: Value = resp.json().await.unwrap_or(Value::Null);
-                            shared.bump_error(
-                                body["error"]["code"]
-                                    .as_str()
-                                    .map_or(format!("http_{status}"), str::to_string),
-                            );
-                        }
-                        Err(_) => shared.bump_error("transport"),
-                    }
-                });
-                while posts.try_join_next().is_some() {}
-            }
-            while posts.join_next().await.is_some() {}
-        })
-    };
+    let poster = Arc::new(Poster {
+        http: http.clone(),
+        base: engine.base.clone(),
+        console: engine.console.clone(),
+        shared: shared.clone(),
+        order_ids: order_ids.clone(),
+        reveal_ns: Arc::new(inst.requests.iter().map(|_| AtomicU64::new(0)).collect()),
+    });
+    let feeder = tokio::spawn(
+        poster
+            .clone()
+            .reveal(reveal::schedule(a, inst, margin), clock),
+    );
+    let timed_out = run_to_the_end(a, &shared, &feeder, clock, &mut notes).await;
+    let ended_at = clock.now();
+    feeder.abort();
+    let metrics_after = metrics_text(&http, &engine.base).await;
 
-    // Run until every request is delivered, nothing more can be (every window closed,
-    // every bot idle), the horizon is well past, or the cap.
+    let finals = FinalStates::read(&http, engine, &order_ids).await;
+    if !finals.undelivered.is_empty() {
+        notes.push(format!("not delivered: {}", finals.undelivered.join("; ")));
+    }
+    let bots = fleet.stop(&shared, &mut notes).await;
+    let errors = std::mem::take(&mut *shared.errors.lock().expect("errors lock"));
+    Ok(Measured {
+        delivered: shared.delivered_count.load(Ordering::Relaxed) as usize,
+        revealed_early: inst
+            .requests
+            .iter()
+            .filter(|r| inst.reveal_at(**r, false, margin) < inst.problem.nodes[r.pickup].ready)
+            .count(),
+        margin,
+        finals,
+        bots,
+        revealed_to_route: revealed_to_route(&poster.reveal_ns, &shared),
+        errors,
+        engine_counters: counter_deltas(&COUNTERS, &metrics_before, &metrics_after),
+        ended_at,
+        timed_out,
+        notes,
+    })
+}
+
+/// Runs until every request is delivered, nothing more can be (every window closed,
+/// every bot idle), the horizon is well past, or the cap (then `true`: timed out).
+async fn run_to_the_end(
+    a: &LilimArgs,
+    shared: &Shared,
+    feeder: &tokio::task::JoinHandle<()>,
+    clock: Clock,
+    notes: &mut Vec<String>,
+) -> bool {
+    let inst = &shared.inst;
+    let n_req = inst.requests.len();
     let end_units = inst.horizon * 1.25;
     let last_due = inst
         .requests
@@ -614,11 +333,12 @@ async fn drive(
         .map(|r| inst.problem.nodes[r.delivery].due)
         .fold(0.0, f64::max);
     let cap = Duration::from_secs_f64(a.time_limit_s);
+    let wall_started = Instant::now();
     let mut last_progress = Instant::now();
-    let timed_out = loop {
+    loop {
         let delivered = shared.delivered_count.load(Ordering::Relaxed) as usize;
         if delivered >= n_req {
-            break false;
+            return false;
         }
         if feeder.is_finished()
             && clock.now() > last_due
@@ -627,18 +347,17 @@ async fn drive(
             notes.push(format!(
                 "stopped after the last delivery window closed ({last_due:.0}) with {delivered} of {n_req} delivered and every vehicle idle"
             ));
-            break false;
+            return false;
         }
         if clock.now() > end_units {
             notes.push(format!(
-                "stopped at 1.25 × the horizon ({end_units:.0} units) with {} of {n_req} delivered",
-                delivered
+                "stopped at 1.25 × the horizon ({end_units:.0} units) with {delivered} of {n_req} delivered"
             ));
-            break false;
+            return false;
         }
         if wall_started.elapsed() > cap {
             notes.push(format!("stopped by --time-limit-s {}", a.time_limit_s));
-            break true;
+            return true;
         }
         if last_progress.elapsed() > Duration::from_secs(5) {
             last_progress = Instant::now();
@@ -652,267 +371,21 @@ async fn drive(
             _ = shared.progress.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
-    };
-    let ended_at = clock.now();
-    feeder.abort();
-    let metrics_after = metrics_text(&http, &base).await;
+    }
+}
 
-    // Final order states (what the engine says).
-    let mut final_status: BTreeMap<String, u64> = BTreeMap::new();
-    let mut ever_unassignable = 0;
-    let mut undelivered = Vec::new();
-    let mut set = JoinSet::new();
-    for id in &order_ids {
-        let (http, base, console, id) = (http.clone(), base.clone(), console.clone(), id.clone());
-        set.spawn(async move {
-            let r = http
-                .get(format!("{base}/v1/orders/{id}"))
-                .bearer_auth(&console)
-                .send()
-                .await;
-            match r {
-                Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
-                Err(_) => Value::Null,
-            }
-        });
-        if set.len() >= 16 {
-            if let Some(Ok(v)) = set.join_next().await {
-                tally(
-                    &v,
-                    &mut final_status,
-                    &mut ever_unassignable,
-                    &mut undelivered,
-                );
-            }
-        }
-    }
-    while let Some(r) = set.join_next().await {
-        if let Ok(v) = r {
-            tally(
-                &v,
-                &mut final_status,
-                &mut ever_unassignable,
-                &mut undelivered,
-            );
-        }
-    }
-
-    undelivered.sort();
-    if !undelivered.is_empty() {
-        notes.push(format!("not delivered: {}", undelivered.join("; ")));
-    }
-    let _ = stop_tx.send(true);
-    let mut results: Vec<BotResult> = Vec::new();
-    while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(10), bots.join_next()).await {
-        match r {
-            Ok((_, Ok(b))) => results.push(b),
-            Ok((i, Err(e))) => {
-                shared.bump_error("bot_ended");
-                notes.push(format!("bot {i} ended early: {e:#}"));
-            }
-            Err(e) => notes.push(format!("bot task failed: {e}")),
-        }
-    }
-    bots.abort_all();
-
-    // Measures.
-    let depot = inst.depot();
-    let used: Vec<&BotResult> = results.iter().filter(|b| !b.served.is_empty()).collect();
-    let driven: f64 = results.iter().map(|b| b.driven).sum();
-    let return_to_depot: f64 = used.iter().map(|b| dist(b.position, depot)).sum();
-    let distance = driven + return_to_depot;
-    let served = results.iter().flat_map(|b| b.served.iter());
-    let (mut late_pickups, mut late_deliveries, mut max_lateness, mut last_stop_at) =
-        (0, 0, f64::NEG_INFINITY, 0.0f64);
-    let mut waiting = 0.0;
-    for s in served {
-        waiting += s.started - s.arrived;
-        if s.lateness > LATE_TOLERANCE {
-            match s.kind {
-                StopKind::Pickup => late_pickups += 1,
-                StopKind::Dropoff => late_deliveries += 1,
-            }
-        }
-        max_lateness = max_lateness.max(s.lateness);
-        last_stop_at = last_stop_at.max(s.started);
-    }
-    let mut latency = crate::common::micros_histogram();
-    for i in 0..n_req {
+/// Request revealed (POST sent) → first route holding it, over the requests both
+/// happened to.
+fn revealed_to_route(reveal_ns: &[AtomicU64], shared: &Shared) -> Summary {
+    let mut latency = micros_histogram();
+    for (revealed, routed) in reveal_ns.iter().zip(&shared.first_routed_ns) {
         let (s, r) = (
-            reveal_ns[i].load(Ordering::Relaxed),
-            shared.first_routed_ns[i].load(Ordering::Relaxed),
+            revealed.load(Ordering::Relaxed),
+            routed.load(Ordering::Relaxed),
         );
         if s != 0 && r >= s {
             latency.saturating_record((r - s) / 1000);
         }
     }
-    let delivered = shared.delivered_count.load(Ordering::Relaxed) as usize;
-    let early = inst
-        .requests
-        .iter()
-        .filter(|r| inst.reveal_at(**r, false, margin) < inst.problem.nodes[r.pickup].ready)
-        .count();
-    let engine_counters = COUNTERS
-        .iter()
-        .map(|name| {
-            (
-                name.to_string(),
-                metric_sum(&metrics_after, name) - metric_sum(&metrics_before, name),
-            )
-        })
-        .collect();
-    let price = bks
-        .as_ref()
-        .filter(|b| b.distance > 0.0 && delivered == n_req)
-        .map(|b| (distance / b.distance - 1.0) * 100.0);
-    if bks.is_some() && delivered < n_req {
-        notes.push("not every request was delivered: no price of dynamism computed".into());
-    }
-    let errors = std::mem::take(&mut *shared.errors.lock().expect("errors lock"));
-    Ok(ReplayResult {
-        instance: inst.name.clone(),
-        mode: if a.static_reveal { "static" } else { "dynamic" },
-        reveal: if a.static_reveal {
-            "every request at time 0".into()
-        } else if a.strict_ready {
-            "each request at its pickup's ready time".into()
-        } else {
-            format!(
-                "each request at its pickup's ready time ({early} of {n_req} earlier: {margin:.1} units before the last moment a vehicle waiting at the depot could still serve them)"
-            )
-        },
-        engine: if engine.embedded.is_some() {
-            "embedded".into()
-        } else {
-            base.clone()
-        },
-        encoding: if a.json_frames { "json" } else { "bincode" },
-        speedup: world.speedup,
-        ms_per_unit: world.ms_per_unit,
-        engine_metres_per_unit: world.metres_per_unit,
-        service_rounded,
-        engine_config: engine.config.clone(),
-        requests: n_req,
-        vehicles_available: inst.vehicles,
-        capacity: inst.capacity,
-        horizon: inst.horizon,
-        bks_vehicles: bks.as_ref().map(|b| b.vehicles),
-        bks_distance: bks.as_ref().map(|b| b.distance),
-        driven,
-        return_to_depot,
-        distance,
-        price_of_dynamism_pct: price,
-        vehicles_used: used.len(),
-        delivered,
-        not_delivered: n_req - delivered,
-        ever_unassignable,
-        final_status,
-        late_pickups,
-        late_deliveries,
-        max_lateness: if max_lateness.is_finite() {
-            max_lateness
-        } else {
-            0.0
-        },
-        waiting,
-        last_stop_at,
-        ended_at,
-        revealed_to_route: Summary::of(&latency),
-        positions_sent: results.iter().map(|b| b.positions_sent).sum(),
-        routes_received: results.iter().map(|b| b.routes).sum(),
-        stops_turned_away: results.iter().map(|b| b.turned_away).sum(),
-        errors,
-        engine_counters,
-        wall_s: 0.0,
-        timed_out,
-        notes,
-    })
-}
-
-fn tally(
-    order: &Value,
-    status: &mut BTreeMap<String, u64>,
-    ever_unassignable: &mut usize,
-    undelivered: &mut Vec<String>,
-) {
-    let s = order["status"].as_str().unwrap_or("unknown").to_string();
-    if s != "delivered" {
-        let reason = order["history"]
-            .as_array()
-            .and_then(|h| h.iter().rev().find_map(|c| c["reason"].as_str()))
-            .unwrap_or("");
-        undelivered.push(format!(
-            "{} {s} {reason}",
-            order["id"].as_str().unwrap_or("?")
-        ));
-    }
-    *status.entry(s).or_default() += 1;
-    if order["history"]
-        .as_array()
-        .is_some_and(|h| h.iter().any(|c| c["status"] == "unassignable"))
-    {
-        *ever_unassignable += 1;
-    }
-}
-
-/// The human summary.
-pub fn summary(r: &ReplayResult) -> String {
-    let mut s = String::new();
-    use std::fmt::Write as _;
-    let _ = writeln!(
-        s,
-        "Li & Lim replay {} ({}: {}), engine {}, {}× speed-up, {:.1} s wall{}",
-        r.instance,
-        r.mode,
-        r.reveal,
-        r.engine,
-        r.speedup,
-        r.wall_s,
-        if r.timed_out { " (TIME LIMIT)" } else { "" }
-    );
-    let _ = writeln!(
-        s,
-        "  requests {:>4}   delivered {:>4}   not delivered {:>3}   ever unassignable {:>3}   final {:?}",
-        r.requests, r.delivered, r.not_delivered, r.ever_unassignable, r.final_status
-    );
-    let _ = writeln!(
-        s,
-        "  late pickups {:>3}   late deliveries {:>3}   max lateness {:.1} units   last stop at {:.1} of horizon {}",
-        r.late_pickups, r.late_deliveries, r.max_lateness, r.last_stop_at, r.horizon
-    );
-    let bks = match (r.bks_vehicles, r.bks_distance) {
-        (Some(v), Some(d)) => format!("{v} vehicles, {d:.2}"),
-        _ => "unknown".into(),
-    };
-    let _ = writeln!(
-        s,
-        "  vehicles used {:>3} of {:<3}  distance {:.2} (driven {:.2} + return {:.2})   best known {}",
-        r.vehicles_used, r.vehicles_available, r.distance, r.driven, r.return_to_depot, bks
-    );
-    let _ = writeln!(
-        s,
-        "  {}: {}",
-        if r.mode == "static" {
-            "gap to the best known (all requests known at time 0)"
-        } else {
-            "price of dynamic dispatch"
-        },
-        r.price_of_dynamism_pct
-            .map_or("n/a (not every request was delivered)".into(), |p| format!(
-                "{p:+.1} % distance"
-            ))
-    );
-    let _ = writeln!(
-        s,
-        "  revealed → route (wall) {}   positions {}   routes {}   stops turned away {}",
-        r.revealed_to_route, r.positions_sent, r.routes_received, r.stops_turned_away
-    );
-    if !r.errors.is_empty() {
-        let _ = writeln!(s, "  errors {:?}", r.errors);
-    }
-    let _ = writeln!(s, "  engine counters (Δ) {:?}", r.engine_counters);
-    for n in &r.notes {
-        let _ = writeln!(s, "  note: {n}");
-    }
-    s
+    Summary::of(&latency)
 }

@@ -352,7 +352,17 @@ impl Scenario {
         base * mult
     }
 
+    /// Checks every field; the error names the first one out of range.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.validate_world()?;
+        self.validate_fleet()?;
+        self.validate_demand()?;
+        self.validate_injections()?;
+        self.validate_budgets()
+    }
+
+    /// Name, times, area, hotspots and where dropoffs fall.
+    fn validate_world(&self) -> anyhow::Result<()> {
         if self.name.is_empty()
             || !self
                 .name
@@ -414,6 +424,10 @@ impl Scenario {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn validate_fleet(&self) -> anyhow::Result<()> {
         let f = &self.fleet;
         if f.size == 0 {
             bail!("fleet.size must be at least 1");
@@ -454,6 +468,11 @@ impl Scenario {
         if (total - 1.0).abs() > 1e-6 {
             bail!("fleet.shifts: shares must add up to 1 (got {total})");
         }
+        Ok(())
+    }
+
+    fn validate_demand(&self) -> anyhow::Result<()> {
+        let f = &self.fleet;
         let d = &self.demand;
         match (&d.hourly, d.orders_per_hour) {
             (Some(_), Some(_)) => bail!("demand: give orders_per_hour or hourly, not both"),
@@ -503,6 +522,10 @@ impl Scenario {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn validate_injections(&self) -> anyhow::Result<()> {
         let within = |clock: &str, field: &str| -> anyhow::Result<f64> {
             let t = parse_clock(clock).with_context(|| field.to_string())? - self.start_s();
             if !(0.0..=self.duration_s()).contains(&t) {
@@ -538,6 +561,10 @@ impl Scenario {
                 bail!("injections.cancellations needs 0 <= min_delay_min <= max_delay_min");
             }
         }
+        Ok(())
+    }
+
+    fn validate_budgets(&self) -> anyhow::Result<()> {
         let b = &self.budgets;
         for (name, v) in [
             ("p50_created_to_assigned_ms", b.p50_created_to_assigned_ms),

@@ -3,21 +3,21 @@
 //! back, in its `welcome`, the route it last saw (or a newer version). Reports the
 //! reconnect latency percentiles, failures and mismatches.
 
+use crate::client::{DriverClient, Incoming};
 use crate::common::{
-    http_client, micros_histogram, order_body, random_trip, run_prefix, wait_healthy, EngineArgs,
-    Summary, Target, HELSINKI,
+    http_client, micros_histogram, order_body, random_trip, register_drivers, run_prefix,
+    wait_healthy, Summary, HELSINKI,
 };
+use crate::target::{EngineArgs, Target};
 use anyhow::{bail, Context};
-use dispatch_protocol::{
-    decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, Route,
-    ServerFrame, ServerMessage,
-};
-use futures_util::{SinkExt, StreamExt};
+use dispatch_protocol::{DriverStatus, Encoding, Route, ServerMessage};
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::task::JoinHandle;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,22 +38,6 @@ pub struct Args {
     pub engine: EngineArgs,
 }
 
-fn frame(msg: DriverMessage) -> Message {
-    match encode(Encoding::Bincode, &ClientFrame { seq: None, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
-    }
-}
-
-fn decode(msg: &Message) -> Option<ServerMessage> {
-    let f: ServerFrame = match msg {
-        Message::Binary(b) => decode_raw(Encoding::Bincode, b, usize::MAX).ok()?,
-        Message::Text(t) => decode_raw(Encoding::Json, t.as_bytes(), usize::MAX).ok()?,
-        _ => return None,
-    };
-    Some(f.msg)
-}
-
 /// What one driver saw across the storm.
 #[derive(Debug)]
 enum Outcome {
@@ -66,69 +50,37 @@ enum Outcome {
     Failed(String),
 }
 
+/// One driver: online with a route, then at the storm its socket drops and it comes
+/// straight back with `resume_seq`; the `welcome` must hold the route it last saw.
 async fn driver(
-    url: String,
+    mut client: DriverClient,
     at: (f64, f64),
+    gate: Arc<Semaphore>,
     mut storm: watch::Receiver<bool>,
     ready: tokio::sync::mpsc::Sender<()>,
 ) -> Outcome {
     let run = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .context("connect")?;
-        ws.send(frame(DriverMessage::Hello { resume_seq: None }))
-            .await?;
-        let mut last: Route = match ws.next().await.context("no welcome")?.map(|m| decode(&m))? {
-            Some(ServerMessage::Welcome { route, .. }) => route,
-            other => bail!("expected welcome, got {other:?}"),
+        let mut last: Route = {
+            let _handshake = gate.acquire().await?;
+            client.connect(false).await?
         };
-        ws.send(frame(DriverMessage::Status {
-            status: DriverStatus::Available,
-        }))
-        .await?;
-        ws.send(frame(DriverMessage::Position {
-            lat: at.0,
-            lon: at.1,
-            ts_ms: dispatch_engine::time::now_ms(),
-            speed_mps: None,
-            heading_deg: None,
-        }))
-        .await?;
+        client.send_status(DriverStatus::Available).await?;
+        client.send_position(at).await?;
         let _ = ready.send(()).await;
-        let mut seq = 0u64;
         loop {
             tokio::select! {
                 _ = storm.changed() => break,
-                m = ws.next() => match m {
-                    Some(Ok(m)) => {
-                        seq += 1;
-                        if let Some(ServerMessage::Route { route }) = decode(&m) {
-                            last = route;
-                        }
-                    }
-                    _ => bail!("socket ended before the storm"),
+                m = client.recv() => match m {
+                    Incoming::Message(ServerMessage::Route { route }) => last = route,
+                    Incoming::Message(_) | Incoming::Other => {}
+                    Incoming::Closed { .. } => bail!("socket ended before the storm"),
                 },
             }
         }
         // The storm: drop the socket and come straight back.
-        drop(ws);
+        client.drop_socket();
         let t0 = Instant::now();
-        let (mut ws, _) = tokio_tungstenite::connect_async(&url)
-            .await
-            .context("reconnect")?;
-        ws.send(frame(DriverMessage::Hello {
-            resume_seq: Some(seq),
-        }))
-        .await?;
-        let route = match ws
-            .next()
-            .await
-            .context("no welcome after reconnect")?
-            .map(|m| decode(&m))?
-        {
-            Some(ServerMessage::Welcome { route, .. }) => route,
-            other => bail!("expected welcome after reconnect, got {other:?}"),
-        };
+        let route = client.connect(true).await.context("reconnect")?;
         let reconnect = t0.elapsed();
         let matched = route.version > last.version || route == last;
         Ok::<_, anyhow::Error>(Outcome::Resumed {
@@ -142,56 +94,89 @@ async fn driver(
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let target = Target::open(&args.engine).await?;
+    let target = args.engine.open().await?;
     let http = http_client(64)?;
     wait_healthy(&http, &target.base).await?;
     let prefix = run_prefix();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    // Register.
-    let sem = Arc::new(Semaphore::new(64));
-    let mut regs = Vec::new();
-    for i in 0..args.drivers {
-        let (http, base, console, sem) = (
-            http.clone(),
-            target.base.clone(),
-            target.console.clone(),
-            sem.clone(),
-        );
-        let id = format!("{prefix}st{i}");
-        regs.push(tokio::spawn(async move {
-            let _p = sem.acquire().await?;
-            let r = http
-                .post(format!("{base}/v1/drivers"))
-                .bearer_auth(&console)
-                .json(&serde_json::json!({"id": id, "capacity": 4}))
-                .send()
-                .await?;
-            if !r.status().is_success() {
-                bail!("register {id}: {}", r.status());
-            }
-            let v: serde_json::Value = r.json().await?;
-            Ok::<_, anyhow::Error>(v["token"].as_str().context("token")?.to_string())
-        }));
-    }
-    let mut tokens = Vec::with_capacity(args.drivers);
-    for r in regs {
-        tokens.push(r.await??);
-    }
-    // Connect every driver (at most 500 handshakes at once).
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let ids: Vec<String> = (0..args.drivers)
+        .map(|i| format!("{prefix}st{i}"))
+        .collect();
+    let tokens = register_drivers(&http, (&target.base, &target.console), &ids, Some(4)).await?;
     let (storm_tx, storm_rx) = watch::channel(false);
+    let (bots, online) = connect(&args, &target, &tokens, &mut rng, storm_rx).await;
+    // Orders, so that drivers hold routes.
+    let n_orders = (args.drivers as f64 * args.orders_per_driver).round() as usize;
+    post_orders(&http, &target, (&prefix, n_orders), &mut rng).await?;
+    eprintln!("{n_orders} orders created; settling {} s", args.settle_s);
+    tokio::time::sleep(Duration::from_secs(args.settle_s)).await;
+    // The storm.
+    let started = Instant::now();
+    storm_tx.send(true).ok();
+    let mut t = Tally::new();
+    for b in bots {
+        t.add(b.await?);
+    }
+    let storm_s = started.elapsed().as_secs_f64();
+    let summary = Summary::of(&t.reconnect);
+    let failed = t.failures.len();
+    let out = serde_json::json!({
+        "drivers": args.drivers,
+        "online": online,
+        "orders": n_orders,
+        "resumed": t.resumed,
+        "resumed_with_stops": t.with_stops,
+        "mismatched_routes": t.mismatched,
+        "failed": failed,
+        "storm_wall_s": storm_s,
+        "reconnect": summary,
+        "engine": target.base,
+    });
+    if args.json {
+        println!("{out}");
+    } else {
+        println!("drivers               {online} online of {}", args.drivers);
+        println!("orders before storm   {n_orders}");
+        println!(
+            "resumed               {} ({} with stops), route mismatches {}, failures {failed}",
+            t.resumed, t.with_stops, t.mismatched
+        );
+        println!("storm                 all reconnected in {storm_s:.2} s");
+        println!(
+            "reconnect → welcome   p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
+            summary.p50_ms, summary.p90_ms, summary.p99_ms, summary.max_ms
+        );
+        for f in t.failures.iter().take(5) {
+            println!("failure               {f}");
+        }
+    }
+    target.close().await?;
+    if t.mismatched > 0 || failed > 0 {
+        bail!(
+            "{} drivers resumed another route, {failed} failed",
+            t.mismatched
+        );
+    }
+    Ok(())
+}
+
+/// Starts one driver per token at a random point (at most 500 handshakes at once) and
+/// waits until they are online (60 s at most between two); answers how many are.
+async fn connect(
+    args: &Args,
+    target: &Target,
+    tokens: &[String],
+    rng: &mut StdRng,
+    storm: watch::Receiver<bool>,
+) -> (Vec<JoinHandle<Outcome>>, usize) {
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(args.drivers.max(1));
     let connect_gate = Arc::new(Semaphore::new(500));
     let mut bots = Vec::with_capacity(args.drivers);
-    for token in &tokens {
-        let url = format!("{}/ws/driver?token={token}", target.ws_base());
-        let at = HELSINKI.random_point(&mut rng);
-        let (rx, ready, gate) = (storm_rx.clone(), ready_tx.clone(), connect_gate.clone());
-        bots.push(tokio::spawn(async move {
-            let permit = gate.acquire_owned().await;
-            let fut = driver(url, at, rx, ready);
-            drop(permit);
-            fut.await
-        }));
+    for token in tokens {
+        let client = DriverClient::new(&target.ws_base(), token, Encoding::Bincode);
+        let at = HELSINKI.random_point(rng);
+        let (rx, ready, gate) = (storm.clone(), ready_tx.clone(), connect_gate.clone());
+        bots.push(tokio::spawn(driver(client, at, gate, rx, ready)));
     }
     drop(ready_tx);
     let mut online = 0;
@@ -202,96 +187,74 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     eprintln!("{online}/{} drivers online", args.drivers);
-    // Orders, so that drivers hold routes.
-    let n_orders = (args.drivers as f64 * args.orders_per_driver).round() as usize;
+    (bots, online)
+}
+
+/// Posts `n` orders `<prefix>so<i>` (64 in flight at most) and waits for their answers.
+async fn post_orders(
+    http: &reqwest::Client,
+    target: &Target,
+    (prefix, n): (&str, usize),
+    rng: &mut StdRng,
+) -> anyhow::Result<()> {
+    let sem = Arc::new(Semaphore::new(64));
     let mut posts = Vec::new();
-    for i in 0..n_orders {
-        let trip = random_trip(&mut rng, &HELSINKI, 1_000.0, 3_000.0);
-        let body = order_body(&format!("{prefix}so{i}"), trip, None);
-        let (http, base, console, sem) = (
-            http.clone(),
-            target.base.clone(),
-            target.console.clone(),
-            sem.clone(),
-        );
+    for i in 0..n {
+        let trip = random_trip(rng, &HELSINKI, 1_000.0, 3_000.0);
+        let request = http
+            .post(format!("{}/v1/orders", target.base))
+            .bearer_auth(&target.console)
+            .json(&order_body(&format!("{prefix}so{i}"), trip, None));
+        let sem = sem.clone();
         posts.push(tokio::spawn(async move {
             let _p = sem.acquire().await;
-            http.post(format!("{base}/v1/orders"))
-                .bearer_auth(&console)
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
+            request.send().await.map(|r| r.status().as_u16())
         }));
     }
     for p in posts {
         let _ = p.await?;
     }
-    eprintln!("{n_orders} orders created; settling {} s", args.settle_s);
-    tokio::time::sleep(Duration::from_secs(args.settle_s)).await;
-    // The storm.
-    let started = Instant::now();
-    storm_tx.send(true).ok();
-    let mut hist = micros_histogram();
-    let (mut resumed, mut mismatched, mut with_stops) = (0usize, 0usize, 0usize);
-    let mut failures: Vec<String> = Vec::new();
-    for b in bots {
-        match b.await? {
+    Ok(())
+}
+
+/// The storm's outcomes over all drivers.
+struct Tally {
+    resumed: usize,
+    mismatched: usize,
+    with_stops: usize,
+    failures: Vec<String>,
+    /// Socket dropped → `welcome` again, µs.
+    reconnect: Histogram<u64>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            resumed: 0,
+            mismatched: 0,
+            with_stops: 0,
+            failures: Vec::new(),
+            reconnect: micros_histogram(),
+        }
+    }
+
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
             Outcome::Resumed {
                 reconnect,
                 matched,
                 had_stops,
             } => {
-                resumed += 1;
-                let _ = hist.record(reconnect.as_micros() as u64);
+                self.resumed += 1;
+                let _ = self.reconnect.record(reconnect.as_micros() as u64);
                 if !matched {
-                    mismatched += 1;
+                    self.mismatched += 1;
                 }
                 if had_stops {
-                    with_stops += 1;
+                    self.with_stops += 1;
                 }
             }
-            Outcome::Failed(why) => failures.push(why),
+            Outcome::Failed(why) => self.failures.push(why),
         }
     }
-    let storm_s = started.elapsed().as_secs_f64();
-    let summary = Summary::of(&hist);
-    let out = serde_json::json!({
-        "drivers": args.drivers,
-        "online": online,
-        "orders": n_orders,
-        "resumed": resumed,
-        "resumed_with_stops": with_stops,
-        "mismatched_routes": mismatched,
-        "failed": failures.len(),
-        "storm_wall_s": storm_s,
-        "reconnect": summary,
-        "engine": target.base,
-    });
-    if args.json {
-        println!("{out}");
-    } else {
-        println!(
-            "drivers               {} online of {}",
-            online, args.drivers
-        );
-        println!("orders before storm   {n_orders}");
-        println!("resumed               {resumed} ({with_stops} with stops), route mismatches {mismatched}, failures {}", failures.len());
-        println!("storm                 all reconnected in {storm_s:.2} s");
-        println!(
-            "reconnect → welcome   p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
-            summary.p50_ms, summary.p90_ms, summary.p99_ms, summary.max_ms
-        );
-        for f in failures.iter().take(5) {
-            println!("failure               {f}");
-        }
-    }
-    target.close().await?;
-    if mismatched > 0 || !failures.is_empty() {
-        bail!(
-            "{mismatched} drivers resumed another route, {} failed",
-            failures.len()
-        );
-    }
-    Ok(())
 }

@@ -6,19 +6,17 @@
 //! instance units and a log of the stops it served.
 
 use super::instance::{dist, Clock, Instance, World};
+use crate::client::{self, DriverClient, Incoming};
 use anyhow::{bail, Context};
 use dispatch_protocol::{
-    decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, RouteStop,
-    ServerFrame, ServerMessage, StopKind, StopOutcome,
+    DriverMessage, DriverStatus, RouteStop, ServerMessage, StopKind, StopOutcome,
 };
-use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 /// What all bots of a run share.
 pub struct Shared {
@@ -28,7 +26,6 @@ pub struct Shared {
     pub order_index: HashMap<String, usize>,
     /// Node → service time on the wall clock (whole seconds, as sent to the engine).
     pub service: Vec<Duration>,
-    pub encoding: Encoding,
     pub position_every: Duration,
     /// Per request: wall time since `base` + 1 ns when a route first held it (0: never).
     pub first_routed_ns: Vec<AtomicU64>,
@@ -43,6 +40,38 @@ pub struct Shared {
 }
 
 impl Shared {
+    pub fn new(
+        inst: Arc<Instance>,
+        world: World,
+        order_ids: &[String],
+        position_every: Duration,
+    ) -> Self {
+        let n_req = order_ids.len();
+        Self {
+            order_index: order_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect(),
+            service: inst
+                .problem
+                .nodes
+                .iter()
+                .map(|n| Duration::from_secs(u64::from(world.service_s(n.service))))
+                .collect(),
+            inst,
+            world,
+            position_every,
+            first_routed_ns: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
+            delivered: (0..n_req).map(|_| AtomicU64::new(0)).collect(),
+            delivered_count: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            progress: Notify::new(),
+            errors: Mutex::new(BTreeMap::new()),
+            base: std::time::Instant::now(),
+        }
+    }
+
     pub fn bump_error(&self, code: impl Into<String>) {
         *self
             .errors
@@ -129,23 +158,8 @@ impl Activity {
     }
 }
 
-fn frame(encoding: Encoding, seq: Option<u64>, msg: DriverMessage) -> Message {
-    match encode(encoding, &ClientFrame { seq, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
-    }
-}
-
-fn decode(msg: &Message) -> Option<ServerMessage> {
-    let frame: ServerFrame = match msg {
-        Message::Binary(b) => decode_raw(Encoding::Bincode, b, usize::MAX).ok()?,
-        Message::Text(t) => decode_raw(Encoding::Json, t.as_bytes(), usize::MAX).ok()?,
-        _ => return None,
-    };
-    Some(frame.msg)
-}
-
 struct Bot<'a> {
+    client: DriverClient,
     shared: &'a Shared,
     clock: Clock,
     pos: (f64, f64),
@@ -155,25 +169,16 @@ struct Bot<'a> {
     seq: u64,
     /// `stop_done`s not yet answered (ack or error).
     unanswered: u64,
-    out: Vec<Message>,
+    /// Messages to send (client seq, message) once the current step is done.
+    out: Vec<(Option<u64>, DriverMessage)>,
     result: BotResult,
 }
 
 impl Bot<'_> {
-    fn position_msg(&mut self, pos: (f64, f64)) -> Message {
-        let (lat, lon) = self.clock.world.latlon(pos);
+    fn report_position(&mut self, pos: (f64, f64)) {
         self.result.positions_sent += 1;
-        frame(
-            self.shared.encoding,
-            None,
-            DriverMessage::Position {
-                lat,
-                lon,
-                ts_ms: dispatch_engine::time::now_ms(),
-                speed_mps: None,
-                heading_deg: None,
-            },
-        )
+        self.out
+            .push((None, client::position(self.clock.world.latlon(pos))));
     }
 
     /// Where the bot is at `now` (on its leg when driving).
@@ -233,8 +238,7 @@ impl Bot<'_> {
         self.pos = here;
         self.activity = Activity::Idle;
         let Some(stop) = first else {
-            let m = self.position_msg(here);
-            self.out.push(m);
+            self.report_position(here);
             return;
         };
         let (to, _) = self.target(&stop);
@@ -260,8 +264,7 @@ impl Bot<'_> {
         };
         self.result.driven += dist(from, to);
         self.pos = to;
-        let m = self.position_msg(to);
-        self.out.push(m);
+        self.report_position(to);
         let (_, node) = self.target(&stop);
         let ready = node.map_or(0.0, |n| self.shared.inst.problem.nodes[n].ready);
         let serve_from = now.max(self.clock.at(ready));
@@ -290,16 +293,8 @@ impl Bot<'_> {
             StopKind::Pickup => StopOutcome::PickedUp,
             StopKind::Dropoff => StopOutcome::Delivered,
         };
-        self.out.push(frame(
-            self.shared.encoding,
-            Some(self.seq),
-            DriverMessage::StopDone {
-                stop_id: stop.stop_id.clone(),
-                outcome,
-                ts_ms: dispatch_engine::time::now_ms(),
-                note: None,
-            },
-        ));
+        self.out
+            .push((Some(self.seq), client::stop_done(&stop.stop_id, outcome)));
         if let (_, Some(node)) = self.target(&stop) {
             let started = self.clock.units_at(serve_from);
             self.result.served.push(Served {
@@ -323,53 +318,90 @@ impl Bot<'_> {
             .collect();
         self.follow(now);
     }
+    fn on_incoming(&mut self, msg: Incoming) -> anyhow::Result<()> {
+        match msg {
+            Incoming::Closed { why, .. } => bail!(why),
+            Incoming::Message(ServerMessage::Route { route }) => {
+                self.on_route(route.stops, Instant::now());
+            }
+            Incoming::Message(ServerMessage::Ack { stop_id, reference }) => {
+                self.result.acks += 1;
+                if reference.is_some() {
+                    self.unanswered = self.unanswered.saturating_sub(1);
+                }
+                let shared = self.shared;
+                if let Some(r) = stop_id
+                    .as_deref()
+                    .and_then(|s| s.strip_prefix("d:"))
+                    .and_then(|o| shared.order_index.get(o))
+                {
+                    if shared.delivered[*r].swap(1, Ordering::Relaxed) == 0 {
+                        shared.delivered_count.fetch_add(1, Ordering::Relaxed);
+                        shared.progress.notify_one();
+                    }
+                }
+            }
+            Incoming::Message(ServerMessage::Error {
+                code, reference, ..
+            }) => {
+                self.shared.bump_error(code.as_str());
+                if reference.is_some() {
+                    self.unanswered = self.unanswered.saturating_sub(1);
+                }
+            }
+            Incoming::Message(_) | Incoming::Other => {}
+        }
+        Ok(())
+    }
+
+    /// Counts this bot in `busy` while it has stops to serve or answers to wait for;
+    /// idle again, it tells the replay there may be nothing left to do.
+    fn track_busy(&self, busy: &mut bool) {
+        let now_busy = !matches!(self.activity, Activity::Idle)
+            || !self.route.is_empty()
+            || self.unanswered > 0;
+        if now_busy != *busy {
+            *busy = now_busy;
+            if now_busy {
+                self.shared.busy.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.shared.busy.fetch_sub(1, Ordering::Relaxed);
+                self.shared.progress.notify_one();
+            }
+        }
+    }
+
+    async fn send_out(&mut self) -> anyhow::Result<()> {
+        for (seq, m) in std::mem::take(&mut self.out) {
+            self.client.send(seq, m).await?;
+        }
+        Ok(())
+    }
+
+    /// The result, with the part of a leg driven so far counted.
+    fn finish(mut self) -> (DriverClient, BotResult) {
+        let here = self.where_at(Instant::now());
+        if let Activity::Driving { from, .. } = self.activity {
+            self.result.driven += dist(from, here);
+        }
+        self.result.position = here;
+        (self.client, self.result)
+    }
 }
 
 /// Connects, says hello, goes available at `start` and reports `ready`; waits for the
 /// clock (`go`); then drives until `stop` turns true.
-#[allow(clippy::too_many_arguments)]
 pub async fn run(
-    url: String,
+    mut client: DriverClient,
     start: (f64, f64),
-    shared: Arc<Shared>,
-    phase: f64,
+    (shared, phase): (Arc<Shared>, f64),
     ready: tokio::sync::mpsc::Sender<()>,
     mut go: watch::Receiver<Option<Clock>>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<BotResult> {
-    let (ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("connect")?;
-    let (mut tx, mut rx) = ws.split();
-    let enc = shared.encoding;
-    tx.send(frame(enc, None, DriverMessage::Hello { resume_seq: None }))
-        .await?;
-    let welcome = rx.next().await.context("no welcome")??;
-    let initial = match decode(&welcome) {
-        Some(ServerMessage::Welcome { route, .. }) => route.stops,
-        other => bail!("expected welcome, got {other:?}"),
-    };
-    let (lat, lon) = shared.world.latlon(start);
-    tx.send(frame(
-        enc,
-        None,
-        DriverMessage::Status {
-            status: DriverStatus::Available,
-        },
-    ))
-    .await?;
-    tx.send(frame(
-        enc,
-        None,
-        DriverMessage::Position {
-            lat,
-            lon,
-            ts_ms: dispatch_engine::time::now_ms(),
-            speed_mps: None,
-            heading_deg: None,
-        },
-    ))
-    .await?;
+    let initial = client.connect(false).await?.stops;
+    client.send_status(DriverStatus::Available).await?;
+    client.send_position(shared.world.latlon(start)).await?;
     let _ = ready.send(()).await;
     drop(ready);
     let clock = go
@@ -378,6 +410,7 @@ pub async fn run(
         .context("the run ended before it started")?
         .expect("checked");
     let mut bot = Bot {
+        client,
         shared: &shared,
         clock,
         pos: start,
@@ -387,9 +420,11 @@ pub async fn run(
         seq: 0,
         unanswered: 0,
         out: Vec::new(),
-        result: BotResult::default(),
+        result: BotResult {
+            positions_sent: 1,
+            ..BotResult::default()
+        },
     };
-    bot.result.positions_sent = 1;
     let now = Instant::now();
     bot.on_route(initial, now);
     let first = now + shared.position_every.mul_f64(phase.clamp(0.0, 1.0));
@@ -397,21 +432,8 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut busy = false;
     loop {
-        let now_busy =
-            !matches!(bot.activity, Activity::Idle) || !bot.route.is_empty() || bot.unanswered > 0;
-        if now_busy != busy {
-            busy = now_busy;
-            if busy {
-                shared.busy.fetch_add(1, Ordering::Relaxed);
-            } else {
-                shared.busy.fetch_sub(1, Ordering::Relaxed);
-                shared.progress.notify_one();
-            }
-        }
-        for m in std::mem::take(&mut bot.out) {
-            tx.feed(m).await?;
-        }
-        tx.flush().await?;
+        bot.track_busy(&mut busy);
+        bot.send_out().await?;
         let deadline = bot.activity.deadline();
         tokio::select! {
             changed = stop.changed() => {
@@ -421,8 +443,7 @@ pub async fn run(
             }
             _ = tick.tick() => {
                 let here = bot.where_at(Instant::now());
-                let m = bot.position_msg(here);
-                bot.out.push(m);
+                bot.report_position(here);
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 let now = Instant::now();
@@ -432,55 +453,13 @@ pub async fn run(
                     Activity::Idle => {}
                 }
             }
-            msg = rx.next() => {
-                let msg = match msg {
-                    None => bail!("socket ended by the server"),
-                    Some(Err(e)) => bail!("socket error: {e}"),
-                    Some(Ok(Message::Close(f))) => bail!(
-                        "closed by the server: {}",
-                        f.map_or("no code".to_string(), |f| format!("{} {}", u16::from(f.code), f.reason))
-                    ),
-                    Some(Ok(m)) => m,
-                };
-                match decode(&msg) {
-                    Some(ServerMessage::Route { route }) => bot.on_route(route.stops, Instant::now()),
-                    Some(ServerMessage::Ack { stop_id, reference }) => {
-                        bot.result.acks += 1;
-                        if reference.is_some() {
-                            bot.unanswered = bot.unanswered.saturating_sub(1);
-                        }
-                        if let Some(r) = stop_id
-                            .as_deref()
-                            .and_then(|s| s.strip_prefix("d:"))
-                            .and_then(|o| shared.order_index.get(o))
-                        {
-                            if shared.delivered[*r].swap(1, Ordering::Relaxed) == 0 {
-                                shared.delivered_count.fetch_add(1, Ordering::Relaxed);
-                                shared.progress.notify_one();
-                            }
-                        }
-                    }
-                    Some(ServerMessage::Error { code, reference, .. }) => {
-                        shared.bump_error(code.as_str());
-                        if reference.is_some() {
-                            bot.unanswered = bot.unanswered.saturating_sub(1);
-                        }
-                    }
-                    _ => {}
-                }
-            }
+            msg = bot.client.recv() => bot.on_incoming(msg)?,
         }
     }
     if busy {
         shared.busy.fetch_sub(1, Ordering::Relaxed);
     }
-    // Count the part of a leg driven so far.
-    let now = Instant::now();
-    let here = bot.where_at(now);
-    if let Activity::Driving { from, .. } = bot.activity {
-        bot.result.driven += dist(from, here);
-    }
-    bot.result.position = here;
-    let _ = tx.close().await;
-    Ok(bot.result)
+    let (mut client, result) = bot.finish();
+    client.close().await;
+    Ok(result)
 }

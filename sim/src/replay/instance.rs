@@ -18,7 +18,7 @@ pub const SECONDS_PER_UNIT: f64 = 10.0;
 pub const SPEED_KMH: f64 = METRES_PER_UNIT / SECONDS_PER_UNIT * 3.6;
 /// The instance's centre is placed here, in the middle of a 0.05° region cell.
 pub const REFERENCE: (f64, f64) = (60.025, 25.025);
-/// Metres per degree of latitude, as the engine's haversine uses.
+/// Metres per degree of latitude on the sphere of `common::haversine_m` (the engine's).
 const METRES_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
 /// One pickup/delivery request of the instance.
@@ -337,7 +337,7 @@ mod tests {
         let (a, b) = ((10.0, 20.0), (40.0, 60.0));
         let (la, lb) = (w.latlon(a), w.latlon(b));
         // 50 units apart: 5 km simulated, 50 m in the engine's world.
-        let m = dispatch_engine::core::geo_util::haversine_m(la.0, la.1, lb.0, lb.1);
+        let m = crate::common::haversine_m(la, lb);
         assert!((m - 50.0).abs() < 1e-3, "{m}");
         // At 36 km/h the engine needs 5 s for it; the bots' 50 time units take 5 s too.
         assert!((m / (SPEED_KMH / 3.6) - w.wall(50.0).as_secs_f64()).abs() < 1e-3);

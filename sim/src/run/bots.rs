@@ -11,26 +11,21 @@
 //! from the route, the speed and the service time, not from when a timer fired), so the
 //! same seed gives the same driving; only the engine's answers can differ.
 
+mod world;
+
 use super::clock::Clock;
 use super::demand::{Injected, PlannedDriver, PlannedOrder};
 use super::metrics::{Stats, CANCELLED, DELIVERED, FAILED, PICKED_UP};
-use anyhow::{bail, Context};
+use crate::client::{self, DriverClient, Incoming};
+use crate::scenario::{Idle, Scenario};
 use dispatch_protocol::{
-    decode_raw, encode, ClientFrame, DriverMessage, DriverStatus, Encoded, Encoding, ErrorCode,
-    Route, RouteStop, ServerFrame, ServerMessage, StopKind, StopOutcome,
+    DriverMessage, DriverStatus, Encoding, ErrorCode, Route, RouteStop, ServerMessage, StopOutcome,
 };
-use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What every bot shares.
 pub struct Fleet {
@@ -50,42 +45,32 @@ pub struct Fleet {
     pub connects: Semaphore,
 }
 
-const EARTH_M: f64 = 6_371_008.8;
-
-/// Great-circle distance in metres.
-pub fn dist_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
-    let dp = (b.0 - a.0).to_radians();
-    let dl = (b.1 - a.1).to_radians();
-    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_M * h.sqrt().min(1.0).asin()
-}
-
-fn lerp(a: (f64, f64), b: (f64, f64), f: f64) -> (f64, f64) {
-    (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f)
-}
-
-fn frame(enc: Encoding, seq: Option<u64>, msg: DriverMessage) -> Message {
-    match encode(enc, &ClientFrame { seq, msg }) {
-        Encoded::Binary(b) => Message::Binary(b.into()),
-        Encoded::Text(t) => Message::Text(t.into()),
+impl Fleet {
+    /// The fleet of scenario `s`: its driving, its homes, 128 connects at once.
+    pub fn new(
+        s: &Scenario,
+        ws_base: String,
+        stats: Arc<Stats>,
+        planned: Arc<Vec<PlannedOrder>>,
+    ) -> Self {
+        let homes = if s.fleet.idle == Idle::ReturnToHotspot {
+            s.hotspots.iter().map(|h| (h.lat, h.lon)).collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            ws_base,
+            stats,
+            planned,
+            speed_mps: s.fleet.speed_kmh / 3.6 / s.fleet.detour_factor,
+            detour: s.fleet.detour_factor,
+            service_s: s.fleet.service_s,
+            interval_s: s.fleet.position_interval_s,
+            homes,
+            end_s: s.duration_s(),
+            connects: Semaphore::new(128),
+        }
     }
-}
-
-pub fn decode(msg: &Message) -> Option<ServerFrame> {
-    match msg {
-        Message::Binary(b) => decode_raw(Encoding::Bincode, b, usize::MAX).ok(),
-        Message::Text(t) => decode_raw(Encoding::Json, t.as_bytes(), usize::MAX).ok(),
-        _ => None,
-    }
-}
-
-/// A small read buffer per socket: 10,000 bots with tungstenite's 128 KiB default
-/// would hold 1.3 GB of buffers.
-pub fn small_ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
 }
 
 #[derive(Debug, Clone)]
@@ -119,13 +104,9 @@ enum Event {
 
 pub struct Bot {
     fleet: Arc<Fleet>,
-    url: String,
-    enc: Encoding,
+    client: DriverClient,
     shift_start_s: f64,
     pos: (f64, f64),
-    ws: Option<Ws>,
-    /// Server seq last seen (for `resume_seq`).
-    last_seq: u64,
     /// Client seq of the last message that asked for an answer.
     seq: u64,
     version: u64,
@@ -161,19 +142,16 @@ impl Bot {
         if plan.shift_end_s < fleet.end_s {
             events.push((plan.shift_end_s, Event::ShiftEnd));
         }
-        let url = format!("{}/ws/driver?token={token}", fleet.ws_base);
+        let enc = if plan.json {
+            Encoding::Json
+        } else {
+            Encoding::Bincode
+        };
         let mut bot = Self {
+            client: DriverClient::new(&fleet.ws_base, token, enc),
             fleet,
-            url,
-            enc: if plan.json {
-                Encoding::Json
-            } else {
-                Encoding::Bincode
-            },
             shift_start_s: plan.shift_start_s,
             pos: plan.start_pos,
-            ws: None,
-            last_seq: 0,
             seq: 0,
             version: 0,
             plan: Vec::new(),
@@ -203,50 +181,16 @@ impl Bot {
         self.shift_start_s <= 0.0
     }
 
-    /// Opens the socket and says `hello`; answers the `welcome`'s route.
+    /// Opens the socket (at most `fleet.connects` at once) and says `hello`; answers
+    /// the `welcome`'s route.
     async fn connect(&mut self, resume: bool) -> anyhow::Result<Route> {
         let _permit = self.fleet.connects.acquire().await?;
-        let (mut ws, _) = tokio::time::timeout(
-            Duration::from_secs(20),
-            tokio_tungstenite::connect_async_with_config(
-                self.url.as_str(),
-                Some(small_ws_config()),
-                true,
-            ),
-        )
-        .await
-        .context("connect timed out")?
-        .context("connect")?;
-        let resume_seq = resume.then_some(self.last_seq);
-        ws.send(frame(self.enc, None, DriverMessage::Hello { resume_seq }))
-            .await?;
-        // A new connection numbers its messages from 1 again.
-        self.last_seq = 0;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let msg = tokio::time::timeout_at(deadline, ws.next())
-                .await
-                .context("no welcome")?
-                .context("closed before welcome")??;
-            let Some(f) = decode(&msg) else { continue };
-            self.last_seq = f.seq;
-            match f.msg {
-                ServerMessage::Welcome { route, .. } => {
-                    self.ws = Some(ws);
-                    return Ok(route);
-                }
-                ServerMessage::Error { code, message, .. } => {
-                    bail!("hello refused: {} {message}", code.as_str())
-                }
-                _ => {}
-            }
-        }
+        self.client.connect(resume).await
     }
 
     async fn send(&mut self, seq: Option<u64>, msg: DriverMessage) {
-        let Some(ws) = self.ws.as_mut() else { return };
-        if let Err(e) = ws.send(frame(self.enc, seq, msg)).await {
-            self.lost_socket(&format!("send: {e}"));
+        if self.client.send(seq, msg).await.is_err() {
+            self.lost_socket(None);
         }
     }
 
@@ -255,195 +199,24 @@ impl Bot {
     }
 
     async fn send_position(&mut self) {
-        let (lat, lon) = self.pos;
-        self.send(
-            None,
-            DriverMessage::Position {
-                lat,
-                lon,
-                ts_ms: dispatch_engine::time::now_ms(),
-                speed_mps: None,
-                heading_deg: None,
-            },
-        )
-        .await;
+        self.send(None, client::position(self.pos)).await;
     }
 
-    /// The socket broke without an injection: count it and come back shortly.
-    fn lost_socket(&mut self, why: &str) {
-        if self.ws.take().is_some() && !self.finished {
-            let code = if why.contains("1013") {
-                "socket_closed_1013"
-            } else if why.contains("1001") {
-                "socket_closed_1001"
-            } else {
-                "socket_lost"
-            };
-            if let Some(clock) = self.clock {
-                self.fleet.stats.error(code, &clock);
-                let t = clock.now_s();
-                self.schedule(t + clock.speedup * 0.2, Event::Reconnect);
-            }
-        }
-    }
-
-    fn move_to(&mut self, p: (f64, f64)) {
-        self.metres += dist_m(self.pos, p) * self.fleet.detour;
-        self.pos = p;
-    }
-
-    fn order_of(&self, stop: &RouteStop) -> Option<usize> {
-        self.fleet.stats.index(&stop.order_id)
-    }
-
-    fn arrive(&mut self, stop: &RouteStop, t: f64) {
-        if let Some(n) = self.order_of(stop) {
-            let track = &self.fleet.stats.orders[n];
-            let cell = match stop.kind {
-                StopKind::Pickup => &track.pickup_arrived_ms,
-                StopKind::Dropoff => &track.dropoff_arrived_ms,
-            };
-            let _ = cell.compare_exchange(0, (t * 1000.0) as u64 + 1, Relaxed, Relaxed);
-        }
-    }
-
-    /// Heads for the plan's first stop from where the bot is at `t` (or home, or stays).
-    fn next_target(&mut self, t: f64) {
-        if let Some(first) = self.plan.first().cloned() {
-            let to = (first.lat, first.lon);
-            let d = dist_m(self.pos, to);
-            if d < 1.0 {
-                self.move_to(to);
-                self.arrive(&first, t);
-                self.phase = Phase::Dwelling {
-                    stop: first,
-                    until_s: t + self.fleet.service_s,
-                };
-            } else {
-                self.phase = Phase::Driving {
-                    from: self.pos,
-                    to,
-                    stop: Some(first),
-                    depart_s: t,
-                    arrive_s: t + d / self.fleet.speed_mps,
-                };
-            }
+    /// The socket broke without an injection (`code` of a close frame): count it and
+    /// come back shortly.
+    fn lost_socket(&mut self, code: Option<u16>) {
+        if self.finished {
             return;
         }
-        let home = if self.ending {
-            None
-        } else {
-            self.fleet
-                .homes
-                .iter()
-                .copied()
-                .min_by(|a, b| dist_m(self.pos, *a).total_cmp(&dist_m(self.pos, *b)))
+        let code = match code {
+            Some(1013) => "socket_closed_1013",
+            Some(1001) => "socket_closed_1001",
+            _ => "socket_lost",
         };
-        match home {
-            Some(h) if dist_m(self.pos, h) >= 1.0 => {
-                self.phase = Phase::Driving {
-                    from: self.pos,
-                    to: h,
-                    stop: None,
-                    depart_s: t,
-                    arrive_s: t + dist_m(self.pos, h) / self.fleet.speed_mps,
-                }
-            }
-            _ => self.phase = Phase::Idle,
-        }
-    }
-
-    /// Plays the simulated world forward to `now`: arrivals, dwell ends, `stop_done`.
-    async fn advance(&mut self, now: f64) {
-        loop {
-            match self.phase.clone() {
-                Phase::Driving {
-                    from,
-                    to,
-                    stop,
-                    depart_s,
-                    arrive_s,
-                } => {
-                    if now >= arrive_s {
-                        self.move_to(to);
-                        match stop {
-                            Some(stop) => {
-                                // Pickups are ready at creation, so never before arrival.
-                                self.arrive(&stop, arrive_s);
-                                self.phase = Phase::Dwelling {
-                                    stop,
-                                    until_s: arrive_s + self.fleet.service_s,
-                                };
-                            }
-                            None => self.phase = Phase::Idle,
-                        }
-                    } else {
-                        let f = ((now - depart_s) / (arrive_s - depart_s)).clamp(0.0, 1.0);
-                        self.move_to(lerp(from, to, f));
-                        return;
-                    }
-                }
-                Phase::Dwelling { stop, until_s } if now >= until_s => {
-                    self.complete(stop, until_s).await;
-                }
-                _ => return,
-            }
-        }
-    }
-
-    /// The stop is served at `t`: report it (or hold it while the socket is down) and
-    /// go on with the plan.
-    async fn complete(&mut self, stop: RouteStop, t: f64) {
-        if self.ws.is_none() {
-            self.phase = Phase::Holding { stop };
-            return;
-        }
-        let outcome = match stop.kind {
-            StopKind::Pickup => StopOutcome::PickedUp,
-            StopKind::Dropoff => {
-                let fails = self
-                    .order_of(&stop)
-                    .is_some_and(|n| self.fleet.planned[n].fails);
-                if fails {
-                    StopOutcome::Failed
-                } else {
-                    StopOutcome::Delivered
-                }
-            }
-        };
-        self.seq += 1;
-        let seq = self.seq;
-        self.awaiting.insert(seq, (stop.clone(), outcome));
-        self.done.insert(stop.stop_id.clone());
-        self.plan.retain(|s| s.stop_id != stop.stop_id);
-        self.send(
-            Some(seq),
-            DriverMessage::StopDone {
-                stop_id: stop.stop_id.clone(),
-                outcome,
-                ts_ms: dispatch_engine::time::now_ms(),
-                note: None,
-            },
-        )
-        .await;
-        self.next_target(t);
-    }
-
-    /// A new plan arrived: keep doing what fits it, else head for its first stop.
-    async fn replan(&mut self, now: f64) {
-        self.advance(now).await;
-        let first = self.plan.first().map(|s| s.stop_id.clone());
-        let in_plan = |id: &str| self.plan.iter().any(|s| s.stop_id == id);
-        match self.phase.clone() {
-            Phase::Dwelling { stop, .. } if in_plan(&stop.stop_id) => {}
-            Phase::Holding { stop } if in_plan(&stop.stop_id) => {
-                if self.ws.is_some() {
-                    self.complete(stop, now).await;
-                }
-            }
-            Phase::Driving { stop: Some(s), .. } if first.as_deref() == Some(&s.stop_id) => {}
-            Phase::Driving { stop: None, .. } | Phase::Idle if self.plan.is_empty() => {}
-            _ => self.next_target(now),
+        if let Some(clock) = self.clock {
+            self.fleet.stats.error(code, &clock);
+            let t = clock.now_s();
+            self.schedule(t + clock.speedup * 0.2, Event::Reconnect);
         }
     }
 
@@ -499,18 +272,9 @@ impl Bot {
         }
     }
 
-    async fn on_message(&mut self, msg: Message, clock: &Clock) {
-        if let Message::Close(f) = &msg {
-            let why = f.as_ref().map_or("close".to_string(), |f| {
-                format!("close {}", u16::from(f.code))
-            });
-            self.lost_socket(&why);
-            return;
-        }
-        let Some(f) = decode(&msg) else { return };
-        self.last_seq = f.seq;
+    async fn on_message(&mut self, msg: ServerMessage, clock: &Clock) {
         let now = clock.now_s();
-        match f.msg {
+        match msg {
             ServerMessage::Route { route } => {
                 self.apply_route(route, false);
                 self.replan(now).await;
@@ -564,15 +328,14 @@ impl Bot {
                 }
             }
             Event::Disconnect { dur_s } => {
-                if self.ws.is_some() && !self.ending {
-                    // An abrupt loss: the socket is dropped without a close frame.
-                    self.ws = None;
+                if self.client.is_connected() && !self.ending {
+                    self.client.drop_socket();
                     stats.disconnects.fetch_add(1, Relaxed);
                     self.schedule(t + dur_s, Event::Reconnect);
                 }
             }
             Event::Reconnect => {
-                if self.ws.is_some() {
+                if self.client.is_connected() {
                     return;
                 }
                 match self.connect(true).await {
@@ -627,10 +390,57 @@ impl Bot {
     /// on shift at the start is made before the clock starts (`ready` is signalled).
     pub async fn run(
         mut self,
-        mut clock_rx: watch::Receiver<Option<Clock>>,
+        clock_rx: watch::Receiver<Option<Clock>>,
         ready: tokio::sync::mpsc::Sender<bool>,
         mut stop: watch::Receiver<bool>,
     ) {
+        let Some(clock) = self.come_online(clock_rx, ready, &mut stop).await else {
+            return;
+        };
+        let stats = self.fleet.stats.clone();
+        stats.drivers_online.fetch_add(1, Relaxed);
+        let every = clock.real(self.fleet.interval_s);
+        // Spread the fleet's positions over the interval.
+        let phase = every.mul_f64(self.tick_phase);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        while !self.finished {
+            let wake = self.next_wake();
+            let wake_at = if wake.is_finite() {
+                clock.instant_at(wake)
+            } else {
+                tokio::time::Instant::now() + Duration::from_secs(3600)
+            };
+            let connected = self.client.is_connected();
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                msg = self.client.recv() => match msg {
+                    Incoming::Message(m) => self.on_message(m, &clock).await,
+                    Incoming::Other => {}
+                    Incoming::Closed { code, .. } => self.lost_socket(code),
+                },
+                _ = tokio::time::sleep_until(wake_at) => self.on_wake(&clock).await,
+                _ = tick.tick(), if connected => self.on_tick(&clock).await,
+            }
+            if self.idle_done() {
+                self.finished = true;
+            }
+        }
+        stats.metres.fetch_add(self.metres.round() as u64, Relaxed);
+        stats.drivers_online.fetch_sub(1, Relaxed);
+        self.client.close().await;
+    }
+
+    /// Connects at the shift start (before the clock for a bot on shift at the start)
+    /// and takes up the welcome's route, or schedules a retry; `None` if the run
+    /// stopped first.
+    async fn come_online(
+        &mut self,
+        mut clock_rx: watch::Receiver<Option<Clock>>,
+        ready: tokio::sync::mpsc::Sender<bool>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Option<Clock> {
         let stats = self.fleet.stats.clone();
         let early = self.on_shift_at_start();
         let mut first_route = None;
@@ -647,14 +457,14 @@ impl Bot {
                 break c;
             }
             tokio::select! {
-                r = clock_rx.changed() => if r.is_err() { return },
-                _ = stop.changed() => return,
+                r = clock_rx.changed() => if r.is_err() { return None },
+                _ = stop.changed() => return None,
             }
         };
         if !early {
             tokio::select! {
                 _ = tokio::time::sleep_until(clock.instant_at(self.shift_start_s)) => {}
-                _ = stop.changed() => return,
+                _ = stop.changed() => return None,
             }
             match self.connect(false).await {
                 Ok(r) => first_route = Some(r),
@@ -677,73 +487,37 @@ impl Bot {
             }
             None => self.schedule(start + clock.speedup, Event::Reconnect),
         }
-        stats.drivers_online.fetch_add(1, Relaxed);
-        let every = clock.real(self.fleet.interval_s);
-        // Spread the fleet's positions over the interval.
-        let phase = every.mul_f64(self.tick_phase);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let interval_ms = (self.fleet.interval_s * 1000.0) as u64;
-        while !self.finished {
-            let wake = self.next_wake();
-            let wake_at = if wake.is_finite() {
-                clock.instant_at(wake)
-            } else {
-                tokio::time::Instant::now() + Duration::from_secs(3600)
-            };
-            let connected = self.ws.is_some();
-            tokio::select! {
-                biased;
-                _ = stop.changed() => break,
-                msg = recv(&mut self.ws) => match msg {
-                    Some(Ok(m)) => self.on_message(m, &clock).await,
-                    Some(Err(e)) => self.lost_socket(&e.to_string()),
-                    None => self.lost_socket("ended"),
-                },
-                _ = tokio::time::sleep_until(wake_at) => {
-                    let now = clock.now_s();
-                    while self.events.first().is_some_and(|e| e.0 <= now) {
-                        let (t, e) = self.events.remove(0);
-                        self.advance(t.min(now)).await;
-                        self.on_event(e, t, &clock).await;
-                    }
-                    self.advance(now).await;
-                }
-                _ = tick.tick(), if connected => {
-                    let now = clock.now_s();
-                    self.advance(now).await;
-                    self.send_position().await;
-                    stats.positions.fetch_add(1, Relaxed);
-                    let m = stats.minute(now);
-                    m.positions.fetch_add(1, Relaxed);
-                    if !self.offline && !self.ending {
-                        m.online_ms.fetch_add(interval_ms, Relaxed);
-                        let busy = !self.plan.is_empty()
-                            || !matches!(self.phase, Phase::Idle | Phase::Driving { stop: None, .. });
-                        if busy {
-                            m.busy_ms.fetch_add(interval_ms, Relaxed);
-                        }
-                    }
-                }
-            }
-            if self.idle_done() {
-                self.finished = true;
-            }
-        }
-        stats.metres.fetch_add(self.metres.round() as u64, Relaxed);
-        stats.drivers_online.fetch_sub(1, Relaxed);
-        if let Some(mut ws) = self.ws.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
-        }
+        Some(clock)
     }
-}
 
-/// The next message of the socket; never resolves without one.
-async fn recv(
-    ws: &mut Option<Ws>,
-) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
-    match ws {
-        Some(ws) => ws.next().await,
-        None => std::future::pending().await,
+    /// Plays the events due by now, each at its time, then the world up to now.
+    async fn on_wake(&mut self, clock: &Clock) {
+        let now = clock.now_s();
+        while self.events.first().is_some_and(|e| e.0 <= now) {
+            let (t, e) = self.events.remove(0);
+            self.advance(t.min(now)).await;
+            self.on_event(e, t, clock).await;
+        }
+        self.advance(now).await;
+    }
+
+    /// The periodic position, and the minute's online and busy time.
+    async fn on_tick(&mut self, clock: &Clock) {
+        let stats = self.fleet.stats.clone();
+        let now = clock.now_s();
+        self.advance(now).await;
+        self.send_position().await;
+        stats.positions.fetch_add(1, Relaxed);
+        let m = stats.minute(now);
+        m.positions.fetch_add(1, Relaxed);
+        if !self.offline && !self.ending {
+            let interval_ms = (self.fleet.interval_s * 1000.0) as u64;
+            m.online_ms.fetch_add(interval_ms, Relaxed);
+            let busy = !self.plan.is_empty()
+                || !matches!(self.phase, Phase::Idle | Phase::Driving { stop: None, .. });
+            if busy {
+                m.busy_ms.fetch_add(interval_ms, Relaxed);
+            }
+        }
     }
 }

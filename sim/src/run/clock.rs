@@ -16,7 +16,7 @@ impl Clock {
     pub fn start(speedup: f64) -> Self {
         Self {
             t0: Instant::now(),
-            epoch0_ms: dispatch_engine::time::now_ms(),
+            epoch0_ms: crate::common::now_ms(),
             speedup,
         }
     }

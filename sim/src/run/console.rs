@@ -3,13 +3,13 @@
 //! assigned (created → assigned latency) or declared unassignable. Driver batches are
 //! read and dropped. Also the progress display.
 
-use super::bots::decode;
 use super::clock::Clock;
 use super::metrics::Stats;
+use crate::client::{decode, open_socket, ws_message, Ws};
 use crate::scenario::clock_label;
 use anyhow::{bail, Context};
 use dispatch_protocol::{
-    encode, ClientFrame, ConsoleMessage, Encoded, Encoding, OrderStatus, ServerMessage,
+    encode, ClientFrame, ConsoleMessage, Encoding, OrderStatus, ServerMessage,
 };
 use futures_util::{SinkExt, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -18,27 +18,17 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connects and subscribes; returns once the snapshot arrived (so no order created
 /// afterwards can be missed).
 pub async fn subscribe(ws_base: &str, token: &str, bbox: [f64; 4]) -> anyhow::Result<Ws> {
     let url = format!("{ws_base}/ws/console?token={token}");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
-        .await
-        .context("console connect")?;
+    let mut ws = open_socket(&url).await.context("console connect")?;
     let msg = ClientFrame {
         seq: None,
         msg: ConsoleMessage::Subscribe { bbox: Some(bbox) },
     };
-    let bytes = match encode(Encoding::Bincode, &msg) {
-        Encoded::Binary(b) => b,
-        Encoded::Text(t) => t.into_bytes(),
-    };
-    ws.send(Message::Binary(bytes.into())).await?;
+    ws.send(ws_message(encode(Encoding::Bincode, &msg))).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let m = tokio::time::timeout_at(deadline, ws.next())

@@ -6,6 +6,7 @@
 use super::clock::Clock;
 use super::demand::PlannedOrder;
 use super::metrics::{Stats, CANCELLED, CANCEL_REFUSED, CREATED, POST_FAILED};
+use crate::common::error_code;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -40,15 +41,6 @@ pub fn body(id: &str, o: &PlannedOrder, clock: &Clock, service_s: u32) -> Value 
         dropoff["due_ms"] = clock.epoch_ms_at(due).into();
     }
     json!({"id": id, "pickup": pickup, "dropoff": dropoff, "size": o.size})
-}
-
-/// An error code from an engine answer (`{"error":{"code":…}}`), else `http_<status>`.
-async fn error_code(resp: reqwest::Response) -> String {
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    body["error"]["code"]
-        .as_str()
-        .map_or_else(|| format!("http_{status}"), str::to_string)
 }
 
 impl Intake {

@@ -229,6 +229,7 @@ fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
+/// `part` of `whole` in percent; of nothing it is all (no pickup was late).
 fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         100.0
@@ -237,85 +238,11 @@ fn pct(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Fills the report's totals, latencies and minutes from what the run saw.
-pub fn fill(
-    report: &mut Report,
-    stats: &Stats,
-    planned: &[PlannedOrder],
-    start_s: f64,
-    wall_s: f64,
-) {
-    let mut t = Totals::default();
-    let (mut pick_on_time, mut drop_on_time) = (0u64, 0u64);
-    let mut route_by_minute: Vec<Histogram<u64>> =
-        stats.minutes.iter().map(|_| micros_histogram()).collect();
-    for (n, track) in stats.orders.iter().enumerate() {
-        let f = track.flags.load(Relaxed);
-        if f & CREATED == 0 {
-            continue;
-        }
-        let o = &planned[n];
-        t.created += 1;
-        if track.assigned_ns.load(Relaxed) != 0 {
-            t.assigned += 1;
-        }
-        if f & UNASSIGNABLE != 0 {
-            t.unassignable += 1;
-        }
-        if f & CANCELLED != 0 {
-            t.cancelled += 1;
-        }
-        if f & FAILED != 0 {
-            t.failed += 1;
-        }
-        if f & PICKED_UP != 0 {
-            t.picked_up += 1;
-            let at = track.pickup_arrived_ms.load(Relaxed);
-            let late =
-                matches!(o.pickup_due_s, Some(due) if at != 0 && (at - 1) as f64 > due * 1000.0);
-            if !late {
-                pick_on_time += 1;
-            }
-        }
-        if f & DELIVERED != 0 {
-            t.delivered += 1;
-            let at = track.dropoff_arrived_ms.load(Relaxed);
-            let late =
-                matches!(o.dropoff_due_s, Some(due) if at != 0 && (at - 1) as f64 > due * 1000.0);
-            if !late {
-                drop_on_time += 1;
-            }
-        }
-        let (sent, routed) = (track.sent_ns.load(Relaxed), track.routed_ns.load(Relaxed));
-        if sent != 0 && routed != 0 {
-            let m = ((o.at_s / 60.0) as usize).min(route_by_minute.len() - 1);
-            route_by_minute[m].saturating_record(routed.saturating_sub(sent) / 1000);
-        }
-    }
-    t.on_time_pickup_pct = pct(pick_on_time, t.picked_up);
-    t.on_time_delivery_pct = pct(drop_on_time, t.delivered);
-    t.km_driven = stats.metres.load(Relaxed) as f64 / 1000.0;
-    t.km_per_delivered = if t.delivered == 0 {
-        0.0
-    } else {
-        t.km_driven / t.delivered as f64
-    };
-    let (online, busy) = stats.minutes.iter().fold((0u64, 0u64), |(o, b), m| {
-        (o + m.online_ms.load(Relaxed), b + m.busy_ms.load(Relaxed))
-    });
-    t.utilisation_pct = if online == 0 {
-        0.0
-    } else {
-        busy as f64 * 100.0 / online as f64
-    };
-    t.positions_sent = stats.positions.load(Relaxed);
-    t.positions_per_s = if wall_s > 0.0 {
-        t.positions_sent as f64 / wall_s
-    } else {
-        0.0
-    };
-    t.disconnects_injected = stats.disconnects.load(Relaxed);
-    t.reconnects = stats.reconnects.load(Relaxed);
+/// Fills the report's totals, latencies, minutes and errors from what the run saw (its
+/// `wall_s` and `simulated_s` already set).
+pub fn fill(report: &mut Report, stats: &Stats, planned: &[PlannedOrder], start_s: f64) {
+    let (mut t, route_by_minute) = order_totals(stats, planned);
+    fleet_totals(&mut t, stats, report.wall_s);
     report.totals = t;
     report.latency = Latencies {
         created_to_assigned: percentiles(&stats.assigned_hist.lock().expect("histogram lock")),
@@ -340,11 +267,7 @@ pub fn fill(
                 positions: m.positions.load(Relaxed),
                 created_to_route_p50_ms: h.p50_ms,
                 created_to_route_p99_ms: h.p99_ms,
-                utilisation_pct: if online == 0 {
-                    0.0
-                } else {
-                    busy as f64 * 100.0 / online as f64
-                },
+                utilisation_pct: share_pct(busy, online),
                 errors: m.errors.load(Relaxed),
             }
         })
@@ -352,94 +275,189 @@ pub fn fill(
     report.errors = stats.errors.lock().expect("errors lock").clone();
 }
 
+/// The order counts and on-time shares, and per minute of creation the created →
+/// route latencies (µs).
+fn order_totals(stats: &Stats, planned: &[PlannedOrder]) -> (Totals, Vec<Histogram<u64>>) {
+    let mut t = Totals::default();
+    let (mut pick_on_time, mut drop_on_time) = (0u64, 0u64);
+    let mut route_by_minute: Vec<Histogram<u64>> =
+        stats.minutes.iter().map(|_| micros_histogram()).collect();
+    // Arrived (simulated ms + 1; 0: never) no later than the due time, if any.
+    let on_time = |at: u64, due: Option<f64>| !matches!(due, Some(due) if at != 0 && (at - 1) as f64 > due * 1000.0);
+    for (n, track) in stats.orders.iter().enumerate() {
+        let f = track.flags.load(Relaxed);
+        if f & CREATED == 0 {
+            continue;
+        }
+        let o = &planned[n];
+        t.created += 1;
+        t.assigned += u64::from(track.assigned_ns.load(Relaxed) != 0);
+        t.unassignable += u64::from(f & UNASSIGNABLE != 0);
+        t.cancelled += u64::from(f & CANCELLED != 0);
+        t.failed += u64::from(f & FAILED != 0);
+        if f & PICKED_UP != 0 {
+            t.picked_up += 1;
+            pick_on_time += u64::from(on_time(
+                track.pickup_arrived_ms.load(Relaxed),
+                o.pickup_due_s,
+            ));
+        }
+        if f & DELIVERED != 0 {
+            t.delivered += 1;
+            drop_on_time += u64::from(on_time(
+                track.dropoff_arrived_ms.load(Relaxed),
+                o.dropoff_due_s,
+            ));
+        }
+        let (sent, routed) = (track.sent_ns.load(Relaxed), track.routed_ns.load(Relaxed));
+        if sent != 0 && routed != 0 {
+            let m = ((o.at_s / 60.0) as usize).min(route_by_minute.len() - 1);
+            route_by_minute[m].saturating_record(routed.saturating_sub(sent) / 1000);
+        }
+    }
+    t.on_time_pickup_pct = pct(pick_on_time, t.picked_up);
+    t.on_time_delivery_pct = pct(drop_on_time, t.delivered);
+    (t, route_by_minute)
+}
+
+/// The fleet's distance, utilisation, positions and socket injections.
+fn fleet_totals(t: &mut Totals, stats: &Stats, wall_s: f64) {
+    t.km_driven = stats.metres.load(Relaxed) as f64 / 1000.0;
+    t.km_per_delivered = if t.delivered == 0 {
+        0.0
+    } else {
+        t.km_driven / t.delivered as f64
+    };
+    let (online, busy) = stats.minutes.iter().fold((0u64, 0u64), |(o, b), m| {
+        (o + m.online_ms.load(Relaxed), b + m.busy_ms.load(Relaxed))
+    });
+    t.utilisation_pct = share_pct(busy, online);
+    t.positions_sent = stats.positions.load(Relaxed);
+    t.positions_per_s = if wall_s > 0.0 {
+        t.positions_sent as f64 / wall_s
+    } else {
+        0.0
+    };
+    t.disconnects_injected = stats.disconnects.load(Relaxed);
+    t.reconnects = stats.reconnects.load(Relaxed);
+}
+
+/// `part` of `whole` in percent (0 when `whole` is 0).
+fn share_pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
 /// Checks every budget the scenario sets against the filled report.
 pub fn budgets(b: &Budgets, r: &Report) -> Vec<BudgetResult> {
-    let t = &r.totals;
-    let mut out = Vec::new();
-    let mut at_most = |name: &str, limit: Option<f64>, actual: f64| {
-        if let Some(limit) = limit {
-            out.push(BudgetResult {
+    checks(b, r)
+        .into_iter()
+        .filter_map(|(name, limit, actual, bound)| {
+            let limit = limit?;
+            Some(BudgetResult {
                 name: name.to_string(),
                 limit,
                 actual,
-                passed: actual <= limit,
-            });
-        }
-    };
+                passed: match bound {
+                    Bound::AtMost => actual <= limit,
+                    Bound::AtLeast => actual >= limit,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Which side of its limit a budget's actual value must stay.
+enum Bound {
+    AtMost,
+    AtLeast,
+}
+
+/// Every budget in report order: name, limit (when the scenario sets one), actual.
+fn checks(b: &Budgets, r: &Report) -> [(&'static str, Option<f64>, f64, Bound); 10] {
+    use Bound::{AtLeast, AtMost};
+    let t = &r.totals;
     let a = &r.latency.created_to_assigned;
     let rt = &r.latency.created_to_route;
     // A latency budget with no samples is missed: nothing was measured.
     let lat = |p: &Percentiles, v: f64| if p.n == 0 { f64::INFINITY } else { v };
-    at_most(
-        "p50_created_to_assigned_ms",
-        b.p50_created_to_assigned_ms,
-        lat(a, a.p50_ms),
-    );
-    at_most(
-        "p99_created_to_assigned_ms",
-        b.p99_created_to_assigned_ms,
-        lat(a, a.p99_ms),
-    );
-    at_most(
-        "p50_created_to_route_ms",
-        b.p50_created_to_route_ms,
-        lat(rt, rt.p50_ms),
-    );
-    at_most(
-        "p99_created_to_route_ms",
-        b.p99_created_to_route_ms,
-        lat(rt, rt.p99_ms),
-    );
-    at_most(
-        "max_errors",
-        b.max_errors.map(|v| v as f64),
-        r.errors.values().sum::<u64>() as f64,
-    );
-    at_most(
-        "max_unassignable_pct",
-        b.max_unassignable_pct,
-        if t.created == 0 {
-            0.0
-        } else {
-            pct(t.unassignable, t.created)
-        },
-    );
-    let mut at_least = |name: &str, limit: Option<f64>, actual: f64| {
-        if let Some(limit) = limit {
-            out.push(BudgetResult {
-                name: name.to_string(),
-                limit,
-                actual,
-                passed: actual >= limit,
-            });
-        }
-    };
-    let served = t.created.saturating_sub(t.cancelled);
-    at_least(
-        "min_delivered_pct",
-        b.min_delivered_pct,
-        if served == 0 {
-            0.0
-        } else {
-            pct(t.delivered, served)
-        },
-    );
-    at_least(
-        "min_delivered_on_time_pct",
-        b.min_delivered_on_time_pct,
-        t.on_time_delivery_pct,
-    );
-    at_least(
-        "min_pickup_on_time_pct",
-        b.min_pickup_on_time_pct,
-        t.on_time_pickup_pct,
-    );
-    at_least(
-        "min_positions_per_s",
-        b.min_positions_per_s,
-        t.positions_per_s,
-    );
-    out
+    let unassignable = share_pct(t.unassignable, t.created);
+    let delivered = share_pct(t.delivered, t.created.saturating_sub(t.cancelled));
+    let errors = r.errors.values().sum::<u64>() as f64;
+    [
+        (
+            "p50_created_to_assigned_ms",
+            b.p50_created_to_assigned_ms,
+            lat(a, a.p50_ms),
+            AtMost,
+        ),
+        (
+            "p99_created_to_assigned_ms",
+            b.p99_created_to_assigned_ms,
+            lat(a, a.p99_ms),
+            AtMost,
+        ),
+        (
+            "p50_created_to_route_ms",
+            b.p50_created_to_route_ms,
+            lat(rt, rt.p50_ms),
+            AtMost,
+        ),
+        (
+            "p99_created_to_route_ms",
+            b.p99_created_to_route_ms,
+            lat(rt, rt.p99_ms),
+            AtMost,
+        ),
+        ("max_errors", b.max_errors.map(|v| v as f64), errors, AtMost),
+        (
+            "max_unassignable_pct",
+            b.max_unassignable_pct,
+            unassignable,
+            AtMost,
+        ),
+        ("min_delivered_pct", b.min_delivered_pct, delivered, AtLeast),
+        (
+            "min_delivered_on_time_pct",
+            b.min_delivered_on_time_pct,
+            t.on_time_delivery_pct,
+            AtLeast,
+        ),
+        (
+            "min_pickup_on_time_pct",
+            b.min_pickup_on_time_pct,
+            t.on_time_pickup_pct,
+            AtLeast,
+        ),
+        (
+            "min_positions_per_s",
+            b.min_positions_per_s,
+            t.positions_per_s,
+            AtLeast,
+        ),
+    ]
+}
+
+/// The report's engine metrics: the selected series of the final `/metrics` scrape and
+/// the simulator's own race counters.
+pub fn fill_engine_metrics(report: &mut Report, stats: &Stats, text: &str) {
+    report.engine_metrics = engine_metrics(text);
+    for (k, v) in [
+        (
+            "sim:cancel_refused_after_pickup",
+            stats.cancel_refused.load(Relaxed),
+        ),
+        ("sim:stop_done_cancel_races", stats.stop_races.load(Relaxed)),
+        (
+            "sim:console_driver_batches_dropped",
+            stats.console_dropped.load(Relaxed),
+        ),
+    ] {
+        report.engine_metrics.insert(k.to_string(), v as f64);
+    }
 }
 
 /// The engine series kept in the report (every label set of each).

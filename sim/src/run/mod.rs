@@ -6,8 +6,9 @@
 //!
 //! Without `--url` the run starts the engine (a free 127.0.0.1 port, a temporary data
 //! dir; in-process, or as a child process when the fleet needs more open files than one
-//! process may hold: `engine.rs`) with its travel model set to the scenario's world: `travel.speed_kmh` = the
-//! fleet's speed × speed-up (the engine plans in real time), the fleet's detour factor,
+//! process may hold: `crate::target`) with its travel model set to the scenario's world:
+//! `travel.speed_kmh` = the fleet's speed × speed-up (the engine plans in real time),
+//! the fleet's detour factor,
 //! a flat hourly profile, the area as `service_area`, and the engine's human-scale
 //! timeouts (disconnect grace, silence, ETA push threshold, unassignable retry,
 //! rebalance) divided by the speed-up with floors. With `--url` the engine is used as it
@@ -17,23 +18,23 @@ mod bots;
 mod clock;
 mod console;
 mod demand;
-mod engine;
 mod intake;
 mod metrics;
 
-use crate::common::{http_client, metrics_text, run_prefix, wait_healthy};
+use crate::common::{http_client, metrics_text, register_drivers, run_prefix, wait_healthy};
 use crate::report::{self, Report};
 use crate::scenario::Scenario;
+use crate::target::{base_config, Config, EngineMode, Launch, Options, Target};
 use anyhow::{bail, Context};
 use bots::{Bot, Fleet};
 use clock::Clock;
-use dispatch_engine::config::Config;
-use serde_json::{json, Value};
+use demand::PlannedDriver;
+use metrics::Stats;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 #[derive(clap::Args, Debug)]
@@ -68,8 +69,8 @@ pub struct Args {
     /// Without --url: run the engine in this process (embedded), as a child process
     /// (`dispatch serve` beside this binary), or embedded unless the open-file limit is
     /// too low for the fleet (auto).
-    #[arg(long, value_enum, default_value_t = engine::EngineMode::Auto)]
-    engine: engine::EngineMode,
+    #[arg(long, value_enum, default_value_t = EngineMode::Auto)]
+    engine: EngineMode,
     /// The `dispatch` binary for --engine process (default: beside this executable).
     #[arg(long, env = "DISPATCH_BIN")]
     engine_bin: Option<PathBuf>,
@@ -133,7 +134,7 @@ pub fn engine_config(s: &Scenario, base: Config) -> anyhow::Result<Config> {
 
 /// `YYYYMMDD-HHMMSS` (UTC) of now, for the default output directory.
 fn utc_stamp() -> String {
-    let secs = dispatch_engine::time::now_ms() / 1000;
+    let secs = crate::common::now_ms() / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -151,52 +152,6 @@ fn utc_stamp() -> String {
         (rem / 60) % 60,
         rem % 60
     )
-}
-
-async fn register(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    ids: &[String],
-    capacity: u32,
-) -> anyhow::Result<Vec<String>> {
-    let mut tokens = vec![String::new(); ids.len()];
-    let idx: Vec<usize> = (0..ids.len()).collect();
-    for chunk in idx.chunks(64) {
-        let mut set = JoinSet::new();
-        for &i in chunk {
-            let (http, url, token, id) = (
-                http.clone(),
-                format!("{base}/v1/drivers"),
-                token.to_string(),
-                ids[i].clone(),
-            );
-            set.spawn(async move {
-                let resp = http
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&json!({"id": id, "capacity": capacity}))
-                    .send()
-                    .await
-                    .with_context(|| format!("registering driver {id}"))?;
-                let status = resp.status().as_u16();
-                let body: Value = resp.json().await.unwrap_or(Value::Null);
-                if status != 200 && status != 201 {
-                    bail!("registering driver {id}: HTTP {status} {body}");
-                }
-                let t = body["token"]
-                    .as_str()
-                    .with_context(|| format!("no token for driver {id}"))?
-                    .to_string();
-                anyhow::Ok((i, t))
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            let (i, t) = r??;
-            tokens[i] = t;
-        }
-    }
-    Ok(tokens)
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -236,10 +191,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         )
     })?;
     if args.print_engine_config {
-        let base = match &args.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
+        let base = base_config(args.config.as_deref())?;
         print!("{}", engine_config(&s, base)?.to_toml());
         return Ok(());
     }
@@ -267,77 +219,147 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The engine the scenario runs against (`config` is the configuration it needs). With
+/// --url the engine is used as it is configured: print what it should plan with.
+async fn open_engine(
+    args: &Args,
+    s: &Scenario,
+    config: &Config,
+    log: &Path,
+) -> anyhow::Result<Target> {
+    let options = Options {
+        url: args.url.as_deref(),
+        token: args.token.as_deref(),
+        refused_with_url: args.config.is_some().then_some("--config"),
+        launch: Some(Launch {
+            mode: args.engine,
+            engine_bin: args.engine_bin.as_deref(),
+            log,
+            sockets: s.fleet.size as u64,
+        }),
+    };
+    let engine = Target::open(&options, || Ok(config.clone())).await?;
+    if engine.is_external() {
+        eprintln!(
+            "note: the engine at {} should plan in this scenario's time: [travel] speed_kmh = {}, detour_factor = {}, hourly_speed_factor = 24 × {}; [regions] service_area = {:?}",
+            engine.base, config.travel.speed_kmh, config.travel.detour_factor, config.travel.hourly_speed_factor[0], s.area.bbox
+        );
+    }
+    Ok(engine)
+}
+
 /// Runs the scenario against the engine and returns the filled report.
 async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<Report> {
     let plan = demand::plan(s, s.seed);
-    let base = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
-    let log = out_dir.join("engine.log");
-    let options = engine::Options {
-        url: args.url.as_deref(),
-        token: args.token.as_deref(),
-        config: args.config.as_deref(),
-        mode: args.engine,
-        engine_bin: args.engine_bin.as_deref(),
-        log: &log,
-    };
-    let engine = engine::open(&options, s, engine_config(s, base)?).await?;
+    let config = engine_config(s, base_config(args.config.as_deref())?)?;
+    let engine = open_engine(args, s, &config, &out_dir.join("engine.log")).await?;
     let http = http_client(256)?;
     wait_healthy(&http, &engine.base).await?;
-    let ws_base = engine.base.replacen("http", "ws", 1);
-    let setup = Instant::now();
     let prefix = run_prefix();
+    let tokens = register(s, &engine, &http, &prefix, plan.orders.len()).await?;
+    let total_s = s.duration_s() + s.drain_s();
+    let minutes = (total_s / 60.0).ceil() as usize + 1;
+    let stats = Arc::new(Stats::new(format!("{prefix}o"), plan.orders.len(), minutes));
+    let planned = Arc::new(plan.orders);
+    let fleet = Fleet::new(s, engine.ws_base(), stats.clone(), planned.clone());
+    // The console first, so no order change is missed.
+    let console_ws = console::subscribe(&engine.ws_base(), &engine.console, s.area.bbox).await?;
+    let (clock_tx, clock_rx) = watch::channel::<Option<Clock>>(None);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let bots = start_bots(Arc::new(fleet), &plan.drivers, &tokens, clock_rx, &stop_rx).await;
+
+    // The clock starts.
+    let cpu_at_start = engine.cpu_seconds();
+    let clock = Clock::start(s.speedup);
+    let _ = clock_tx.send(Some(clock));
+    let watcher = tokio::spawn(console::watch_orders(
+        console_ws,
+        (engine.ws_base(), engine.console.clone(), s.area.bbox),
+        stats.clone(),
+        clock,
+        stop_rx.clone(),
+    ));
+    let progress = tokio::spawn(console::progress(
+        stats.clone(),
+        clock,
+        s.start_s(),
+        total_s,
+        stop_rx,
+    ));
+    let intake = Arc::new(intake::Intake {
+        http: http.clone(),
+        base: engine.base.clone(),
+        token: engine.console.clone(),
+        stats: stats.clone(),
+        planned: planned.clone(),
+        clock,
+        engine_service_s: (s.fleet.service_s / s.speedup).round() as u32,
+        sent: AtomicUsize::new(0),
+    });
+    let (simulated_s, wall_s) = demand_then_drain(s, intake, clock).await;
+    let _ = stop_tx.send(true);
+    let _ = progress.await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
+    stop_bots(bots).await;
+    let metrics = metrics_text(&http, &engine.base).await;
+    let cpu = cpu_use(cpu_at_start, engine.cpu_seconds());
+    let mut report = Report {
+        scenario: s.name.clone(),
+        seed: s.seed,
+        engine: engine.label(),
+        cpu,
+        wall_s,
+        simulated_s,
+        speedup: s.speedup,
+        drivers: s.fleet.size as u64,
+        ..Report::default()
+    };
+    metrics::fill(&mut report, &stats, &planned, s.start_s());
+    metrics::fill_engine_metrics(&mut report, &stats, &metrics);
+    report.budgets = metrics::budgets(&s.budgets, &report);
+    report.passed = report.budgets.iter().all(|b| b.passed);
+    engine.close().await?;
+    Ok(report)
+}
+
+/// Registers the fleet's drivers `<prefix>d<i>` and answers their tokens.
+async fn register(
+    s: &Scenario,
+    engine: &Target,
+    http: &reqwest::Client,
+    prefix: &str,
+    orders: usize,
+) -> anyhow::Result<Vec<String>> {
+    let setup = Instant::now();
     let ids: Vec<String> = (0..s.fleet.size).map(|i| format!("{prefix}d{i}")).collect();
-    let tokens = register(&http, &engine.base, &engine.token, &ids, s.fleet.capacity).await?;
+    let console = (engine.base.as_str(), engine.console.as_str());
+    let tokens = register_drivers(http, console, &ids, Some(s.fleet.capacity)).await?;
     eprintln!(
-        "{}: {} drivers registered in {:.1} s; {} orders planned over {} simulated minutes at {}x",
+        "{}: {} drivers registered in {:.1} s; {orders} orders planned over {} simulated minutes at {}x",
         s.name,
         ids.len(),
         setup.elapsed().as_secs_f64(),
-        plan.orders.len(),
         s.duration_min,
         s.speedup
     );
-    let total_s = s.duration_s() + s.drain_s();
-    let minutes = (total_s / 60.0).ceil() as usize + 1;
-    let stats = Arc::new(metrics::Stats::new(
-        format!("{prefix}o"),
-        plan.orders.len(),
-        minutes,
-    ));
-    let planned = Arc::new(plan.orders);
-    let homes = if s.fleet.idle == crate::scenario::Idle::ReturnToHotspot {
-        s.hotspots.iter().map(|h| (h.lat, h.lon)).collect()
-    } else {
-        Vec::new()
-    };
-    let fleet = Arc::new(Fleet {
-        ws_base: ws_base.clone(),
-        stats: stats.clone(),
-        planned: planned.clone(),
-        speed_mps: s.fleet.speed_kmh / 3.6 / s.fleet.detour_factor,
-        detour: s.fleet.detour_factor,
-        service_s: s.fleet.service_s,
-        interval_s: s.fleet.position_interval_s,
-        homes,
-        end_s: s.duration_s(),
-        connects: Semaphore::new(128),
-    });
+    Ok(tokens)
+}
 
-    // The console first, so no order change is missed.
-    let console_ws = console::subscribe(&ws_base, &engine.token, s.area.bbox).await?;
-
-    // Bots: those on shift at the start connect now, the others at their shift start.
-    let (clock_tx, clock_rx) = watch::channel::<Option<Clock>>(None);
-    let (stop_tx, stop_rx) = watch::channel(false);
+/// Starts a bot per driver: those on shift at the start connect now (this waits for
+/// them), the others at their shift start.
+async fn start_bots(
+    fleet: Arc<Fleet>,
+    drivers: &[PlannedDriver],
+    tokens: &[String],
+    clock: watch::Receiver<Option<Clock>>,
+    stop: &watch::Receiver<bool>,
+) -> JoinSet<()> {
     let (ready_tx, mut ready_rx) = mpsc::channel::<bool>(1024);
     let mut bots = JoinSet::new();
     let connect_started = Instant::now();
-    for (d, token) in plan.drivers.iter().zip(&tokens) {
+    for (d, token) in drivers.iter().zip(tokens) {
         let bot = Bot::new(fleet.clone(), token, d);
-        bots.spawn(bot.run(clock_rx.clone(), ready_tx.clone(), stop_rx.clone()));
+        bots.spawn(bot.run(clock.clone(), ready_tx.clone(), stop.clone()));
     }
     drop(ready_tx);
     let (mut early, mut early_failed) = (0usize, 0usize);
@@ -357,44 +379,17 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
             String::new()
         }
     );
+    bots
+}
 
-    // The clock starts.
-    let cpu_at_start = (
-        engine::cpu_seconds(None).unwrap_or(0.0),
-        engine.pid().and_then(|p| engine::cpu_seconds(Some(p))),
-    );
-    let clock = Clock::start(s.speedup);
-    let _ = clock_tx.send(Some(clock));
-    let watcher = tokio::spawn(console::watch_orders(
-        console_ws,
-        (ws_base.clone(), engine.token.clone(), s.area.bbox),
-        stats.clone(),
-        clock,
-        stop_rx.clone(),
-    ));
-    let progress = tokio::spawn(console::progress(
-        stats.clone(),
-        clock,
-        s.start_s(),
-        total_s,
-        stop_rx.clone(),
-    ));
-    let intake = Arc::new(intake::Intake {
-        http: http.clone(),
-        base: engine.base.clone(),
-        token: engine.token.clone(),
-        stats: stats.clone(),
-        planned: planned.clone(),
-        clock,
-        engine_service_s: (s.fleet.service_s / s.speedup).round() as u32,
-        sent: AtomicUsize::new(0),
-    });
+/// Posts (and cancels) the demand for the simulated duration (bounded: a slipping
+/// schedule may take at most a quarter longer in real time), then drains until no
+/// order is open or the drain time is over. Answers simulated and wall seconds.
+async fn demand_then_drain(s: &Scenario, intake: Arc<intake::Intake>, clock: Clock) -> (f64, f64) {
+    let stats = &intake.stats;
     let (gen_stop_tx, gen_stop_rx) = watch::channel(false);
     let posting = tokio::spawn(intake.clone().post_orders(256, gen_stop_rx.clone()));
     let cancelling = tokio::spawn(intake.clone().cancel_orders(gen_stop_rx));
-
-    // Demand for the simulated duration (bounded: a slipping schedule may take at most
-    // a quarter longer in real time), then the drain.
     let demand_deadline = clock.instant_at(s.duration_s())
         + Duration::from_secs_f64(s.duration_s() / s.speedup * 0.25 + 30.0);
     tokio::time::sleep_until(clock.instant_at(s.duration_s())).await;
@@ -405,7 +400,7 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
         eprintln!("order posting did not finish in time; stopping it");
         stats.error("intake_overrun", &clock);
     }
-    let drain_end = clock.instant_at(total_s);
+    let drain_end = clock.instant_at(s.duration_s() + s.drain_s());
     loop {
         let open = stats.open_orders(intake.sent.load(Relaxed));
         if open == 0 || tokio::time::Instant::now() >= drain_end {
@@ -413,54 +408,26 @@ async fn simulate(s: &Scenario, args: &Args, out_dir: &Path) -> anyhow::Result<R
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let simulated_s = clock.now_s();
-    let wall_s = clock.wall_s();
+    let times = (clock.now_s(), clock.wall_s());
     let _ = gen_stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), cancelling).await;
-    let _ = stop_tx.send(true);
-    let _ = progress.await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), watcher).await;
-    let bots_deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while let Ok(Some(_)) = tokio::time::timeout_at(bots_deadline, bots.join_next()).await {}
-    bots.abort_all();
-    let metrics = metrics_text(&http, &engine.base).await;
+    times
+}
 
-    let mut report = Report {
-        scenario: s.name.clone(),
-        seed: s.seed,
-        engine: engine.label(),
-        cpu: report::CpuUse {
-            simulator_s: engine::cpu_seconds(None).unwrap_or(0.0) - cpu_at_start.0,
-            engine_s: engine
-                .pid()
-                .and_then(|p| Some(engine::cpu_seconds(Some(p))? - cpu_at_start.1?)),
-            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-        },
-        wall_s,
-        simulated_s,
-        speedup: s.speedup,
-        drivers: s.fleet.size as u64,
-        ..Report::default()
-    };
-    metrics::fill(&mut report, &stats, &planned, s.start_s(), wall_s);
-    report.engine_metrics = metrics::engine_metrics(&metrics);
-    for (k, v) in [
-        (
-            "sim:cancel_refused_after_pickup",
-            stats.cancel_refused.load(Relaxed),
-        ),
-        ("sim:stop_done_cancel_races", stats.stop_races.load(Relaxed)),
-        (
-            "sim:console_driver_batches_dropped",
-            stats.console_dropped.load(Relaxed),
-        ),
-    ] {
-        report.engine_metrics.insert(k.to_string(), v as f64);
+/// Waits for the bots to end (15 s at most), then ends the rest.
+async fn stop_bots(mut bots: JoinSet<()>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, bots.join_next()).await {}
+    bots.abort_all();
+}
+
+/// CPU each side used between two readings of `Target::cpu_seconds`.
+fn cpu_use(start: (Option<f64>, Option<f64>), end: (Option<f64>, Option<f64>)) -> report::CpuUse {
+    report::CpuUse {
+        simulator_s: end.0.unwrap_or(0.0) - start.0.unwrap_or(0.0),
+        engine_s: end.1.zip(start.1).map(|(end, start)| end - start),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
     }
-    report.budgets = metrics::budgets(&s.budgets, &report);
-    report.passed = report.budgets.iter().all(|b| b.passed);
-    engine.stop().await?;
-    Ok(report)
 }
 
 #[cfg(test)]
