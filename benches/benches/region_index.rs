@@ -28,7 +28,7 @@ fn bench(c: &mut Criterion) {
     let pts = points(&mut rng);
     let ids: Vec<String> = (0..DRIVERS).map(|i| format!("driver-{i}")).collect();
 
-    let mut index = RegionIndex::new(60.2);
+    let mut index = RegionIndex::new(60.2, 24.95);
     for (id, (lat, lon)) in ids.iter().zip(&pts) {
         index.upsert(
             id,

@@ -47,6 +47,11 @@ pub struct App {
     next_session: AtomicU64,
 }
 
+/// Positions and orders beyond this latitude are refused: near a pole a cell of the
+/// grid is metres wide, and the candidate search (at most `core::grid::MAX_RINGS` rings
+/// of cells) would not reach drivers a few kilometres away.
+pub const MAX_SERVED_LAT: f64 = 85.0;
+
 /// Shards of [`App::order_locks`].
 const ORDER_LOCK_SHARDS: usize = 1024;
 
@@ -134,6 +139,11 @@ impl App {
     /// in a region that exists or fits under `regions.max_regions`. The error says why
     /// not, for an `out_of_service_area` answer.
     pub fn serves(&self, lat: f64, lon: f64) -> Result<(), String> {
+        if lat.abs() > MAX_SERVED_LAT {
+            return Err(format!(
+                "beyond ±{MAX_SERVED_LAT}° latitude: the region grid does not serve the polar caps"
+            ));
+        }
         if let Some(area) = &self.config.regions.service_area {
             if !in_bbox(area, lat, lon) {
                 return Err("outside the service area".into());

@@ -66,7 +66,7 @@ impl Regions {
                 RegionActor::spawn(
                     self.system.arbiter(),
                     key,
-                    self.grid.center_lat(key),
+                    self.grid.center(key),
                     self.setup.clone(),
                     self.clone(),
                 )

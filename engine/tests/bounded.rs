@@ -59,3 +59,65 @@ async fn positions_scattered_over_the_globe_create_no_more_regions_than_the_cap(
     assert_eq!(body["error"]["code"], "out_of_service_area");
     e.spawned.stop().await.unwrap();
 }
+
+/// Across the antimeridian a driver 1.6 km away is found and gets the order; the polar
+/// caps, where grid cells are metres wide, are refused clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_works_across_the_antimeridian_and_refuses_the_poles() {
+    let e = Engine::start(|c| c.dispatch.tick_ms = 20).await;
+    let token = e.register("dateline").await;
+    let mut ws = e.driver("dateline", &token).await;
+    send(&mut ws, json!({"type": "status", "status": "available"})).await;
+    send(
+        &mut ws,
+        json!({"type": "position", "lat": -17.0, "lon": 179.995, "ts_ms": 1}),
+    )
+    .await;
+    let found = e
+        .wait_nearest(-17.0, -179.995, 1, "available", |f| !f.is_empty())
+        .await;
+    assert_eq!(found[0]["id"], "dateline");
+    assert!(
+        found[0]["distance_m"].as_f64().unwrap() < 1_200.0,
+        "{found:?}"
+    );
+    let r = e
+        .http
+        .post(e.url("/v1/orders"))
+        .bearer_auth(&e.console)
+        .json(&json!({"id": "fiji", "pickup": {"lat": -17.0, "lon": -179.995}, "dropoff": {"lat": -17.01, "lon": 179.99}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    loop {
+        let m = recv_json(&mut ws).await;
+        if m["type"] == "route" {
+            assert_eq!(m["route"]["stops"][0]["order_id"], "fiji", "{m}");
+            break;
+        }
+    }
+    // The poles: a position and an order there are refused, saying why.
+    send(
+        &mut ws,
+        json!({"type": "position", "seq": 7, "lat": 89.9, "lon": 0.0, "ts_ms": 2}),
+    )
+    .await;
+    let m = recv_json(&mut ws).await;
+    assert_eq!(
+        (m["code"].as_str(), m["ref"].as_u64()),
+        (Some("out_of_service_area"), Some(7)),
+        "{m}"
+    );
+    assert!(m["message"].as_str().unwrap().contains("polar"), "{m}");
+    let r = e
+        .http
+        .post(e.url("/v1/orders"))
+        .bearer_auth(&e.console)
+        .json(&json!({"pickup": {"lat": -89.9, "lon": 0.0}, "dropoff": {"lat": -89.9, "lon": 1.0}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    e.spawned.stop().await.unwrap();
+}

@@ -119,7 +119,7 @@ impl RegionActor {
     pub fn spawn(
         arbiter: &ArbiterHandle,
         key: RegionKey,
-        origin_lat: f64,
+        center: (f64, f64),
         setup: RegionSetup,
         regions: Arc<Regions>,
     ) -> RegionHandle {
@@ -133,7 +133,7 @@ impl RegionActor {
             ctx.set_mailbox_capacity(setup.mailbox);
             RegionActor {
                 key,
-                index: RegionIndex::new(origin_lat),
+                index: RegionIndex::new(center.0, center.1),
                 inbox: actor_inbox,
                 dirty: HashMap::new(),
                 feed: setup.feed,
@@ -214,7 +214,7 @@ impl RegionActor {
             // Every region whose orders may take a driver of this cell as a candidate.
             let grid = self.regions.grid();
             let rings = grid.rings_within(self.key, self.shared.config.candidate_radius_m);
-            for key in (1..=rings).flat_map(|r| self.key.ring(r)) {
+            for key in (1..=rings).flat_map(|r| grid.ring(self.key, r)) {
                 if let Some(n) = self.regions.get(key) {
                     let _ = n.addr.try_send(SupplyChanged { around: false });
                 }
@@ -295,7 +295,7 @@ impl RegionActor {
         for r in 1..=grid.rings_within(self.key, radius) {
             let bound = kth_distance(&found, k, radius);
             let mut reachable = false;
-            for key in self.key.ring(r) {
+            for key in grid.ring(self.key, r) {
                 if grid.min_distance_m(key, lat, lon) > bound {
                     continue;
                 }

@@ -17,19 +17,24 @@ pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 pub struct LocalProjection {
     /// Metres per degree of longitude at the origin latitude.
     x_scale: f64,
+    /// Longitudes are measured from here, the short way round (a region at the
+    /// antimeridian sees a point at -179.99° next to one at 179.99°).
+    origin_lon: f64,
 }
 
 impl LocalProjection {
-    pub fn new(origin_lat: f64) -> Self {
+    pub fn new(origin_lat: f64, origin_lon: f64) -> Self {
         // Keep a floor so that cells touching a pole still have a usable x scale.
         let cos = origin_lat.to_radians().cos().max(0.01);
         Self {
             x_scale: METRES_PER_DEG * cos,
+            origin_lon,
         }
     }
 
     pub fn project(&self, lat: f64, lon: f64) -> [f64; 2] {
-        [lon * self.x_scale, lat * METRES_PER_DEG]
+        let dlon = super::grid::near_lon(lon, self.origin_lon) - self.origin_lon;
+        [dlon * self.x_scale, lat * METRES_PER_DEG]
     }
 }
 
@@ -47,7 +52,7 @@ mod tests {
 
     #[test]
     fn projection_is_close_to_haversine_nearby() {
-        let p = LocalProjection::new(60.17);
+        let p = LocalProjection::new(60.17, 24.94);
         let a = p.project(60.17, 24.94);
         let b = p.project(60.19, 24.98);
         let proj = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();

@@ -68,10 +68,36 @@ impl Grid {
         // the quotients fit an i32 comfortably.
         let row = (lat / self.cell_deg).floor();
         let col = (lon / self.cell_deg).floor();
-        RegionKey {
+        self.wrap(RegionKey {
             row: row as i32,
             col: col as i32,
+        })
+        .expect("a validated coordinate lies on the grid")
+    }
+
+    /// The cell a key names on the globe: columns wrap around the antimeridian (a ring
+    /// of cells east of 180° continues at -180°, and 180° itself is -180°); rows beyond
+    /// a pole name no cell (`None`).
+    pub fn wrap(&self, key: RegionKey) -> Option<RegionKey> {
+        let first_col = (-180.0 / self.cell_deg).floor() as i32;
+        let cols = (360.0 / self.cell_deg).round() as i32;
+        let last_row = (90.0 / self.cell_deg).floor() as i32;
+        if key.row < -last_row - 1 || key.row > last_row {
+            return None;
         }
+        Some(RegionKey {
+            row: key.row,
+            col: (key.col - first_col).rem_euclid(cols.max(1)) + first_col,
+        })
+    }
+
+    /// The cells of ring `r` around `key` (see [`RegionKey::ring`]) as they lie on the
+    /// globe: wrapped across the antimeridian, none beyond a pole, none twice.
+    pub fn ring(&self, key: RegionKey, r: i32) -> Vec<RegionKey> {
+        let mut cells: Vec<RegionKey> = key.ring(r).filter_map(|k| self.wrap(k)).collect();
+        cells.sort_unstable();
+        cells.dedup();
+        cells
     }
 
     pub fn bounds(&self, key: RegionKey) -> CellBounds {
@@ -85,9 +111,10 @@ impl Grid {
         }
     }
 
-    pub fn center_lat(&self, key: RegionKey) -> f64 {
+    /// The cell's centre `(lat, lon)`.
+    pub fn center(&self, key: RegionKey) -> (f64, f64) {
         let b = self.bounds(key);
-        (b.min_lat + b.max_lat) / 2.0
+        ((b.min_lat + b.max_lat) / 2.0, (b.min_lon + b.max_lon) / 2.0)
     }
 
     /// How many rings of cells around `key` can hold a point within `radius_m` of some
@@ -107,12 +134,28 @@ impl Grid {
     /// between a clamped lat/lon box and the true spherical nearest point.
     pub fn min_distance_m(&self, key: RegionKey, lat: f64, lon: f64) -> f64 {
         let b = self.bounds(key);
+        // The point's longitude on the cell's side of the antimeridian, so the clamp
+        // finds the near edge rather than the far one.
+        let lon = near_lon(lon, (b.min_lon + b.max_lon) / 2.0);
         let clat = lat.clamp(b.min_lat, b.max_lat);
         let clon = lon.clamp(b.min_lon, b.max_lon);
         if clat == lat && clon == lon {
             return 0.0;
         }
         haversine_m(lat, lon, clat, clon) * 0.98
+    }
+}
+
+/// `lon` shifted by a whole turn to lie within 180° of `origin` (the same place on the
+/// globe, on the origin's side of the antimeridian).
+pub fn near_lon(lon: f64, origin: f64) -> f64 {
+    let d = lon - origin;
+    if d > 180.0 {
+        lon - 360.0
+    } else if d < -180.0 {
+        lon + 360.0
+    } else {
+        lon
     }
 }
 
@@ -160,6 +203,30 @@ mod tests {
             assert!(b.min_lon <= lon && lon <= b.max_lon, "{lon} {b:?}");
             assert_eq!(g.min_distance_m(k, lat, lon), 0.0);
         }
+    }
+
+    #[test]
+    fn cells_wrap_around_the_antimeridian_and_stop_at_the_poles() {
+        let g = Grid::new(0.05);
+        let east = g.key(10.0, 179.99);
+        let west = g.key(10.0, -179.99);
+        assert_eq!(g.key(10.0, 180.0), g.key(10.0, -180.0));
+        // The first ring around the easternmost cell holds the westernmost one.
+        assert!(g.ring(east, 1).contains(&west), "{:?}", g.ring(east, 1));
+        assert!(g.ring(west, 1).contains(&east));
+        // A point 1 km east of the antimeridian is about 1 km from the cell west of it.
+        let d = g.min_distance_m(east, 10.0, -179.99);
+        assert!(d < 1_500.0, "{d}");
+        // Around the pole's cell there is nothing beyond it.
+        let pole = g.key(90.0, 0.0);
+        assert!(g.ring(pole, 1).iter().all(|k| k.row <= pole.row));
+        assert_eq!(g.ring(pole, 1).len(), 5);
+        assert!(g
+            .wrap(RegionKey {
+                row: pole.row + 1,
+                col: 0
+            })
+            .is_none());
     }
 
     #[test]

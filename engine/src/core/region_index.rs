@@ -70,10 +70,11 @@ pub struct RegionIndex {
 }
 
 impl RegionIndex {
-    /// An empty index projecting around `origin_lat` (the region's centre latitude).
-    pub fn new(origin_lat: f64) -> Self {
+    /// An empty index projecting around `(origin_lat, origin_lon)` (the region's
+    /// centre).
+    pub fn new(origin_lat: f64, origin_lon: f64) -> Self {
         Self {
-            projection: LocalProjection::new(origin_lat),
+            projection: LocalProjection::new(origin_lat, origin_lon),
             tree: RTree::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -251,7 +252,7 @@ mod tests {
 
     #[test]
     fn upsert_move_remove() {
-        let mut idx = RegionIndex::new(60.17);
+        let mut idx = RegionIndex::new(60.17, 24.94);
         assert!(idx.upsert("a", point(60.17, 24.94, DriverStatus::Available)));
         assert!(!idx.upsert("a", point(60.18, 24.95, DriverStatus::Available)));
         assert_eq!(idx.len(), 1);
@@ -268,7 +269,7 @@ mod tests {
 
     #[test]
     fn nearest_filters_status_and_radius() {
-        let mut idx = RegionIndex::new(60.17);
+        let mut idx = RegionIndex::new(60.17, 24.94);
         idx.upsert("near-off", point(60.1700, 24.9400, DriverStatus::Offline));
         idx.upsert("mid", point(60.1710, 24.9400, DriverStatus::Available));
         idx.upsert("far", point(60.1900, 24.9400, DriverStatus::Available));
@@ -299,7 +300,7 @@ mod tests {
             radius in prop::option::of(100.0f64..20_000.0),
             filter_any in any::<bool>(),
         ) {
-            let mut idx = RegionIndex::new(60.175);
+            let mut idx = RegionIndex::new(60.175, 24.94);
             let mut truth: HashMap<String, DriverPoint> = HashMap::new();
             for (i, (lat, lon, s)) in pts.iter().enumerate() {
                 let p = point(*lat, *lon, DriverStatus::ALL[*s]);
