@@ -22,6 +22,10 @@ pub struct Config {
     pub travel: TravelConfig,
     /// How long shutdown waits for sockets to close before flushing and exiting.
     pub shutdown_grace_ms: u64,
+    /// Browser origins allowed to call the HTTP API from another site (CORS), e.g.
+    /// `["https://console.example.com"]`; `["*"]` allows any. Empty (the default): no
+    /// CORS headers, so browsers keep other sites out.
+    pub cors_origins: Vec<String>,
     /// Actix arbiters (threads) that run region and driver actors.
     pub arbiters: usize,
 }
@@ -295,6 +299,7 @@ impl Default for Config {
             dispatch: DispatchConfig::default(),
             travel: TravelConfig::default(),
             shutdown_grace_ms: 3_000,
+            cors_origins: Vec::new(),
             arbiters: 2,
         }
     }
@@ -568,6 +573,15 @@ impl Config {
         }
         if t.utc_offset_min.abs() > 24 * 60 {
             return bad("travel.utc_offset_min must be within ±1440");
+        }
+        if let Some(bad) = self
+            .cors_origins
+            .iter()
+            .find(|o| *o != "*" && axum::http::HeaderValue::from_str(o).is_err())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cors_origins: {bad:?} is not a valid origin"
+            )));
         }
         if self.storage.position_flush_ms > 800 {
             return bad("storage.position_flush_ms must be at most 800 (the contract allows 1 s of position loss)");

@@ -82,3 +82,47 @@ async fn a_wrong_method_gets_405_with_the_json_error_body() {
     assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
     e.spawned.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_off_by_default_and_answers_configured_origins() {
+    let origin = "https://console.example.com";
+    let preflight = |e: &Engine| {
+        e.http
+            .request(reqwest::Method::OPTIONS, e.url("/v1/orders"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let off = Engine::start(|_| {}).await;
+    let r = preflight(&off).await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    off.spawned.stop().await.unwrap();
+
+    let on = Engine::start(|c| c.cors_origins = vec![origin.to_string()]).await;
+    let r = preflight(&on).await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], origin);
+    let r = on
+        .http
+        .get(on.url("/v1/stats"))
+        .bearer_auth(&on.console)
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], origin);
+    // Another site gets no permission.
+    let r = on
+        .http
+        .get(on.url("/healthz"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    on.spawned.stop().await.unwrap();
+}

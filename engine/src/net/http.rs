@@ -28,6 +28,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 type AppState = State<Arc<App>>;
@@ -80,7 +81,28 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(app.clone(), admit))
         .layer(middleware::from_fn(observe))
+        .layer(cors(&app.config.cors_origins))
         .with_state(app)
+}
+
+/// CORS for the configured origins; none configured: no CORS headers at all.
+fn cors(origins: &[String]) -> tower::util::Either<CorsLayer, tower::layer::util::Identity> {
+    if origins.is_empty() {
+        return tower::util::Either::Right(tower::layer::util::Identity::new());
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        // Validated at start: every entry is a header value.
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    tower::util::Either::Left(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 /// A span and a latency sample per request, labelled by route template and method.
