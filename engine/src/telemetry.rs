@@ -86,6 +86,113 @@ pub const REGION_PENDING: &str = "dispatch_region_pending_orders";
 /// Counter, label `kind`: sockets dropped because the client stopped reading.
 pub const SLOW_CONSUMERS: &str = "dispatch_slow_consumers_total";
 
+/// What a metric family is, for its `# TYPE` and `# HELP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric family the engine exports, with the HELP text `/metrics` shows.
+pub const FAMILIES: &[(&str, Kind, &str)] = &[
+    (CONNECTIONS, Kind::Gauge, "Open WebSockets, by kind (driver, console)."),
+    (MESSAGES_IN, Kind::Counter, "WebSocket messages received, by socket kind and message type."),
+    (MESSAGES_OUT, Kind::Counter, "WebSocket messages sent, by socket kind and message type."),
+    (WS_ERRORS, Kind::Counter, "WebSocket error frames sent, by error code."),
+    (POSITIONS_APPLIED, Kind::Counter, "Driver positions applied to a region's spatial index."),
+    (POSITIONS_DROPPED, Kind::Counter, "Positions replaced before they were applied (coalesced) or dropped on a full mailbox, by reason."),
+    (REGION_DRIVERS, Kind::Gauge, "Drivers in a region's index, by region."),
+    (REGIONS, Kind::Gauge, "Region actors (grid cells) created."),
+    (MAILBOX_FULL, Kind::Counter, "Messages refused because an actor's mailbox or a session's outbox was full, by actor."),
+    (HTTP_DURATION, Kind::Histogram, "HTTP request duration in seconds, by method, route template and status."),
+    (HANDOFFS, Kind::Counter, "Drivers handed from one region to another."),
+    (POSITION_BATCHES, Kind::Counter, "Position batches written to the store."),
+    (POSITION_BATCH_ROWS, Kind::Histogram, "Rows per position batch written to the store."),
+    (WATCHER_DROPPED, Kind::Counter, "Batches of driver changes a console watcher missed (it fell behind)."),
+    (ORDERS_OPEN, Kind::Gauge, "Open orders, by status (pending, assigned, picked_up, unassignable)."),
+    (ORDERS_FINISHED, Kind::Counter, "Orders finished, by status (delivered, cancelled, failed)."),
+    (ORDERS_CREATED, Kind::Counter, "Orders created (durable)."),
+    (ORDER_ASSIGN_SECONDS, Kind::Histogram, "Seconds from an order's creation to its first acceptance by a driver."),
+    (ORDER_PUSH_SECONDS, Kind::Histogram, "Seconds from an order's creation to the durable push of its first route to the driver."),
+    (MATCH_BATCH_ORDERS, Kind::Histogram, "Orders matched in one region tick."),
+    (MATCH_TICK_SECONDS, Kind::Histogram, "Seconds a region's matching tick takes (planning, not waiting on drivers)."),
+    (PROPOSALS_REJECTED, Kind::Counter, "Route proposals a driver refused, by reason (stale_version, unavailable, inconsistent)."),
+    (PROPOSALS_ACCEPTED, Kind::Counter, "Route proposals drivers accepted."),
+    (REPLANS, Kind::Counter, "Route changes committed, by reason (insert, stop_done, cancel, give_back, rebalance, eta)."),
+    (UNASSIGNABLE, Kind::Counter, "Orders found unassignable in a matching tick."),
+    (REBALANCED, Kind::Counter, "Orders moved between drivers by the periodic rebalance."),
+    (GIVEN_BACK, Kind::Counter, "Orders given back by drivers that went offline or silent."),
+    (ORDER_WATCHER_DROPPED, Kind::Counter, "Order changes a console watcher missed (it fell behind)."),
+    (LIMITED, Kind::Counter, "Requests, messages or connections refused by a limit, by limit."),
+    (HTTP_TIMEOUTS, Kind::Counter, "HTTP connections closed for a request head not received in time or a keep-alive connection left idle, by phase."),
+    (HTTP_SERVER_ERRORS, Kind::Counter, "HTTP answers with a 5xx status, by status code."),
+    (QUEUE_DEPTH, Kind::Gauge, "Messages waiting in a bounded queue, by queue."),
+    (REGION_PENDING, Kind::Gauge, "Orders queued in a region, by region."),
+    (SLOW_CONSUMERS, Kind::Counter, "Sockets dropped because the client stopped reading, by kind."),
+];
+
+/// Label values of counters that exist from zero, so a rate or an alert on them has a
+/// series before the first event (limits, timeouts and proposal refusals a healthy
+/// engine rarely sees).
+const FROM_ZERO: &[(&str, &str, &[&str])] = &[
+    (
+        LIMITED,
+        "limit",
+        &[
+            "http_rate",
+            "ws_rate",
+            "connections",
+            "connections_per_token",
+            "order_writes",
+            "open_orders",
+            "unauthenticated_connections",
+            "tcp_connections",
+            "ws_hello",
+            "body_size",
+            "body_timeout",
+            "regions",
+        ],
+    ),
+    (HTTP_TIMEOUTS, "phase", &["head", "idle"]),
+    (
+        PROPOSALS_REJECTED,
+        "reason",
+        &["stale_version", "unavailable", "inconsistent"],
+    ),
+    (POSITIONS_DROPPED, "reason", &["coalesced", "mailbox_full"]),
+    (SLOW_CONSUMERS, "kind", &["driver", "console"]),
+];
+
+/// Gauge `dispatch_build_info{version}` = 1: which build is running.
+pub const BUILD_INFO: &str = "dispatch_build_info";
+
+/// HELP texts for every family, unlabelled counters and the fixed label sets above at
+/// zero, and the build info. Called once, when the recorder is installed.
+fn describe() {
+    for &(name, kind, help) in FAMILIES {
+        match kind {
+            Kind::Counter => {
+                metrics::describe_counter!(name, help);
+                // A family with labels says "by <label>" in its help; those start from
+                // zero with the label values in FROM_ZERO, not as a bare series.
+                if !help.contains(", by ") {
+                    metrics::counter!(name).absolute(0);
+                }
+            }
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+    for &(name, label, values) in FROM_ZERO {
+        for &v in values {
+            metrics::counter!(name, label => v).absolute(0);
+        }
+    }
+    metrics::describe_gauge!(BUILD_INFO, "The running build; always 1.");
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use (tests start several
@@ -117,9 +224,71 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be installed (a test harness); then ours only
         // renders what it saw, which is nothing: keep going rather than fail.
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            describe();
+        }
         handle
     })
+}
+
+/// The standard process metrics (`process_cpu_seconds_total`,
+/// `process_resident_memory_bytes`, `process_open_fds`, `process_max_fds`) in the
+/// Prometheus text format, read from `/proc` at scrape time; empty where `/proc` is not
+/// there. Alerts watch open files against the limit: accept fails when they meet.
+pub fn process_metrics() -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, value: f64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the parenthesised command: state is field 3, utime 14, stime 15
+        // (clock ticks; Linux reports them at USER_HZ = 100).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+            let cpu = (user + system) / 100.0;
+            family(
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time spent in seconds.",
+                cpu,
+            );
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let rss_kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+        if let Some(kb) = rss_kb {
+            family(
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                kb * 1024.0,
+            );
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        family(
+            "process_open_fds",
+            "gauge",
+            "Open file descriptors.",
+            fds.count() as f64,
+        );
+    }
+    if let Ok((soft, _)) = rlimit::Resource::NOFILE.get() {
+        family(
+            "process_max_fds",
+            "gauge",
+            "The limit on open file descriptors.",
+            soft as f64,
+        );
+    }
+    out
 }
 
 /// Installs the log subscriber for the binaries (env filter, default `info`; plain

@@ -190,11 +190,9 @@ async fn metrics_text(State(app): AppState) -> Response {
     };
     depth("group_commit_waiters", app.commit.waiting());
     depth("position_writer", app.writer.depth());
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        telemetry::prometheus().render(),
-    )
-        .into_response()
+    let mut text = telemetry::prometheus().render();
+    text.push_str(&telemetry::process_metrics());
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn openapi() -> Json<Value> {
