@@ -3,11 +3,13 @@
 //! positions and measures accepted positions/s and position→visible-in-nearest latency.
 //! `orders` posts orders at a fixed rate to a fleet of driver bots that serve their
 //! routes, and measures order created → route pushed to a driver. `create` measures
-//! durable order creations per second.
+//! durable order creations per second. `flood` holds misbehaving connections open and
+//! checks that honest clients are still served.
 
 mod client;
 mod common;
 mod create;
+mod flood;
 mod ingest;
 mod orders;
 mod replay;
@@ -48,6 +50,9 @@ enum Command {
     /// Reconnect storm: N drivers holding routes drop and reconnect at once; each must
     /// resume its current route.
     Storm(storm::Args),
+    /// Hostile connections: N half-sent or silent connections held open while honest
+    /// clients keep asking; are they served?
+    Flood(flood::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,5 +69,6 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Replay(args) => runtime.block_on(replay::run(args)),
         Command::Storm(args) => runtime.block_on(storm::run(args)),
+        Command::Flood(args) => runtime.block_on(flood::run(args)),
     }
 }
