@@ -5,21 +5,8 @@
 
 mod common;
 
-use common::Engine;
+use common::{post, Engine};
 use serde_json::{json, Value};
-
-async fn post(e: &Engine, path: &str, body: Value) -> (u16, Value) {
-    let r = e
-        .http
-        .post(e.url(path))
-        .bearer_auth(&e.console)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 fn refused_naming(answer: &(u16, Value), field: &str) {
     assert_eq!(answer.0, 400, "{answer:?}");

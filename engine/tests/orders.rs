@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{recv_json, send, Engine, Ws, WAIT};
+use common::{post, recv_json, send, Engine, Ws, WAIT};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -21,19 +21,6 @@ fn now_ms() -> u64 {
 fn flat(c: &mut dispatch_engine::config::Config) {
     c.travel.hourly_speed_factor = vec![1.0; 24];
     c.dispatch.tick_ms = 20;
-}
-
-async fn post(e: &Engine, path: &str, body: Value) -> (u16, Value) {
-    let r = e
-        .http
-        .post(e.url(path))
-        .bearer_auth(&e.console)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn get(e: &Engine, path: &str) -> (u16, Value) {

@@ -216,6 +216,21 @@ pub async fn expect_close(ws: &mut Ws) -> (Option<u16>, Vec<String>) {
     }
 }
 
+/// POSTs a JSON body with the console token; the status and the JSON answer (`Null`
+/// when it is not JSON).
+pub async fn post(e: &Engine, path: &str, body: Value) -> (u16, Value) {
+    let r = e
+        .http
+        .post(e.url(path))
+        .bearer_auth(&e.console)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 /// Great-circle distance in metres.
 pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let r = 6_371_008.8_f64;
