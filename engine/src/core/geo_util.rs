@@ -33,8 +33,21 @@ impl LocalProjection {
     }
 
     pub fn project(&self, lat: f64, lon: f64) -> [f64; 2] {
-        let dlon = super::grid::near_lon(lon, self.origin_lon) - self.origin_lon;
+        let dlon = near_lon(lon, self.origin_lon) - self.origin_lon;
         [dlon * self.x_scale, lat * METRES_PER_DEG]
+    }
+}
+
+/// `lon` shifted by a whole turn to lie within 180° of `origin` (the same place on the
+/// globe, on the origin's side of the antimeridian).
+pub fn near_lon(lon: f64, origin: f64) -> f64 {
+    let d = lon - origin;
+    if d > 180.0 {
+        lon - 360.0
+    } else if d < -180.0 {
+        lon + 360.0
+    } else {
+        lon
     }
 }
 

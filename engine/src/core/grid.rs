@@ -1,7 +1,7 @@
 //! The region grid: the service area is cut into square cells of `cell_deg` degrees,
 //! each owned by one region actor, created on demand.
 
-use super::geo_util::haversine_m;
+use super::geo_util::{haversine_m, near_lon};
 use serde::Serialize;
 use std::fmt;
 
@@ -143,19 +143,6 @@ impl Grid {
             return 0.0;
         }
         haversine_m(lat, lon, clat, clon) * 0.98
-    }
-}
-
-/// `lon` shifted by a whole turn to lie within 180° of `origin` (the same place on the
-/// globe, on the origin's side of the antimeridian).
-pub fn near_lon(lon: f64, origin: f64) -> f64 {
-    let d = lon - origin;
-    if d > 180.0 {
-        lon - 360.0
-    } else if d < -180.0 {
-        lon + 360.0
-    } else {
-        lon
     }
 }
 
