@@ -224,38 +224,30 @@ impl<'a> Builder<'a> {
 
     /// Adds a job as a free pickup/delivery pair; returns its two nodes.
     pub fn add_job(&mut self, job: &Job) -> (usize, usize) {
-        let (pr, pd) = self.window(&job.pickup);
-        let (dr, dd) = self.window(&job.dropoff);
         let size = job.pickup.size as i32;
         let p = self.nodes.len();
         let d = p + 1;
-        self.push_node(
-            Some(&job.pickup),
-            job.pickup.point(),
-            Node {
-                id: 0,
-                kind: NodeKind::Pickup { delivery: d },
-                demand: size,
-                ready: pr,
-                due: pd,
-                service: f64::from(job.pickup.service_s),
-                vehicle: None,
-            },
-        );
-        self.push_node(
-            Some(&job.dropoff),
-            job.dropoff.point(),
-            Node {
-                id: 0,
-                kind: NodeKind::Delivery { pickup: p },
-                demand: -size,
-                ready: dr,
-                due: dd,
-                service: f64::from(job.dropoff.service_s),
-                vehicle: None,
-            },
-        );
+        self.push_free_stop(&job.pickup, NodeKind::Pickup { delivery: d }, size);
+        self.push_free_stop(&job.dropoff, NodeKind::Delivery { pickup: p }, -size);
         (p, d)
+    }
+
+    /// A stop of a new job: any vehicle may serve it, within its own window.
+    fn push_free_stop(&mut self, s: &LiveStop, kind: NodeKind, demand: i32) -> usize {
+        let (ready, due) = self.window(s);
+        self.push_node(
+            Some(s),
+            s.point(),
+            Node {
+                id: 0,
+                kind,
+                demand,
+                ready,
+                due,
+                service: f64::from(s.service_s),
+                vehicle: None,
+            },
+        )
     }
 
     /// The problem and every vehicle's current route; `None` when the planner refuses
