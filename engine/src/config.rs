@@ -1,10 +1,16 @@
 //! Engine configuration: a TOML file with documented defaults, overridable by flags,
-//! validated once at start-up. `dispatch config --print-default` prints every knob.
+//! validated once at start-up (`validate.rs`: every value against a range, so nothing
+//! panics later). `dispatch config --print-default` prints every knob.
+//!
+//! Durations are at most a day (86,400,000 ms) unless a field says otherwise; fields
+//! where 0 is allowed say what it means.
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+mod validate;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,20 +26,22 @@ pub struct Config {
     pub storage: StorageConfig,
     pub dispatch: DispatchConfig,
     pub travel: TravelConfig,
-    /// How long shutdown waits for sockets to close before flushing and exiting.
+    /// How long shutdown waits for sockets to close before flushing and exiting (0: not
+    /// at all).
     pub shutdown_grace_ms: u64,
     /// Browser origins allowed to call the HTTP API from another site (CORS), e.g.
     /// `["https://console.example.com"]`; `["*"]` allows any. Empty (the default): no
     /// CORS headers, so browsers keep other sites out.
     pub cors_origins: Vec<String>,
-    /// Actix arbiters (threads) that run region and driver actors.
+    /// Actix arbiters (threads) that run region and driver actors: 1 to 1,024.
     pub arbiters: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegionConfig {
-    /// Side of a square region cell in degrees; regions are created on demand.
+    /// Side of a square region cell in degrees (0.0001 to 90); regions are created on
+    /// demand.
     pub cell_deg: f64,
     /// `[min_lon, min_lat, max_lon, max_lat]`: positions and orders outside are refused
     /// with `out_of_service_area`. Absent: the whole Earth is served.
@@ -41,12 +49,12 @@ pub struct RegionConfig {
     /// How often a region publishes the drivers that changed to console watchers.
     pub publish_ms: u64,
     /// Mailbox capacity of a region actor (queries and control messages; positions
-    /// travel through a coalescing inbox beside it).
+    /// travel through a coalescing inbox beside it): 1 to 2^20, as every queue here.
     pub mailbox: usize,
     /// Region cells the engine creates at most (each is an actor with timers; nearest
     /// queries visit them). A position or pickup in a new cell beyond it is refused
     /// with `out_of_service_area`. 4,096 cells of 0.05° cover about 350 × 180 km at
-    /// 60° N; raise it for a larger service area.
+    /// 60° N; raise it for a larger service area (up to 1,000,000).
     pub max_regions: usize,
 }
 
@@ -56,7 +64,8 @@ pub struct DriverConfig {
     /// Mailbox capacity of a driver actor (positions are coalesced beside it, so only
     /// control messages queue here).
     pub mailbox: usize,
-    /// Capacity of a driver registered without one.
+    /// Capacity of a driver registered without one: 1 to the protocol's largest size
+    /// (`dispatch_protocol::validate::MAX_SIZE`, 1,000,000), which registration checks.
     pub default_capacity: u32,
 }
 
@@ -66,12 +75,14 @@ pub struct ConsoleConfig {
     /// Shortest interval between two `drivers` batches to one console.
     pub batch_ms: u64,
     /// Batches of driver changes buffered for watchers; a watcher further behind skips
-    /// ahead and is told how many it missed.
+    /// ahead and is told how many it missed. 1 to 2^20: the buffer's slots are
+    /// allocated at start.
     pub feed_capacity: usize,
     /// Interval of `stats` messages (fleet and order counts, assignment latency) to a
     /// subscribed console.
     pub stats_ms: u64,
-    /// Latency percentiles in `stats` cover between half of this window and all of it.
+    /// Latency percentiles in `stats` cover between half of this window and all of it
+    /// (1 s to a day).
     pub stats_window_s: u64,
     /// Drivers per `snapshot` or `drivers` message (about 110 bytes each in JSON); a
     /// larger set goes out as several messages, so no message outgrows the socket's
@@ -85,7 +96,8 @@ pub struct ConsoleConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Largest WebSocket message or frame accepted (larger: close 1009).
+    /// Largest WebSocket message or frame accepted (larger: close 1009). Byte sizes of
+    /// messages, bodies and write queues are at most 4 GiB.
     pub max_frame_bytes: usize,
     /// Largest HTTP request body accepted (larger: 413, from the `Content-Length`
     /// header alone when it is sent).
@@ -106,17 +118,20 @@ pub struct Limits {
     pub max_unauthenticated_connections: usize,
     /// TCP connections open at once, HTTP and WebSocket together; a connection beyond
     /// it is closed at once. 0: the open-file limit less a reserve of an eighth of it
-    /// (32 to 256) for the store, logs, listener and runtime.
+    /// (32 to 256) for the store, logs, listener and runtime. Connection counts are at
+    /// most 2^24.
     pub max_tcp_connections: usize,
     /// Per-connection read buffer of the WebSocket codec (tungstenite's default is
-    /// 128 KiB; 4 KiB keeps an idle connection small).
+    /// 128 KiB; 4 KiB keeps an idle connection small). At most 64 MiB: it is allocated
+    /// for every connection as it opens.
     pub ws_read_buffer_bytes: usize,
     /// Bytes a WebSocket may have queued for a slow client before it is dropped.
     pub ws_max_write_buffer_bytes: usize,
     /// Kernel send buffer of every accepted socket (SO_SNDBUF, set on the listener and
     /// inherited); 0 keeps the OS's auto-tuning. A fixed size bounds kernel memory per
     /// socket and makes a client that stops reading block the engine's writes after
-    /// that many bytes instead of after the megabytes auto-tuning may grow to.
+    /// that many bytes instead of after the megabytes auto-tuning may grow to. At most
+    /// 64 MiB.
     pub tcp_send_buffer_bytes: usize,
     /// A driver socket that has not sent `hello` within this time of opening is closed
     /// with 1008.
@@ -127,6 +142,7 @@ pub struct Limits {
     /// reading and the buffers are full) drops the socket as a slow consumer.
     pub slow_send_timeout_ms: u64,
     /// HTTP requests per second per driver token (sustained), and the burst above it.
+    /// Rates and bursts are 1 to 1,000,000.
     pub driver_requests_per_s: u32,
     pub driver_request_burst: u32,
     /// HTTP requests per second per console token (order intake systems use one), and
@@ -135,7 +151,7 @@ pub struct Limits {
     pub console_request_burst: u32,
     /// WebSocket messages per second per connection (pings and pongs included), and
     /// the burst above it. Over it a message is refused with `rate_limited`; after
-    /// `ws_rate_strikes` refusals in a row the socket is closed with 1008.
+    /// `ws_rate_strikes` refusals in a row (1 to 10,000) the socket is closed with 1008.
     pub ws_messages_per_s: u32,
     pub ws_message_burst: u32,
     pub ws_rate_strikes: u32,
@@ -147,10 +163,10 @@ pub struct Limits {
     /// open-file budget) when above it.
     pub max_connections: usize,
     /// Order writes (creations, cancellations) waiting for their flush at once; more:
-    /// 503 with Retry-After rather than an unbounded queue.
+    /// 503 with Retry-After rather than an unbounded queue. 1 to 2^20.
     pub max_inflight_order_writes: usize,
     /// Open orders (pending, assigned, picked up, unassignable) the engine holds; more
-    /// new orders: 503.
+    /// new orders: 503. 1 to 100,000,000.
     pub max_open_orders: usize,
 }
 
@@ -158,13 +174,13 @@ pub struct Limits {
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Interval of the position batch writer; with the flush after each batch this
-    /// bounds the positions a crash can lose (the contract allows 1 s).
+    /// bounds the positions a crash can lose (the contract allows 1 s): 1 to 800 ms.
     pub position_flush_ms: u64,
-    /// sled page cache size.
+    /// sled page cache size: 1 to 65,536 MiB.
     pub cache_mb: u64,
     /// Events (driver registrations and status changes) the store keeps; older ones are
     /// dropped every few seconds, so a driver flapping its status cannot grow the data
-    /// dir without bound (an event is about 60 bytes).
+    /// dir without bound (an event is about 60 bytes). 1 to 1,000,000,000.
     pub max_events: u64,
 }
 
@@ -194,55 +210,61 @@ pub struct DispatchConfig {
     pub batch_window_ms: u64,
     /// Most nodes (driver positions, their stops, new pickups and dropoffs) in one
     /// planning problem; a batch stops growing there and the rest is matched right
-    /// after. Bounds a tick's time and memory (the travel matrix is quadratic).
+    /// after. Bounds a tick's time and memory (the travel matrix is quadratic: 16 bytes
+    /// per pair of nodes). 3 (a driver and one order) to 5,000.
     pub max_plan_nodes: usize,
     /// Nearest available drivers considered per order (from the region and its
-    /// neighbours).
+    /// neighbours): 1 to 1,000.
     pub candidates: usize,
     /// Nearest available drivers with an empty route added to those (so idle drivers
-    /// waiting just beyond a stream of loaded ones are still considered); 0: none.
+    /// waiting just beyond a stream of loaded ones are still considered); 0: none. At
+    /// most 1,000.
     pub idle_candidates: usize,
-    /// Drivers farther than this from a pickup are never candidates.
+    /// Drivers farther than this from a pickup are never candidates: more than 0, at
+    /// most half the Earth's circumference (20,040 km).
     pub candidate_radius_m: f64,
     /// Most orders matched in one tick of one region; the rest wait for the next tick.
+    /// 1 to 100,000.
     pub max_batch: usize,
-    /// Improvement iterations on a driver's route after each insertion.
+    /// Improvement iterations on a driver's route after each insertion: 0 (none) to
+    /// 1,000,000.
     pub improve_iterations: usize,
     /// A driver silent this long (no socket message) gives back the orders it has not
     /// picked up and goes offline.
     pub silent_timeout_ms: u64,
     /// A driver whose last socket closed and did not come back within this grace
-    /// period goes offline and gives back the orders it has not picked up.
+    /// period goes offline and gives back the orders it has not picked up (0: at once).
     pub disconnect_grace_ms: u64,
     /// Unassignable orders are retried at least this often (and whenever a driver in
     /// their region becomes available or frees capacity).
     pub unassignable_retry_ms: u64,
-    /// ETAs are re-pushed when a stop's ETA moved by more than this.
+    /// ETAs are re-pushed when a stop's ETA moved by more than this (0 to 86,400 s).
     pub eta_push_threshold_s: u64,
     /// How often a driver checks its ETAs against its position.
     pub eta_check_ms: u64,
     /// A driver this close to its next stop is serving it: the stop is pinned and
-    /// nothing is planned before it.
+    /// nothing is planned before it. 0 to 10,000 m.
     pub pin_radius_m: f64,
     /// How often a region moves not-yet-picked-up orders between its drivers when that
     /// shortens the plans; 0 turns it off.
     pub rebalance_ms: u64,
-    /// A move must save at least this many metres of driving.
+    /// A move must save at least this many metres of driving: 0 to 1,000,000.
     pub rebalance_margin_m: f64,
-    /// Most orders one region moves per round.
+    /// Most orders one region moves per round: 0 to 10,000.
     pub rebalance_max_moves: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TravelConfig {
-    /// Road distance / great-circle distance.
+    /// Road distance / great-circle distance: 1 to 10.
     pub detour_factor: f64,
-    /// Average urban driving speed.
+    /// Average urban driving speed: more than 0, at most 300 km/h.
     pub speed_kmh: f64,
-    /// Multiplier of `speed_kmh` for each hour of the local day (24 values).
+    /// Multiplier of `speed_kmh` for each hour of the local day (24 values, each more
+    /// than 0 and at most 10).
     pub hourly_speed_factor: Vec<f64>,
-    /// Local time = UTC + this, for the hourly profile.
+    /// Local time = UTC + this, for the hourly profile: -1,440 to 1,440 minutes.
     pub utc_offset_min: i64,
 }
 
@@ -411,183 +433,6 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises")
     }
-
-    /// Checks every value once, so the rest of the engine can trust them.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        if !(self.regions.cell_deg >= 1e-4 && self.regions.cell_deg <= 90.0) {
-            return bad("regions.cell_deg must be in [0.0001, 90]");
-        }
-        if let Some(area) = &self.regions.service_area {
-            if dispatch_protocol::validate::validate_bbox(area).is_err() {
-                return bad(
-                    "regions.service_area must be [min_lon, min_lat, max_lon, max_lat] in range",
-                );
-            }
-        }
-        let positive = [
-            ("regions.publish_ms", self.regions.publish_ms as usize),
-            ("regions.mailbox", self.regions.mailbox),
-            ("regions.max_regions", self.regions.max_regions),
-            ("drivers.mailbox", self.drivers.mailbox),
-            (
-                "drivers.default_capacity",
-                self.drivers.default_capacity as usize,
-            ),
-            ("console.batch_ms", self.console.batch_ms as usize),
-            ("console.feed_capacity", self.console.feed_capacity),
-            ("console.stats_ms", self.console.stats_ms as usize),
-            (
-                "console.stats_window_s",
-                self.console.stats_window_s as usize,
-            ),
-            (
-                "console.max_drivers_per_message",
-                self.console.max_drivers_per_message,
-            ),
-            (
-                "console.max_orders_per_message",
-                self.console.max_orders_per_message,
-            ),
-            ("limits.max_frame_bytes", self.limits.max_frame_bytes),
-            ("limits.max_body_bytes", self.limits.max_body_bytes),
-            (
-                "limits.http_header_timeout_ms",
-                self.limits.http_header_timeout_ms as usize,
-            ),
-            (
-                "limits.http_body_timeout_ms",
-                self.limits.http_body_timeout_ms as usize,
-            ),
-            (
-                "limits.http_idle_timeout_ms",
-                self.limits.http_idle_timeout_ms as usize,
-            ),
-            (
-                "limits.max_unauthenticated_connections",
-                self.limits.max_unauthenticated_connections,
-            ),
-            (
-                "limits.ws_hello_timeout_ms",
-                self.limits.ws_hello_timeout_ms as usize,
-            ),
-            (
-                "limits.ws_read_buffer_bytes",
-                self.limits.ws_read_buffer_bytes,
-            ),
-            (
-                "limits.ws_max_write_buffer_bytes",
-                self.limits.ws_max_write_buffer_bytes,
-            ),
-            ("limits.session_outbox", self.limits.session_outbox),
-            (
-                "limits.slow_send_timeout_ms",
-                self.limits.slow_send_timeout_ms as usize,
-            ),
-            (
-                "limits.driver_requests_per_s",
-                self.limits.driver_requests_per_s as usize,
-            ),
-            (
-                "limits.driver_request_burst",
-                self.limits.driver_request_burst as usize,
-            ),
-            (
-                "limits.console_requests_per_s",
-                self.limits.console_requests_per_s as usize,
-            ),
-            (
-                "limits.console_request_burst",
-                self.limits.console_request_burst as usize,
-            ),
-            (
-                "limits.ws_messages_per_s",
-                self.limits.ws_messages_per_s as usize,
-            ),
-            (
-                "limits.ws_message_burst",
-                self.limits.ws_message_burst as usize,
-            ),
-            (
-                "limits.ws_rate_strikes",
-                self.limits.ws_rate_strikes as usize,
-            ),
-            (
-                "limits.max_connections_per_token",
-                self.limits.max_connections_per_token,
-            ),
-            ("limits.max_connections", self.limits.max_connections),
-            (
-                "limits.max_inflight_order_writes",
-                self.limits.max_inflight_order_writes,
-            ),
-            ("limits.max_open_orders", self.limits.max_open_orders),
-            (
-                "storage.position_flush_ms",
-                self.storage.position_flush_ms as usize,
-            ),
-            ("storage.max_events", self.storage.max_events as usize),
-            ("arbiters", self.arbiters),
-            ("dispatch.tick_ms", self.dispatch.tick_ms as usize),
-            ("dispatch.candidates", self.dispatch.candidates),
-            ("dispatch.max_plan_nodes", self.dispatch.max_plan_nodes),
-            ("dispatch.max_batch", self.dispatch.max_batch),
-            (
-                "dispatch.silent_timeout_ms",
-                self.dispatch.silent_timeout_ms as usize,
-            ),
-            (
-                "dispatch.unassignable_retry_ms",
-                self.dispatch.unassignable_retry_ms as usize,
-            ),
-            ("dispatch.eta_check_ms", self.dispatch.eta_check_ms as usize),
-        ];
-        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(ConfigError::Invalid(format!("{name} must be positive")));
-        }
-        if !(self.dispatch.candidate_radius_m > 0.0 && self.dispatch.candidate_radius_m.is_finite())
-        {
-            return bad("dispatch.candidate_radius_m must be a positive number");
-        }
-        if !(self.dispatch.pin_radius_m >= 0.0 && self.dispatch.pin_radius_m.is_finite()) {
-            return bad("dispatch.pin_radius_m must be a number ≥ 0");
-        }
-        if !(self.dispatch.rebalance_margin_m >= 0.0
-            && self.dispatch.rebalance_margin_m.is_finite())
-        {
-            return bad("dispatch.rebalance_margin_m must be a number ≥ 0");
-        }
-        let t = &self.travel;
-        if !(t.detour_factor >= 1.0 && t.detour_factor <= 10.0) {
-            return bad("travel.detour_factor must be in [1, 10]");
-        }
-        if !(t.speed_kmh > 0.0 && t.speed_kmh <= 300.0) {
-            return bad("travel.speed_kmh must be in (0, 300]");
-        }
-        if t.hourly_speed_factor.len() != 24
-            || t.hourly_speed_factor
-                .iter()
-                .any(|f| !(*f > 0.0 && *f <= 10.0))
-        {
-            return bad("travel.hourly_speed_factor must hold 24 factors in (0, 10]");
-        }
-        if t.utc_offset_min.abs() > 24 * 60 {
-            return bad("travel.utc_offset_min must be within ±1440");
-        }
-        if let Some(bad) = self
-            .cors_origins
-            .iter()
-            .find(|o| *o != "*" && axum::http::HeaderValue::from_str(o).is_err())
-        {
-            return Err(ConfigError::Invalid(format!(
-                "cors_origins: {bad:?} is not a valid origin"
-            )));
-        }
-        if self.storage.position_flush_ms > 800 {
-            return bad("storage.position_flush_ms must be at most 800 (the contract allows 1 s of position loss)");
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -600,6 +445,203 @@ mod tests {
         c.validate().unwrap();
         let back: Config = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(back, c);
+    }
+
+    /// A u64 test value as a `usize` / `u32` field, saturating.
+    fn us(v: u64) -> usize {
+        usize::try_from(v).unwrap_or(usize::MAX)
+    }
+    fn u32s(v: u64) -> u32 {
+        u32::try_from(v).unwrap_or(u32::MAX)
+    }
+
+    /// Every integer key with its documented range and a setter.
+    type IntKey = (&'static str, u64, u64, fn(&mut Config, u64));
+
+    const DAY: u64 = 86_400_000;
+    const GIB4: u64 = 4 << 30;
+    const MIB64: u64 = 64 << 20;
+    const Q: u64 = 1 << 20;
+    const CONNS: u64 = 1 << 24;
+    const RATE: u64 = 1_000_000;
+
+    #[rustfmt::skip]
+    fn int_keys() -> Vec<IntKey> {
+        vec![
+            ("shutdown_grace_ms", 0, DAY, |c, v| c.shutdown_grace_ms = v),
+            ("arbiters", 1, 1_024, |c, v| c.arbiters = us(v)),
+            ("regions.publish_ms", 1, DAY, |c, v| c.regions.publish_ms = v),
+            ("regions.mailbox", 1, Q, |c, v| c.regions.mailbox = us(v)),
+            ("regions.max_regions", 1, 1_000_000, |c, v| c.regions.max_regions = us(v)),
+            ("drivers.mailbox", 1, Q, |c, v| c.drivers.mailbox = us(v)),
+            ("drivers.default_capacity", 1, 1_000_000, |c, v| c.drivers.default_capacity = u32s(v)),
+            ("console.batch_ms", 1, DAY, |c, v| c.console.batch_ms = v),
+            ("console.feed_capacity", 1, Q, |c, v| c.console.feed_capacity = us(v)),
+            ("console.stats_ms", 1, DAY, |c, v| c.console.stats_ms = v),
+            ("console.stats_window_s", 1, 86_400, |c, v| c.console.stats_window_s = v),
+            ("console.max_drivers_per_message", 1, 1_000_000, |c, v| c.console.max_drivers_per_message = us(v)),
+            ("console.max_orders_per_message", 1, 1_000_000, |c, v| c.console.max_orders_per_message = us(v)),
+            ("limits.max_frame_bytes", 1, GIB4, |c, v| c.limits.max_frame_bytes = us(v)),
+            ("limits.max_body_bytes", 1, GIB4, |c, v| c.limits.max_body_bytes = us(v)),
+            ("limits.http_header_timeout_ms", 1, DAY, |c, v| c.limits.http_header_timeout_ms = v),
+            ("limits.http_body_timeout_ms", 1, DAY, |c, v| c.limits.http_body_timeout_ms = v),
+            ("limits.http_idle_timeout_ms", 1, DAY, |c, v| c.limits.http_idle_timeout_ms = v),
+            ("limits.max_unauthenticated_connections", 1, CONNS, |c, v| c.limits.max_unauthenticated_connections = us(v)),
+            ("limits.max_tcp_connections", 0, CONNS, |c, v| c.limits.max_tcp_connections = us(v)),
+            ("limits.ws_read_buffer_bytes", 1, MIB64, |c, v| c.limits.ws_read_buffer_bytes = us(v)),
+            ("limits.ws_max_write_buffer_bytes", 1, GIB4, |c, v| c.limits.ws_max_write_buffer_bytes = us(v)),
+            ("limits.tcp_send_buffer_bytes", 0, MIB64, |c, v| c.limits.tcp_send_buffer_bytes = us(v)),
+            ("limits.ws_hello_timeout_ms", 1, DAY, |c, v| c.limits.ws_hello_timeout_ms = v),
+            ("limits.session_outbox", 1, Q, |c, v| c.limits.session_outbox = us(v)),
+            ("limits.slow_send_timeout_ms", 1, DAY, |c, v| c.limits.slow_send_timeout_ms = v),
+            ("limits.driver_requests_per_s", 1, RATE, |c, v| c.limits.driver_requests_per_s = u32s(v)),
+            ("limits.driver_request_burst", 1, RATE, |c, v| c.limits.driver_request_burst = u32s(v)),
+            ("limits.console_requests_per_s", 1, RATE, |c, v| c.limits.console_requests_per_s = u32s(v)),
+            ("limits.console_request_burst", 1, RATE, |c, v| c.limits.console_request_burst = u32s(v)),
+            ("limits.ws_messages_per_s", 1, RATE, |c, v| c.limits.ws_messages_per_s = u32s(v)),
+            ("limits.ws_message_burst", 1, RATE, |c, v| c.limits.ws_message_burst = u32s(v)),
+            ("limits.ws_rate_strikes", 1, 10_000, |c, v| c.limits.ws_rate_strikes = u32s(v)),
+            ("limits.max_connections_per_token", 1, CONNS, |c, v| c.limits.max_connections_per_token = us(v)),
+            ("limits.max_connections", 1, CONNS, |c, v| c.limits.max_connections = us(v)),
+            ("limits.max_inflight_order_writes", 1, Q, |c, v| c.limits.max_inflight_order_writes = us(v)),
+            ("limits.max_open_orders", 1, 100_000_000, |c, v| c.limits.max_open_orders = us(v)),
+            ("storage.position_flush_ms", 1, 800, |c, v| c.storage.position_flush_ms = v),
+            ("storage.cache_mb", 1, 65_536, |c, v| c.storage.cache_mb = v),
+            ("storage.max_events", 1, 1_000_000_000, |c, v| c.storage.max_events = v),
+            ("dispatch.tick_ms", 1, DAY, |c, v| c.dispatch.tick_ms = v),
+            ("dispatch.batch_window_ms", 0, DAY, |c, v| c.dispatch.batch_window_ms = v),
+            ("dispatch.max_plan_nodes", 3, 5_000, |c, v| c.dispatch.max_plan_nodes = us(v)),
+            ("dispatch.candidates", 1, 1_000, |c, v| c.dispatch.candidates = us(v)),
+            ("dispatch.idle_candidates", 0, 1_000, |c, v| c.dispatch.idle_candidates = us(v)),
+            ("dispatch.max_batch", 1, 100_000, |c, v| c.dispatch.max_batch = us(v)),
+            ("dispatch.improve_iterations", 0, 1_000_000, |c, v| c.dispatch.improve_iterations = us(v)),
+            ("dispatch.silent_timeout_ms", 1, DAY, |c, v| c.dispatch.silent_timeout_ms = v),
+            ("dispatch.disconnect_grace_ms", 0, DAY, |c, v| c.dispatch.disconnect_grace_ms = v),
+            ("dispatch.unassignable_retry_ms", 1, DAY, |c, v| c.dispatch.unassignable_retry_ms = v),
+            ("dispatch.eta_push_threshold_s", 0, 86_400, |c, v| c.dispatch.eta_push_threshold_s = v),
+            ("dispatch.eta_check_ms", 1, DAY, |c, v| c.dispatch.eta_check_ms = v),
+            ("dispatch.rebalance_ms", 0, DAY, |c, v| c.dispatch.rebalance_ms = v),
+            ("dispatch.rebalance_max_moves", 0, 10_000, |c, v| c.dispatch.rebalance_max_moves = us(v)),
+        ]
+    }
+
+    /// Every float key with its documented range (a tiny positive minimum where the
+    /// range is open at 0) and a setter.
+    type FloatKey = (&'static str, f64, f64, fn(&mut Config, f64));
+
+    #[rustfmt::skip]
+    fn float_keys() -> Vec<FloatKey> {
+        vec![
+            ("regions.cell_deg", 1e-4, 90.0, |c, v| c.regions.cell_deg = v),
+            ("dispatch.candidate_radius_m", 1e-9, 20_040_000.0, |c, v| c.dispatch.candidate_radius_m = v),
+            ("dispatch.pin_radius_m", 0.0, 10_000.0, |c, v| c.dispatch.pin_radius_m = v),
+            ("dispatch.rebalance_margin_m", 0.0, 1_000_000.0, |c, v| c.dispatch.rebalance_margin_m = v),
+            ("travel.detour_factor", 1.0, 10.0, |c, v| c.travel.detour_factor = v),
+            ("travel.speed_kmh", 1e-9, 300.0, |c, v| c.travel.speed_kmh = v),
+            ("travel.hourly_speed_factor", 1e-9, 10.0, |c, v| c.travel.hourly_speed_factor[5] = v),
+        ]
+    }
+
+    fn refused(c: &Config, key: &str, what: &str) {
+        match c.validate() {
+            Ok(()) => panic!("{key} = {what} accepted"),
+            Err(e) => assert!(e.to_string().contains(key), "{key} = {what}: {e}"),
+        }
+    }
+
+    #[test]
+    fn every_key_refuses_values_outside_its_range_by_name() {
+        for (key, min, max, set) in int_keys() {
+            let mut bad = vec![max + 1, u64::MAX];
+            if min > 0 {
+                bad.push(min - 1);
+            }
+            for v in bad {
+                let mut c = Config::default();
+                set(&mut c, v);
+                refused(&c, key, &v.to_string());
+            }
+        }
+        for (key, min, max, set) in float_keys() {
+            let below = if min > 0.0 { 0.0 } else { -1.0 };
+            for v in [below, -1e300, max * 1.01, 1e300, f64::NAN, f64::INFINITY] {
+                let mut c = Config::default();
+                set(&mut c, v);
+                refused(&c, key, &v.to_string());
+            }
+        }
+        for v in [-1441, 1441, i64::MIN, i64::MAX] {
+            let mut c = Config::default();
+            c.travel.utc_offset_min = v;
+            refused(&c, "travel.utc_offset_min", &v.to_string());
+        }
+        let mut c = Config::default();
+        c.travel.hourly_speed_factor.pop();
+        refused(&c, "travel.hourly_speed_factor", "23 values");
+        let mut c = Config::default();
+        c.regions.service_area = Some([10.0, 0.0, 5.0, 1.0]);
+        refused(&c, "regions.service_area", "min_lon > max_lon");
+        let c = Config {
+            data_dir: PathBuf::new(),
+            ..Config::default()
+        };
+        refused(&c, "data_dir", "empty");
+        let c = Config {
+            cors_origins: vec!["https://a.example".into(), "bad\norigin".into()],
+            ..Config::default()
+        };
+        refused(&c, "cors_origins", "a line break");
+        // A policy outside the enum never parses.
+        let e = toml::from_str::<Config>("[dispatch]\npolicy = \"fastest\"\n").unwrap_err();
+        assert!(e.to_string().contains("batch_regret"), "{e}");
+    }
+
+    /// The configs at every range's ends are accepted; what they build does not panic.
+    #[test]
+    fn default_and_extreme_configs_validate_and_start() {
+        for at_max in [false, true] {
+            let mut c = Config::default();
+            for (_, min, max, set) in int_keys() {
+                set(&mut c, if at_max { max } else { min });
+            }
+            for (_, min, max, set) in float_keys() {
+                set(&mut c, if at_max { max } else { min });
+            }
+            c.travel.utc_offset_min = if at_max { 1440 } else { -1440 };
+            c.validate().unwrap();
+            starts(&c);
+        }
+        let c = Config::default();
+        c.validate().unwrap();
+        starts(&c);
+    }
+
+    /// Builds what start-up builds from sizes and durations and used to panic on
+    /// absurd ones: the feeds, the order-write semaphore, a session outbox, deadlines.
+    fn starts(c: &Config) {
+        let _feed = tokio::sync::broadcast::channel::<()>(c.console.feed_capacity);
+        let _book = crate::dispatch::book::OrderBook::new(c.console.feed_capacity.max(1024));
+        let _writes = tokio::sync::Semaphore::new(c.limits.max_inflight_order_writes);
+        let _outbox = tokio::sync::mpsc::channel::<()>(c.limits.session_outbox);
+        let l = &c.limits;
+        let now = std::time::Instant::now();
+        for ms in [
+            l.http_header_timeout_ms,
+            l.http_body_timeout_ms,
+            l.http_idle_timeout_ms,
+            l.ws_hello_timeout_ms,
+            l.slow_send_timeout_ms,
+            c.shutdown_grace_ms,
+            c.dispatch.silent_timeout_ms,
+            c.dispatch.disconnect_grace_ms,
+            c.dispatch.unassignable_retry_ms,
+            c.dispatch.rebalance_ms,
+            c.console.stats_window_s * 1000,
+            c.dispatch.eta_push_threshold_s * 1000,
+        ] {
+            let _ = now + std::time::Duration::from_millis(ms);
+        }
+        let _cache_bytes = c.storage.cache_mb * 1024 * 1024;
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! `0..=capacity` at every point, service started by the due time (waiting when early),
 //! return to the end depot by the shift end, vehicle restrictions.
 
-use crate::model::{NodeKind, Problem, NONE};
+use std::collections::HashMap;
+
+use crate::model::{Node, NodeKind, Problem, NONE};
 
 /// Times and loads are compared with this tolerance (published solutions are printed
 /// with limited precision).
@@ -79,33 +81,13 @@ pub fn check_route(p: &Problem, plan: &RoutePlan) -> Result<RouteStats, Violatio
         return Err(Violation::PinnedMoved { vehicle: v });
     }
     let m = &p.matrix;
-    let mut seen_at = std::collections::HashMap::new();
+    let mut seen_at = HashMap::new();
     let mut t = veh.start_time;
     let mut load = veh.start_load as i64;
     let mut dist = 0.0;
     let mut prev = veh.start;
     for (pos, &s) in plan.stops.iter().enumerate() {
-        let node = p.nodes.get(s).ok_or(Violation::NotAStop(s))?;
-        if node.kind == NodeKind::Depot {
-            return Err(Violation::NotAStop(s));
-        }
-        if seen_at.insert(s, pos).is_some() {
-            return Err(Violation::Duplicate(s));
-        }
-        if let Some(allowed) = node.vehicle {
-            if allowed != v {
-                return Err(Violation::WrongVehicle {
-                    node: s,
-                    allowed,
-                    vehicle: v,
-                });
-            }
-        }
-        if let NodeKind::Delivery { pickup } = node.kind {
-            if !seen_at.contains_key(&pickup) {
-                return Err(Violation::Precedence { delivery: s });
-            }
-        }
+        let node = visitable(p, v, s, pos, &mut seen_at)?;
         dist += m.dist(prev, s);
         let arrival = t + m.time(prev, s);
         let start = arrival.max(node.ready);
@@ -152,6 +134,40 @@ pub fn check_route(p: &Problem, plan: &RoutePlan) -> Result<RouteStats, Violatio
         distance: dist,
         end_time,
     })
+}
+
+/// The rules of stop `s` at `pos` of vehicle `v`'s route that do not depend on time or
+/// load: a stop (not a depot), not seen before (recorded in `seen_at`), allowed on this
+/// vehicle, after its pickup if it is a delivery.
+fn visitable<'p>(
+    p: &'p Problem,
+    v: usize,
+    s: usize,
+    pos: usize,
+    seen_at: &mut HashMap<usize, usize>,
+) -> Result<&'p Node, Violation> {
+    let node = p.nodes.get(s).ok_or(Violation::NotAStop(s))?;
+    if node.kind == NodeKind::Depot {
+        return Err(Violation::NotAStop(s));
+    }
+    if seen_at.insert(s, pos).is_some() {
+        return Err(Violation::Duplicate(s));
+    }
+    if let Some(allowed) = node.vehicle {
+        if allowed != v {
+            return Err(Violation::WrongVehicle {
+                node: s,
+                allowed,
+                vehicle: v,
+            });
+        }
+    }
+    if let NodeKind::Delivery { pickup } = node.kind {
+        if !seen_at.contains_key(&pickup) {
+            return Err(Violation::Precedence { delivery: s });
+        }
+    }
+    Ok(node)
 }
 
 /// Totals of a feasible solution.

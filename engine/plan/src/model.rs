@@ -145,174 +145,17 @@ impl Problem {
             return Err(invalid("no vehicles".into()));
         }
         let mut nodes = nodes;
-        let mut pinned_to = vec![NONE; n];
-        for (v, veh) in vehicles.iter().enumerate() {
-            for &s in std::iter::once(&veh.start).chain(veh.end.iter()) {
-                if s >= n || nodes[s].kind != NodeKind::Depot {
-                    return Err(invalid(format!(
-                        "vehicle {v}: start/end {s} is not a depot node"
-                    )));
-                }
-            }
-            if veh.capacity < 0 || veh.start_load < 0 || veh.start_load > veh.capacity {
-                return Err(invalid(format!("vehicle {v}: bad capacity or start load")));
-            }
-            for &s in &veh.pinned {
-                if s >= n || nodes[s].kind == NodeKind::Depot {
-                    return Err(invalid(format!(
-                        "vehicle {v}: pinned stop {s} is not a stop"
-                    )));
-                }
-                if pinned_to[s] != NONE {
-                    return Err(invalid(format!("node {s} pinned twice")));
-                }
-                pinned_to[s] = v;
-            }
-        }
-        let mut requests = Vec::new();
-        let mut request_of = vec![NONE; n];
-        for (i, node) in nodes.iter().enumerate() {
-            if node.ready.partial_cmp(&node.due).is_none_or(|o| o.is_gt())
-                || !node.service.is_finite()
-                || node.service < 0.0
-            {
-                return Err(invalid(format!(
-                    "node {}: bad time window or service",
-                    node.id
-                )));
-            }
-            if let Some(v) = node.vehicle {
-                if v >= vehicles.len() {
-                    return Err(invalid(format!("node {}: unknown vehicle {v}", node.id)));
-                }
-            }
-            match node.kind {
-                NodeKind::Depot => {}
-                NodeKind::Single => {
-                    if pinned_to[i] == NONE {
-                        request_of[i] = requests.len();
-                        requests.push(Request {
-                            first: i,
-                            second: None,
-                        });
-                    }
-                }
-                NodeKind::Pickup { delivery } => {
-                    let ok = delivery < n
-                        && nodes[delivery].kind == NodeKind::Delivery { pickup: i }
-                        && nodes[delivery].demand == -node.demand
-                        && node.demand >= 0;
-                    if !ok {
-                        return Err(invalid(format!(
-                            "pickup {}: delivery sibling {delivery} does not match",
-                            node.id
-                        )));
-                    }
-                    match (pinned_to[i] == NONE, pinned_to[delivery] == NONE) {
-                        (true, true) => {
-                            request_of[i] = requests.len();
-                            request_of[delivery] = requests.len();
-                            requests.push(Request {
-                                first: i,
-                                second: Some(delivery),
-                            });
-                        }
-                        (false, false) => {}
-                        _ => {
-                            return Err(invalid(format!(
-                                "pickup {}: pickup and delivery must both be pinned or both free \
-                                 (model goods on board as a Single delivery with negative demand)",
-                                node.id
-                            )))
-                        }
-                    }
-                }
-                NodeKind::Delivery { pickup } => {
-                    if pickup >= n || nodes[pickup].kind != (NodeKind::Pickup { delivery: i }) {
-                        return Err(invalid(format!(
-                            "delivery {}: pickup sibling {pickup} does not match",
-                            node.id
-                        )));
-                    }
-                }
-            }
-        }
-        // Open routes end at a sink node at zero distance from everything.
-        let mut end_node = Vec::with_capacity(vehicles.len());
-        let mut sink = NONE;
-        for veh in &vehicles {
-            end_node.push(match veh.end {
-                Some(e) => e,
-                None => {
-                    if sink == NONE {
-                        sink = matrix.add_sink();
-                        nodes.push(Node {
-                            id: usize::MAX,
-                            kind: NodeKind::Depot,
-                            demand: 0,
-                            ready: f64::NEG_INFINITY,
-                            due: f64::INFINITY,
-                            service: 0.0,
-                            vehicle: None,
-                        });
-                        pinned_to.push(NONE);
-                        request_of.push(NONE);
-                    }
-                    sink
-                }
-            });
-        }
-        let mut class_of = Vec::with_capacity(vehicles.len());
-        let mut classes: Vec<usize> = Vec::new(); // representative vehicle per class
-        for (v, veh) in vehicles.iter().enumerate() {
-            let same = |w: &usize| {
-                let o = &vehicles[*w];
-                o.start == veh.start
-                    && o.end == veh.end
-                    && o.start_time == veh.start_time
-                    && o.shift_end == veh.shift_end
-                    && o.capacity == veh.capacity
-                    && o.start_load == veh.start_load
-                    && o.pinned.is_empty()
-                    && veh.pinned.is_empty()
-            };
-            match classes.iter().position(same) {
-                Some(c) if !nodes.iter().any(|nd| nd.vehicle == Some(v)) => class_of.push(c),
-                _ => {
-                    class_of.push(classes.len());
-                    classes.push(v);
-                }
-            }
-        }
-        let customers: Vec<usize> = (0..nodes.len())
-            .filter(|&i| request_of[i] != NONE)
-            .collect();
-        let mut neighbors = vec![Vec::new(); nodes.len()];
-        let mut sum = 0.0;
-        let mut cnt = 0usize;
-        for &i in customers.iter().filter(|_| with_neighbours) {
-            let mut v: Vec<u32> = customers
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| j as u32)
-                .collect();
-            v.sort_by(|&a, &b| {
-                matrix
-                    .dist(i, a as usize)
-                    .total_cmp(&matrix.dist(i, b as usize))
-                    .then(a.cmp(&b))
-            });
-            v.truncate(100);
-            for &j in &customers {
-                sum += matrix.dist(i, j);
-                cnt += 1;
-            }
-            neighbors[i] = v;
-        }
-        let scale = if cnt > 0 && sum > 0.0 {
-            sum / cnt as f64
+        let mut pinned_to = pin_vehicles(&nodes, &vehicles)?;
+        let (requests, mut request_of) = index_requests(&nodes, vehicles.len(), &pinned_to)?;
+        let end_node = end_nodes(&vehicles, &mut nodes, &mut matrix);
+        // the sink, if added, is neither pinned nor a request
+        pinned_to.resize(nodes.len(), NONE);
+        request_of.resize(nodes.len(), NONE);
+        let class_of = vehicle_classes(&vehicles, &nodes);
+        let (neighbors, scale) = if with_neighbours {
+            neighbour_lists(&matrix, &request_of)
         } else {
-            1.0
+            (vec![Vec::new(); nodes.len()], 1.0)
         };
         let ready = nodes.iter().map(|x| x.ready).collect();
         let due = nodes.iter().map(|x| x.due).collect();
@@ -382,6 +225,221 @@ impl Problem {
         };
         Problem::new(name, nodes, vec![veh; k.max(1)], matrix)
     }
+}
+
+/// Checks every vehicle (depot start/end, capacity, pinned stops) and returns node →
+/// vehicle it is pinned to, or [`NONE`].
+fn pin_vehicles(nodes: &[Node], vehicles: &[Vehicle]) -> Result<Vec<usize>, PlanError> {
+    let n = nodes.len();
+    let mut pinned_to = vec![NONE; n];
+    for (v, veh) in vehicles.iter().enumerate() {
+        for &s in std::iter::once(&veh.start).chain(veh.end.iter()) {
+            if s >= n || nodes[s].kind != NodeKind::Depot {
+                return Err(invalid(format!(
+                    "vehicle {v}: start/end {s} is not a depot node"
+                )));
+            }
+        }
+        if veh.capacity < 0 || veh.start_load < 0 || veh.start_load > veh.capacity {
+            return Err(invalid(format!("vehicle {v}: bad capacity or start load")));
+        }
+        for &s in &veh.pinned {
+            if s >= n || nodes[s].kind == NodeKind::Depot {
+                return Err(invalid(format!(
+                    "vehicle {v}: pinned stop {s} is not a stop"
+                )));
+            }
+            if pinned_to[s] != NONE {
+                return Err(invalid(format!("node {s} pinned twice")));
+            }
+            pinned_to[s] = v;
+        }
+    }
+    Ok(pinned_to)
+}
+
+/// Checks every node and derives the requests of the nodes that are not pinned, with
+/// node → request index (or [`NONE`]).
+fn index_requests(
+    nodes: &[Node],
+    n_vehicles: usize,
+    pinned_to: &[usize],
+) -> Result<(Vec<Request>, Vec<usize>), PlanError> {
+    let n = nodes.len();
+    let mut requests = Vec::new();
+    let mut request_of = vec![NONE; n];
+    for (i, node) in nodes.iter().enumerate() {
+        check_node(node, n_vehicles)?;
+        let request = match node.kind {
+            NodeKind::Depot => None,
+            NodeKind::Single => (pinned_to[i] == NONE).then_some(Request {
+                first: i,
+                second: None,
+            }),
+            NodeKind::Pickup { delivery } => pair_request(nodes, i, delivery, pinned_to)?,
+            NodeKind::Delivery { pickup } => {
+                if pickup >= n || nodes[pickup].kind != (NodeKind::Pickup { delivery: i }) {
+                    return Err(invalid(format!(
+                        "delivery {}: pickup sibling {pickup} does not match",
+                        node.id
+                    )));
+                }
+                None
+            }
+        };
+        if let Some(rq) = request {
+            for x in rq.nodes() {
+                request_of[x] = requests.len();
+            }
+            requests.push(rq);
+        }
+    }
+    Ok((requests, request_of))
+}
+
+/// A node's own data: a time window that is not reversed, a finite non-negative
+/// service time, a known restricting vehicle.
+fn check_node(node: &Node, n_vehicles: usize) -> Result<(), PlanError> {
+    if node.ready.partial_cmp(&node.due).is_none_or(|o| o.is_gt())
+        || !node.service.is_finite()
+        || node.service < 0.0
+    {
+        return Err(invalid(format!(
+            "node {}: bad time window or service",
+            node.id
+        )));
+    }
+    match node.vehicle {
+        Some(v) if v >= n_vehicles => {
+            Err(invalid(format!("node {}: unknown vehicle {v}", node.id)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The request of pickup `i` and its delivery: `None` when both are pinned, an error
+/// when the siblings do not match or only one of them is pinned.
+fn pair_request(
+    nodes: &[Node],
+    i: usize,
+    delivery: usize,
+    pinned_to: &[usize],
+) -> Result<Option<Request>, PlanError> {
+    let node = &nodes[i];
+    let ok = delivery < nodes.len()
+        && nodes[delivery].kind == NodeKind::Delivery { pickup: i }
+        && nodes[delivery].demand == -node.demand
+        && node.demand >= 0;
+    if !ok {
+        return Err(invalid(format!(
+            "pickup {}: delivery sibling {delivery} does not match",
+            node.id
+        )));
+    }
+    match (pinned_to[i] == NONE, pinned_to[delivery] == NONE) {
+        (true, true) => Ok(Some(Request {
+            first: i,
+            second: Some(delivery),
+        })),
+        (false, false) => Ok(None),
+        _ => Err(invalid(format!(
+            "pickup {}: pickup and delivery must both be pinned or both free \
+             (model goods on board as a Single delivery with negative demand)",
+            node.id
+        ))),
+    }
+}
+
+/// Vehicle → end node. Open routes end at one shared sink node at zero distance from
+/// everything, appended to `nodes` and `matrix`.
+fn end_nodes(vehicles: &[Vehicle], nodes: &mut Vec<Node>, matrix: &mut Matrix) -> Vec<usize> {
+    let mut sink = NONE;
+    let mut end_node = Vec::with_capacity(vehicles.len());
+    for veh in vehicles {
+        end_node.push(match veh.end {
+            Some(e) => e,
+            None => {
+                if sink == NONE {
+                    sink = matrix.add_sink();
+                    nodes.push(Node {
+                        id: usize::MAX,
+                        kind: NodeKind::Depot,
+                        demand: 0,
+                        ready: f64::NEG_INFINITY,
+                        due: f64::INFINITY,
+                        service: 0.0,
+                        vehicle: None,
+                    });
+                }
+                sink
+            }
+        });
+    }
+    end_node
+}
+
+/// Vehicle → class id. Vehicles with the same start, end, times, capacity and load, no
+/// pinned stops and no node restricted to them are interchangeable (one class).
+fn vehicle_classes(vehicles: &[Vehicle], nodes: &[Node]) -> Vec<usize> {
+    let mut class_of = Vec::with_capacity(vehicles.len());
+    let mut classes: Vec<usize> = Vec::new(); // representative vehicle per class
+    for (v, veh) in vehicles.iter().enumerate() {
+        let same = |w: &usize| {
+            let o = &vehicles[*w];
+            o.start == veh.start
+                && o.end == veh.end
+                && o.start_time == veh.start_time
+                && o.shift_end == veh.shift_end
+                && o.capacity == veh.capacity
+                && o.start_load == veh.start_load
+                && o.pinned.is_empty()
+                && veh.pinned.is_empty()
+        };
+        match classes.iter().position(same) {
+            Some(c) if !nodes.iter().any(|nd| nd.vehicle == Some(v)) => class_of.push(c),
+            _ => {
+                class_of.push(classes.len());
+                classes.push(v);
+            }
+        }
+    }
+    class_of
+}
+
+/// Customer node → the other customers, nearest first (at most 100), and the mean
+/// distance between customers (1 when there is none) that scales temperatures.
+fn neighbour_lists(matrix: &Matrix, request_of: &[usize]) -> (Vec<Vec<u32>>, f64) {
+    let customers: Vec<usize> = (0..request_of.len())
+        .filter(|&i| request_of[i] != NONE)
+        .collect();
+    let mut neighbors = vec![Vec::new(); request_of.len()];
+    let mut sum = 0.0;
+    let mut cnt = 0usize;
+    for &i in &customers {
+        let mut v: Vec<u32> = customers
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| j as u32)
+            .collect();
+        v.sort_by(|&a, &b| {
+            matrix
+                .dist(i, a as usize)
+                .total_cmp(&matrix.dist(i, b as usize))
+                .then(a.cmp(&b))
+        });
+        v.truncate(100);
+        for &j in &customers {
+            sum += matrix.dist(i, j);
+            cnt += 1;
+        }
+        neighbors[i] = v;
+    }
+    let scale = if cnt > 0 && sum > 0.0 {
+        sum / cnt as f64
+    } else {
+        1.0
+    };
+    (neighbors, scale)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use crate::insert::{apply_in_solution, best_in_solution};
 use crate::model::{Problem, NONE};
 use crate::rng::Rng;
-use crate::route::Solution;
+use crate::route::{Route, Solution};
 
 #[derive(Clone, Copy, Debug)]
 pub struct RuinParams {
@@ -47,34 +47,11 @@ impl Default for RuinParams {
 /// Removes strings around a random customer; the removed requests are appended to
 /// `s.unassigned`. Returns how many requests were removed.
 pub fn ruin(p: &Problem, s: &mut Solution, rng: &mut Rng, prm: &RuinParams) -> usize {
-    let mut free = 0usize;
-    let mut nonempty = 0usize;
-    for r in &s.routes {
-        let f = r.free_stops().len();
-        if f > 0 {
-            free += f;
-            nonempty += 1;
-        }
-    }
-    if free == 0 {
+    let Some(size) = RuinSize::of(s, prm) else {
         return 0;
-    }
-    let avg = free as f64 / nonempty as f64;
-    let ls_max = prm.max_string.min(avg);
-    // long routes (few vehicles) need bigger ruins to move between local optima
-    let cbar = prm
-        .avg_removed
-        .max((avg * prm.long_route_share).min(prm.max_removed));
-    let ks_max = (4.0 * cbar / (1.0 + ls_max) - 1.0).max(1.0);
-    let ks = (1.0 + rng.f64() * ks_max).floor() as usize;
-    // random assigned free customer as seed
-    let seed = loop {
-        let r = &s.routes[rng.below(s.routes.len())];
-        let f = r.free_stops();
-        if !f.is_empty() {
-            break f[rng.below(f.len())];
-        }
     };
+    let ks = (1.0 + rng.f64() * size.ks_max).floor() as usize;
+    let seed = random_customer(s, rng);
     let before = s.unassigned.len();
     let mut ruined: Vec<usize> = Vec::with_capacity(ks);
     let mut remove: Vec<usize> = Vec::with_capacity(32);
@@ -87,52 +64,11 @@ pub fn ruin(p: &Problem, s: &mut Solution, rng: &mut Rng, prm: &RuinParams) -> u
         if ri == NONE || ruined.contains(&ri) {
             continue;
         }
-        let route = &s.routes[ri];
-        let lo = 1 + route.n_pinned;
-        let hi = route.seq.len() - 1; // exclusive
-        let t_len = hi - lo;
-        let Some(pos) = route.seq[lo..hi]
-            .iter()
-            .position(|&x| x == c)
-            .map(|x| x + lo)
-        else {
-            continue;
-        };
-        let lt_max = ls_max.min(t_len as f64);
-        let lt = ((1.0 + rng.f64() * lt_max).floor() as usize).clamp(1, t_len);
         remove.clear();
-        if lt == t_len || rng.f64() >= prm.split_rate {
-            let first = pos.saturating_sub(lt - 1).max(lo);
-            let last = pos.min(hi - lt);
-            let st = first + rng.below(last - first + 1);
-            remove.extend_from_slice(&route.seq[st..st + lt]);
-        } else {
-            let mut m = 1;
-            while lt + m < t_len && rng.f64() >= prm.split_depth {
-                m += 1;
-            }
-            let len = lt + m;
-            let first = pos.saturating_sub(len - 1).max(lo);
-            let last = pos.min(hi - len);
-            let st = first + rng.below(last - first + 1);
-            let keep = st + rng.below(lt + 1); // preserved part [keep, keep + m)
-            for (k, &x) in route.seq[st..st + len].iter().enumerate() {
-                let k = st + k;
-                if k < keep || k >= keep + m {
-                    remove.push(x);
-                }
-            }
+        if !pick_string(&s.routes[ri], c, size.ls_max, prm, rng, &mut remove) {
+            continue;
         }
-        // siblings leave with their partner
-        let n0 = remove.len();
-        for k in 0..n0 {
-            let req = p.requests[p.request_of[remove[k]]];
-            for x in req.nodes() {
-                if !remove.contains(&x) {
-                    remove.push(x);
-                }
-            }
-        }
+        with_siblings(p, &mut remove);
         for &x in &remove {
             let rq = p.request_of[x];
             if p.requests[rq].first == x {
@@ -144,6 +80,112 @@ pub fn ruin(p: &Problem, s: &mut Solution, rng: &mut Rng, prm: &RuinParams) -> u
         ruined.push(ri);
     }
     s.unassigned.len() - before
+}
+
+/// How much one ruin removes, from the current routes' lengths.
+struct RuinSize {
+    /// Longest string removed from a route (L_s^max).
+    ls_max: f64,
+    /// Most routes ruined, minus one (k_s^max).
+    ks_max: f64,
+}
+
+impl RuinSize {
+    /// `None` when no route has a free stop.
+    fn of(s: &Solution, prm: &RuinParams) -> Option<RuinSize> {
+        let mut free = 0usize;
+        let mut nonempty = 0usize;
+        for r in &s.routes {
+            let f = r.free_stops().len();
+            if f > 0 {
+                free += f;
+                nonempty += 1;
+            }
+        }
+        if free == 0 {
+            return None;
+        }
+        let avg = free as f64 / nonempty as f64;
+        let ls_max = prm.max_string.min(avg);
+        // long routes (few vehicles) need bigger ruins to move between local optima
+        let cbar = prm
+            .avg_removed
+            .max((avg * prm.long_route_share).min(prm.max_removed));
+        Some(RuinSize {
+            ls_max,
+            ks_max: (4.0 * cbar / (1.0 + ls_max) - 1.0).max(1.0),
+        })
+    }
+}
+
+/// A random assigned free customer (some route must have one).
+fn random_customer(s: &Solution, rng: &mut Rng) -> usize {
+    loop {
+        let r = &s.routes[rng.below(s.routes.len())];
+        let f = r.free_stops();
+        if !f.is_empty() {
+            break f[rng.below(f.len())];
+        }
+    }
+}
+
+/// Puts into `remove` a string of the free part of `route` that contains customer `c`:
+/// a plain string, or a split string whose preserved middle stays. `false` when `c` is
+/// not a free stop of the route.
+fn pick_string(
+    route: &Route,
+    c: usize,
+    ls_max: f64,
+    prm: &RuinParams,
+    rng: &mut Rng,
+    remove: &mut Vec<usize>,
+) -> bool {
+    let seq = &route.seq;
+    let lo = 1 + route.n_pinned;
+    let hi = seq.len() - 1; // exclusive
+    let t_len = hi - lo;
+    let Some(pos) = seq[lo..hi].iter().position(|&x| x == c).map(|x| x + lo) else {
+        return false;
+    };
+    let lt_max = ls_max.min(t_len as f64);
+    let lt = ((1.0 + rng.f64() * lt_max).floor() as usize).clamp(1, t_len);
+    if lt == t_len || rng.f64() >= prm.split_rate {
+        let first = pos.saturating_sub(lt - 1).max(lo);
+        let last = pos.min(hi - lt);
+        let st = first + rng.below(last - first + 1);
+        remove.extend_from_slice(&seq[st..st + lt]);
+        return true;
+    }
+    let mut m = 1;
+    while lt + m < t_len && rng.f64() >= prm.split_depth {
+        m += 1;
+    }
+    let len = lt + m;
+    let first = pos.saturating_sub(len - 1).max(lo);
+    let last = pos.min(hi - len);
+    let st = first + rng.below(last - first + 1);
+    let keep = st + rng.below(lt + 1); // preserved part [keep, keep + m)
+    for (k, &x) in seq[st..st + len].iter().enumerate() {
+        let k = st + k;
+        if k < keep || k >= keep + m {
+            remove.push(x);
+        }
+    }
+    true
+}
+
+/// Adds the missing sibling of every pickup or delivery in `remove`: a pair leaves
+/// together.
+fn with_siblings(p: &Problem, remove: &mut Vec<usize>) {
+    let n0 = remove.len();
+    for k in 0..n0 {
+        let req = p.requests[p.request_of[remove[k]]];
+        for x in req.nodes() {
+            if !remove.contains(&x) {
+                remove.push(x);
+            }
+        }
+    }
 }
 
 /// Orders in which recreate inserts requests.

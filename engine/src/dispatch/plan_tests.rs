@@ -1,4 +1,4 @@
-//! Tests of the live planning adapter (`plan.rs`): worked examples of `assign_batch`,
+//! Tests of the live planning adapter (`plan/`): worked examples of `assign_batch`,
 //! `etas`, stop ids and on-board load, and a property test that checks every batch
 //! outcome with an independent checker.
 //!

@@ -2,7 +2,7 @@
 //! to the router; a test checks that it lists exactly the routes the router serves
 //! (`http::ROUTES`).
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
@@ -48,114 +48,166 @@ pub fn document() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "query": {"type": "apiKey", "in": "query", "name": "token"}
             },
-            "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string", "enum": ["invalid_argument", "unauthenticated", "permission_denied", "not_found", "conflict", "too_large", "rate_limited", "overloaded", "out_of_service_area", "failed_precondition", "internal", "deadline_exceeded", "method_not_allowed"]},
-                    "message": {"type": "string"}}}}},
-                "Stop": {"type": "object", "required": ["lat", "lon"], "properties": {
-                    "lat": {"type": "number", "minimum": -90, "maximum": 90},
-                    "lon": {"type": "number", "minimum": -180, "maximum": 180},
-                    "ready_ms": {"type": "integer", "format": "int64"},
-                    "due_ms": {"type": "integer", "format": "int64"},
-                    "service_s": {"type": "integer", "default": 60, "maximum": 86400}}},
-                "NewOrder": {"type": "object", "required": ["pickup", "dropoff"], "properties": {
-                    "id": {"type": "string"},
-                    "pickup": {"$ref": "#/components/schemas/Stop"},
-                    "dropoff": {"$ref": "#/components/schemas/Stop"},
-                    "size": {"type": "integer", "default": 1, "minimum": 1},
-                    "priority": {"type": "integer", "default": 0}}},
-                "StatusChange": {"type": "object", "required": ["status", "at_ms"], "properties": {
-                    "status": {"$ref": "#/components/schemas/OrderStatus"},
-                    "at_ms": {"type": "integer", "format": "int64"},
-                    "reason": {"type": "string"}}},
-                "OrderStatus": {"type": "string", "enum": ["pending", "assigned", "picked_up", "delivered", "cancelled", "failed", "unassignable"]},
-                "Order": {"type": "object", "required": ["id", "pickup", "dropoff", "size", "priority", "status", "created_ms", "history"], "properties": {
-                    "id": {"type": "string"},
-                    "pickup": {"$ref": "#/components/schemas/Stop"},
-                    "dropoff": {"$ref": "#/components/schemas/Stop"},
-                    "size": {"type": "integer"},
-                    "priority": {"type": "integer"},
-                    "status": {"$ref": "#/components/schemas/OrderStatus"},
-                    "driver_id": {"type": "string", "nullable": true},
-                    "pickup_eta_ms": {"type": "integer", "nullable": true},
-                    "dropoff_eta_ms": {"type": "integer", "nullable": true},
-                    "created_ms": {"type": "integer", "format": "int64"},
-                    "history": {"type": "array", "items": {"$ref": "#/components/schemas/StatusChange"}}}},
-                "OrderList": {"type": "object", "required": ["orders"], "properties": {
-                    "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
-                    "next": {"type": "string"}}},
-                "RouteStop": {"type": "object", "properties": {
-                    "stop_id": {"type": "string"}, "order_id": {"type": "string"},
-                    "kind": {"type": "string", "enum": ["pickup", "dropoff"]},
-                    "lat": {"type": "number"}, "lon": {"type": "number"},
-                    "eta_ms": {"type": "integer"}, "ready_ms": {"type": "integer"}, "due_ms": {"type": "integer"}}},
-                "Route": {"type": "object", "properties": {
-                    "version": {"type": "integer"},
-                    "stops": {"type": "array", "items": {"$ref": "#/components/schemas/RouteStop"}}}},
-                "NewDriver": {"type": "object", "required": ["id"], "properties": {
-                    "id": {"type": "string"}, "capacity": {"type": "integer", "default": 10}, "name": {"type": "string"}}},
-                "Driver": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "name": {"type": "string"},
-                    "capacity": {"type": "integer"}, "load": {"type": "integer"},
-                    "status": {"type": "string", "enum": ["available", "offline", "break"]},
-                    "lat": {"type": "number", "nullable": true}, "lon": {"type": "number", "nullable": true},
-                    "ts_ms": {"type": "integer", "nullable": true}, "updated_ms": {"type": "integer"},
-                    "connected": {"type": "integer"}, "route": {"$ref": "#/components/schemas/Route"},
-                    "token": {"type": "string", "description": "only in the answer to POST /v1/drivers"}}},
-                "Latency": {"type": "object", "required": ["count", "p50_ms", "p90_ms", "p99_ms", "max_ms"], "properties": {
-                    "count": {"type": "integer"}, "p50_ms": {"type": "number"}, "p90_ms": {"type": "number"},
-                    "p99_ms": {"type": "number"}, "max_ms": {"type": "number"}}},
-                "Stats": {"type": "object", "required": ["ts_ms", "drivers", "orders", "assign_latency", "route_latency", "window_s"], "properties": {
-                    "ts_ms": {"type": "integer", "format": "int64"},
-                    "drivers": {"type": "object", "description": "registered drivers by status; on_route: available with stops", "properties": {
-                        "total": {"type": "integer"}, "available": {"type": "integer"}, "on_route": {"type": "integer"},
-                        "break": {"type": "integer"}, "offline": {"type": "integer"}}},
-                    "orders": {"type": "object", "description": "open orders by status now; delivered, cancelled, failed since the engine started", "properties": {
-                        "pending": {"type": "integer"}, "assigned": {"type": "integer"}, "picked_up": {"type": "integer"},
-                        "unassignable": {"type": "integer"}, "delivered": {"type": "integer"}, "cancelled": {"type": "integer"}, "failed": {"type": "integer"}}},
-                    "assign_latency": {"$ref": "#/components/schemas/Latency"},
-                    "route_latency": {"$ref": "#/components/schemas/Latency"},
-                    "window_s": {"type": "integer"}}},
-                "Nearby": {"type": "object", "properties": {"drivers": {"type": "array", "items": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"},
-                    "distance_m": {"type": "number"}, "status": {"type": "string"}}}}}}
-            }
+            "schemas": merged([error_schema(), order_schemas(), driver_schemas(), stats_schemas()])
         },
         "security": [{"bearer": []}, {"query": []}],
-        "paths": {
-            "/": {"get": {"security": [], "summary": "The web dispatch console (HTML; token from ?token= or the page's entry field)", "responses": {"200": {"description": "text/html"}}}},
-            "/console.js": {"get": {"security": [], "summary": "The console's script", "responses": {"200": {"description": "text/javascript"}}}},
-            "/console.css": {"get": {"security": [], "summary": "The console's style sheet", "responses": {"200": {"description": "text/css"}}}},
-            "/healthz": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
-            "/metrics": {"get": {"security": [], "summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
-            "/openapi.json": {"get": {"security": [], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3 JSON"}}}},
-            "/v1/drivers": {"post": {"summary": "Register a driver (console)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewDriver"}}}},
-                "responses": with_errors(json!({"201": ok_json("registered (with token)", "Driver"), "200": ok_json("exists with the same fields", "Driver"), "409": error_response("exists with other fields"), "413": error_response("body too large")}))}},
-            "/v1/drivers/nearest": {"get": {"summary": "k nearest drivers (console)", "parameters": [
-                    {"name": "lat", "in": "query", "required": true, "schema": {"type": "number"}},
-                    {"name": "lon", "in": "query", "required": true, "schema": {"type": "number"}},
-                    {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["available", "offline", "break", "any"], "default": "available"}},
-                    {"name": "radius_m", "in": "query", "schema": {"type": "number"}}],
-                "responses": with_errors(json!({"200": ok_json("nearest first", "Nearby")}))}},
-            "/v1/drivers/{id}": {"get": {"summary": "One driver (console or that driver)", "parameters": [id_param()],
-                "responses": with_errors(json!({"200": ok_json("the driver", "Driver"), "404": error_response("not_found")}))}},
-            "/v1/orders": {
-                "post": {"summary": "Create an order (durable before the answer; idempotent by id)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewOrder"}}}},
-                    "responses": with_errors(json!({"201": ok_json("created (pending)", "Order"), "200": ok_json("the same request again", "Order"), "409": error_response("id exists with other fields"), "413": error_response("body too large")}))},
-                "get": {"summary": "List orders in id order", "parameters": [
-                        {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/OrderStatus"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                        {"name": "after", "in": "query", "schema": {"type": "string"}}],
-                    "responses": with_errors(json!({"200": ok_json("a page; `next` when more may follow", "OrderList")}))}},
-            "/v1/orders/{id}": {"get": {"summary": "One order with ETAs and history", "parameters": [id_param()],
-                "responses": with_errors(json!({"200": ok_json("the order", "Order"), "404": error_response("not_found")}))}},
-            "/v1/orders/{id}/cancel": {"post": {"summary": "Cancel an order not picked up yet", "parameters": [id_param()],
-                "responses": with_errors(json!({"200": ok_json("cancelled", "Order"), "404": error_response("not_found"), "409": error_response("picked up or finished")}))}},
-            "/v1/stats": {"get": {"summary": "Fleet and order counts, assignment latency percentiles over the stats window (console)",
-                "responses": with_errors(json!({"200": ok_json("live totals", "Stats")}))}},
-            "/ws/driver": {"get": {"summary": "Driver WebSocket (upgrade; driver token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}},
-            "/ws/console": {"get": {"summary": "Console WebSocket (upgrade; console token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}}
+        "paths": merged([public_paths(), driver_paths(), order_paths(), console_and_socket_paths()])
+    })
+}
+
+/// One object with the entries of `parts`, in order.
+fn merged(parts: impl IntoIterator<Item = Value>) -> Value {
+    let mut all = Map::new();
+    for part in parts {
+        if let Value::Object(o) = part {
+            all.extend(o);
         }
+    }
+    Value::Object(all)
+}
+
+fn error_schema() -> Value {
+    json!({
+        "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string", "enum": ["invalid_argument", "unauthenticated", "permission_denied", "not_found", "conflict", "too_large", "rate_limited", "overloaded", "out_of_service_area", "failed_precondition", "internal", "deadline_exceeded", "method_not_allowed"]},
+            "message": {"type": "string"}}}}}
+    })
+}
+
+/// Orders as created, stored and listed.
+fn order_schemas() -> Value {
+    json!({
+        "Stop": {"type": "object", "required": ["lat", "lon"], "properties": {
+            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+            "lon": {"type": "number", "minimum": -180, "maximum": 180},
+            "ready_ms": {"type": "integer", "format": "int64"},
+            "due_ms": {"type": "integer", "format": "int64"},
+            "service_s": {"type": "integer", "default": 60, "maximum": 86400}}},
+        "NewOrder": {"type": "object", "required": ["pickup", "dropoff"], "properties": {
+            "id": {"type": "string"},
+            "pickup": {"$ref": "#/components/schemas/Stop"},
+            "dropoff": {"$ref": "#/components/schemas/Stop"},
+            "size": {"type": "integer", "default": 1, "minimum": 1},
+            "priority": {"type": "integer", "default": 0}}},
+        "StatusChange": {"type": "object", "required": ["status", "at_ms"], "properties": {
+            "status": {"$ref": "#/components/schemas/OrderStatus"},
+            "at_ms": {"type": "integer", "format": "int64"},
+            "reason": {"type": "string"}}},
+        "OrderStatus": {"type": "string", "enum": ["pending", "assigned", "picked_up", "delivered", "cancelled", "failed", "unassignable"]},
+        "Order": {"type": "object", "required": ["id", "pickup", "dropoff", "size", "priority", "status", "created_ms", "history"], "properties": {
+            "id": {"type": "string"},
+            "pickup": {"$ref": "#/components/schemas/Stop"},
+            "dropoff": {"$ref": "#/components/schemas/Stop"},
+            "size": {"type": "integer"},
+            "priority": {"type": "integer"},
+            "status": {"$ref": "#/components/schemas/OrderStatus"},
+            "driver_id": {"type": "string", "nullable": true},
+            "pickup_eta_ms": {"type": "integer", "nullable": true},
+            "dropoff_eta_ms": {"type": "integer", "nullable": true},
+            "created_ms": {"type": "integer", "format": "int64"},
+            "history": {"type": "array", "items": {"$ref": "#/components/schemas/StatusChange"}}}},
+        "OrderList": {"type": "object", "required": ["orders"], "properties": {
+            "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
+            "next": {"type": "string"}}}
+    })
+}
+
+/// Drivers, their routes and the nearest-driver answer.
+fn driver_schemas() -> Value {
+    json!({
+        "RouteStop": {"type": "object", "properties": {
+            "stop_id": {"type": "string"}, "order_id": {"type": "string"},
+            "kind": {"type": "string", "enum": ["pickup", "dropoff"]},
+            "lat": {"type": "number"}, "lon": {"type": "number"},
+            "eta_ms": {"type": "integer"}, "ready_ms": {"type": "integer"}, "due_ms": {"type": "integer"}}},
+        "Route": {"type": "object", "properties": {
+            "version": {"type": "integer"},
+            "stops": {"type": "array", "items": {"$ref": "#/components/schemas/RouteStop"}}}},
+        "NewDriver": {"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "string"}, "capacity": {"type": "integer", "default": 10}, "name": {"type": "string"}}},
+        "Driver": {"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"},
+            "capacity": {"type": "integer"}, "load": {"type": "integer"},
+            "status": {"type": "string", "enum": ["available", "offline", "break"]},
+            "lat": {"type": "number", "nullable": true}, "lon": {"type": "number", "nullable": true},
+            "ts_ms": {"type": "integer", "nullable": true}, "updated_ms": {"type": "integer"},
+            "connected": {"type": "integer"}, "route": {"$ref": "#/components/schemas/Route"},
+            "token": {"type": "string", "description": "only in the answer to POST /v1/drivers"}}},
+        "Nearby": {"type": "object", "properties": {"drivers": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"},
+            "distance_m": {"type": "number"}, "status": {"type": "string"}}}}}}
+    })
+}
+
+fn stats_schemas() -> Value {
+    json!({
+        "Latency": {"type": "object", "required": ["count", "p50_ms", "p90_ms", "p99_ms", "max_ms"], "properties": {
+            "count": {"type": "integer"}, "p50_ms": {"type": "number"}, "p90_ms": {"type": "number"},
+            "p99_ms": {"type": "number"}, "max_ms": {"type": "number"}}},
+        "Stats": {"type": "object", "required": ["ts_ms", "drivers", "orders", "assign_latency", "route_latency", "window_s"], "properties": {
+            "ts_ms": {"type": "integer", "format": "int64"},
+            "drivers": {"type": "object", "description": "registered drivers by status; on_route: available with stops", "properties": {
+                "total": {"type": "integer"}, "available": {"type": "integer"}, "on_route": {"type": "integer"},
+                "break": {"type": "integer"}, "offline": {"type": "integer"}}},
+            "orders": {"type": "object", "description": "open orders by status now; delivered, cancelled, failed since the engine started", "properties": {
+                "pending": {"type": "integer"}, "assigned": {"type": "integer"}, "picked_up": {"type": "integer"},
+                "unassignable": {"type": "integer"}, "delivered": {"type": "integer"}, "cancelled": {"type": "integer"}, "failed": {"type": "integer"}}},
+            "assign_latency": {"$ref": "#/components/schemas/Latency"},
+            "route_latency": {"$ref": "#/components/schemas/Latency"},
+            "window_s": {"type": "integer"}}}
+    })
+}
+
+/// The console's files and the endpoints without a token.
+fn public_paths() -> Value {
+    json!({
+        "/": {"get": {"security": [], "summary": "The web dispatch console (HTML; token from ?token= or the page's entry field)", "responses": {"200": {"description": "text/html"}}}},
+        "/console.js": {"get": {"security": [], "summary": "The console's script", "responses": {"200": {"description": "text/javascript"}}}},
+        "/console.css": {"get": {"security": [], "summary": "The console's style sheet", "responses": {"200": {"description": "text/css"}}}},
+        "/healthz": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
+        "/metrics": {"get": {"security": [], "summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
+        "/openapi.json": {"get": {"security": [], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3 JSON"}}}}
+    })
+}
+
+fn driver_paths() -> Value {
+    json!({
+        "/v1/drivers": {"post": {"summary": "Register a driver (console)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewDriver"}}}},
+            "responses": with_errors(json!({"201": ok_json("registered (with token)", "Driver"), "200": ok_json("exists with the same fields", "Driver"), "409": error_response("exists with other fields"), "413": error_response("body too large")}))}},
+        "/v1/drivers/nearest": {"get": {"summary": "k nearest drivers (console)", "parameters": [
+                {"name": "lat", "in": "query", "required": true, "schema": {"type": "number"}},
+                {"name": "lon", "in": "query", "required": true, "schema": {"type": "number"}},
+                {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["available", "offline", "break", "any"], "default": "available"}},
+                {"name": "radius_m", "in": "query", "schema": {"type": "number"}}],
+            "responses": with_errors(json!({"200": ok_json("nearest first", "Nearby")}))}},
+        "/v1/drivers/{id}": {"get": {"summary": "One driver (console or that driver)", "parameters": [id_param()],
+            "responses": with_errors(json!({"200": ok_json("the driver", "Driver"), "404": error_response("not_found")}))}}
+    })
+}
+
+fn order_paths() -> Value {
+    json!({
+        "/v1/orders": {
+            "post": {"summary": "Create an order (durable before the answer; idempotent by id)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewOrder"}}}},
+                "responses": with_errors(json!({"201": ok_json("created (pending)", "Order"), "200": ok_json("the same request again", "Order"), "409": error_response("id exists with other fields"), "413": error_response("body too large")}))},
+            "get": {"summary": "List orders in id order", "parameters": [
+                    {"name": "status", "in": "query", "schema": {"$ref": "#/components/schemas/OrderStatus"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                    {"name": "after", "in": "query", "schema": {"type": "string"}}],
+                "responses": with_errors(json!({"200": ok_json("a page; `next` when more may follow", "OrderList")}))}},
+        "/v1/orders/{id}": {"get": {"summary": "One order with ETAs and history", "parameters": [id_param()],
+            "responses": with_errors(json!({"200": ok_json("the order", "Order"), "404": error_response("not_found")}))}},
+        "/v1/orders/{id}/cancel": {"post": {"summary": "Cancel an order not picked up yet", "parameters": [id_param()],
+            "responses": with_errors(json!({"200": ok_json("cancelled", "Order"), "404": error_response("not_found"), "409": error_response("picked up or finished")}))}}
+    })
+}
+
+fn console_and_socket_paths() -> Value {
+    json!({
+        "/v1/stats": {"get": {"summary": "Fleet and order counts, assignment latency percentiles over the stats window (console)",
+            "responses": with_errors(json!({"200": ok_json("live totals", "Stats")}))}},
+        "/ws/driver": {"get": {"summary": "Driver WebSocket (upgrade; driver token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}},
+        "/ws/console": {"get": {"summary": "Console WebSocket (upgrade; console token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}}
     })
 }
