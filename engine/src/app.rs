@@ -229,10 +229,18 @@ impl App {
             }
             self.spawn_driver(init);
         }
-        // Whatever is left is queued: pending and unassignable orders, and (should a
-        // route have been lost) assigned ones, which go back to pending.
+        self.requeue_recovered(open.into_values().collect()).await?;
+        Ok(n)
+    }
+
+    /// Orders recovered on no driver's route go to their regions' queues: pending and
+    /// unassignable ones as they are, assigned ones (should a route have been lost)
+    /// back to pending, written through the ledger first.
+    async fn requeue_recovered(
+        &self,
+        mut rest: Vec<Order>,
+    ) -> Result<(), dispatch_storage::StoreError> {
         let now = now_ms();
-        let mut rest: Vec<Order> = open.into_values().collect();
         rest.sort_by(|a, b| a.id.cmp(&b.id));
         let mut changed = Vec::new();
         for o in rest.iter_mut() {
@@ -258,6 +266,6 @@ impl App {
         for o in rest {
             self.queue(self.region_of(&o), o);
         }
-        Ok(n)
+        Ok(())
     }
 }

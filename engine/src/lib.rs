@@ -86,22 +86,7 @@ pub async fn serve(
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, recovered, "dispatch engine listening");
 
-    let guards = app.guards.clone();
-    let (events, keep_events) = (app.store.clone(), app.config.storage.max_events);
-    let upkeep = tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            every.tick().await;
-            telemetry::prometheus().run_upkeep();
-            guards.housekeeping();
-            let store = events.clone();
-            match tokio::task::spawn_blocking(move || store.trim_events(keep_events)).await {
-                Ok(Err(e)) => tracing::warn!(error = %e, "trimming the event log failed"),
-                Ok(Ok(n)) if n > 0 => tracing::debug!(dropped = n, "event log trimmed"),
-                _ => {}
-            }
-        }
-    });
+    let upkeep = spawn_upkeep(&app);
     let stop = app.shutdown.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -132,6 +117,27 @@ pub async fn serve(
     .await??;
     tracing::info!("storage flushed; bye");
     Ok(())
+}
+
+/// Every 5 s: the metrics recorder's upkeep, forgetting idle tokens' rate state, and
+/// trimming the event log to `storage.max_events`.
+fn spawn_upkeep(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
+    let guards = app.guards.clone();
+    let (events, keep_events) = (app.store.clone(), app.config.storage.max_events);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            telemetry::prometheus().run_upkeep();
+            guards.housekeeping();
+            let store = events.clone();
+            match tokio::task::spawn_blocking(move || store.trim_events(keep_events)).await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "trimming the event log failed"),
+                Ok(Ok(n)) if n > 0 => tracing::debug!(dropped = n, "event log trimmed"),
+                _ => {}
+            }
+        }
+    })
 }
 
 /// `limits.max_connections` (WebSockets) above what the process may hold open is a
