@@ -10,9 +10,10 @@
 //!
 //! So a client or console never hears of a change that a crash could lose. Two fail
 //! points (the `fail` crate; inactive unless the `FAILPOINTS` environment variable
-//! names them, e.g. `FAILPOINTS=ledger::written=sleep(5000)`) sit between the steps:
-//! `ledger::written` (written, not yet waited on) and `ledger::durable` (durable, not
-//! yet published); the crash tests stop the engine there.
+//! names them) sit between the steps: `ledger::written` (written, not yet waited on)
+//! and `ledger::durable` (durable, not yet published). `FAILPOINTS=ledger::durable=return`
+//! makes the step fail there, as a crash at that instant would leave it (the crash
+//! tests then SIGKILL the engine); `…=sleep(5000)` holds it there (blocking its thread).
 
 use super::book::{OrderBook, Owner};
 use super::orders::to_record;
@@ -64,7 +65,7 @@ impl Ledger {
         self.store.apply(&changes).inspect_err(|e| {
             tracing::error!(error = %e, "store write failed");
         })?;
-        fail::fail_point!("ledger::written");
+        fail::fail_point!("ledger::written", |_| Err(fail_point("ledger::written")));
         Ok(Written {
             durable: self.commit.durable(),
             orders: set.orders,
@@ -77,6 +78,11 @@ impl Ledger {
     pub fn restore(&self, order: Order, owner: Owner) {
         self.book.publish(order, Some(owner));
     }
+}
+
+/// The error a fail point configured with `return` makes its step fail with.
+fn fail_point(name: &str) -> StoreError {
+    StoreError::Io(format!("fail point {name}"))
 }
 
 /// A written change waiting for its flush.
@@ -92,7 +98,7 @@ impl Written {
     /// means the flush failed: nothing is published and nothing may be acknowledged.
     pub async fn publish(self) -> Result<(), StoreError> {
         self.durable.await?;
-        fail::fail_point!("ledger::durable");
+        fail::fail_point!("ledger::durable", |_| Err(fail_point("ledger::durable")));
         for (order, owner) in self.orders {
             self.book.publish(order, owner);
         }

@@ -7,15 +7,16 @@
 //! durable. Positions arrive through a one-slot coalescing inbox; every other message
 //! is lossless.
 
+mod commands;
+
+pub use commands::{stops_from_record, CancelOrder, Propose, Refusal, Release, StopDone};
+
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
-use super::region::{Enqueue, RegionHandle, RegionOp, SupplyChanged};
+use super::region::{RegionHandle, RegionOp, SupplyChanged};
 use crate::core::geo_util::haversine_m;
 use crate::core::region_index::DriverPoint;
-use crate::core::route::{self, Proposal, RouteChange, RoutePlan};
-use crate::dispatch::book::Owner;
-use crate::dispatch::ledger::{ChangeSet, Written};
-use crate::dispatch::orders::live_stop;
+use crate::core::route::RoutePlan;
 use crate::dispatch::plan::{etas, DriverPlan, LiveStop};
 use crate::dispatch::Shared;
 use crate::persist::PositionWriter;
@@ -23,13 +24,8 @@ use crate::router::Regions;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
-use dispatch_protocol::{
-    DriverStatus, ErrorCode, Millis, Order, Route, RouteStop, ServerMessage, StopKind, StopOutcome,
-};
-use dispatch_storage::{
-    DriverRecord, DriverStateRecord, EventKind, EventRecord, RouteRecord, RouteStopRecord,
-    StopKindRecord,
-};
+use dispatch_protocol::{DriverStatus, Millis, Order, Route, RouteStop, ServerMessage};
+use dispatch_storage::{DriverRecord, DriverStateRecord, EventKind, EventRecord};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -175,15 +171,6 @@ pub struct DriverActor {
     shared: Arc<Shared>,
     /// The driver mailboxes' depth gauge (every handler takes its message off).
     depth: Depth,
-}
-
-/// What a committed change delivers once durable and published.
-struct Delivery {
-    route: Route,
-    /// Orders handed back to their pickup region.
-    requeue: Vec<Order>,
-    /// Creation times of orders assigned for the first time (created → pushed latency).
-    added: Vec<Millis>,
 }
 
 impl DriverActor {
@@ -383,113 +370,6 @@ impl DriverActor {
         }
     }
 
-    /// Commits a change: ETAs recomputed, the next route and every order on it (plus
-    /// those that left it) written as one atomic change; only then is it this actor's
-    /// plan and the snapshot regions plan on republished, so a failed write leaves
-    /// nothing to undo. Announced once durable.
-    fn commit(&mut self, change: RouteChange) -> Result<Pending, dispatch_storage::StoreError> {
-        let RouteChange {
-            reason,
-            mut next,
-            finished,
-            requeue,
-            first_assigned,
-        } = change;
-        let etas = self.compute_etas(&next.stops, now_ms());
-        for (s, &eta) in next.stops.iter().zip(&etas) {
-            if let Some(o) = next.orders.get_mut(&s.order_id) {
-                match s.kind {
-                    StopKind::Pickup => o.pickup_eta_ms = Some(eta),
-                    StopKind::Dropoff => o.dropoff_eta_ms = Some(eta),
-                }
-            }
-        }
-        let me: Arc<str> = Arc::from(self.id());
-        let grid = self.regions.grid();
-        let mut orders: Vec<(Order, Option<Owner>)> = next
-            .orders
-            .values()
-            .map(|o| (o.clone(), Some(Owner::Driver(me.clone()))))
-            .collect();
-        orders.extend(finished.into_iter().map(|o| (o, None)));
-        orders.extend(requeue.iter().map(|o| {
-            let key = grid.key(o.pickup.lat, o.pickup.lon);
-            (o.clone(), Some(Owner::Region(key)))
-        }));
-        let set = ChangeSet {
-            orders,
-            route: Some((self.record.id.clone(), route_record(&next, &etas))),
-        };
-        // Nothing written on an error: the plan keeps its version (regions plan on it).
-        let written = self.shared.ledger.write(set)?;
-        (self.plan, self.etas) = (next, etas);
-        *self.published.write().expect("route snapshot lock") = RouteSnapshot {
-            version: self.plan.version,
-            capacity: self.record.capacity,
-            stops: self.plan.stops.clone().into(),
-        };
-        metrics::counter!(telemetry::REPLANS, "reason" => reason).increment(1);
-        Ok((
-            written,
-            Delivery {
-                route: self.wire_route(),
-                requeue,
-                added: first_assigned,
-            },
-        ))
-    }
-
-    /// Once the change is durable and its orders published (the ledger's order: whoever
-    /// hears of the route finds the orders in the state it shows): hand back requeued
-    /// orders to their regions, push the route.
-    fn deliver(&mut self, d: Delivery) {
-        for o in d.requeue {
-            let key = self.regions.grid().key(o.pickup.lat, o.pickup.lon);
-            self.regions.get_or_create(key).addr.do_send(Enqueue(o));
-        }
-        let now = now_ms();
-        self.fan_out(&ServerMessage::Route { route: d.route });
-        for created in d.added {
-            let took = now.saturating_sub(created);
-            metrics::histogram!(telemetry::ORDER_PUSH_SECONDS).record(took as f64 / 1000.0);
-            self.shared.stats.route.record(Duration::from_millis(took));
-        }
-    }
-
-    /// Publishes and delivers a committed change once durable; the actor takes no other
-    /// message meanwhile, so changes leave in version order.
-    fn deliver_when_durable(&mut self, ctx: &mut Context<Self>, (written, d): Pending) {
-        ctx.wait(
-            written
-                .publish()
-                .into_actor(self)
-                .map(move |res, act, _| match res {
-                    Ok(()) => act.deliver(d),
-                    Err(e) => {
-                        tracing::error!(driver = %act.id(), error = %e, "route change not durable")
-                    }
-                }),
-        );
-    }
-
-    /// Gives back every order not yet picked up (driver offline or silent): they go
-    /// back to pending in their pickup region. Picked-up orders stay.
-    fn give_back(&mut self, ctx: &mut Context<Self>, why: &'static str) {
-        let Some(change) = route::give_back(&self.plan, why, now_ms()) else {
-            return;
-        };
-        let n = change.requeue.len();
-        match self.commit(change) {
-            Ok(w) => {
-                metrics::counter!(telemetry::GIVEN_BACK).increment(n as u64);
-                tracing::info!(driver = %self.id(), orders = n, why, "orders given back");
-                self.deliver_when_durable(ctx, w);
-            }
-            // Still on this route as far as the store knows: they stay here.
-            Err(e) => tracing::error!(driver = %self.id(), error = %e, "give back not written"),
-        }
-    }
-
     fn set_status(&mut self, ctx: &mut Context<Self>, status: DriverStatus) {
         if status == self.status {
             return;
@@ -520,21 +400,6 @@ impl DriverActor {
         if silent && self.status != DriverStatus::Offline {
             tracing::info!(driver = %self.id(), "driver silent: offline");
             self.set_status(ctx, DriverStatus::Offline);
-        }
-    }
-
-    fn check_etas(&mut self, ctx: &mut Context<Self>) {
-        if self.plan.stops.is_empty() || self.position.is_none() {
-            return;
-        }
-        let fresh = self.compute_etas(&self.plan.stops, now_ms());
-        let threshold = self.shared.config.eta_push_threshold_s * 1000;
-        if !route::etas_drifted(&self.etas, &fresh, threshold) {
-            return;
-        }
-        match self.commit(route::refresh_etas(&self.plan)) {
-            Ok(w) => self.deliver_when_durable(ctx, w),
-            Err(e) => tracing::error!(driver = %self.id(), error = %e, "eta update not written"),
         }
     }
 
@@ -696,202 +561,6 @@ impl Handler<Observe> for DriverActor {
     }
 }
 
-/// A region's assignment: the new stop list computed on route `base_version`, and the
-/// orders it adds. Accepted only if the route is still at that version and the driver
-/// still takes work.
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct Propose {
-    pub base_version: u64,
-    pub stops: Vec<LiveStop>,
-    pub orders: Vec<Order>,
-}
-
-impl Handler<Propose> for DriverActor {
-    type Result = bool;
-    fn handle(&mut self, p: Propose, ctx: &mut Self::Context) -> bool {
-        self.depth.took();
-        let proposal = Proposal {
-            base_version: p.base_version,
-            stops: p.stops,
-            orders: p.orders,
-        };
-        let available = self.status == DriverStatus::Available;
-        let now = now_ms();
-        let change = match route::propose(
-            &self.plan,
-            self.id(),
-            available,
-            self.pinned(),
-            proposal,
-            now,
-        ) {
-            Ok(change) => change,
-            Err(why) => {
-                metrics::counter!(telemetry::PROPOSALS_REJECTED, "reason" => why.label())
-                    .increment(1);
-                return false;
-            }
-        };
-        // The book follows the order before the write, so a cancel racing the
-        // proposal is sent here (and waits behind it) rather than to the region.
-        let added: Vec<Arc<str>> = change
-            .next
-            .orders
-            .keys()
-            .filter(|id| !self.plan.orders.contains_key(*id))
-            .cloned()
-            .collect();
-        let me: Arc<str> = Arc::from(self.id());
-        for id in &added {
-            self.shared.book.set_owner(id, Owner::Driver(me.clone()));
-        }
-        let first_assigned = change.first_assigned.clone();
-        match self.commit(change) {
-            Ok(w) => {
-                metrics::counter!(telemetry::PROPOSALS_ACCEPTED).increment(1);
-                for created in first_assigned {
-                    let took = now.saturating_sub(created);
-                    metrics::histogram!(telemetry::ORDER_ASSIGN_SECONDS)
-                        .record(took as f64 / 1000.0);
-                    self.shared.stats.assign.record(Duration::from_millis(took));
-                }
-                self.deliver_when_durable(ctx, w);
-                true
-            }
-            Err(_) => {
-                for id in &added {
-                    if let Some(o) = self.shared.book.get(id).map(|(o, _)| o) {
-                        let key = self.regions.grid().key(o.pickup.lat, o.pickup.lon);
-                        self.shared.book.set_owner(id, Owner::Region(key));
-                    }
-                }
-                false
-            }
-        }
-    }
-}
-
-/// The region's rebalance takes an order back (to give it to a driver who serves it
-/// cheaper). Granted only on the route version the move was computed on, for an order
-/// not picked up whose pickup is not where the driver is heading next.
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct Release {
-    pub order_id: String,
-    pub base_version: u64,
-}
-
-impl Handler<Release> for DriverActor {
-    type Result = bool;
-    fn handle(&mut self, r: Release, ctx: &mut Self::Context) -> bool {
-        self.depth.took();
-        let Some(change) = route::release(&self.plan, &r.order_id, r.base_version, now_ms()) else {
-            return false;
-        };
-        match self.commit(change) {
-            Ok(w) => {
-                self.deliver_when_durable(ctx, w);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-}
-
-pub use crate::core::route::Refusal;
-
-/// A written change waiting for its flush, and what to deliver after it.
-type Pending = (Written, Delivery);
-
-/// The driver reports a stop as done. Answered once the change is durable.
-#[derive(Message)]
-#[rtype(result = "Result<(), Refusal>")]
-pub struct StopDone {
-    pub stop_id: String,
-    pub outcome: StopOutcome,
-    pub ts_ms: Millis,
-}
-
-impl DriverActor {
-    fn stop_done(&mut self, d: &StopDone) -> Result<Pending, Refusal> {
-        let change = route::stop_done(&self.plan, &d.stop_id, d.outcome, d.ts_ms, now_ms())?;
-        self.commit(change).map_err(storage_failure)
-    }
-
-    fn cancel(&mut self, id: &str) -> Result<Option<(Pending, Order)>, Refusal> {
-        let Some(change) = route::cancel(&self.plan, id, now_ms())? else {
-            return Ok(None);
-        };
-        let order = change.finished[0].clone();
-        Ok(Some((self.commit(change).map_err(storage_failure)?, order)))
-    }
-}
-
-fn storage_failure(e: dispatch_storage::StoreError) -> Refusal {
-    tracing::error!(error = %e, "route change not written");
-    (ErrorCode::Internal, "storage failure".to_string())
-}
-
-impl Handler<StopDone> for DriverActor {
-    type Result = AtomicResponse<Self, Result<(), Refusal>>;
-    fn handle(&mut self, d: StopDone, _: &mut Self::Context) -> Self::Result {
-        self.depth.took();
-        self.last_seen_ms = now_ms();
-        match self.stop_done(&d) {
-            Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
-            Ok((written, delivery)) => {
-                AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
-                    move |res, act, _| match res {
-                        Ok(()) => {
-                            act.deliver(delivery);
-                            act.tell_region_supply(false);
-                            Ok(())
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "stop_done not durable");
-                            Err((ErrorCode::Internal, "storage failure".into()))
-                        }
-                    },
-                )))
-            }
-        }
-    }
-}
-
-/// Cancels an order on this route. `Ok(None)`: not on this route (any more).
-#[derive(Message)]
-#[rtype(result = "Result<Option<Order>, Refusal>")]
-pub struct CancelOrder {
-    pub id: String,
-}
-
-impl Handler<CancelOrder> for DriverActor {
-    type Result = AtomicResponse<Self, Result<Option<Order>, Refusal>>;
-    fn handle(&mut self, c: CancelOrder, _: &mut Self::Context) -> Self::Result {
-        self.depth.took();
-        match self.cancel(&c.id) {
-            Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
-            Ok(None) => AtomicResponse::new(Box::pin(fut::ready(Ok(None)))),
-            Ok(Some(((written, delivery), order))) => {
-                AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
-                    move |res, act, _| match res {
-                        Ok(()) => {
-                            act.deliver(delivery);
-                            act.tell_region_supply(false);
-                            Ok(Some(order))
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cancel not durable");
-                            Err((ErrorCode::Internal, "storage failure".into()))
-                        }
-                    },
-                )))
-            }
-        }
-    }
-}
-
 /// Pushes a message to every session of the driver.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -903,59 +572,6 @@ impl Handler<Push> for DriverActor {
         self.depth.took();
         self.fan_out(&msg);
     }
-}
-
-/// A route as stored: its stops with their ETAs.
-fn route_record(plan: &RoutePlan, etas: &[Millis]) -> RouteRecord {
-    RouteRecord {
-        version: plan.version,
-        stops: plan
-            .stops
-            .iter()
-            .zip(etas)
-            .map(|(s, &eta)| RouteStopRecord {
-                stop_id: s.stop_id(),
-                order_id: s.order_id.to_string(),
-                kind: match s.kind {
-                    StopKind::Pickup => StopKindRecord::Pickup,
-                    StopKind::Dropoff => StopKindRecord::Dropoff,
-                },
-                lat: s.lat,
-                lon: s.lon,
-                eta_ms: eta,
-                ready_ms: s.ready_ms,
-                due_ms: s.due_ms,
-                service_s: s.service_s,
-                size: s.size,
-            })
-            .collect(),
-    }
-}
-
-/// Stops of a stored route, for recovery.
-pub fn stops_from_record(r: &RouteRecord) -> Vec<LiveStop> {
-    r.stops
-        .iter()
-        .map(|s| {
-            let id: Arc<str> = Arc::from(s.order_id.as_str());
-            let kind = match s.kind {
-                StopKindRecord::Pickup => StopKind::Pickup,
-                StopKindRecord::Dropoff => StopKind::Dropoff,
-            };
-            live_stop(
-                &id,
-                kind,
-                &dispatch_protocol::Stop {
-                    lat: s.lat,
-                    lon: s.lon,
-                    ready_ms: s.ready_ms,
-                    due_ms: s.due_ms,
-                    service_s: s.service_s,
-                },
-                s.size,
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,404 @@
+//! `RegionActor`: owns the spatial index of one grid cell and the pending orders whose
+//! pickup lies in it. Positions arrive through a coalescing inbox (lossy-latest);
+//! queries, orders and snapshots are lossless messages. Every `publish_ms` it
+//! publishes the drivers that changed to the console feed and its available drivers
+//! for its neighbours; every `dispatch.tick_ms` it matches its pending orders as one
+//! batch and proposes the result to the drivers.
+
+mod matching;
+
+use super::inbox::LatestInbox;
+use super::mailbox::{Depth, Mailbox};
+use crate::core::grid::RegionKey;
+use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
+use crate::dispatch::ledger::ChangeSet;
+use crate::dispatch::orders::set_status;
+use crate::dispatch::Shared;
+use crate::router::Regions;
+use crate::telemetry;
+use crate::time::now_ms;
+use actix::prelude::*;
+use dispatch_protocol::{DriverStatus, DriverUpdate, ErrorCode, Millis, Order, OrderStatus};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What a driver actor tells its region about one driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegionOp {
+    Upsert(DriverPoint),
+    /// The driver left this region (handed off to a neighbour).
+    Remove,
+}
+
+/// Batches of changed drivers, shared by every console watcher.
+pub type Feed = broadcast::Sender<Arc<Vec<DriverUpdate>>>;
+
+/// Available drivers of a region as its neighbours read them (refreshed every
+/// `publish_ms`), so matching near a border needs no message to the neighbour.
+pub type Available = Arc<RwLock<Arc<Vec<DriverUpdate>>>>;
+
+/// What other parts of the engine hold to reach a region.
+#[derive(Clone)]
+pub struct RegionHandle {
+    pub key: RegionKey,
+    pub addr: Mailbox<RegionActor>,
+    inbox: Arc<LatestInbox<String, RegionOp>>,
+    available: Available,
+}
+
+impl RegionHandle {
+    /// Queues the latest op for a driver and wakes the region if needed.
+    pub fn offer(&self, driver_id: &str, op: RegionOp) {
+        let offered = self.inbox.offer(driver_id.to_string(), op);
+        if offered.coalesced {
+            metrics::counter!(telemetry::POSITIONS_DROPPED, "reason" => "coalesced").increment(1);
+        }
+        if offered.wake && self.addr.try_send(Drain).is_err() {
+            // The region's publish tick drains the inbox anyway; nothing is lost.
+            self.inbox.wake_failed();
+            metrics::counter!(telemetry::MAILBOX_FULL, "actor" => "region").increment(1);
+        }
+    }
+}
+
+impl RegionHandle {
+    pub fn available(&self) -> Arc<Vec<DriverUpdate>> {
+        self.available.read().expect("available lock").clone()
+    }
+}
+
+/// An order waiting in its pickup region.
+struct Pending {
+    order: Order,
+    /// Not matched before this time (unassignable orders wait for a retry).
+    retry_at_ms: Millis,
+    /// When it entered this queue.
+    queued_ms: Millis,
+}
+
+pub struct RegionActor {
+    key: RegionKey,
+    index: RegionIndex,
+    inbox: Arc<LatestInbox<String, RegionOp>>,
+    /// Drivers changed since the last publish, latest state each.
+    dirty: HashMap<String, DriverUpdate>,
+    feed: Feed,
+    publish_every: Duration,
+    label: String,
+    available: Available,
+    regions: Arc<Regions>,
+    shared: Arc<Shared>,
+    pending: HashMap<String, Pending>,
+    /// A driver became available or freed capacity since the last tick: unassignable
+    /// orders are retried now.
+    supply_changed: bool,
+    /// A driver became available here since the last publish: the neighbours are told
+    /// (after the snapshot they read is refreshed), so their border orders retry too.
+    tell_neighbours: bool,
+    /// A match is scheduled within the batch window.
+    match_scheduled: bool,
+    /// The region mailboxes' depth gauge (every handler takes its message off).
+    depth: Depth,
+}
+
+/// How a region is made (everything but its key).
+#[derive(Clone)]
+pub struct RegionSetup {
+    pub feed: Feed,
+    pub publish_every: Duration,
+    pub mailbox: usize,
+    pub shared: Arc<Shared>,
+}
+
+impl RegionActor {
+    pub fn spawn(
+        arbiter: &ArbiterHandle,
+        key: RegionKey,
+        center: (f64, f64),
+        setup: RegionSetup,
+        regions: Arc<Regions>,
+    ) -> RegionHandle {
+        let inbox: Arc<LatestInbox<String, RegionOp>> = Arc::default();
+        let available: Available = Arc::default();
+        let actor_inbox = inbox.clone();
+        let actor_available = available.clone();
+        let depth = Depth::new("region_mailbox");
+        let actor_depth = depth.clone();
+        let addr = RegionActor::start_in_arbiter(arbiter, move |ctx| {
+            ctx.set_mailbox_capacity(setup.mailbox);
+            RegionActor {
+                key,
+                index: RegionIndex::new(center.0, center.1),
+                inbox: actor_inbox,
+                dirty: HashMap::new(),
+                feed: setup.feed,
+                publish_every: setup.publish_every,
+                label: key.to_string(),
+                available: actor_available,
+                regions,
+                shared: setup.shared,
+                pending: HashMap::new(),
+                supply_changed: false,
+                tell_neighbours: false,
+                match_scheduled: false,
+                depth: actor_depth,
+            }
+        });
+        RegionHandle {
+            key,
+            addr: Mailbox::new(addr, depth),
+            inbox,
+            available,
+        }
+    }
+
+    fn apply_pending(&mut self) {
+        let batch = self.inbox.drain();
+        if batch.is_empty() {
+            return;
+        }
+        let mut applied = 0u64;
+        for (id, op) in batch {
+            match op {
+                RegionOp::Upsert(point) => {
+                    if point.status == DriverStatus::Available
+                        && self
+                            .index
+                            .get(&id)
+                            .is_none_or(|p| p.status != DriverStatus::Available)
+                    {
+                        self.supply_changed = true;
+                        self.tell_neighbours = true;
+                    }
+                    self.dirty.insert(
+                        id.clone(),
+                        DriverUpdate {
+                            id: id.clone(),
+                            lat: point.lat,
+                            lon: point.lon,
+                            status: point.status,
+                            ts_ms: point.ts_ms,
+                        },
+                    );
+                    self.index.upsert(&id, point);
+                    applied += 1;
+                }
+                RegionOp::Remove => {
+                    self.index.remove(&id);
+                    self.dirty.remove(&id);
+                }
+            }
+        }
+        metrics::counter!(telemetry::POSITIONS_APPLIED).increment(applied);
+    }
+
+    fn publish(&mut self) {
+        self.apply_pending();
+        metrics::gauge!(telemetry::REGION_DRIVERS, "region" => self.label.clone())
+            .set(self.index.len() as f64);
+        metrics::gauge!(telemetry::REGION_PENDING, "region" => self.label.clone())
+            .set(self.pending.len() as f64);
+        let available: Vec<DriverUpdate> = self
+            .index
+            .within(None)
+            .into_iter()
+            .filter(|d| d.status == DriverStatus::Available)
+            .collect();
+        *self.available.write().expect("available lock") = Arc::new(available);
+        if std::mem::take(&mut self.tell_neighbours) {
+            // Every region whose orders may take a driver of this cell as a candidate.
+            let grid = self.regions.grid();
+            let rings = grid.rings_within(self.key, self.shared.config.candidate_radius_m);
+            for key in (1..=rings).flat_map(|r| grid.ring(self.key, r)) {
+                if let Some(n) = self.regions.get(key) {
+                    let _ = n.addr.try_send(SupplyChanged { around: false });
+                }
+            }
+        }
+        if self.dirty.is_empty() {
+            return;
+        }
+        let updates: Vec<DriverUpdate> = self.dirty.drain().map(|(_, u)| u).collect();
+        // No watcher subscribed is the normal idle case.
+        let _ = self.feed.send(Arc::new(updates));
+    }
+}
+
+impl Actor for RegionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.publish_every, |actor, _| actor.publish());
+        let tick = Duration::from_millis(self.shared.config.tick_ms);
+        ctx.run_interval(tick, |actor, ctx| actor.tick(ctx));
+        let every = self.shared.config.rebalance_ms;
+        if every > 0 {
+            ctx.run_interval(Duration::from_millis(every), |actor, ctx| {
+                actor.rebalance(ctx)
+            });
+        }
+    }
+}
+
+/// An order for this region's queue (new, given back, or recovered).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Enqueue(pub Order);
+
+impl Handler<Enqueue> for RegionActor {
+    type Result = ();
+    fn handle(&mut self, Enqueue(order): Enqueue, ctx: &mut Self::Context) {
+        self.depth.took();
+        self.match_soon(ctx);
+        self.pending.insert(
+            order.id.clone(),
+            Pending {
+                order,
+                retry_at_ms: 0,
+                queued_ms: now_ms(),
+            },
+        );
+    }
+}
+
+/// A driver nearby freed capacity or became available: retry unassignable orders.
+/// `around`: the regions around this one too, for a change their snapshots of this
+/// one do not show (an available driver back on a socket after a disconnect: it was no
+/// candidate meanwhile).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SupplyChanged {
+    pub around: bool,
+}
+
+impl Handler<SupplyChanged> for RegionActor {
+    type Result = ();
+    fn handle(&mut self, s: SupplyChanged, _: &mut Self::Context) {
+        self.depth.took();
+        self.supply_changed = true;
+        self.tell_neighbours |= s.around;
+    }
+}
+
+/// Cancels a queued order. `Ok(None)`: not queued here (any more). Answered once the
+/// cancellation is durable.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Order>, (ErrorCode, String)>")]
+pub struct CancelPending {
+    pub id: String,
+}
+
+impl Handler<CancelPending> for RegionActor {
+    type Result = AtomicResponse<Self, Result<Option<Order>, (ErrorCode, String)>>;
+    fn handle(&mut self, c: CancelPending, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
+        let Some(mut p) = self.pending.remove(&c.id) else {
+            return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
+        };
+        set_status(&mut p.order, OrderStatus::Cancelled, now_ms(), None);
+        let order = p.order.clone();
+        let Ok(written) = self
+            .shared
+            .ledger
+            .write(ChangeSet::orders(vec![(order.clone(), None)]))
+        else {
+            self.pending.insert(c.id, p);
+            return AtomicResponse::new(Box::pin(fut::ready(Err((
+                ErrorCode::Internal,
+                "storage failure".to_string(),
+            )))));
+        };
+        AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
+            move |res, _, _| match res {
+                Ok(()) => Ok(Some(order)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cancel not durable");
+                    Err((ErrorCode::Internal, "storage failure".to_string()))
+                }
+            },
+        )))
+    }
+}
+
+/// Wake: apply the coalesced inbox.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+impl Handler<Drain> for RegionActor {
+    type Result = ();
+    fn handle(&mut self, _: Drain, _: &mut Self::Context) {
+        self.depth.took();
+        self.apply_pending();
+    }
+}
+
+/// k nearest drivers of this region to a point.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Vec<Nearby>")]
+pub struct Nearest {
+    pub lat: f64,
+    pub lon: f64,
+    pub k: usize,
+    pub filter: StatusFilter,
+    pub radius_m: Option<f64>,
+}
+
+impl Handler<Nearest> for RegionActor {
+    type Result = MessageResult<Nearest>;
+    fn handle(&mut self, q: Nearest, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
+        // Answer from the freshest state: apply what is queued first.
+        self.apply_pending();
+        MessageResult(self.index.nearest(q.lat, q.lon, q.k, q.filter, q.radius_m))
+    }
+}
+
+/// Every driver of this region inside the box (for console snapshots).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Vec<DriverUpdate>")]
+pub struct Within {
+    pub bbox: Option<[f64; 4]>,
+}
+
+impl Handler<Within> for RegionActor {
+    type Result = MessageResult<Within>;
+    fn handle(&mut self, q: Within, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
+        self.apply_pending();
+        MessageResult(self.index.within(q.bbox))
+    }
+}
+
+/// A serialisable snapshot of the actor, for tests and the admin view.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionView {
+    pub key: RegionKey,
+    pub drivers: usize,
+    pub pending_orders: usize,
+}
+
+#[derive(Message)]
+#[rtype(result = "RegionView")]
+pub struct Observe;
+
+impl Handler<Observe> for RegionActor {
+    type Result = MessageResult<Observe>;
+    fn handle(&mut self, _: Observe, _: &mut Self::Context) -> Self::Result {
+        self.depth.took();
+        self.apply_pending();
+        MessageResult(RegionView {
+            key: self.key,
+            drivers: self.index.len(),
+            pending_orders: self.pending.len(),
+        })
+    }
+}
+
+/// Whether an update falls in a watcher's box.
+pub fn update_in_bbox(u: &DriverUpdate, bbox: &Option<[f64; 4]>) -> bool {
+    bbox.as_ref().is_none_or(|b| in_bbox(b, u.lat, u.lon))
+}
