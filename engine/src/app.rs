@@ -65,15 +65,11 @@ impl App {
         let system = Arc::new(ActorSystem::start(config.arbiters));
         let (feed, _) = tokio::sync::broadcast::channel(config.console.feed_capacity);
         let drivers = Arc::new(Drivers::default());
-        let shared = Arc::new(Shared::new(
-            &config,
-            store.clone(),
-            commit.clone(),
-            drivers.clone(),
-        ));
+        let shared = Arc::new(Shared::new(&config, store.clone(), commit.clone()));
         let regions = Arc::new(Regions::new(
             Grid::new(config.regions.cell_deg),
             config.regions.max_regions,
+            drivers.clone(),
             system.clone(),
             RegionSetup {
                 feed,

@@ -4,7 +4,7 @@
 //! region on another node could later be just another address.
 
 use crate::actors::region::{Feed, Nearest, RegionSetup, Within};
-use crate::actors::{ActorSystem, DriverHandle, RegionActor, RegionHandle};
+use crate::actors::{ActorSystem, DriverHandle, Fleet, RegionActor, RegionHandle};
 use crate::core::grid::{Grid, RegionKey};
 use crate::core::region_index::{Nearby, StatusFilter};
 use crate::telemetry;
@@ -13,8 +13,28 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
+impl Fleet for Regions {
+    fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    fn region(&self, key: RegionKey) -> Option<RegionHandle> {
+        self.get(key)
+    }
+
+    fn driver(&self, id: &str) -> Option<DriverHandle> {
+        self.drivers.get(id)
+    }
+
+    fn driver_holds(&self, id: &str, test: &dyn Fn(&DriverHandle) -> bool) -> bool {
+        self.drivers.holds(id, test)
+    }
+}
+
 pub struct Regions {
     grid: Grid,
+    /// The drivers, for the regions' matchers (through [`Fleet`]).
+    drivers: Arc<Drivers>,
     map: RwLock<HashMap<RegionKey, RegionHandle>>,
     /// `regions.max_regions`: a new cell beyond it is refused (see [`Regions::admits`]).
     max: usize,
@@ -23,9 +43,16 @@ pub struct Regions {
 }
 
 impl Regions {
-    pub fn new(grid: Grid, max: usize, system: Arc<ActorSystem>, setup: RegionSetup) -> Self {
+    pub fn new(
+        grid: Grid,
+        max: usize,
+        drivers: Arc<Drivers>,
+        system: Arc<ActorSystem>,
+        setup: RegionSetup,
+    ) -> Self {
         Self {
             grid,
+            drivers,
             map: RwLock::default(),
             max,
             system,

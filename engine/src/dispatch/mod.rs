@@ -16,7 +16,6 @@ pub mod stats;
 pub mod travel;
 
 use crate::config::{Config, DispatchConfig};
-use crate::router::Drivers;
 use book::OrderBook;
 use dispatch_storage::{GroupCommit, Store};
 use ledger::Ledger;
@@ -37,18 +36,12 @@ pub struct Shared {
     pub book: Arc<OrderBook>,
     /// The one commit path for order and route changes.
     pub ledger: Ledger,
-    pub drivers: Arc<Drivers>,
     /// Assignment latencies over a sliding window and the last totals, for consoles.
     pub stats: stats::LiveStats,
 }
 
 impl Shared {
-    pub fn new(
-        config: &Config,
-        store: Arc<dyn Store>,
-        commit: GroupCommit,
-        drivers: Arc<Drivers>,
-    ) -> Self {
+    pub fn new(config: &Config, store: Arc<dyn Store>, commit: GroupCommit) -> Self {
         let book = Arc::new(OrderBook::new(config.console.feed_capacity.max(1024)));
         Self {
             config: config.dispatch.clone(),
@@ -63,7 +56,6 @@ impl Shared {
             store,
             commit,
             book,
-            drivers,
             stats: stats::LiveStats::new(std::time::Duration::from_secs(
                 config.console.stats_window_s,
             )),

@@ -5,6 +5,7 @@
 
 use super::Shared;
 use crate::time::now_ms;
+use dispatch_protocol::DriverCounts;
 use dispatch_protocol::{LatencySummary, Stats};
 use hdrhistogram::Histogram;
 use std::sync::Mutex;
@@ -115,8 +116,9 @@ impl LiveStats {
     }
 }
 
-/// The engine's live totals (collected at most every `REUSE_FOR`).
-pub fn collect(shared: &Shared) -> Stats {
+/// The engine's live totals (collected at most every `REUSE_FOR`; `drivers` counts the
+/// fleet, called only when the cached totals are too old).
+pub fn collect(shared: &Shared, drivers: impl FnOnce() -> DriverCounts) -> Stats {
     let live = &shared.stats;
     let mut last = live.last.lock().expect("stats cache lock");
     if let Some((at, stats)) = last.as_ref() {
@@ -126,7 +128,7 @@ pub fn collect(shared: &Shared) -> Stats {
     }
     let stats = Stats {
         ts_ms: now_ms(),
-        drivers: shared.drivers.counts(),
+        drivers: drivers(),
         orders: shared.book.counts(),
         assign_latency: live.assign.summary(),
         route_latency: live.route.summary(),

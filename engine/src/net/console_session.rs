@@ -197,7 +197,7 @@ async fn send_stats(
     app: &Arc<App>,
     conn: &mut Conn,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let stats = crate::dispatch::stats::collect(&app.shared);
+    let stats = crate::dispatch::stats::collect(&app.shared, || app.drivers.counts());
     conn.send(ServerMessage::Stats { stats }).await
 }
 

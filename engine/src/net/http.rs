@@ -431,7 +431,9 @@ async fn stats(
 ) -> Result<Json<dispatch_protocol::Stats>, ApiError> {
     let (parts, _) = req.into_parts();
     require_console(&authenticate(&app, &parts)?)?;
-    Ok(Json(crate::dispatch::stats::collect(&app.shared)))
+    Ok(Json(crate::dispatch::stats::collect(&app.shared, || {
+        app.drivers.counts()
+    })))
 }
 
 async fn list_orders(

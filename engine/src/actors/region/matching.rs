@@ -29,11 +29,13 @@ impl RegionActor {
     /// its route would reach it only when it is back, if it comes back.
     fn candidates(&self, lat: f64, lon: f64) -> Vec<Nearby> {
         let c = &self.shared.config;
-        let drivers = &self.shared.drivers;
-        let connected = |id: &str| drivers.holds(id, DriverHandle::connected);
+        let fleet = &self.fleet;
+        let connected = |id: &str| fleet.driver_holds(id, &DriverHandle::connected);
         let mut found = self.nearest_available(lat, lon, c.candidates, connected);
         if c.idle_candidates > 0 {
-            let idle = |id: &str| drivers.holds(id, |h| h.connected() && !h.has_stops());
+            let idle = |id: &str| {
+                fleet.driver_holds(id, &|h: &DriverHandle| h.connected() && !h.has_stops())
+            };
             for n in self.nearest_available(lat, lon, c.idle_candidates, idle) {
                 if !found.iter().any(|f| f.id == n.id) {
                     found.push(n);
@@ -62,7 +64,7 @@ impl RegionActor {
             Some(radius),
             &accept,
         );
-        let grid = self.regions.grid();
+        let grid = self.fleet.grid();
         // Ring by ring outwards, as far as the candidate radius reaches; a ring none of
         // whose cells can hold a closer driver than the k-th found ends the search.
         found.sort_by(nearest_first);
@@ -74,7 +76,7 @@ impl RegionActor {
                     continue;
                 }
                 reachable = true;
-                if let Some(region) = self.regions.get(key) {
+                if let Some(region) = self.fleet.region(key) {
                     let snapshot = region.available();
                     merge_nearest(&mut found, k, radius, (lat, lon), &snapshot, &accept);
                 }
@@ -163,7 +165,7 @@ impl RegionActor {
                 if index_of.contains_key(&n.id) {
                     continue;
                 }
-                if let Some(h) = self.shared.drivers.get(&n.id) {
+                if let Some(h) = self.fleet.driver(&n.id) {
                     let plan = h.plan_at((n.lat, n.lon));
                     extra += 1 + plan.stops.len();
                     fresh.push((n.id.clone(), h, plan));
@@ -310,7 +312,7 @@ impl RegionActor {
                 if let Some(&i) = index_of.get(id) {
                     return Some(i);
                 }
-                let h = self.shared.drivers.get(id)?;
+                let h = self.fleet.driver(id)?;
                 plans.push(Arc::new(h.plan_at(at)));
                 handles.push(h);
                 index_of.insert(id.to_string(), plans.len() - 1);

@@ -9,12 +9,12 @@ mod matching;
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
+use super::Fleet;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
 use crate::dispatch::ledger::ChangeSet;
 use crate::dispatch::orders::set_status;
 use crate::dispatch::Shared;
-use crate::router::Regions;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
@@ -89,7 +89,8 @@ pub struct RegionActor {
     publish_every: Duration,
     label: String,
     available: Available,
-    regions: Arc<Regions>,
+    /// Other regions and the drivers, through the router.
+    fleet: Arc<dyn Fleet>,
     shared: Arc<Shared>,
     pending: HashMap<String, Pending>,
     /// A driver became available or freed capacity since the last tick: unassignable
@@ -119,7 +120,7 @@ impl RegionActor {
         key: RegionKey,
         center: (f64, f64),
         setup: RegionSetup,
-        regions: Arc<Regions>,
+        fleet: Arc<dyn Fleet>,
     ) -> RegionHandle {
         let inbox: Arc<LatestInbox<String, RegionOp>> = Arc::default();
         let available: Available = Arc::default();
@@ -138,7 +139,7 @@ impl RegionActor {
                 publish_every: setup.publish_every,
                 label: key.to_string(),
                 available: actor_available,
-                regions,
+                fleet,
                 shared: setup.shared,
                 pending: HashMap::new(),
                 supply_changed: false,
@@ -210,10 +211,10 @@ impl RegionActor {
         *self.available.write().expect("available lock") = Arc::new(available);
         if std::mem::take(&mut self.tell_neighbours) {
             // Every region whose orders may take a driver of this cell as a candidate.
-            let grid = self.regions.grid();
+            let grid = self.fleet.grid();
             let rings = grid.rings_within(self.key, self.shared.config.candidate_radius_m);
             for key in (1..=rings).flat_map(|r| grid.ring(self.key, r)) {
-                if let Some(n) = self.regions.get(key) {
+                if let Some(n) = self.fleet.region(key) {
                     let _ = n.addr.try_send(SupplyChanged { around: false });
                 }
             }
