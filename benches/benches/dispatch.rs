@@ -1,4 +1,4 @@
-//! Live dispatch hot paths (`dispatch_engine::dispatch::plan`): one region tick's joint
+//! Live dispatch hot paths (`dispatch_engine::planning`): one region tick's joint
 //! assignment of a batch of orders over candidate drivers that already carry routes
 //! (problem build + regret insertion + improvement of changed routes), and the ETA
 //! recomputation a driver does on every route change. Synthetic, deterministic city
@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dispatch_engine::config::TravelConfig;
-use dispatch_engine::dispatch::plan::{assign_batch, etas, DriverPlan, Job, LiveStop, Params};
-use dispatch_engine::dispatch::travel::Travel;
+use dispatch_engine::planning::travel::Travel;
+use dispatch_engine::planning::{assign_batch, etas, DriverPlan, Job, LiveStop, Params};
 use dispatch_protocol::StopKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

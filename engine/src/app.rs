@@ -8,11 +8,11 @@ use crate::auth::Signer;
 use crate::config::Config;
 use crate::core::grid::{Grid, RegionKey};
 use crate::core::region_index::in_bbox;
-use crate::dispatch::book::Owner;
-use crate::dispatch::orders::{from_record, set_status};
-use crate::dispatch::Shared;
+use crate::orders::book::Owner;
+use crate::orders::model::{from_record, set_status};
 use crate::persist::{status_from_record, PositionWriter};
 use crate::router::{Drivers, Regions};
+use crate::shared::Shared;
 use crate::time::now_ms;
 use dispatch_protocol::{DriverStatus, Order, OrderStatus};
 use dispatch_storage::{DriverSnapshot, GroupCommit, Store};
@@ -256,7 +256,7 @@ impl App {
             }
         }
         if !changed.is_empty() {
-            let set = crate::dispatch::ledger::ChangeSet::orders(changed);
+            let set = crate::orders::ledger::ChangeSet::orders(changed);
             self.shared.ledger.write(set)?.publish().await?;
         }
         for o in rest {

@@ -184,7 +184,7 @@ pub struct StorageConfig {
     pub max_events: u64,
 }
 
-/// The dispatch policy a region matches its batches with (`dispatch::matcher`).
+/// The dispatch policy a region matches its batches with (`planning::matcher`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
@@ -620,7 +620,7 @@ mod tests {
     /// absurd ones: the feeds, the order-write semaphore, a session outbox, deadlines.
     fn starts(c: &Config) {
         let _feed = tokio::sync::broadcast::channel::<()>(c.console.feed_capacity);
-        let _book = crate::dispatch::book::OrderBook::new(c.console.feed_capacity.max(1024));
+        let _book = crate::orders::book::OrderBook::new(c.console.feed_capacity.max(1024));
         let _writes = tokio::sync::Semaphore::new(c.limits.max_inflight_order_writes);
         let _outbox = tokio::sync::mpsc::channel::<()>(c.limits.session_outbox);
         let l = &c.limits;

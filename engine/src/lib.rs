@@ -20,11 +20,13 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod core;
-pub mod dispatch;
 pub mod error;
 pub mod net;
+pub mod orders;
 pub mod persist;
+pub mod planning;
 pub mod router;
+pub mod shared;
 pub mod telemetry;
 pub mod time;
 

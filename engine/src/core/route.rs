@@ -12,8 +12,8 @@
 //! - `stop_done` outcomes follow the stop kind; a delivery needs its pickup done;
 //! - give back returns exactly the orders not picked up; picked-up ones stay.
 
-use crate::dispatch::orders::{job, set_status};
-use crate::dispatch::plan::{parse_stop_id, LiveStop};
+use crate::orders::model::{job, set_status};
+use crate::planning::{parse_stop_id, LiveStop};
 use dispatch_protocol::{ErrorCode, Millis, Order, OrderStatus, StopKind, StopOutcome};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! back returns exactly what is not picked up).
 
 use super::*;
-use crate::dispatch::orders::created;
+use crate::orders::model::created;
 use dispatch_protocol::{NewOrder, Stop};
 use proptest::prelude::*;
 use rand::rngs::StdRng;

@@ -7,8 +7,8 @@ use super::ws::{Conn, Incoming};
 use crate::actors::region::update_in_bbox;
 use crate::app::App;
 use crate::auth::Principal;
-use crate::dispatch::book::order_in_bbox;
-use crate::dispatch::service;
+use crate::orders::book::order_in_bbox;
+use crate::orders::service;
 use crate::telemetry;
 use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, Order, ServerMessage};
 use std::collections::HashMap;
@@ -197,7 +197,8 @@ async fn send_stats(
     app: &Arc<App>,
     conn: &mut Conn,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let stats = crate::dispatch::stats::collect(&app.shared, || app.drivers.counts());
+    let stats =
+        crate::orders::stats::collect(&app.shared.stats, &app.shared.book, || app.drivers.counts());
     conn.send(ServerMessage::Stats { stats }).await
 }
 

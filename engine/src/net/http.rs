@@ -8,8 +8,8 @@ use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::core::region_index::StatusFilter;
-use crate::dispatch::service::{self, Created};
 use crate::error::ApiError;
+use crate::orders::service::{self, Created};
 use crate::telemetry;
 use crate::time::now_ms;
 use axum::body::Bytes;
@@ -431,9 +431,11 @@ async fn stats(
 ) -> Result<Json<dispatch_protocol::Stats>, ApiError> {
     let (parts, _) = req.into_parts();
     require_console(&authenticate(&app, &parts)?)?;
-    Ok(Json(crate::dispatch::stats::collect(&app.shared, || {
-        app.drivers.counts()
-    })))
+    Ok(Json(crate::orders::stats::collect(
+        &app.shared.stats,
+        &app.shared.book,
+        || app.drivers.counts(),
+    )))
 }
 
 async fn list_orders(

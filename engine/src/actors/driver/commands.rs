@@ -5,10 +5,10 @@
 use super::{DriverActor, RouteSnapshot};
 use crate::actors::region::Enqueue;
 use crate::core::route::{self, Proposal, RouteChange, RoutePlan};
-use crate::dispatch::book::Owner;
-use crate::dispatch::ledger::{ChangeSet, Written};
-use crate::dispatch::orders::live_stop;
-use crate::dispatch::plan::LiveStop;
+use crate::orders::book::Owner;
+use crate::orders::ledger::{ChangeSet, Written};
+use crate::orders::model::live_stop;
+use crate::planning::LiveStop;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;

@@ -17,10 +17,10 @@ use super::region::{RegionHandle, RegionOp, SupplyChanged};
 use crate::core::geo_util::haversine_m;
 use crate::core::region_index::DriverPoint;
 use crate::core::route::RoutePlan;
-use crate::dispatch::plan::{etas, DriverPlan, LiveStop};
-use crate::dispatch::Shared;
 use crate::persist::PositionWriter;
+use crate::planning::{etas, DriverPlan, LiveStop};
 use crate::router::Regions;
+use crate::shared::Shared;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
@@ -580,7 +580,7 @@ mod tests {
     use crate::app::App;
     use crate::auth::Signer;
     use crate::config::Config;
-    use crate::dispatch::orders::{created, job};
+    use crate::orders::model::{created, job};
     use dispatch_protocol::{NewOrder, Stop};
     use dispatch_storage::{GroupCommit, SledStore, Store};
 

@@ -16,7 +16,7 @@
 //! tests then SIGKILL the engine); `…=sleep(5000)` holds it there (blocking its thread).
 
 use super::book::{OrderBook, Owner};
-use super::orders::to_record;
+use super::model::to_record;
 use dispatch_protocol::Order;
 use dispatch_storage::{Changes, Durable, GroupCommit, RouteRecord, Store, StoreError};
 use std::sync::Arc;

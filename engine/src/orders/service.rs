@@ -3,7 +3,7 @@
 
 use super::book::Owner;
 use super::ledger::ChangeSet;
-use super::orders::{created, from_record, is_terminal, new_order_id, same_request, status_filter};
+use super::model::{created, from_record, is_terminal, new_order_id, same_request, status_filter};
 use crate::actors::driver::CancelOrder;
 use crate::actors::region::CancelPending;
 use crate::app::App;

@@ -4,7 +4,7 @@
 
 use super::builder::{Builder, LiveProblem};
 use super::{BatchOutcome, DriverPlan, Job, LiveStop, NewRoute, NoDriver, Params};
-use crate::dispatch::travel::Travel;
+use crate::planning::travel::Travel;
 use dispatch_plan::insert::{apply, best_in_route, Insertion};
 use dispatch_plan::local_search::improve_route;
 use dispatch_plan::model::Request;

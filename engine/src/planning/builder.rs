@@ -3,7 +3,7 @@
 //! planner nodes and vehicles back to stops and drivers.
 
 use super::{etas, DriverPlan, Job, LiveStop, Params};
-use crate::dispatch::travel::Travel;
+use crate::planning::travel::Travel;
 use dispatch_plan::model::{Node, NodeKind, Problem, Vehicle};
 use dispatch_plan::route::Route;
 use dispatch_plan::travel::{LatLon, Matrix};

@@ -1,7 +1,7 @@
 //! Orders between the wire, the store and the planner: normalising a submitted order,
 //! telling a retry from a conflicting reuse of an id, and the conversions.
 
-use super::plan::{Job, LiveStop};
+use crate::planning::{Job, LiveStop};
 use dispatch_protocol::{Millis, NewOrder, Order, OrderStatus, StatusChange, Stop, StopKind};
 use dispatch_storage::{OrderRecord, OrderStatusRecord, StatusChangeRecord, StopRecord};
 use std::sync::Arc;

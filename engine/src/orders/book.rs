@@ -4,7 +4,7 @@
 //! an order (after persisting it) and then publish it here. Finished orders leave the
 //! book; reads of them go to the store.
 
-use super::orders::is_terminal;
+use super::model::is_terminal;
 use crate::core::grid::RegionKey;
 use crate::core::region_index::in_bbox;
 use crate::telemetry;
@@ -183,7 +183,7 @@ fn status_label(s: OrderStatus) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::orders::{created, set_status};
+    use crate::orders::model::{created, set_status};
     use dispatch_protocol::{NewOrder, Stop};
 
     fn order(id: &str) -> Order {

@@ -21,14 +21,18 @@
 
 mod batch;
 mod builder;
+#[cfg(test)]
+mod live_tests;
+pub mod matcher;
 mod rebalance;
+pub mod travel;
 
 pub use batch::assign_batch;
 pub use rebalance::{rebalance, Move};
 
-use super::travel::Travel;
 use dispatch_protocol::{Millis, StopKind};
 use std::sync::Arc;
+use travel::Travel;
 
 /// One stop of a driver's plan, with what the planner needs to schedule it.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,8 @@
 //! - `nearest`: each order in turn (priority, then age) to its nearest candidate that
 //!   can take it, at that driver's cheapest insertion — what a simple dispatcher does.
 
-use super::plan::{assign_batch, BatchOutcome, DriverPlan, Job, NewRoute, NoDriver, Params};
 use super::travel::Travel;
+use super::{assign_batch, BatchOutcome, DriverPlan, Job, NewRoute, NoDriver, Params};
 use crate::config::Policy;
 use dispatch_protocol::Millis;
 use std::collections::BTreeMap;
@@ -119,7 +119,7 @@ impl Matcher for Nearest {
 mod tests {
     use super::*;
     use crate::config::TravelConfig;
-    use crate::dispatch::orders::{created, job};
+    use crate::orders::model::{created, job};
     use dispatch_protocol::{NewOrder, Stop};
 
     fn stop(lat: f64, lon: f64) -> Stop {

@@ -3,7 +3,7 @@
 //! histograms only bound a percentile by their buckets and never forget; a console
 //! wants "p99 of the last minute" in milliseconds.
 
-use super::Shared;
+use super::book::OrderBook;
 use crate::time::now_ms;
 use dispatch_protocol::DriverCounts;
 use dispatch_protocol::{LatencySummary, Stats};
@@ -118,8 +118,11 @@ impl LiveStats {
 
 /// The engine's live totals (collected at most every `REUSE_FOR`; `drivers` counts the
 /// fleet, called only when the cached totals are too old).
-pub fn collect(shared: &Shared, drivers: impl FnOnce() -> DriverCounts) -> Stats {
-    let live = &shared.stats;
+pub fn collect(
+    live: &LiveStats,
+    book: &OrderBook,
+    drivers: impl FnOnce() -> DriverCounts,
+) -> Stats {
     let mut last = live.last.lock().expect("stats cache lock");
     if let Some((at, stats)) = last.as_ref() {
         if at.elapsed() < REUSE_FOR {
@@ -129,7 +132,7 @@ pub fn collect(shared: &Shared, drivers: impl FnOnce() -> DriverCounts) -> Stats
     let stats = Stats {
         ts_ms: now_ms(),
         drivers: drivers(),
-        orders: shared.book.counts(),
+        orders: book.counts(),
         assign_latency: live.assign.summary(),
         route_latency: live.route.summary(),
         window_s: u32::try_from(live.window.as_secs()).unwrap_or(u32::MAX),

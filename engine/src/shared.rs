@@ -1,26 +1,15 @@
-//! Orders and live dispatch: the pure planning adapter (`plan`, `travel`), the
-//! dispatch policies (`matcher`), the one commit path for order changes (`ledger`), order
-//! conversions (`orders`), the directory of open orders (`book`) and the operations the
-//! HTTP and console front ends call (`service`). Region and driver actors own the
-//! state; this module gives them what they share.
-
-pub mod book;
-pub mod ledger;
-pub mod matcher;
-pub mod orders;
-pub mod plan;
-#[cfg(test)]
-mod plan_tests;
-pub mod service;
-pub mod stats;
-pub mod travel;
+//! What region and driver actors share for dispatching: configuration, the travel
+//! model and planner parameters, the dispatch policy, the store, the ledger and the
+//! order book. The actors own the state; this is the toolbox they are handed.
 
 use crate::config::{Config, DispatchConfig};
-use book::OrderBook;
+use crate::orders::book::OrderBook;
+use crate::orders::ledger::Ledger;
+use crate::orders::stats;
+use crate::planning::travel::Travel;
+use crate::planning::{self as plan, matcher};
 use dispatch_storage::{GroupCommit, Store};
-use ledger::Ledger;
 use std::sync::Arc;
-use travel::Travel;
 
 /// What region and driver actors share for dispatching: configuration, the travel
 /// model, the store and the order directory.

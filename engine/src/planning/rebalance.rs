@@ -3,7 +3,7 @@
 
 use super::builder::{Builder, LiveProblem};
 use super::{DriverPlan, Params};
-use crate::dispatch::travel::Travel;
+use crate::planning::travel::Travel;
 use dispatch_plan::insert::{apply, best_in_route, Insertion};
 use dispatch_plan::model::{Request, NONE};
 use dispatch_protocol::{Millis, StopKind};

@@ -7,11 +7,11 @@
 //! "one speed for the whole plan" and the per-leg ETA speed agree), from the driver's
 //! position at `NOW`, waiting for ready times and adding service times.
 
-use super::plan::{
+use super::travel::Travel;
+use super::{
     assign_batch, etas, parse_stop_id, stop_id, BatchOutcome, DriverPlan, Job, LiveStop, NewRoute,
     NoDriver, Params,
 };
-use super::travel::Travel;
 use crate::config::TravelConfig;
 use dispatch_protocol::{Millis, StopKind};
 use proptest::prelude::*;
