@@ -143,7 +143,7 @@ fn spawn_upkeep(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
 }
 
 /// `limits.max_connections` (WebSockets) above what the process may hold open is a
-/// promise it cannot keep: lower it to the TCP connection cap, with a warning.
+/// promise it cannot keep: lower it to the TCP connection cap, and say so.
 fn fit_connections_to_open_files(config: &mut Config) {
     let l = &mut config.limits;
     let budget = match l.max_tcp_connections {
@@ -151,10 +151,12 @@ fn fit_connections_to_open_files(config: &mut Config) {
         n => n,
     };
     if l.max_connections > budget {
-        tracing::warn!(
+        // Info, not a warning: the default (60,000) is above most hosts' open-file
+        // limit on purpose, so a raised limit is used without a config change.
+        tracing::info!(
             configured = l.max_connections,
             budget,
-            "limits.max_connections is above the connections this process can hold open; lowered"
+            "limits.max_connections is above the connections this process can hold open; using the open-file budget"
         );
         l.max_connections = budget;
     }

@@ -77,13 +77,13 @@ fn error_schema() -> Value {
 /// Orders as created, stored and listed.
 fn order_schemas() -> Value {
     json!({
-        "Stop": {"type": "object", "required": ["lat", "lon"], "properties": {
+        "Stop": {"type": "object", "description": "An object (an array such as GeoJSON [lon, lat] is refused); in a request, an unknown field is refused with 400 naming it.", "required": ["lat", "lon"], "properties": {
             "lat": {"type": "number", "minimum": -90, "maximum": 90},
             "lon": {"type": "number", "minimum": -180, "maximum": 180},
             "ready_ms": {"type": "integer", "format": "int64"},
             "due_ms": {"type": "integer", "format": "int64"},
             "service_s": {"type": "integer", "default": 60, "maximum": 86400}}},
-        "NewOrder": {"type": "object", "required": ["pickup", "dropoff"], "properties": {
+        "NewOrder": {"type": "object", "additionalProperties": false, "description": "An unknown field is refused with 400 naming it.", "required": ["pickup", "dropoff"], "properties": {
             "id": {"type": "string"},
             "pickup": {"$ref": "#/components/schemas/Stop"},
             "dropoff": {"$ref": "#/components/schemas/Stop"},
@@ -123,7 +123,7 @@ fn driver_schemas() -> Value {
         "Route": {"type": "object", "properties": {
             "version": {"type": "integer"},
             "stops": {"type": "array", "items": {"$ref": "#/components/schemas/RouteStop"}}}},
-        "NewDriver": {"type": "object", "required": ["id"], "properties": {
+        "NewDriver": {"type": "object", "additionalProperties": false, "description": "An unknown field is refused with 400 naming it; the id `nearest` is reserved.", "required": ["id"], "properties": {
             "id": {"type": "string"}, "capacity": {"type": "integer", "default": 10}, "name": {"type": "string"}}},
         "Driver": {"type": "object", "properties": {
             "id": {"type": "string"}, "name": {"type": "string"},
