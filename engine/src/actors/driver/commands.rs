@@ -76,6 +76,7 @@ impl DriverActor {
             version: self.plan.version,
             capacity: self.record.capacity,
             stops: self.plan.stops.clone().into(),
+            position: self.position.map(|p| (p.lat, p.lon)),
         };
         metrics::counter!(telemetry::REPLANS, "reason" => reason).increment(1);
         Ok((

@@ -47,6 +47,10 @@ pub struct RouteSnapshot {
     pub version: u64,
     pub capacity: u32,
     pub stops: Arc<[LiveStop]>,
+    /// The driver's latest position as the actor applied it: matchers plan from here,
+    /// so they pin the stop being served exactly as the actor checks proposals (the
+    /// region's index lags it by a moment).
+    pub position: Option<(f64, f64)>,
 }
 
 /// What sessions, regions and HTTP handlers hold to reach a driver.
@@ -102,14 +106,15 @@ impl DriverHandle {
         }
     }
 
-    /// The driver's plan for a matcher, placed at `position` (the region's fresh view).
-    pub fn plan_at(&self, position: (f64, f64)) -> DriverPlan {
+    /// The driver's plan for a matcher, from the actor's latest position (`fallback`,
+    /// the region's view, before the actor has applied one).
+    pub fn plan_at(&self, fallback: (f64, f64)) -> DriverPlan {
         let r = self.route.read().expect("route snapshot lock").clone();
         DriverPlan {
             driver_id: self.id.clone(),
             version: r.version,
             capacity: r.capacity,
-            position,
+            position: r.position.unwrap_or(fallback),
             stops: r.stops.to_vec(),
         }
     }
@@ -188,6 +193,7 @@ impl DriverActor {
             version: init.route_version,
             capacity: init.record.capacity,
             stops: init.stops.clone().into(),
+            position: init.position.map(|p| (p.lat, p.lon)),
         }));
         let actor_slot = slot.clone();
         let actor_published = published.clone();
@@ -452,6 +458,10 @@ impl Handler<PositionWake> for DriverActor {
             return;
         };
         self.position = Some(p);
+        self.published
+            .write()
+            .expect("route snapshot lock")
+            .position = Some((p.lat, p.lon));
         self.updated_ms = now_ms();
         self.last_seen_ms = self.updated_ms;
         self.publish_to_region();
