@@ -50,8 +50,8 @@ pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), Ap
     let _same_id = app.order_lock(&id).lock().await;
     // The store too, not only what is published: a creation whose flush failed still
     // holds the id.
-    let existing = match find(app, &id)? {
-        Some(o) => Some(o),
+    let existing = match app.shared.book.get(&id) {
+        Some((o, _)) => Some((*o).clone()),
         None => stored(app, &id)?,
     };
     if let Some(existing) = existing {
