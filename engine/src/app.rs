@@ -146,7 +146,7 @@ impl App {
             }
         }
         if !self.regions.admits(self.regions.grid().key(lat, lon)) {
-            metrics::counter!(crate::telemetry::LIMITED, "limit" => "regions").increment(1);
+            crate::telemetry::limited("regions");
             return Err(format!(
                 "in no served region: the engine serves at most {} region cells (regions.max_regions)",
                 self.config.regions.max_regions

@@ -146,10 +146,7 @@ fn spawn_upkeep(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
 /// promise it cannot keep: lower it to the TCP connection cap, and say so.
 fn fit_connections_to_open_files(config: &mut Config) {
     let l = &mut config.limits;
-    let budget = match l.max_tcp_connections {
-        0 => net::conns::default_max_open(),
-        n => n,
-    };
+    let budget = net::conns::max_open(l);
     if l.max_connections > budget {
         // Info, not a warning: the default (60,000) is above most hosts' open-file
         // limit on purpose, so a raised limit is used without a config change.

@@ -74,6 +74,11 @@ pub const LIMITED: &str = "dispatch_limited_total";
 /// Counter, label `phase` = head | idle: HTTP connections closed because a request
 /// head did not arrive in time or a keep-alive connection stayed idle too long.
 pub const HTTP_TIMEOUTS: &str = "dispatch_http_timeouts_total";
+/// Counts one refusal by limit `limit` (one of the values in `FROM_ZERO`).
+pub fn limited(limit: &'static str) {
+    metrics::counter!(LIMITED, "limit" => limit).increment(1);
+}
+
 /// Counter, label `code`: HTTP answers with a 5xx code (internal errors, overload).
 pub const HTTP_SERVER_ERRORS: &str = "dispatch_http_server_errors_total";
 /// Gauge, label `queue`: messages waiting in a bounded queue (`region_mailbox` and

@@ -32,7 +32,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -132,7 +132,7 @@ impl Registry {
                 .iter()
                 .find(|(_, c)| c.phase() != Phase::Busy)
                 .map(|(id, _)| *id);
-            limited("unauthenticated_connections");
+            telemetry::limited("unauthenticated_connections");
             let Some(victim) = victim else {
                 return false;
             };
@@ -152,14 +152,13 @@ impl Registry {
     }
 }
 
-fn limited(limit: &'static str) {
-    metrics::counter!(telemetry::LIMITED, "limit" => limit).increment(1);
-}
-
-/// The open-file budget for connections when `limits.max_tcp_connections` is 0: the
-/// soft limit less what the store, logs, listener and runtime need (an eighth of it,
-/// between 32 and 256 descriptors).
-pub fn default_max_open() -> usize {
+/// TCP connections open at once: `limits.max_tcp_connections`, or when it is 0 the
+/// open-file soft limit less what the store, logs, listener and runtime need (an
+/// eighth of it, between 32 and 256 descriptors).
+pub fn max_open(limits: &crate::config::Limits) -> usize {
+    if limits.max_tcp_connections > 0 {
+        return limits.max_tcp_connections;
+    }
     match rlimit::Resource::NOFILE.get() {
         Ok((soft, _)) => {
             let reserve = (soft / 8).clamp(32, 256);
@@ -180,7 +179,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, router: Router) -> Task
         limits,
     });
     let tasks = TaskTracker::new();
-    let next_id = AtomicU64::new(1);
+    let mut next_id = 0u64;
     loop {
         let accepted = tokio::select! {
             biased;
@@ -198,12 +197,13 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, router: Router) -> Task
             }
         };
         if registry.open.load(Ordering::Acquire) >= limits.max_open {
-            limited("tcp_connections");
+            telemetry::limited("tcp_connections");
             drop(stream);
             continue;
         }
+        next_id += 1;
         let state = Arc::new(ConnState {
-            id: next_id.fetch_add(1, Ordering::Relaxed),
+            id: next_id,
             phase: AtomicU8::new(Phase::Head as u8),
             epoch: AtomicU32::new(0),
             authenticated: AtomicBool::new(false),
@@ -228,10 +228,7 @@ fn conn_limits(app: &App) -> ConnLimits {
         header: Duration::from_millis(l.http_header_timeout_ms),
         idle: Duration::from_millis(l.http_idle_timeout_ms),
         max_unauthenticated: l.max_unauthenticated_connections,
-        max_open: match l.max_tcp_connections {
-            0 => default_max_open(),
-            n => n,
-        },
+        max_open: max_open(l),
     }
 }
 

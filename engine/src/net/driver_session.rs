@@ -78,7 +78,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
             // A socket that never says hello holds a connection slot and memory for
             // nothing.
             _ = &mut hello_deadline, if session.outbox.is_none() => {
-                metrics::counter!(telemetry::LIMITED, "limit" => "ws_hello").increment(1);
+                telemetry::limited("ws_hello");
                 let why = format!("no hello within {} ms", hello_timeout.as_millis());
                 conn.fail(ErrorCode::FailedPrecondition, &why, CloseCode::Policy).await;
                 break;

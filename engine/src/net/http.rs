@@ -158,7 +158,7 @@ async fn admit(State(app): AppState, req: Request, next: Next) -> Response {
         .and_then(|v| v.parse::<u64>().ok())
     {
         if declared > app.config.limits.max_body_bytes as u64 {
-            metrics::counter!(telemetry::LIMITED, "limit" => "body_size").increment(1);
+            telemetry::limited("body_size");
             return body_too_large().into_response();
         }
     }
@@ -381,7 +381,7 @@ async fn read_json<T: DeserializeOwned>(
     );
     let limit = Duration::from_millis(app.config.limits.http_body_timeout_ms);
     let Ok(bytes) = tokio::time::timeout(limit, read).await else {
-        metrics::counter!(telemetry::LIMITED, "limit" => "body_timeout").increment(1);
+        telemetry::limited("body_timeout");
         return Err(ApiError::new(
             ErrorCode::DeadlineExceeded,
             format!("request body not received within {} ms", limit.as_millis()),

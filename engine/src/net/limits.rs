@@ -23,10 +23,6 @@ fn quota(per_s: u32, burst: u32) -> Quota {
     Quota::per_second(nz(per_s)).allow_burst(nz(burst.max(per_s)))
 }
 
-fn refused(limit: &'static str) {
-    metrics::counter!(telemetry::LIMITED, "limit" => limit).increment(1);
-}
-
 #[derive(Debug)]
 pub struct Guards {
     drivers: DefaultKeyedRateLimiter<String>,
@@ -63,7 +59,7 @@ impl Guards {
             Principal::Console => &self.consoles,
         };
         limiter.check_key(&token.to_string()).map_err(|not_until| {
-            refused("http_rate");
+            telemetry::limited("http_rate");
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             rate_limited(wait.as_secs_f64())
         })
@@ -81,7 +77,7 @@ impl Guards {
     pub fn open_connection(self: &Arc<Self>, token: &str) -> Result<ConnGuard, ApiError> {
         if self.total.fetch_add(1, Ordering::AcqRel) >= self.max_total {
             self.total.fetch_sub(1, Ordering::AcqRel);
-            refused("connections");
+            telemetry::limited("connections");
             return Err(overloaded("too many connections"));
         }
         let mut map = self.per_token.lock().expect("connection counts lock");
@@ -89,7 +85,7 @@ impl Guards {
         if *n >= self.max_per_token {
             drop(map);
             self.total.fetch_sub(1, Ordering::AcqRel);
-            refused("connections_per_token");
+            telemetry::limited("connections_per_token");
             return Err(rate_limited(1.0).with_message(format!(
                 "at most {} open sockets per token",
                 self.max_per_token
@@ -105,7 +101,7 @@ impl Guards {
     /// A slot for one order write waiting on its flush; 503 when all are taken.
     pub fn order_write(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         self.order_writes.clone().try_acquire_owned().map_err(|_| {
-            refused("order_writes");
+            telemetry::limited("order_writes");
             overloaded("too many order writes in flight")
         })
     }
@@ -184,7 +180,7 @@ impl MessageRate {
             self.strikes = 0;
             return Verdict::Accept;
         }
-        refused("ws_rate");
+        telemetry::limited("ws_rate");
         self.strikes += 1;
         if self.strikes >= self.max_strikes {
             Verdict::Close

@@ -41,7 +41,7 @@ pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), Ap
     }
     // Bounded, never queued without limit: 503 with Retry-After instead.
     if app.shared.book.len() >= app.config.limits.max_open_orders {
-        metrics::counter!(telemetry::LIMITED, "limit" => "open_orders").increment(1);
+        telemetry::limited("open_orders");
         return Err(crate::net::limits::overloaded("too many open orders"));
     }
     let _write = app.guards.order_write()?;
