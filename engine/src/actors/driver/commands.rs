@@ -161,21 +161,12 @@ impl DriverActor {
 /// still takes work.
 #[derive(Message)]
 #[rtype(result = "bool")]
-pub struct Propose {
-    pub base_version: u64,
-    pub stops: Vec<LiveStop>,
-    pub orders: Vec<Order>,
-}
+pub struct Propose(pub Proposal);
 
 impl Handler<Propose> for DriverActor {
     type Result = bool;
-    fn handle(&mut self, p: Propose, ctx: &mut Self::Context) -> bool {
+    fn handle(&mut self, Propose(proposal): Propose, ctx: &mut Self::Context) -> bool {
         self.depth.took();
-        let proposal = Proposal {
-            base_version: p.base_version,
-            stops: p.stops,
-            orders: p.orders,
-        };
         let available = self.status == DriverStatus::Available;
         let now = now_ms();
         let change = match route::propose(

@@ -624,11 +624,11 @@ mod tests {
                 [j.pickup, j.dropoff]
             })
             .collect();
-        Propose {
+        Propose(crate::core::route::Proposal {
             base_version,
             stops,
             orders: orders.to_vec(),
-        }
+        })
     }
 
     /// The rule that keeps an order on one route: a proposal is taken only on the
@@ -693,11 +693,11 @@ mod tests {
         let mut both = after.stops.clone();
         let j = job(&b);
         both.extend([j.pickup, j.dropoff]);
-        let retry = Propose {
+        let retry = Propose(crate::core::route::Proposal {
             base_version: after.version,
             stops: both,
             orders: vec![b],
-        };
+        });
         assert!(h.addr.send(retry).await.unwrap());
         assert_eq!(h.plan_at((0.0, 0.0)).stops.len(), 4);
 

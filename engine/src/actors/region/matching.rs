@@ -7,6 +7,7 @@ use super::{Pending, RegionActor};
 use crate::actors::driver::{DriverHandle, Propose, Release};
 use crate::core::geo_util::haversine_m;
 use crate::core::region_index::{Nearby, StatusFilter};
+use crate::core::route::Proposal;
 use crate::orders::ledger::ChangeSet;
 use crate::orders::model::{job, set_status};
 use crate::planning::matcher::MatchInput;
@@ -253,11 +254,11 @@ impl RegionActor {
         for r in routes {
             let orders: Vec<Order> = r.jobs.iter().map(|&j| batch.orders[j].clone()).collect();
             let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
-            let propose = Propose {
+            let propose = Propose(Proposal {
                 base_version: batch.plans[r.driver].version,
                 stops: r.stops,
                 orders,
-            };
+            });
             let addr = batch.handles[r.driver].addr.clone();
             asks.push(async move { (addr.send(propose).await.unwrap_or(false), ids) });
         }
