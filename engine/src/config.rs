@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+mod reopt;
 mod validate;
+
+pub use reopt::{ObjectiveConfig, ReoptConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -252,6 +255,10 @@ pub struct DispatchConfig {
     pub rebalance_margin_m: f64,
     /// Most orders one region moves per round: 0 to 10,000.
     pub rebalance_max_moves: usize,
+    /// `[dispatch.objective]`: what a plan costs.
+    pub objective: ObjectiveConfig,
+    /// `[dispatch.reoptimise]`: the background search over each region's routes.
+    pub reoptimise: ReoptConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +296,8 @@ impl Default for DispatchConfig {
             rebalance_ms: 30_000,
             rebalance_margin_m: 500.0,
             rebalance_max_moves: 8,
+            objective: ObjectiveConfig::default(),
+            reoptimise: ReoptConfig::default(),
         }
     }
 }

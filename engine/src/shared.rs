@@ -7,7 +7,7 @@ use crate::orders::book::OrderBook;
 use crate::orders::ledger::Ledger;
 use crate::orders::stats;
 use crate::planning::travel::Travel;
-use crate::planning::{self as plan, matcher};
+use crate::planning::{self as plan, matcher, reopt};
 use dispatch_storage::{GroupCommit, Store};
 use std::sync::Arc;
 
@@ -27,6 +27,8 @@ pub struct Shared {
     pub ledger: Ledger,
     /// Assignment latencies over a sliding window and the last totals, for consoles.
     pub stats: stats::LiveStats,
+    /// Re-optimisation searches that may run at once, all regions together.
+    pub reopt_slots: Arc<reopt::Slots>,
 }
 
 impl Shared {
@@ -48,6 +50,7 @@ impl Shared {
             stats: stats::LiveStats::new(std::time::Duration::from_secs(
                 config.console.stats_window_s,
             )),
+            reopt_slots: Arc::new(reopt::Slots::new(config.dispatch.reoptimise.workers)),
         }
     }
 }

@@ -62,6 +62,16 @@ pub const REPLANS: &str = "dispatch_replans_total";
 pub const UNASSIGNABLE: &str = "dispatch_orders_unassignable_total";
 /// Counter: orders moved between drivers by the periodic rebalance.
 pub const REBALANCED: &str = "dispatch_orders_rebalanced_total";
+/// Counter, label `outcome`: re-optimisation searches (improved, no_gain, unplannable).
+pub const REOPT_RUNS: &str = "dispatch_reopt_runs_total";
+/// Histogram: seconds one re-optimisation search took on its worker thread.
+pub const REOPT_SECONDS: &str = "dispatch_reopt_seconds";
+/// Counter: orders a re-optimisation moved to another driver.
+pub const REOPT_MOVED: &str = "dispatch_reopt_moved_orders_total";
+/// Counter: routes a re-optimisation changed (proposals accepted).
+pub const REOPT_ROUTES: &str = "dispatch_reopt_routes_changed_total";
+/// Counter: objective units the accepted re-optimisations saved (by their own plans).
+pub const REOPT_SAVED: &str = "dispatch_reopt_saved_total";
 /// Counter: orders given back by drivers that went offline or silent.
 pub const GIVEN_BACK: &str = "dispatch_orders_given_back_total";
 /// Counter: order changes a console watcher missed.
@@ -124,9 +134,14 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (MATCH_TICK_SECONDS, Kind::Histogram, "Seconds a region's matching tick takes (planning, not waiting on drivers)."),
     (PROPOSALS_REJECTED, Kind::Counter, "Route proposals a driver refused, by reason (stale_version, unavailable, inconsistent)."),
     (PROPOSALS_ACCEPTED, Kind::Counter, "Route proposals drivers accepted."),
-    (REPLANS, Kind::Counter, "Route changes committed, by reason (insert, stop_done, cancel, give_back, rebalance, eta)."),
+    (REPLANS, Kind::Counter, "Route changes committed, by reason (insert, reorder, reoptimise, stop_done, cancel, give_back, rebalance, eta)."),
     (UNASSIGNABLE, Kind::Counter, "Orders found unassignable in a matching tick."),
     (REBALANCED, Kind::Counter, "Orders moved between drivers by the periodic rebalance."),
+    (REOPT_RUNS, Kind::Counter, "Re-optimisation searches, by outcome (improved, no_gain, unplannable)."),
+    (REOPT_SECONDS, Kind::Histogram, "Seconds one re-optimisation search took on its worker thread."),
+    (REOPT_MOVED, Kind::Counter, "Orders re-optimisation moved to another driver."),
+    (REOPT_ROUTES, Kind::Counter, "Driver routes re-optimisation changed (proposals accepted)."),
+    (REOPT_SAVED, Kind::Counter, "Objective units the accepted re-optimisation plans saved, by their own estimate."),
     (GIVEN_BACK, Kind::Counter, "Orders given back by drivers that went offline or silent."),
     (ORDER_WATCHER_DROPPED, Kind::Counter, "Order changes a console watcher missed (it fell behind)."),
     (LIMITED, Kind::Counter, "Requests, messages or connections refused by a limit, by limit."),

@@ -134,6 +134,13 @@ fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Resul
     let d = &mut c.dispatch;
     d.pin_radius_m = world.engine_metres(d.pin_radius_m);
     d.rebalance_margin_m = world.engine_metres(d.rebalance_margin_m);
+    d.reoptimise.commit_radius_m = world.engine_metres(d.reoptimise.commit_radius_m);
+    // The engine's km and hours are the model's (1/X of the city's): per km, per hour
+    // and per late minute weigh X times as much, so plans cost what they would at scale.
+    let o = &mut d.objective;
+    o.per_km *= world.speedup;
+    o.per_hour *= world.speedup;
+    o.per_late_minute *= world.speedup;
     // Every driver of the instance is within reach of every pickup.
     let reach = 2.0 * inst.diagonal() * world.metres_per_unit;
     d.candidate_radius_m = world.engine_metres(d.candidate_radius_m).max(reach);

@@ -54,7 +54,19 @@ fn single(p: &Problem, r: &Route, c: usize, skip: &mut impl FnMut() -> bool) -> 
     let (ready, due, serv, q) = (p.ready[c], p.due[c], p.service[c], p.demand[c]);
     let n = r.seq.len();
     let mut best: Option<Insertion> = None;
+    // Goods on board unloaded at `c` (q < 0) weigh on every stop before it: with `c`
+    // out of the route (ruined, or being relocated) the loads ahead of its old place
+    // may be over capacity, and putting it back later must not leave them so.
+    let mut prefix_max = r.load[..r.n_pinned]
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(i32::MIN);
     for i in r.n_pinned..n - 1 {
+        prefix_max = prefix_max.max(r.load[i]);
+        if q < 0 && prefix_max > cap {
+            break; // the prefix only grows with i
+        }
         let (a, b) = (r.seq[i], r.seq[i + 1]);
         let st = (r.start[i] + p.service[a] + m.time(a, c)).max(ready);
         if st > due {
@@ -196,7 +208,7 @@ pub fn best_in_solution(
     let mut best: Option<Insertion> = None;
     let mut seen_class: u128 = 0;
     for (k, r) in s.routes.iter().enumerate() {
-        if r.is_empty() {
+        if !r.in_use() {
             if used >= max_routes {
                 continue;
             }

@@ -95,6 +95,8 @@ pub struct Problem {
     pub(crate) end_node: Vec<usize>,
     /// Vehicle → class id; vehicles of one class without pinned stops are interchangeable.
     pub(crate) class_of: Vec<usize>,
+    /// Vehicle → at work whatever its route holds ([`Problem::set_working`]).
+    pub(crate) working: Vec<bool>,
     /// Customer node → other free customer nodes, nearest first (at most 100).
     pub(crate) neighbors: Vec<Vec<u32>>,
     /// Typical edge length (mean distance between customers); scales temperatures.
@@ -174,10 +176,20 @@ impl Problem {
             service,
             demand,
             end_node,
+            working: vec![false; class_of.len()],
             class_of,
             neighbors,
             scale,
         })
+    }
+
+    /// Marks `vehicle` as at work whatever its route will hold (a driver finishing a stop
+    /// folded into its start): it counts as used even with no stops, so the fleet
+    /// objective does not count emptying its route as a vehicle saved. Its class is its
+    /// own from now on.
+    pub fn set_working(&mut self, vehicle: usize) {
+        self.working[vehicle] = true;
+        self.class_of[vehicle] = usize::MAX - vehicle;
     }
 
     /// The end node of a vehicle's route (an internal sink node for open routes).

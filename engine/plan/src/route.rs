@@ -16,6 +16,8 @@ pub struct Route {
     pub seq: Vec<usize>,
     /// Number of pinned stops (they follow `seq[0]`).
     pub n_pinned: usize,
+    /// The vehicle is at work whatever this route holds (see [`Problem::set_working`]).
+    pub working: bool,
     pub(crate) start: Vec<f64>,
     pub(crate) latest: Vec<f64>,
     pub(crate) load: Vec<i32>,
@@ -35,6 +37,7 @@ impl Clone for Route {
         self.vehicle = o.vehicle;
         self.seq.clone_from(&o.seq);
         self.n_pinned = o.n_pinned;
+        self.working = o.working;
         self.start.clone_from(&o.start);
         self.latest.clone_from(&o.latest);
         self.load.clone_from(&o.load);
@@ -56,6 +59,7 @@ impl Route {
             vehicle,
             seq,
             n_pinned: veh.pinned.len(),
+            working: p.working[vehicle],
             ..Route::default()
         };
         r.update(p);
@@ -95,6 +99,11 @@ impl Route {
         self.seq.len() == 2
     }
 
+    /// Whether the route's vehicle counts as used: it has stops, or it is at work anyway.
+    pub fn in_use(&self) -> bool {
+        self.working || !self.is_empty()
+    }
+
     pub fn len(&self) -> usize {
         self.seq.len() - 2
     }
@@ -105,6 +114,12 @@ impl Route {
         (0..self.seq.len()).all(|k| self.start[k] <= self.latest[k])
             && self.smax[0] <= cap
             && self.smin[0] >= 0
+    }
+
+    /// Service start at each position of `seq` (the start's departure first, the
+    /// arrival at the end last).
+    pub fn schedule(&self) -> &[f64] {
+        &self.start
     }
 
     /// Arrival time at the end of the route.
@@ -199,6 +214,25 @@ impl Solution {
         }
     }
 
+    /// A solution of the given routes (one per vehicle, in vehicle order); every
+    /// request on none of them is unassigned.
+    pub fn from_routes(p: &Problem, routes: Vec<Route>) -> Solution {
+        let mut route_of = vec![NONE; p.nodes.len()];
+        for (r, route) in routes.iter().enumerate() {
+            for &s in route.stops() {
+                route_of[s] = r;
+            }
+        }
+        let unassigned = (0..p.requests.len())
+            .filter(|&rq| route_of[p.requests[rq].first] == NONE)
+            .collect();
+        Solution {
+            routes,
+            unassigned,
+            route_of,
+        }
+    }
+
     pub fn distance(&self) -> f64 {
         self.routes.iter().map(|r| r.distance).sum::<f64>()
             - self
@@ -209,9 +243,9 @@ impl Solution {
                 .sum::<f64>()
     }
 
-    /// Routes with at least one stop.
+    /// Vehicles used: routes with at least one stop, and vehicles at work anyway.
     pub fn vehicles(&self) -> usize {
-        self.routes.iter().filter(|r| !r.is_empty()).count()
+        self.routes.iter().filter(|r| r.in_use()).count()
     }
 
     /// Hierarchical objective: fewer unassigned, then fewer vehicles, then distance.

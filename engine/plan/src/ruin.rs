@@ -261,7 +261,7 @@ pub fn recreate(
         };
         match ins {
             Some(ins) => {
-                if s.routes[ins.route].is_empty() {
+                if !s.routes[ins.route].in_use() {
                     used += 1;
                 }
                 s.unassigned.push(ri); // apply_in_solution removes it again

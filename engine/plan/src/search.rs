@@ -62,6 +62,13 @@ struct Clock {
 }
 
 impl Clock {
+    fn start(budget: Budget) -> Self {
+        Clock {
+            start: Instant::now(),
+            budget,
+        }
+    }
+
     /// Progress in [0, 1] after `iter` iterations.
     fn frac(&self, iter: u64) -> f64 {
         match self.budget {
@@ -87,22 +94,41 @@ impl Clock {
 /// Runs the whole search. The result may leave requests unassigned when no feasible
 /// assignment was found; callers check `unassigned`.
 pub fn search(p: &Problem, prm: &SearchParams) -> (Solution, SearchStats) {
-    let clock = Clock {
-        start: Instant::now(),
-        budget: prm.budget,
-    };
+    let clock = Clock::start(prm.budget);
     let mut rng = Rng::new(prm.seed);
     let mut stats = SearchStats::default();
-    let fleet = p.vehicles.len();
-
     if p.requests.is_empty() {
         return (Solution::empty(p), stats);
     }
+    let s = construct(p, &mut rng);
+    let best = run(p, s, &mut rng, &clock, prm, &mut stats);
+    (best, stats)
+}
 
-    // Construction: greedy insertion in each order, the best one after local search.
+/// Continues the search from `start` (e.g. the routes a fleet drives now): route
+/// minimisation, then annealing on distance, within the budget. Never returns a
+/// solution worse than `start` (by [`Solution::better_than`]).
+pub fn improve(p: &Problem, start: Solution, prm: &SearchParams) -> (Solution, SearchStats) {
+    let clock = Clock::start(prm.budget);
+    let mut rng = Rng::new(prm.seed);
+    let mut stats = SearchStats::default();
+    if p.requests.is_empty() {
+        return (start, stats);
+    }
+    let best = run(p, start.clone(), &mut rng, &clock, prm, &mut stats);
+    if best.better_than(&start) {
+        (best, stats)
+    } else {
+        (start, stats)
+    }
+}
+
+/// Construction: greedy insertion in each order, the best one after local search.
+fn construct(p: &Problem, rng: &mut Rng) -> Solution {
+    let fleet = p.vehicles.len();
     let empty = Solution::empty(p);
     let mut s = empty.clone();
-    recreate(p, &mut s, &mut rng, Order::Far, fleet, 0.0);
+    recreate(p, &mut s, rng, Order::Far, fleet, 0.0);
     local_search(p, &mut s, fleet, 3);
     for order in [
         Order::TimeWindow,
@@ -111,58 +137,63 @@ pub fn search(p: &Problem, prm: &SearchParams) -> (Solution, SearchStats) {
         Order::Random,
     ] {
         let mut c = empty.clone();
-        recreate(p, &mut c, &mut rng, order, fleet, 0.0);
+        recreate(p, &mut c, rng, order, fleet, 0.0);
         local_search(p, &mut c, fleet, 3);
         if c.better_than(&s) {
             s = c;
         }
     }
+    s
+}
 
-    let mut best = fleet_min(p, s, &mut rng, &clock, prm, &mut stats);
-    if best.unassigned.is_empty() {
-        let mut max_routes = best.vehicles();
-        let t0 = prm.t_start * p.scale;
-        let t1 = prm.t_end * p.scale;
-        let f0 = clock.frac(stats.iterations).min(1.0);
-        let mut cur = best.clone();
-        let mut cand = cur.clone();
-        loop {
-            let f = clock.frac(stats.iterations);
-            if f >= 1.0 {
-                break;
-            }
-            let phase = ((f - f0) / (1.0 - f0)).clamp(0.0, 1.0);
-            let temp = t0 * (t1 / t0).powf(phase);
-            cand.clone_from(&cur);
-            ruin(p, &mut cand, &mut rng, &prm.ruin);
-            let order = Order::pick(&mut rng);
-            recreate(
-                p,
-                &mut cand,
-                &mut rng,
-                order,
-                max_routes,
-                prm.ruin.blink_rate,
-            );
-            stats.iterations += 1;
-            if !cand.unassigned.is_empty() {
-                stats.incomplete += 1;
-                continue;
-            }
-            let threshold = cur.distance() - temp * rng.f64().max(1e-300).ln();
-            if cand.better_than(&best) {
-                best.clone_from(&cand);
-                max_routes = best.vehicles();
-                std::mem::swap(&mut cur, &mut cand);
-                stats.accepted += 1;
-            } else if cand.distance() < threshold && cand.vehicles() <= max_routes {
-                std::mem::swap(&mut cur, &mut cand);
-                stats.accepted += 1;
-            }
-        }
-        local_search(p, &mut best, max_routes, 20);
+/// Fleet minimisation from `s`, then simulated annealing on distance from its result.
+fn run(
+    p: &Problem,
+    s: Solution,
+    rng: &mut Rng,
+    clock: &Clock,
+    prm: &SearchParams,
+    stats: &mut SearchStats,
+) -> Solution {
+    let mut best = fleet_min(p, s, rng, clock, prm, stats);
+    if !best.unassigned.is_empty() {
+        return best;
     }
-    (best, stats)
+    let mut max_routes = best.vehicles();
+    let t0 = prm.t_start * p.scale;
+    let t1 = prm.t_end * p.scale;
+    let f0 = clock.frac(stats.iterations).min(1.0);
+    let mut cur = best.clone();
+    let mut cand = cur.clone();
+    loop {
+        let f = clock.frac(stats.iterations);
+        if f >= 1.0 {
+            break;
+        }
+        let phase = ((f - f0) / (1.0 - f0)).clamp(0.0, 1.0);
+        let temp = t0 * (t1 / t0).powf(phase);
+        cand.clone_from(&cur);
+        ruin(p, &mut cand, rng, &prm.ruin);
+        let order = Order::pick(rng);
+        recreate(p, &mut cand, rng, order, max_routes, prm.ruin.blink_rate);
+        stats.iterations += 1;
+        if !cand.unassigned.is_empty() {
+            stats.incomplete += 1;
+            continue;
+        }
+        let threshold = cur.distance() - temp * rng.f64().max(1e-300).ln();
+        if cand.better_than(&best) {
+            best.clone_from(&cand);
+            max_routes = best.vehicles();
+            std::mem::swap(&mut cur, &mut cand);
+            stats.accepted += 1;
+        } else if cand.distance() < threshold && cand.vehicles() <= max_routes {
+            std::mem::swap(&mut cur, &mut cand);
+            stats.accepted += 1;
+        }
+    }
+    local_search(p, &mut best, max_routes, 20);
+    best
 }
 
 /// Route minimisation (SISR's fleet minimisation): remove a route, then ruin and recreate
@@ -196,9 +227,12 @@ fn fleet_min(
             if cur.vehicles() <= lb {
                 break;
             }
-            // remove a random route without pinned stops
+            // remove a random route without pinned stops (whose vehicle is not at work)
             let cands: Vec<usize> = (0..cur.routes.len())
-                .filter(|&r| !cur.routes[r].is_empty() && cur.routes[r].n_pinned == 0)
+                .filter(|&r| {
+                    let route = &cur.routes[r];
+                    !route.is_empty() && route.n_pinned == 0 && !route.working
+                })
                 .collect();
             if cands.is_empty() {
                 break;

@@ -3,7 +3,7 @@
 //! new order inserted against several vehicles, then one route improved.
 
 use dispatch_plan::check::check_solution;
-use dispatch_plan::insert::{apply, costs_over_routes};
+use dispatch_plan::insert::{apply, best_in_route, costs_over_routes};
 use dispatch_plan::local_search::improve_route;
 use dispatch_plan::model::{Node, NodeKind, Problem, Vehicle};
 use dispatch_plan::route::Route;
@@ -111,4 +111,36 @@ fn live_full_solve_respects_pins_and_on_board_goods() {
     );
     let v0 = plans.iter().find(|r| r.vehicle == 0).unwrap();
     assert_eq!(&v0.stops[..2], &[2, 3]);
+}
+
+/// Goods on board taken out of a route (a ruin, a relocation) leave the stops before
+/// their old place over capacity: putting them back must go before any such stop.
+#[test]
+fn goods_on_board_go_back_before_the_stops_they_would_overload() {
+    let p = live_problem();
+    // Vehicle 1 (capacity 3, 1 on board for node 4): unload 4 first, then the open
+    // order of size 2 (nodes 7, 8): loads 1 -> 0 -> 2 -> 0.
+    let mut r = Route::from_stops(&p, 1, &[4, 7, 8]).expect("feasible plan");
+    let single = p.requests[p.request_of[4]];
+    r.remove_nodes(&p, &[4]);
+    // Without node 4 the load at 7 is 1 + 2 = 3 (still within 3); make it tight by
+    // re-adding the order of size 1 (nodes 5, 6) inside it: 1 -> 3 -> 4 (over) ...
+    let mut tight = Route::from_stops(&p, 1, &[4, 7, 5, 6, 8]).expect("feasible plan");
+    tight.remove_nodes(&p, &[4]);
+    let ins = best_in_route(&p, &tight, single, None).expect("a place before the overload");
+    apply(&p, &mut tight, single, &ins);
+    assert!(
+        check_solution(&p, &[tight.plan()], false).is_ok(),
+        "{:?}",
+        tight.stops()
+    );
+    assert_eq!(tight.stops()[0], 4, "{:?}", tight.stops());
+    // Where nothing is overloaded any place after the last pickup is fine too.
+    let ins = best_in_route(&p, &r, single, None).expect("a place");
+    apply(&p, &mut r, single, &ins);
+    assert!(
+        check_solution(&p, &[r.plan()], false).is_ok(),
+        "{:?}",
+        r.stops()
+    );
 }

@@ -6,7 +6,8 @@ use dispatch_plan::check::check_solution;
 use dispatch_plan::insert::{apply, best_in_route, costs_over_routes, remove};
 use dispatch_plan::local_search::improve_route;
 use dispatch_plan::route::Route;
-use dispatch_plan::search::{search, Budget, SearchParams};
+use dispatch_plan::route::Solution;
+use dispatch_plan::search::{improve, search, Budget, SearchParams};
 use dispatch_plan::solve::solve_problem;
 use proptest::prelude::*;
 
@@ -29,6 +30,25 @@ proptest! {
         // cached distances agree with the checker
         let stats = check_solution(&p, &plans, true).unwrap();
         prop_assert!((stats.distance - sol.distance()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn improving_a_plan_keeps_pins_and_never_worsens_it(seed in any::<u64>(), pairs in 1usize..8, singles in 0usize..6) {
+        let p = common::random_problem(seed, pairs, singles);
+        // A poor but feasible start: the search's own result after a single iteration
+        // with every request moved to its own route where it fits.
+        let (first, _) = search(&p, &SearchParams::new(Budget::Iterations(1), seed));
+        let start = Solution::from_routes(&p, first.routes.clone());
+        prop_assert_eq!(&start.unassigned, &first.unassigned);
+        let (better, _) = improve(&p, start.clone(), &SearchParams::new(Budget::Iterations(40), seed ^ 1));
+        prop_assert!(!start.better_than(&better));
+        prop_assert!(better.unassigned.len() <= start.unassigned.len());
+        let plans = better.plans();
+        prop_assert!(check_solution(&p, &plans, better.unassigned.is_empty()).is_ok());
+        for plan in &plans {
+            let pinned = &p.vehicles[plan.vehicle].pinned;
+            prop_assert_eq!(&plan.stops[..pinned.len()], &pinned[..]);
+        }
     }
 
     #[test]

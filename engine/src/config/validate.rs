@@ -32,29 +32,29 @@ pub(super) const MAX_PLAN_NODES: u64 = 5_000;
 
 /// Allowed values of an integer setting, both ends included, and their unit.
 #[derive(Clone, Copy)]
-struct Range {
+pub(super) struct Range {
     min: u64,
     max: u64,
     unit: &'static str,
 }
 
-const fn range(min: u64, max: u64, unit: &'static str) -> Range {
+pub(super) const fn range(min: u64, max: u64, unit: &'static str) -> Range {
     Range { min, max, unit }
 }
 
 /// A positive duration up to a day.
-const MS: Range = range(1, DAY_MS, "ms");
+pub(super) const MS: Range = range(1, DAY_MS, "ms");
 /// A duration up to a day, where 0 turns the feature off.
-const MS_OR_OFF: Range = range(0, DAY_MS, "ms");
+pub(super) const MS_OR_OFF: Range = range(0, DAY_MS, "ms");
 const QUEUE: Range = range(1, MAX_QUEUE, "messages");
 const CONNECTIONS: Range = range(1, MAX_CONNECTIONS, "connections");
 const RATE: Range = range(1, MAX_RATE, "per second");
 const BURST: Range = range(1, MAX_RATE, "requests or messages");
 
 /// One integer setting: its key, its value and what it may be.
-type Row = (&'static str, u64, Range);
+pub(super) type Row = (&'static str, u64, Range);
 
-fn check_ints(rows: &[Row]) -> Result<(), ConfigError> {
+pub(super) fn check_ints(rows: &[Row]) -> Result<(), ConfigError> {
     for &(key, value, r) in rows {
         if value < r.min || value > r.max {
             return Err(ConfigError::Invalid(format!(
@@ -67,7 +67,7 @@ fn check_ints(rows: &[Row]) -> Result<(), ConfigError> {
 }
 
 /// A finite number in `[min, max]` (or `(min, max]` with `min_open`).
-fn check_float(
+pub(super) fn check_float(
     key: &str,
     value: f64,
     (min, max): (f64, f64),
@@ -403,7 +403,9 @@ impl DispatchConfig {
             (0.0, 1_000_000.0),
             false,
             "m",
-        )
+        )?;
+        self.objective.validate()?;
+        self.reoptimise.validate()
     }
 }
 

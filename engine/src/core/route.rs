@@ -138,6 +138,11 @@ pub fn propose(
     }
     let mut orders = plan.orders.clone();
     let mut first_assigned = Vec::new();
+    let reason = if p.orders.is_empty() {
+        "reorder"
+    } else {
+        "insert"
+    };
     for mut o in p.orders {
         // Latency is created → first assignment; an order moved on by a rebalance or
         // given back is counted by those, not as a slow assignment.
@@ -148,7 +153,7 @@ pub fn propose(
         o.driver_id = Some(driver_id.to_string());
         orders.insert(Arc::from(o.id.as_str()), o);
     }
-    let mut change = plan.change("insert", p.stops, orders);
+    let mut change = plan.change(reason, p.stops, orders);
     change.first_assigned = first_assigned;
     Ok(change)
 }
@@ -288,6 +293,28 @@ pub fn release(
     }
     let change = hand_back(plan, "rebalance", &[Arc::from(order_id)], "rebalanced", now);
     (!change.requeue.is_empty()).then_some(change)
+}
+
+/// A region's re-optimisation takes orders back to hand them to other drivers at once:
+/// granted only on the version the plan was computed on, all or nothing, for orders not
+/// picked up, and never the order of the next stop once the driver is committed to it
+/// (`head_committed`: close to it, so a change would turn the driver around).
+pub fn withdraw(
+    plan: &RoutePlan,
+    ids: &[Arc<str>],
+    base_version: u64,
+    head_committed: bool,
+    now: Millis,
+) -> Option<RouteChange> {
+    let head = plan.stops.first().filter(|_| head_committed);
+    let distinct: HashSet<&Arc<str>> = ids.iter().collect();
+    let refused = base_version != plan.version
+        || ids.is_empty()
+        || distinct.len() != ids.len()
+        || ids.iter().any(|id| {
+            head.is_some_and(|h| h.order_id == *id) || !plan.has_stop(id, StopKind::Pickup)
+        });
+    (!refused).then(|| hand_back(plan, "reoptimise", ids, "reoptimised", now))
 }
 
 /// Gives back every order not picked up (the driver went offline or silent): pending

@@ -317,6 +317,51 @@ proptest! {
         }
     }
 
+    /// A re-optimisation's move: orders withdrawn from one route (all or nothing, never
+    /// a picked-up one, never the committed next stop) and proposed to another leave
+    /// each order on exactly one route; a second proposal of the same orders elsewhere
+    /// is refused.
+    #[test]
+    fn withdraw_then_propose_moves_orders_without_doubling_them(
+        n in 1usize..7, picked in 0usize..7, seed in any::<u64>(), committed in any::<bool>(),
+        take in proptest::collection::vec(any::<prop::sample::Index>(), 1..4),
+    ) {
+        let from = plan_of(n, picked.min(n), seed);
+        let mut ids: Vec<Arc<str>> = take.iter().map(|i| {
+            let s = &from.stops[i.index(from.stops.len())];
+            s.order_id.clone()
+        }).collect();
+        ids.dedup();
+        let movable = |id: &Arc<str>| {
+            from.has_stop(id, StopKind::Pickup)
+                && !(committed && from.stops.first().is_some_and(|h| h.order_id == *id))
+        };
+        let distinct = ids.iter().collect::<HashSet<_>>().len() == ids.len();
+        match withdraw(&from, &ids, from.version, committed, NOW) {
+            None => prop_assert!(!distinct || !ids.iter().all(movable)),
+            Some(c) => {
+                prop_assert!(distinct && ids.iter().all(movable));
+                prop_assert!(withdraw(&from, &ids, from.version + 1, committed, NOW).is_none());
+                prop_assert_eq!(c.next.version, from.version + 1);
+                assert_well_formed(&c.next);
+                for id in &ids {
+                    prop_assert!(!c.next.orders.contains_key(id));
+                    prop_assert!(!c.next.stops.iter().any(|s| s.order_id == *id));
+                }
+                prop_assert!(c.requeue.iter().all(|o| o.status == OrderStatus::Pending && o.driver_id.is_none()));
+                // The orders go to another (empty) route in one proposal ...
+                let to = RoutePlan::default();
+                let p = proposal(&to, &c.requeue, 0, seed);
+                let taken = propose(&to, "d2", true, 0, p.clone(), NOW).expect("taken");
+                assert_well_formed(&taken.next);
+                prop_assert_eq!(taken.next.orders.len(), ids.len());
+                // ... and cannot be proposed there again on the new version.
+                let again = Proposal { base_version: taken.next.version, ..p };
+                prop_assert!(propose(&taken.next, "d2", true, 0, again, NOW).is_err());
+            }
+        }
+    }
+
     /// Every stop_done either is refused with the code its kind and outcome call for,
     /// or leaves a well-formed route one version on.
     #[test]

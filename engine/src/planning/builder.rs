@@ -253,16 +253,33 @@ impl<'a> Builder<'a> {
     /// The problem and every vehicle's current route; `None` when the planner refuses
     /// the problem.
     pub fn finish(self) -> Option<LiveProblem> {
+        self.finish_for(false)
+    }
+
+    /// [`finish`](Self::finish) with the neighbour lists the ruin-and-recreate search
+    /// reads (`search`: for re-optimisation).
+    pub fn finish_for(self, search: bool) -> Option<LiveProblem> {
         let matrix = Matrix::from_points(&self.points, &self.travel.planner_model(self.now_ms));
         let mut nodes = self.nodes;
-        // Paired existing stops are free to move between each other but stay on their
-        // driver: a pair's vehicle restriction is carried by its pickup only.
+        // Existing pairs (not picked up) are free requests: a batch only inserts new
+        // ones, so they stay where `existing` puts them, and a re-optimisation may move
+        // them to another driver. Goods on board (single dropoffs) stay restricted.
         for n in nodes.iter_mut() {
             if let NodeKind::Pickup { .. } | NodeKind::Delivery { .. } = n.kind {
                 n.vehicle = None;
             }
         }
-        let problem = Problem::new_for_insertion("live", nodes, self.vehicles, matrix).ok()?;
+        let mut problem = if search {
+            Problem::new("live", nodes, self.vehicles, matrix).ok()?
+        } else {
+            Problem::new_for_insertion("live", nodes, self.vehicles, matrix).ok()?
+        };
+        // A driver serving a stop works whatever else it is given.
+        for (v, head) in self.head.iter().enumerate() {
+            if head.is_some() {
+                problem.set_working(v);
+            }
+        }
         let routes = self
             .existing
             .iter()

@@ -20,20 +20,20 @@ use std::sync::Arc;
 
 /// A UTC midnight, and noon that day (the hour does not matter with a flat profile).
 const MIDNIGHT: Millis = 1_699_920_000_000;
-const NOW: Millis = MIDNIGHT + 12 * 3_600_000;
+pub(super) const NOW: Millis = MIDNIGHT + 12 * 3_600_000;
 const LAT0: f64 = 60.17;
 const LON0: f64 = 24.94;
 const EARTH_R: f64 = 6_371_008.8;
 const DETOUR: f64 = 1.3;
 const SPEED_KMH: f64 = 25.0;
 const SPEED: f64 = SPEED_KMH / 3.6;
-const M_PER_DEG: f64 = EARTH_R * std::f64::consts::PI / 180.0;
+pub(super) const M_PER_DEG: f64 = EARTH_R * std::f64::consts::PI / 180.0;
 
 // ---------------------------------------------------------------------------------
 // Independent model
 // ---------------------------------------------------------------------------------
 
-fn flat_config() -> TravelConfig {
+pub(super) fn flat_config() -> TravelConfig {
     TravelConfig {
         detour_factor: DETOUR,
         speed_kmh: SPEED_KMH,
@@ -42,12 +42,12 @@ fn flat_config() -> TravelConfig {
     }
 }
 
-fn travel() -> Travel {
+pub(super) fn travel() -> Travel {
     Travel::new(&flat_config())
 }
 
 /// Great-circle metres (no detour).
-fn great_circle_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+pub(super) fn great_circle_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
     let dp = p2 - p1;
     let dl = (b.1 - a.1).to_radians();
@@ -56,29 +56,29 @@ fn great_circle_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 }
 
 /// Road metres: great circle × detour.
-fn road_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+pub(super) fn road_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     great_circle_m(a, b) * DETOUR
 }
 
 /// A point `east_m` east and `north_m` north of the origin.
-fn at(east_m: f64, north_m: f64) -> (f64, f64) {
+pub(super) fn at(east_m: f64, north_m: f64) -> (f64, f64) {
     (
         LAT0 + north_m / M_PER_DEG,
         LON0 + east_m / (M_PER_DEG * LAT0.to_radians().cos()),
     )
 }
 
-fn point(s: &LiveStop) -> (f64, f64) {
+pub(super) fn point(s: &LiveStop) -> (f64, f64) {
     (s.lat, s.lon)
 }
 
 /// Seconds from `NOW`.
-fn rel_s(ms: Millis) -> f64 {
+pub(super) fn rel_s(ms: Millis) -> f64 {
     (ms as f64 - NOW as f64) / 1000.0
 }
 
 /// `NOW` + seconds (negative: in the past).
-fn ms(offset_s: i64) -> Millis {
+pub(super) fn ms(offset_s: i64) -> Millis {
     (NOW as i64 + offset_s * 1000) as Millis
 }
 
@@ -108,16 +108,16 @@ fn on_board(stops: &[LiveStop]) -> i64 {
 }
 
 /// A stop list driven from `position` at `NOW`.
-struct Sim {
+pub(super) struct Sim {
     /// Service start of each stop, seconds from `NOW`.
-    starts: Vec<f64>,
+    pub(super) starts: Vec<f64>,
     /// Load after each stop.
-    loads: Vec<i64>,
+    pub(super) loads: Vec<i64>,
     /// Road metres from the position through the last stop.
-    distance: f64,
+    pub(super) distance: f64,
 }
 
-fn simulate(position: (f64, f64), stops: &[LiveStop]) -> Sim {
+pub(super) fn simulate(position: (f64, f64), stops: &[LiveStop]) -> Sim {
     let mut t = 0.0;
     let mut here = position;
     let mut load = on_board(stops);
@@ -202,7 +202,7 @@ fn brute_force_insertion(plan: &DriverPlan, job: &Job, params: &Params) -> Optio
 // Builders
 // ---------------------------------------------------------------------------------
 
-fn stop(order: &str, kind: StopKind, p: (f64, f64)) -> LiveStop {
+pub(super) fn stop(order: &str, kind: StopKind, p: (f64, f64)) -> LiveStop {
     LiveStop {
         order_id: order.into(),
         kind,
@@ -236,7 +236,12 @@ fn job_sized(id: &str, pickup: (f64, f64), dropoff: (f64, f64), size: u32) -> Jo
     j
 }
 
-fn driver(id: &str, capacity: u32, position: (f64, f64), stops: Vec<LiveStop>) -> Arc<DriverPlan> {
+pub(super) fn driver(
+    id: &str,
+    capacity: u32,
+    position: (f64, f64),
+    stops: Vec<LiveStop>,
+) -> Arc<DriverPlan> {
     Arc::new(DriverPlan {
         driver_id: id.into(),
         version: 1,
@@ -246,7 +251,7 @@ fn driver(id: &str, capacity: u32, position: (f64, f64), stops: Vec<LiveStop>) -
     })
 }
 
-fn ids(stops: &[LiveStop]) -> Vec<String> {
+pub(super) fn ids(stops: &[LiveStop]) -> Vec<String> {
     stops.iter().map(LiveStop::stop_id).collect()
 }
 
@@ -765,7 +770,7 @@ struct Scenario {
     candidates: Vec<Vec<usize>>,
 }
 
-fn gen_point() -> impl Strategy<Value = (f64, f64)> {
+pub(super) fn gen_point() -> impl Strategy<Value = (f64, f64)> {
     (0.0..10_000.0f64, 0.0..10_000.0f64).prop_map(|(e, n)| at(e, n))
 }
 
@@ -828,7 +833,7 @@ fn gen_order() -> impl Strategy<Value = GenOrder> {
 /// `goods_on_board`: some orders are already picked up and drivers may be at (and
 /// serving) their first stop; without, every order on a plan is a pickup/dropoff pair
 /// and no stop is pinned.
-fn gen_driver(d: usize, goods_on_board: bool) -> impl Strategy<Value = Arc<DriverPlan>> {
+pub(super) fn gen_driver(d: usize, goods_on_board: bool) -> impl Strategy<Value = Arc<DriverPlan>> {
     (
         1u32..=4,
         gen_point(),

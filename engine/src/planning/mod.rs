@@ -24,7 +24,11 @@ mod builder;
 #[cfg(test)]
 mod live_tests;
 pub mod matcher;
+pub mod objective;
 mod rebalance;
+pub mod reopt;
+#[cfg(test)]
+mod reopt_tests;
 pub mod travel;
 
 pub use batch::assign_batch;

@@ -250,6 +250,74 @@ impl Handler<Release> for DriverActor {
     }
 }
 
+/// A region's re-optimisation takes orders back to hand them to other drivers at once
+/// (on the route version its plan was computed on; all or nothing; never a picked-up
+/// order, nor the next stop's once the driver is within the commit radius of it).
+/// Answered, once the change is durable and published, with the route's new version and
+/// the orders, pending again: the region proposes them on (or queues them), the driver
+/// queues them nowhere.
+#[derive(Message)]
+#[rtype(result = "Option<(u64, Vec<Order>)>")]
+pub struct Withdraw {
+    pub order_ids: Vec<Arc<str>>,
+    pub base_version: u64,
+}
+
+impl Handler<Withdraw> for DriverActor {
+    type Result = ResponseFuture<Option<(u64, Vec<Order>)>>;
+    fn handle(&mut self, w: Withdraw, ctx: &mut Self::Context) -> Self::Result {
+        self.depth.took();
+        let committed = self.committed_to_next_stop();
+        let change = route::withdraw(
+            &self.plan,
+            &w.order_ids,
+            w.base_version,
+            committed,
+            now_ms(),
+        );
+        let Some(Ok((written, mut delivery))) = change.map(|c| self.commit(c)) else {
+            return Box::pin(async { None });
+        };
+        let orders = std::mem::take(&mut delivery.requeue);
+        let version = self.plan.version;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Replied to only once published: the orders' next owner publishes after this.
+        ctx.wait(
+            written
+                .publish()
+                .into_actor(self)
+                .map(move |res, act, _| match res {
+                    Ok(()) => {
+                        act.deliver(delivery);
+                        let _ = tx.send(Some((version, orders)));
+                    }
+                    Err(e) => {
+                        tracing::error!(driver = %act.id(), error = %e, "withdrawal not durable");
+                        let _ = tx.send(None);
+                    }
+                }),
+        );
+        Box::pin(async move { rx.await.ok().flatten() })
+    }
+}
+
+impl DriverActor {
+    /// Whether the driver is within `dispatch.reoptimise.commit_radius_m` (or the pin
+    /// radius) of its next stop: a re-optimisation leaves that stop first and with it.
+    fn committed_to_next_stop(&self) -> bool {
+        let c = &self.shared.config.reoptimise;
+        let radius = c.commit_radius_m.max(self.shared.params.pin_radius_m);
+        match (self.position, self.plan.stops.first()) {
+            (Some(p), Some(s)) => {
+                crate::core::geo_util::haversine_m(p.lat, p.lon, s.lat, s.lon) <= radius
+            }
+            // No position yet: nothing is known to be safe to take away.
+            (None, Some(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 pub use crate::core::route::Refusal;
 
 /// A written change waiting for its flush, and what to deliver after it.

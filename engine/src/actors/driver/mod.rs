@@ -9,7 +9,7 @@
 
 mod commands;
 
-pub use commands::{stops_from_record, CancelOrder, Propose, Refusal, Release, StopDone};
+pub use commands::{stops_from_record, CancelOrder, Propose, Refusal, Release, StopDone, Withdraw};
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};

@@ -265,8 +265,10 @@ impl RegionActor {
         let answers = futures_util::future::join_all(asks);
         ctx.wait(answers.into_actor(self).map(|answers, act, ctx| {
             let mut refused = false;
+            let mut assigned = false;
             for (accepted, ids) in answers {
                 if accepted {
+                    assigned = true;
                     for id in ids {
                         act.pending.remove(&id);
                     }
@@ -276,6 +278,9 @@ impl RegionActor {
             }
             if refused {
                 act.match_soon(ctx);
+            }
+            if assigned {
+                act.reoptimise_soon(ctx);
             }
         }));
     }

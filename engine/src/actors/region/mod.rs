@@ -6,6 +6,7 @@
 //! batch and proposes the result to the drivers.
 
 mod matching;
+mod reopt;
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
@@ -103,6 +104,8 @@ pub struct RegionActor {
     match_scheduled: bool,
     /// The region mailboxes' depth gauge (every handler takes its message off).
     depth: Depth,
+    /// Re-optimisation: whether a search runs, and recent changes per driver.
+    reopt: reopt::ReoptState,
 }
 
 /// How a region is made (everything but its key).
@@ -146,6 +149,7 @@ impl RegionActor {
                 tell_neighbours: false,
                 match_scheduled: false,
                 depth: actor_depth,
+                reopt: reopt::ReoptState::default(),
             }
         });
         RegionHandle {
@@ -241,6 +245,12 @@ impl Actor for RegionActor {
                 actor.rebalance(ctx)
             });
         }
+        let every = self.shared.config.reoptimise.every_ms;
+        if every > 0 {
+            ctx.run_interval(Duration::from_millis(every), |actor, ctx| {
+                actor.reoptimise(ctx)
+            });
+        }
     }
 }
 
@@ -253,6 +263,12 @@ impl Handler<Enqueue> for RegionActor {
     type Result = ();
     fn handle(&mut self, Enqueue(order): Enqueue, ctx: &mut Self::Context) {
         self.depth.took();
+        self.enqueue(ctx, order);
+    }
+}
+
+impl RegionActor {
+    fn enqueue(&mut self, ctx: &mut Context<Self>, order: Order) {
         self.match_soon(ctx);
         self.pending.insert(
             order.id.clone(),

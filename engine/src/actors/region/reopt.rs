@@ -1,0 +1,259 @@
+//! A region's continuous re-optimisation: its drivers' plans go to a search on a worker
+//! thread (the mailbox keeps flowing meanwhile); a plan that saves enough comes back
+//! as per-driver changes, proposed in two steps so that an order is never on two routes:
+//! 1. every driver losing orders is asked to withdraw them (on the version the plan was
+//!    computed on; answered once durable and published);
+//! 2. every driver whose route changes is proposed its new route on its version after
+//!    step 1, with the withdrawn orders it gains.
+//!
+//! A driver refusing either step keeps its route; orders withdrawn but not taken by the
+//! driver they were planned for go back to their pickup region's queue.
+
+use super::{Enqueue, RegionActor};
+use crate::actors::driver::{DriverHandle, Propose, Withdraw};
+use crate::core::route::Proposal;
+use crate::planning::reopt::{reoptimise, Outcome, ReoptInput, Reoptimised};
+use crate::planning::{DriverPlan, LiveStop};
+use crate::telemetry;
+use crate::time::now_ms;
+use actix::prelude::*;
+use dispatch_protocol::{DriverStatus, Millis, Order, StopKind};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+const HOUR_MS: Millis = 3_600_000;
+
+/// What a region remembers between searches.
+#[derive(Default)]
+pub(super) struct ReoptState {
+    running: bool,
+    last_started: Option<Instant>,
+    /// Per driver: when re-optimisation changed its route within the last hour.
+    changes: HashMap<Arc<str>, VecDeque<Millis>>,
+}
+
+/// The drivers of one search, at the indices the plan refers to.
+struct Group {
+    plans: Vec<Arc<DriverPlan>>,
+    handles: Vec<DriverHandle>,
+}
+
+impl RegionActor {
+    /// After a matching round that assigned orders: a search unless one started within
+    /// the last quarter of `dispatch.reoptimise.every_ms`.
+    pub(super) fn reoptimise_soon(&mut self, ctx: &mut Context<Self>) {
+        let every = self.shared.config.reoptimise.every_ms;
+        let recent = self
+            .reopt
+            .last_started
+            .is_some_and(|t| t.elapsed().as_millis() < u128::from(every / 4));
+        if every > 0 && !recent {
+            self.reoptimise(ctx);
+        }
+    }
+
+    /// Starts a search over this region's drivers unless one is running, every worker
+    /// is busy, or fewer than two drivers could share work.
+    pub(super) fn reoptimise(&mut self, ctx: &mut Context<Self>) {
+        if self.reopt.running {
+            return;
+        }
+        self.apply_pending();
+        let now = now_ms();
+        let group = self.reopt_group(now);
+        let working = group.plans.iter().filter(|p| !p.stops.is_empty()).count();
+        if working == 0 || group.plans.len() < 2 {
+            return;
+        }
+        let Some(slot) = self.shared.reopt_slots.try_take() else {
+            return;
+        };
+        self.reopt.running = true;
+        self.reopt.last_started = Some(Instant::now());
+        let input = ReoptInput {
+            drivers: group.plans.clone(),
+            now_ms: now,
+            travel: self.shared.travel.clone(),
+            params: self.shared.params,
+            objective: self.shared.config.objective,
+            reopt: self.shared.config.reoptimise,
+            iterations: None,
+        };
+        let job = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            let started = Instant::now();
+            let outcome = reoptimise(&input);
+            (outcome, started.elapsed())
+        });
+        ctx.spawn(job.into_actor(self).map(move |res, act, ctx| {
+            act.reopt.running = false;
+            let Ok((outcome, took)) = res else {
+                tracing::error!("re-optimisation worker failed");
+                return;
+            };
+            metrics::histogram!(telemetry::REOPT_SECONDS).record(took.as_secs_f64());
+            let label = match &outcome {
+                Outcome::Improved(_) => "improved",
+                Outcome::NoGain { .. } => "no_gain",
+                Outcome::Unplannable => "unplannable",
+            };
+            metrics::counter!(telemetry::REOPT_RUNS, "outcome" => label).increment(1);
+            if let Outcome::Improved(plan) = outcome {
+                act.withdraw_then_propose(ctx, plan, group);
+            }
+        }));
+    }
+
+    /// This region's available, connected drivers (those with work first), without the
+    /// ones re-optimisation changed `max_changes_per_driver_hour` times in the last hour.
+    fn reopt_group(&mut self, now: Millis) -> Group {
+        let c = self.shared.config.reoptimise;
+        for times in self.reopt.changes.values_mut() {
+            while times.front().is_some_and(|&t| t + HOUR_MS <= now) {
+                times.pop_front();
+            }
+        }
+        self.reopt.changes.retain(|_, t| !t.is_empty());
+        let limit = c.max_changes_per_driver_hour as usize;
+        let mut found: Vec<(Arc<DriverPlan>, DriverHandle)> = Vec::new();
+        for d in self.index.within(None) {
+            if d.status != DriverStatus::Available {
+                continue;
+            }
+            let Some(h) = self.fleet.driver(&d.id) else {
+                continue;
+            };
+            let over = self
+                .reopt
+                .changes
+                .get(d.id.as_str())
+                .is_some_and(|t| t.len() >= limit);
+            if !h.connected() || over {
+                continue;
+            }
+            found.push((Arc::new(h.plan_at((d.lat, d.lon))), h));
+        }
+        // With work first, then by id: deterministic for the same fleet.
+        found.sort_by(|a, b| {
+            (a.0.stops.is_empty(), &a.0.driver_id).cmp(&(b.0.stops.is_empty(), &b.0.driver_id))
+        });
+        found.truncate(c.max_drivers);
+        let (plans, handles) = found.into_iter().unzip();
+        Group { plans, handles }
+    }
+
+    /// Step 1: the losing drivers withdraw; then step 2.
+    fn withdraw_then_propose(&mut self, ctx: &mut Context<Self>, plan: Reoptimised, g: Group) {
+        let mut asks = Vec::new();
+        for c in plan.changes.iter().filter(|c| !c.loses.is_empty()) {
+            let ask = Withdraw {
+                order_ids: c.loses.clone(),
+                base_version: g.plans[c.driver].version,
+            };
+            let (addr, d) = (g.handles[c.driver].addr.clone(), c.driver);
+            asks.push(async move { (d, addr.send(ask).await.ok().flatten()) });
+        }
+        let answers = futures_util::future::join_all(asks);
+        ctx.wait(answers.into_actor(self).map(move |answers, act, ctx| {
+            let mut version: HashMap<usize, u64> = HashMap::new();
+            let mut withdrawn: HashMap<Arc<str>, Order> = HashMap::new();
+            let mut refused = Vec::new();
+            for (d, answer) in answers {
+                match answer {
+                    Some((v, orders)) => {
+                        version.insert(d, v);
+                        withdrawn.extend(orders.into_iter().map(|o| (Arc::from(o.id.as_str()), o)));
+                    }
+                    None => refused.push(d),
+                }
+            }
+            act.propose_replans(ctx, plan, g, version, refused, withdrawn);
+        }));
+    }
+
+    /// Step 2: the new routes, each on the version its driver has now; orders withdrawn
+    /// but not taken go back to their pickup region.
+    fn propose_replans(
+        &mut self,
+        ctx: &mut Context<Self>,
+        plan: Reoptimised,
+        g: Group,
+        version: HashMap<usize, u64>,
+        refused: Vec<usize>,
+        mut withdrawn: HashMap<Arc<str>, Order>,
+    ) {
+        let mut asks = Vec::new();
+        for c in plan.changes {
+            let d = c.driver;
+            let all_there = c.gains.iter().all(|id| withdrawn.contains_key(id));
+            if refused.contains(&d) || !all_there {
+                continue;
+            }
+            let current = after_withdrawal(&g.plans[d].stops, &c.loses);
+            if c.gains.is_empty() && same_stops(&current, &c.stops) {
+                continue;
+            }
+            let orders: Vec<Order> = c
+                .gains
+                .iter()
+                .filter_map(|id| withdrawn.remove(id))
+                .collect();
+            let ask = Propose(Proposal {
+                base_version: version.get(&d).copied().unwrap_or(g.plans[d].version),
+                stops: c.stops,
+                orders: orders.clone(),
+            });
+            let (addr, id) = (g.handles[d].addr.clone(), g.plans[d].driver_id.clone());
+            asks.push(async move { (id, addr.send(ask).await.unwrap_or(false), orders) });
+        }
+        self.requeue(ctx, withdrawn.into_values());
+        let saved = plan.before.total - plan.after.total;
+        let answers = futures_util::future::join_all(asks);
+        ctx.wait(answers.into_actor(self).map(move |answers, act, ctx| {
+            let now = now_ms();
+            let mut moved = 0;
+            let mut changed = 0;
+            for (id, accepted, orders) in answers {
+                if accepted {
+                    moved += orders.len();
+                    changed += 1;
+                    act.reopt.changes.entry(id).or_default().push_back(now);
+                } else {
+                    act.requeue(ctx, orders.into_iter());
+                }
+            }
+            metrics::counter!(telemetry::REOPT_MOVED).increment(moved as u64);
+            metrics::counter!(telemetry::REOPT_ROUTES).increment(changed);
+            if changed > 0 {
+                metrics::counter!(telemetry::REOPT_SAVED).increment(saved.max(0.0).round() as u64);
+            }
+        }));
+    }
+
+    /// Orders withdrawn and not taken: back to their pickup region's queue (this one if
+    /// that region is gone).
+    fn requeue(&mut self, ctx: &mut Context<Self>, orders: impl Iterator<Item = Order>) {
+        for o in orders {
+            let key = self.fleet.grid().key(o.pickup.lat, o.pickup.lon);
+            match self.fleet.region(key) {
+                Some(r) if key != self.key => r.addr.do_send(Enqueue(o)),
+                _ => self.enqueue(ctx, o),
+            }
+        }
+    }
+}
+
+/// A route's stops without the withdrawn orders'.
+fn after_withdrawal(stops: &[LiveStop], loses: &[Arc<str>]) -> Vec<LiveStop> {
+    stops
+        .iter()
+        .filter(|s| !loses.contains(&s.order_id))
+        .cloned()
+        .collect()
+}
+
+fn same_stops(a: &[LiveStop], b: &[LiveStop]) -> bool {
+    let key = |s: &LiveStop| (s.order_id.clone(), s.kind == StopKind::Pickup);
+    a.len() == b.len() && a.iter().map(key).eq(b.iter().map(key))
+}

@@ -1,0 +1,162 @@
+//! `[dispatch.objective]` (what a plan costs: the weights every dispatch decision and
+//! the replay's report use) and `[dispatch.reoptimise]` (the background search over a
+//! region's routes and the limits on how much it may change them).
+
+use super::validate::{check_float, check_ints, range, MS, MS_OR_OFF};
+use super::ConfigError;
+use serde::{Deserialize, Serialize};
+
+/// The live objective, in one currency unit: a plan costs `per_driver × drivers with
+/// work + per_km × km + per_hour × driver-hours + per_late_minute × minutes late +
+/// per_unassigned × orders left unserved`.
+///
+/// Defaults: a driver put to work costs as much as 1.5 hours of driving (a minimum
+/// shift), an hour 20, a km 0.5 (fuel and wear), a late minute 2 and an order left
+/// unserved 500 — the largest term, so serving every order comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    /// Fixed cost of each driver whose plan holds any work (an idle driver is not free
+    /// to activate). 0 to 1,000,000.
+    pub per_driver: f64,
+    /// Cost per km driven. 0 to 1,000,000.
+    pub per_km: f64,
+    /// Cost per driver-hour, from now to the end of each route with work. 0 to 1,000,000.
+    pub per_hour: f64,
+    /// Cost per minute a stop starts after its window's end. 0 to 1,000,000.
+    pub per_late_minute: f64,
+    /// Cost of each order no driver serves. 0 to 1e9.
+    pub per_unassigned: f64,
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        Self {
+            per_driver: 30.0,
+            per_km: 0.5,
+            per_hour: 20.0,
+            per_late_minute: 2.0,
+            per_unassigned: 500.0,
+        }
+    }
+}
+
+impl ObjectiveConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let weight = (0.0, 1_000_000.0);
+        check_float(
+            "dispatch.objective.per_driver",
+            self.per_driver,
+            weight,
+            false,
+            "",
+        )?;
+        check_float("dispatch.objective.per_km", self.per_km, weight, false, "")?;
+        check_float(
+            "dispatch.objective.per_hour",
+            self.per_hour,
+            weight,
+            false,
+            "",
+        )?;
+        check_float(
+            "dispatch.objective.per_late_minute",
+            self.per_late_minute,
+            weight,
+            false,
+            "",
+        )?;
+        check_float(
+            "dispatch.objective.per_unassigned",
+            self.per_unassigned,
+            (0.0, 1e9),
+            false,
+            "",
+        )
+    }
+}
+
+/// Continuous re-optimisation: every `every_ms` each region with at least two drivers
+/// holding work hands their not-yet-started work to a background search (the planner's
+/// route minimisation and ruin-and-recreate, starting from the current plan) for
+/// `budget_ms` of one worker thread, and proposes the result when it saves enough.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReoptConfig {
+    /// How often a region re-optimises (also right after a matching round that
+    /// assigned orders, once per interval at most); 0 turns it off.
+    pub every_ms: u64,
+    /// Wall-clock time of one search: 1 ms to 60 s.
+    pub budget_ms: u64,
+    /// Searches running at once, all regions together (each on its own thread): 1 to
+    /// 256. Bounds the CPU re-optimisation takes: `workers` cores at most.
+    pub workers: usize,
+    /// A driver this close to its next stop is committed to it: that stop stays first
+    /// and its order stays with the driver. 0 to 100,000 m.
+    pub commit_radius_m: f64,
+    /// A plan is taken only if it saves at least this much (objective units) per order
+    /// it moves to another driver, and more than 0 at all. 0 to 1,000,000.
+    pub min_saving_per_move: f64,
+    /// Most re-optimisation changes to one driver's route per hour: 1 to 3,600.
+    pub max_changes_per_driver_hour: u32,
+    /// Most drivers in one search (the nearest-to-work first): 2 to 1,000.
+    pub max_drivers: usize,
+}
+
+impl Default for ReoptConfig {
+    fn default() -> Self {
+        Self {
+            every_ms: 0,
+            budget_ms: 100,
+            workers: 1,
+            commit_radius_m: 300.0,
+            min_saving_per_move: 0.5,
+            max_changes_per_driver_hour: 30,
+            max_drivers: 200,
+        }
+    }
+}
+
+impl ReoptConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        check_ints(&[
+            ("dispatch.reoptimise.every_ms", self.every_ms, MS_OR_OFF),
+            ("dispatch.reoptimise.budget_ms", self.budget_ms, MS),
+            (
+                "dispatch.reoptimise.workers",
+                self.workers as u64,
+                range(1, 256, "threads"),
+            ),
+            (
+                "dispatch.reoptimise.max_changes_per_driver_hour",
+                u64::from(self.max_changes_per_driver_hour),
+                range(1, 3_600, "changes"),
+            ),
+            (
+                "dispatch.reoptimise.max_drivers",
+                self.max_drivers as u64,
+                range(2, 1_000, "drivers"),
+            ),
+        ])?;
+        if self.budget_ms > 60_000 {
+            return Err(ConfigError::Invalid(format!(
+                "dispatch.reoptimise.budget_ms = {} is out of range: allowed 1 to 60000 ms",
+                self.budget_ms
+            )));
+        }
+        check_float(
+            "dispatch.reoptimise.commit_radius_m",
+            self.commit_radius_m,
+            (0.0, 100_000.0),
+            false,
+            "m",
+        )?;
+        check_float(
+            "dispatch.reoptimise.min_saving_per_move",
+            self.min_saving_per_move,
+            (0.0, 1_000_000.0),
+            false,
+            "",
+        )
+    }
+}

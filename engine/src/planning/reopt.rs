@@ -1,0 +1,193 @@
+//! Re-optimisation of a group of drivers' plans: their not-yet-started work (orders
+//! not picked up) as free requests, goods on board restricted to their driver, each
+//! driver starting where and when it is now (a stop it is committed to, within the
+//! commit radius, folded into its start), searched from the current plan with the
+//! planner's route minimisation and ruin-and-recreate. The result is a set of per-driver
+//! route changes, taken only if the objective falls by enough for the orders it moves.
+//! Pure code: the region actor runs it on a worker thread and proposes the changes.
+
+use super::builder::{Builder, LiveProblem};
+use super::objective::{of_solution, Cost};
+use super::travel::Travel;
+use super::{DriverPlan, LiveStop, Params};
+use crate::config::{ObjectiveConfig, ReoptConfig};
+use dispatch_plan::check::check_solution;
+use dispatch_plan::route::Solution;
+use dispatch_plan::search::{improve, Budget, SearchParams, SearchStats};
+use dispatch_protocol::{Millis, StopKind};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Everything one search needs, owned (it runs on another thread).
+pub struct ReoptInput {
+    pub drivers: Vec<Arc<DriverPlan>>,
+    pub now_ms: Millis,
+    pub travel: Travel,
+    pub params: Params,
+    pub objective: ObjectiveConfig,
+    pub reopt: ReoptConfig,
+    /// `None`: the configured wall-clock budget; tests pass an iteration count.
+    pub iterations: Option<u64>,
+}
+
+/// One driver's new route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replan {
+    /// Index into [`ReoptInput::drivers`].
+    pub driver: usize,
+    /// The whole new stop list (the committed stop, if any, first).
+    pub stops: Vec<LiveStop>,
+    /// Orders that come from other drivers.
+    pub gains: Vec<Arc<str>>,
+    /// Orders that go to other drivers.
+    pub loses: Vec<Arc<str>>,
+}
+
+/// A plan worth proposing.
+#[derive(Debug, Clone)]
+pub struct Reoptimised {
+    pub changes: Vec<Replan>,
+    pub before: Cost,
+    pub after: Cost,
+    /// Orders that change driver.
+    pub moved: usize,
+    pub stats: SearchStats,
+}
+
+/// What a search found: a plan worth proposing, or why not.
+#[derive(Debug)]
+pub enum Outcome {
+    Improved(Reoptimised),
+    /// Nothing cheaper (or not cheaper by enough for the orders it would move).
+    NoGain {
+        before: Cost,
+        after: Cost,
+    },
+    /// The plans could not be rebuilt as a planner problem (they are data: a driver
+    /// beyond capacity, say); nothing is proposed.
+    Unplannable,
+}
+
+/// Searches `input.drivers`' plans for a cheaper one.
+pub fn reoptimise(input: &ReoptInput) -> Outcome {
+    let params = Params {
+        pin_radius_m: input.params.pin_radius_m.max(input.reopt.commit_radius_m),
+        ..input.params
+    };
+    let all: Vec<usize> = (0..input.drivers.len()).collect();
+    let (b, _) = Builder::with_drivers(&input.drivers, &all, input.now_ms, &input.travel, &params);
+    let Some(lp) = b.finish_for(true) else {
+        return Outcome::Unplannable;
+    };
+    let Some(routes) = lp.routes.iter().cloned().collect::<Option<Vec<_>>>() else {
+        return Outcome::Unplannable;
+    };
+    let start = Solution::from_routes(&lp.problem, routes);
+    if !start.unassigned.is_empty() {
+        return Outcome::Unplannable;
+    }
+    let budget = match input.iterations {
+        Some(n) => Budget::Iterations(n),
+        None => Budget::Time(std::time::Duration::from_millis(input.reopt.budget_ms)),
+    };
+    let seed = input.params.seed ^ input.now_ms;
+    let (best, stats) = improve(&lp.problem, start.clone(), &SearchParams::new(budget, seed));
+    // The planner's own independent checker: a plan it rejects is never proposed.
+    if let Err(v) = check_solution(&lp.problem, &best.plans(), false) {
+        tracing::error!(violation = ?v, "re-optimised plan fails the checker; not proposed");
+        return Outcome::Unplannable;
+    }
+    let before = of_solution(&lp, &start, input.now_ms, &input.objective);
+    let after = of_solution(&lp, &best, input.now_ms, &input.objective);
+    let changes = changes(&lp, &best, &input.drivers);
+    let moved: usize = changes.iter().map(|c| c.gains.len()).sum();
+    let needed = (input.reopt.min_saving_per_move * moved as f64).max(1e-6);
+    if changes.is_empty() || !best.unassigned.is_empty() || before.total - after.total < needed {
+        return Outcome::NoGain { before, after };
+    }
+    Outcome::Improved(Reoptimised {
+        changes,
+        before,
+        after,
+        moved,
+        stats,
+    })
+}
+
+/// The route of every driver whose stops differ in `sol` from its plan now.
+fn changes(lp: &LiveProblem, sol: &Solution, drivers: &[Arc<DriverPlan>]) -> Vec<Replan> {
+    let key = |s: &LiveStop| (s.order_id.clone(), s.kind);
+    // Order → driver whose plan picks it up now.
+    let mut holder: HashMap<Arc<str>, usize> = HashMap::new();
+    for (d, plan) in drivers.iter().enumerate() {
+        for s in plan.stops.iter().filter(|s| s.kind == StopKind::Pickup) {
+            holder.insert(s.order_id.clone(), d);
+        }
+    }
+    let mut out = Vec::new();
+    for (v, route) in sol.routes.iter().enumerate() {
+        let d = lp.driver_of[v];
+        let stops: Vec<LiveStop> = lp.head[v]
+            .iter()
+            .cloned()
+            .chain(
+                route
+                    .stops()
+                    .iter()
+                    .filter_map(|&n| lp.node_stop.get(n).cloned().flatten()),
+            )
+            .collect();
+        let old = &drivers[d].stops;
+        if stops.len() == old.len() && stops.iter().map(key).eq(old.iter().map(key)) {
+            continue;
+        }
+        let gains = stops
+            .iter()
+            .filter(|s| s.kind == StopKind::Pickup && holder.get(&s.order_id) != Some(&d))
+            .map(|s| s.order_id.clone())
+            .collect();
+        let loses = old
+            .iter()
+            .filter(|s| s.kind == StopKind::Pickup && !stops.iter().any(|n| key(n) == key(s)))
+            .map(|s| s.order_id.clone())
+            .collect();
+        out.push(Replan {
+            driver: d,
+            stops,
+            gains,
+            loses,
+        });
+    }
+    out
+}
+
+/// Searches running at once, all regions together (`dispatch.reoptimise.workers`).
+pub struct Slots {
+    free: AtomicUsize,
+}
+
+impl Slots {
+    pub fn new(n: usize) -> Self {
+        Self {
+            free: AtomicUsize::new(n),
+        }
+    }
+
+    /// A slot, or `None` when every one is taken (the region tries again next time).
+    pub fn try_take(self: &Arc<Self>) -> Option<OwnedSlot> {
+        self.free
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .ok()
+            .map(|_| OwnedSlot(self.clone()))
+    }
+}
+
+/// A taken slot (it moves to the worker thread); given back when dropped.
+pub struct OwnedSlot(Arc<Slots>);
+
+impl Drop for OwnedSlot {
+    fn drop(&mut self) {
+        self.0.free.fetch_add(1, Ordering::AcqRel);
+    }
+}
