@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// Everything one search needs, owned (it runs on another thread).
 pub struct ReoptInput {
     pub drivers: Vec<Arc<DriverPlan>>,
+    /// When the drivers' positions were read.
+    pub read_ms: Millis,
+    /// When the plan will land on the drivers (the search's budget later): each driver
+    /// is planned from where it will be then, on its way to its next stop.
     pub now_ms: Millis,
     pub travel: Travel,
     pub params: Params,
@@ -76,7 +80,12 @@ pub fn reoptimise(input: &ReoptInput) -> Outcome {
         ..input.params
     };
     let all: Vec<usize> = (0..input.drivers.len()).collect();
-    let (b, _) = Builder::with_drivers(&input.drivers, &all, input.now_ms, &input.travel, &params);
+    let ahead: Vec<Arc<DriverPlan>> = input
+        .drivers
+        .iter()
+        .map(|d| Arc::new(driven_on(d, input.read_ms, input.now_ms, &input.travel)))
+        .collect();
+    let (b, _) = Builder::with_drivers(&ahead, &all, input.now_ms, &input.travel, &params);
     let Some(lp) = b.finish_for(true) else {
         return Outcome::Unplannable;
     };
@@ -113,6 +122,27 @@ pub fn reoptimise(input: &ReoptInput) -> Outcome {
         moved,
         stats,
     })
+}
+
+/// `d` at `to_ms`, having driven since `from_ms` towards its next stop (at most to it).
+fn driven_on(d: &DriverPlan, from_ms: Millis, to_ms: Millis, travel: &Travel) -> DriverPlan {
+    let mut plan = d.clone();
+    let Some(next) = d.stops.first() else {
+        return plan;
+    };
+    let target = (next.lat, next.lon);
+    let left_s = travel.duration_s(d.position, target, from_ms);
+    let driven_s = to_ms.saturating_sub(from_ms) as f64 / 1000.0;
+    let f = if left_s > driven_s {
+        driven_s / left_s
+    } else {
+        1.0
+    };
+    plan.position = (
+        d.position.0 + (target.0 - d.position.0) * f,
+        d.position.1 + (target.1 - d.position.1) * f,
+    );
+    plan
 }
 
 /// The route of every driver whose stops differ in `sol` from its plan now.

@@ -18,6 +18,7 @@ use std::sync::Arc;
 fn input(drivers: Vec<Arc<DriverPlan>>, iterations: u64) -> ReoptInput {
     ReoptInput {
         drivers,
+        read_ms: NOW,
         now_ms: NOW,
         travel: travel(),
         params: Params::default(),

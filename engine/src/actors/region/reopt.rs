@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const HOUR_MS: Millis = 3_600_000;
+/// Time from a search's end to its routes on the drivers (withdrawals, durable writes,
+/// proposals), added to its budget as the time the plan is made for.
+const LANDING_MS: Millis = 50;
 
 /// What a region remembers between searches.
 #[derive(Default)]
@@ -69,15 +72,20 @@ impl RegionActor {
         let Some(slot) = self.shared.reopt_slots.try_take() else {
             return;
         };
+        let c = self.shared.config.reoptimise;
         self.reopt.running = true;
         self.reopt.last_started = Some(Instant::now());
+        // Planned as of when it lands (after the search and the proposals): drivers keep
+        // driving meanwhile, and a plan computed for `now` would be that much late.
+        let lands = now + c.budget_ms + LANDING_MS;
         let input = ReoptInput {
             drivers: group.plans.clone(),
-            now_ms: now,
+            read_ms: now,
+            now_ms: lands,
             travel: self.shared.travel.clone(),
             params: self.shared.params,
             objective: self.shared.config.objective,
-            reopt: self.shared.config.reoptimise,
+            reopt: c,
             iterations: None,
         };
         let job = tokio::task::spawn_blocking(move || {
