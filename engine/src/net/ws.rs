@@ -4,6 +4,7 @@
 
 use super::limits::{MessageRate, Verdict};
 use crate::app::App;
+use crate::auth::Refusal;
 use crate::error::ApiError;
 use crate::telemetry;
 use axum::body::Body;
@@ -18,6 +19,7 @@ use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -111,7 +113,14 @@ pub enum Incoming {
     Violation,
     /// The peer closed or the connection broke.
     Closed,
+    /// The socket's token was revoked or expired while it was open: the socket must
+    /// close with 1008.
+    Invalidated(Refusal),
 }
+
+/// Resolves when the token a socket was opened with stops being valid
+/// (`Auth::invalidated`).
+pub type TokenWatch = Pin<Box<dyn Future<Output = Refusal> + Send>>;
 
 /// A protocol socket: per-connection `seq`, and replies in the encoding last used.
 pub struct Conn {
@@ -122,6 +131,8 @@ pub struct Conn {
     kind: &'static str,
     rate: MessageRate,
     slow_send: std::time::Duration,
+    /// Watches the socket's token; `None` before authentication or once fired.
+    token_watch: Option<TokenWatch>,
 }
 
 impl Conn {
@@ -138,15 +149,27 @@ impl Conn {
             kind,
             rate,
             slow_send,
+            token_watch: None,
         }
+    }
+
+    /// From now on `next` answers `Invalidated` once `watch` resolves.
+    pub fn watch_token(&mut self, watch: TokenWatch) {
+        self.token_watch = Some(watch);
     }
 
     /// The next data frame. Pings and pongs are answered by tungstenite but count
     /// against the message rate like data frames: a ping flood is refused, then closed
-    /// with 1008 (`Closed` is returned after the close frame).
+    /// with 1008 (`Closed` is returned after the close frame). Cancel-safe: the token
+    /// watch lives in the `Conn`, and a read of the socket loses nothing when dropped.
     pub async fn next(&mut self) -> Incoming {
         loop {
-            match self.socket.next().await {
+            let read = tokio::select! {
+                biased;
+                why = fired(&mut self.token_watch) => return Incoming::Invalidated(why),
+                read = self.socket.next() => read,
+            };
+            match read {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => match self.rate.check() {
                     Verdict::Accept => continue,
                     Verdict::Refuse => {
@@ -344,6 +367,16 @@ impl Conn {
         })
         .await;
     }
+}
+
+/// The watch's outcome once it resolves (then it is dropped); never without one.
+async fn fired(watch: &mut Option<TokenWatch>) -> Refusal {
+    let Some(w) = watch.as_mut() else {
+        return std::future::pending().await;
+    };
+    let why = w.await;
+    *watch = None;
+    why
 }
 
 fn limits_slow_send(app: &App) -> u64 {
