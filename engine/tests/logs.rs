@@ -11,9 +11,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_dispatch");
 /// Starts `dispatch serve` on port 0 with stdout and stderr redirected to files; waits
 /// (bounded) until it answers on the address its address file names.
 async fn start(dir: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = spawn(dir, extra);
+    match serving(dir).await {
+        Some(addr) => (child, addr),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("engine did not answer /healthz");
+        }
+    }
+}
+
+fn spawn(dir: &Path, extra: &[&str]) -> Child {
     let out = std::fs::File::create(dir.join("stdout")).unwrap();
     let err = std::fs::File::create(dir.join("stderr")).unwrap();
-    let child = Command::new(BIN)
+    Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
         .arg("--addr-file")
@@ -24,21 +36,26 @@ async fn start(dir: &Path, extra: &[&str]) -> (Child, String) {
         .stdout(out)
         .stderr(err)
         .spawn()
-        .expect("start dispatch serve");
+        .expect("start dispatch serve")
+}
+
+/// The engine's address once it serves (after the first-start token file is
+/// written), not merely once it is bound; `None` after 20 s.
+async fn serving(dir: &Path) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
-    // Serving (after the first-start token file is written), not merely bound.
-    loop {
-        if let Ok(addr) = std::fs::read_to_string(dir.join("addr")) {
-            let addr = addr.trim().to_string();
-            let health = reqwest::get(format!("http://{addr}/healthz")).await;
-            if health.is_ok_and(|r| r.status() == 200) {
-                return (child, addr);
-            }
-        }
-        assert!(Instant::now() < deadline, "engine did not answer /healthz");
+    while Instant::now() < deadline {
         tick.tick().await;
+        let Ok(addr) = std::fs::read_to_string(dir.join("addr")) else {
+            continue;
+        };
+        let addr = addr.trim().to_string();
+        let health = reqwest::get(format!("http://{addr}/healthz")).await;
+        if health.is_ok_and(|r| r.status() == 200) {
+            return Some(addr);
+        }
     }
+    None
 }
 
 /// Stops the engine (SIGTERM, so it logs its shutdown) and returns stdout + stderr.
