@@ -95,19 +95,10 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
                         break;
                     }
                 }
-                Incoming::TooLarge => {
-                    conn.fail(ErrorCode::TooLarge, "frame exceeds the size limit", CloseCode::Size).await;
+                other => {
+                    conn.end(other).await;
                     break;
                 }
-                Incoming::Violation => {
-                    conn.fail(ErrorCode::InvalidArgument, "WebSocket protocol violation", CloseCode::Policy).await;
-                    break;
-                }
-                Incoming::Invalidated(why) => {
-                    conn.fail(ErrorCode::Unauthenticated, why.message(), CloseCode::Policy).await;
-                    break;
-                }
-                Incoming::Closed => break,
             },
         }
     }

@@ -329,6 +329,32 @@ impl Conn {
         let _ = tokio::time::timeout(self.slow_send, self.socket.close(Some(frame))).await;
     }
 
+    /// Closes the socket as an event other than a frame requires: 1009 for an
+    /// oversized frame, 1008 for a protocol violation or a token that stopped being
+    /// valid (after an error frame saying why); nothing more once the peer closed.
+    pub async fn end(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::TooLarge => {
+                self.fail(
+                    ErrorCode::TooLarge,
+                    "frame exceeds the size limit",
+                    CloseCode::Size,
+                )
+                .await
+            }
+            Incoming::Violation => {
+                let why = "WebSocket protocol violation";
+                self.fail(ErrorCode::InvalidArgument, why, CloseCode::Policy)
+                    .await
+            }
+            Incoming::Invalidated(why) => {
+                self.fail(ErrorCode::Unauthenticated, why.message(), CloseCode::Policy)
+                    .await
+            }
+            Incoming::Frame(..) | Incoming::Closed => {}
+        }
+    }
+
     /// Sends an error frame, then closes the socket with `close_code`.
     pub async fn fail(&mut self, code: ErrorCode, message: &str, close_code: CloseCode) {
         let _ = self.error(code, message, None).await;
