@@ -4,7 +4,7 @@
 use crate::actors::driver::{stops_from_record, DriverInit, PositionReport};
 use crate::actors::region::{Enqueue, RegionSetup};
 use crate::actors::{ActorSystem, DriverActor, DriverHandle};
-use crate::auth::Signer;
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::core::grid::{Grid, RegionKey};
 use crate::core::region_index::in_bbox;
@@ -25,7 +25,8 @@ use tokio_util::task::TaskTracker;
 
 pub struct App {
     pub config: Config,
-    pub signer: Signer,
+    /// Token checks, revocations and the audit log.
+    pub auth: Auth,
     pub store: Arc<dyn Store>,
     pub commit: GroupCommit,
     pub system: Arc<ActorSystem>,
@@ -58,7 +59,7 @@ const ORDER_LOCK_SHARDS: usize = 1024;
 impl App {
     pub fn new(
         config: Config,
-        signer: Signer,
+        auth: Auth,
         store: Arc<dyn Store>,
         commit: GroupCommit,
     ) -> Arc<Self> {
@@ -86,7 +87,7 @@ impl App {
         );
         Arc::new(Self {
             config,
-            signer,
+            auth,
             store,
             commit,
             system,

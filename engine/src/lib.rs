@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - `config`: the TOML configuration, defaults and validation.
-//! - `auth`: the signing secret and driver/console tokens.
+//! - `auth`: tokens (claims, signing secret, roles), the token registry and the audit
+//!   log.
 //! - `net`: the listener's HTTP routes, WebSocket upgrade and socket sessions.
 //! - `app`: the shared state handed to every handler and session; recovery.
 //! - `router`: addressing of region and driver actors; nearest fan-out over regions.
@@ -32,7 +33,7 @@ pub mod time;
 
 use anyhow::Context as _;
 use app::App;
-use auth::{Principal, Signer};
+use auth::{Auth, Principal};
 use config::Config;
 use dispatch_storage::{GroupCommit, SledOptions, SledStore, Store};
 use std::future::Future;
@@ -51,25 +52,21 @@ pub async fn run(
     serve(listener, config, shutdown, true).await
 }
 
-/// [`run`], choosing whether a first start prints the console token on stdout (the
-/// binary does; an engine embedded in tests or the simulator must not write to its
-/// host's stdout).
+/// [`run`], choosing whether a first start issues an admin token into
+/// `<data_dir>/initial-admin.token` (the binary does; an engine embedded in tests or
+/// the simulator needs none).
 pub async fn serve(
     listener: TcpListener,
     mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    print_token: bool,
+    first_token: bool,
 ) -> anyhow::Result<()> {
     config.validate()?;
     fit_connections_to_open_files(&mut config);
     let _ = telemetry::prometheus();
-    let (signer, created) = Signer::load_or_create(&config.data_dir)?;
-    if created && print_token {
-        // Printed once, at first start, so an operator can open the console.
-        println!(
-            "console token (shown once; `dispatch token console` prints it again):\n{}",
-            signer.issue(&Principal::Console)
-        );
+    let (auth, created) = Auth::open(&config.data_dir)?;
+    if created && first_token {
+        auth::cli::write_initial_token(&auth)?;
     }
     let db_dir = config.data_dir.join("db");
     let options = SledOptions {
@@ -83,12 +80,13 @@ pub async fn serve(
     );
     let store: Arc<dyn Store> = sled.clone();
     let commit = GroupCommit::start(store.clone());
-    let app = App::new(config, signer, store, commit);
+    let app = App::new(config, auth, store, commit);
     let recovered = app.recover().await.context("recover drivers")?;
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, recovered, "dispatch engine listening");
 
     let upkeep = spawn_upkeep(&app);
+    let revocations = app.auth.revocations.spawn_poll();
     let stop = app.shutdown.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -109,8 +107,10 @@ pub async fn serve(
         tracing::warn!("some connections did not close within the grace period");
     }
     upkeep.abort();
+    revocations.abort();
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        app2.auth.audit.sync();
         app2.writer.shutdown()?;
         app2.commit.shutdown()?;
         app2.system.stop();
@@ -121,10 +121,11 @@ pub async fn serve(
     Ok(())
 }
 
-/// Every 5 s: the metrics recorder's upkeep, forgetting idle tokens' rate state, and
-/// trimming the event log to `storage.max_events`.
+/// Every 5 s: the metrics recorder's upkeep, forgetting idle tokens' rate state,
+/// trimming the event log to `storage.max_events`, syncing the audit log.
 fn spawn_upkeep(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
     let guards = app.guards.clone();
+    let app_audit = app.clone();
     let (events, keep_events) = (app.store.clone(), app.config.storage.max_events);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
@@ -133,6 +134,8 @@ fn spawn_upkeep(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
             telemetry::prometheus().run_upkeep();
             guards.housekeeping();
             let store = events.clone();
+            let audited = app_audit.clone();
+            let _ = tokio::task::spawn_blocking(move || audited.auth.audit.sync()).await;
             match tokio::task::spawn_blocking(move || store.trim_events(keep_events)).await {
                 Ok(Err(e)) => tracing::warn!(error = %e, "trimming the event log failed"),
                 Ok(Ok(n)) if n > 0 => tracing::debug!(dropped = n, "event log trimmed"),
@@ -231,8 +234,19 @@ impl Spawned {
     }
 }
 
-/// A token for the data dir's secret (creating it when absent), as `dispatch token` prints.
+/// A registered token without expiry for the data dir's secret (creating it when
+/// absent), as `dispatch token` prints; named after the principal.
 pub fn token(data_dir: &std::path::Path, who: &Principal) -> anyhow::Result<String> {
-    let (signer, _) = Signer::load_or_create(data_dir)?;
-    Ok(signer.issue(who))
+    let (signer, _) = auth::Signer::load_or_create(data_dir)?;
+    let name = match who {
+        Principal::Console(role) => format!("console-{role}"),
+        Principal::Driver(id) => id.clone(),
+    };
+    let request = auth::Request {
+        principal: who.clone(),
+        name,
+        ttl_ms: None,
+    };
+    let (_, token) = auth::issue(data_dir, &signer, &request, &auth::registry::cli_actor())?;
+    Ok(token)
 }

@@ -1,10 +1,11 @@
-//! `dispatch`: the engine binary. `serve` runs it; `token` prints tokens; `config`
-//! prints the default configuration.
+//! `dispatch`: the engine binary. `serve` runs it; `token` issues, lists and revokes
+//! tokens; `audit` prints the audit log; `config` prints the default configuration.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dispatch_engine::auth::Principal;
+use dispatch_engine::auth::cli::TokenCommand;
 use dispatch_engine::config::Config;
+use dispatch_engine::telemetry::LogFormat;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -36,11 +37,26 @@ enum Command {
         /// `--listen 127.0.0.1:0` a supervisor or the simulator learns the port.
         #[arg(long)]
         addr_file: Option<PathBuf>,
+        /// Log lines as `text` (colour only on a terminal) or `json` (one object a line).
+        #[arg(long, default_value = "text", value_parser = LogFormat::parse)]
+        log_format: LogFormat,
     },
-    /// Print a token: `dispatch token console` or `dispatch token driver <ID>`.
+    /// Issue, list and revoke tokens: `dispatch token console --name alice --role
+    /// viewer --ttl 30d`, `dispatch token driver <ID>`, `dispatch token list`,
+    /// `dispatch token revoke <TOKEN ID>`.
     Token {
         #[command(subcommand)]
-        who: TokenFor,
+        cmd: TokenCommand,
+    },
+    /// Print the audit log's last records (who changed what), one JSON object a line.
+    Audit {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Only the records of this token id.
+        #[arg(long)]
+        token: Option<String>,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
     },
     /// Solve a Solomon or Li & Lim benchmark file (or every file of a folder with --bench).
     Solve {
@@ -69,21 +85,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum TokenFor {
-    /// A console token (reads everything, manages orders and drivers).
-    Console {
-        #[arg(long, default_value = "./data")]
-        data_dir: PathBuf,
-    },
-    /// A driver token bound to one driver id.
-    Driver {
-        driver_id: String,
-        #[arg(long, default_value = "./data")]
-        data_dir: PathBuf,
-    },
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -92,22 +93,17 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             config,
             addr_file,
-        } => serve(listen, data_dir, config, addr_file),
-        Command::Token { who } => {
-            let (dir, principal) = match who {
-                TokenFor::Console { data_dir } => (data_dir, Principal::Console),
-                TokenFor::Driver {
-                    driver_id,
-                    data_dir,
-                } => {
-                    dispatch_protocol::validate_id("driver_id", &driver_id)
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    (data_dir, Principal::Driver(driver_id))
-                }
-            };
-            println!("{}", dispatch_engine::token(&dir, &principal)?);
-            Ok(())
+            log_format,
+        } => {
+            dispatch_engine::telemetry::init_logging(log_format);
+            serve(listen, data_dir, config, addr_file)
         }
+        Command::Token { cmd } => dispatch_engine::auth::cli::run(cmd),
+        Command::Audit {
+            limit,
+            token,
+            data_dir,
+        } => dispatch_engine::auth::cli::print_audit(&data_dir, limit, token.as_deref()),
         Command::Solve {
             file,
             format,
@@ -164,7 +160,6 @@ fn serve(
     config_file: Option<PathBuf>,
     addr_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    dispatch_engine::telemetry::init_logging();
     // Fail points named in FAILPOINTS (crash tests); none otherwise.
     let _failpoints = fail::FailScenario::setup();
     if let Some(limit) = dispatch_engine::raise_open_file_limit() {

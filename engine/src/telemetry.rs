@@ -311,17 +311,43 @@ pub fn process_metrics() -> String {
     out
 }
 
-/// Installs the log subscriber for the binaries (env filter, default `info`; plain
-/// text when stdout is not a terminal).
-pub fn init_logging() {
+/// How `dispatch serve` writes its log lines (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines; colour codes only when stderr is a terminal.
+    Text,
+    /// One JSON object a line, for log collectors; never coloured.
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("text or json".into()),
+        }
+    }
+}
+
+/// Installs the log subscriber for the binaries: lines on stderr (stdout is for what
+/// a command prints), env filter (`RUST_LOG`, default `info`). Colour codes only when
+/// stderr is a terminal and `NO_COLOR` is unset: redirected to a file or a collector
+/// they are noise.
+pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colour codes only for a terminal: redirected to a file or a log collector they
-    // are noise.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .try_init();
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+        LogFormat::Text => builder.with_ansi(use_colour()).try_init(),
+    };
+}
+
+fn use_colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }

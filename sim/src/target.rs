@@ -10,7 +10,7 @@
 //! process and lets the run say how much CPU each side used.
 
 use anyhow::{bail, Context};
-use dispatch_engine::auth::Principal;
+use dispatch_engine::auth::{Principal, Role};
 pub use dispatch_engine::config::Config;
 pub use dispatch_engine::raise_open_file_limit;
 use std::path::{Path, PathBuf};
@@ -165,7 +165,7 @@ impl Target {
         config.validate()?;
         // Made before the engine starts, so a child engine reads the same secret and an
         // embedded one never prints a first-start token on this tool's stdout.
-        let console = dispatch_engine::token(dir.path(), &Principal::Console)?;
+        let console = dispatch_engine::token(dir.path(), &Principal::Console(Role::Admin))?;
         if let Some(l) = &o.launch {
             if in_child(l, limit)? {
                 check_fds(

@@ -3,12 +3,12 @@
 //! console reads a shared broadcast feed; when it falls behind it skips ahead and the
 //! next batch says how many batches it missed (`dropped`), so it is never waited on.
 
+use super::actions;
 use super::ws::{Conn, Incoming};
 use crate::actors::region::update_in_bbox;
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Claims, Principal, Refusal};
 use crate::orders::book::order_in_bbox;
-use crate::orders::service;
 use crate::telemetry;
 use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, Order, ServerMessage};
 use std::collections::HashMap;
@@ -20,17 +20,16 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 type Feed = broadcast::Receiver<Arc<Vec<DriverUpdate>>>;
 
-pub fn authorize(who: Option<Principal>) -> Result<(), (ErrorCode, String)> {
-    match who {
-        None => Err((
-            ErrorCode::Unauthenticated,
-            "missing or invalid token".into(),
-        )),
-        Some(Principal::Driver(_)) => Err((
+/// Who may open the socket: any console token (a viewer reads; what it may change
+/// is checked per message).
+pub fn authorize(who: Result<Claims, Refusal>) -> Result<Claims, (ErrorCode, String)> {
+    let claims = who.map_err(|why| (ErrorCode::Unauthenticated, why.message().to_string()))?;
+    match claims.principal {
+        Principal::Driver(_) => Err((
             ErrorCode::PermissionDenied,
             "/ws/console needs a console token".into(),
         )),
-        Some(Principal::Console) => Ok(()),
+        Principal::Console(_) => Ok(claims),
     }
 }
 
@@ -45,11 +44,14 @@ struct Watch {
     dropped: u64,
 }
 
-pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, String)>) {
-    if let Err((code, message)) = auth {
-        conn.fail(code, &message, CloseCode::Policy).await;
-        return;
-    }
+pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<Claims, (ErrorCode, String)>) {
+    let who = match auth {
+        Ok(who) => who,
+        Err((code, message)) => {
+            conn.fail(code, &message, CloseCode::Policy).await;
+            return;
+        }
+    };
     let mut watch: Option<Watch> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(app.config.console.batch_ms));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -107,19 +109,14 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<(), (ErrorCode, Str
             incoming = conn.next() => match incoming {
                 Incoming::Frame(encoding, bytes) => {
                     conn.encoding = encoding;
-                    if handle(&app, &mut conn, &bytes, &mut watch).await.is_err() {
+                    if handle(&app, &who, &mut conn, &bytes, &mut watch).await.is_err() {
                         break;
                     }
                 }
-                Incoming::TooLarge => {
-                    conn.fail(ErrorCode::TooLarge, "frame exceeds the size limit", CloseCode::Size).await;
+                other => {
+                    conn.end(other).await;
                     break;
                 }
-                Incoming::Violation => {
-                    conn.fail(ErrorCode::InvalidArgument, "WebSocket protocol violation", CloseCode::Policy).await;
-                    break;
-                }
-                Incoming::Closed => break,
             },
         }
     }
@@ -145,6 +142,7 @@ async fn recv_watch(watch: &mut Option<Watch>) -> WatchEvent {
 
 async fn handle(
     app: &Arc<App>,
+    who: &Claims,
     conn: &mut Conn,
     bytes: &[u8],
     watch: &mut Option<Watch>,
@@ -182,11 +180,13 @@ async fn handle(
             }
             send_stats(app, conn).await
         }
-        ConsoleMessage::CreateOrder { order } => match service::create(app, order).await {
-            Ok((_, order)) => conn.send(ServerMessage::Order { order }).await,
-            Err(e) => conn.error(e.code, e.message, frame.seq).await,
-        },
-        ConsoleMessage::CancelOrder { id } => match service::cancel(app, &id).await {
+        ConsoleMessage::CreateOrder { order } => {
+            match actions::create_order(app, who, order).await {
+                Ok((_, order)) => conn.send(ServerMessage::Order { order }).await,
+                Err(e) => conn.error(e.code, e.message, frame.seq).await,
+            }
+        }
+        ConsoleMessage::CancelOrder { id } => match actions::cancel_order(app, who, &id).await {
             Ok(order) => conn.send(ServerMessage::Order { order }).await,
             Err(e) => conn.error(e.code, e.message, frame.seq).await,
         },

@@ -7,7 +7,7 @@ use super::ws::{Conn, Incoming};
 use crate::actors::driver::{Attach, Detach, PositionReport, SetStatus, StopDone};
 use crate::actors::DriverHandle;
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Claims, Principal, Refusal};
 use crate::telemetry;
 use dispatch_protocol::{DriverMessage, ErrorCode, ServerMessage};
 use std::sync::Arc;
@@ -18,23 +18,18 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 /// `?driver_id=` when given).
 pub fn authorize(
     app: &App,
-    who: Option<Principal>,
+    who: Result<Claims, Refusal>,
     driver_id_param: Option<&str>,
 ) -> Result<DriverHandle, (ErrorCode, String)> {
-    let id = match who {
-        None => {
-            return Err((
-                ErrorCode::Unauthenticated,
-                "missing or invalid token".into(),
-            ))
-        }
-        Some(Principal::Console) => {
+    let claims = who.map_err(|why| (ErrorCode::Unauthenticated, why.message().to_string()))?;
+    let id = match claims.principal {
+        Principal::Console(_) => {
             return Err((
                 ErrorCode::PermissionDenied,
                 "/ws/driver needs a driver token".into(),
             ))
         }
-        Some(Principal::Driver(id)) => id,
+        Principal::Driver(id) => id,
     };
     if driver_id_param.is_some_and(|p| p != id) {
         return Err((
@@ -100,15 +95,10 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
                         break;
                     }
                 }
-                Incoming::TooLarge => {
-                    conn.fail(ErrorCode::TooLarge, "frame exceeds the size limit", CloseCode::Size).await;
+                other => {
+                    conn.end(other).await;
                     break;
                 }
-                Incoming::Violation => {
-                    conn.fail(ErrorCode::InvalidArgument, "WebSocket protocol violation", CloseCode::Policy).await;
-                    break;
-                }
-                Incoming::Closed => break,
             },
         }
     }

@@ -2,7 +2,7 @@
 //! and JSON bodies whose failures answer in the contract's error shape.
 
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Action, Claims, Principal, Refusal};
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -31,28 +31,43 @@ pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
     q.get(name).cloned()
 }
 
-/// The caller's principal, or 401.
-pub fn authenticate(app: &App, parts: &Parts) -> Result<Principal, ApiError> {
-    let token = token_of(&parts.headers, &parts.uri).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unauthenticated,
-            "missing token: send Authorization: Bearer <token> or ?token=",
-        )
-    })?;
-    app.signer
-        .verify(&token)
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "invalid token"))
+/// The caller's claims, or 401 (missing, invalid, expired or revoked token). The
+/// admission middleware leaves the claims it verified in the request's extensions, so
+/// a token is checked once per request.
+pub fn authenticate(app: &App, parts: &Parts) -> Result<Claims, ApiError> {
+    if let Some(claims) = parts.extensions.get::<Claims>() {
+        return Ok(claims.clone());
+    }
+    let token = token_of(&parts.headers, &parts.uri).ok_or(Refusal::Missing);
+    token
+        .and_then(|t| app.auth.verify(&t))
+        .map_err(|why| ApiError::new(ErrorCode::Unauthenticated, why.message()))
 }
 
-/// 403 unless the caller is a console.
-pub fn require_console(who: &Principal) -> Result<(), ApiError> {
-    match who {
-        Principal::Console => Ok(()),
+/// 403 unless the caller is a console whose role may do `action`.
+pub fn require(who: &Claims, action: Action) -> Result<(), ApiError> {
+    match &who.principal {
+        Principal::Console(role) if role.may(action) => Ok(()),
+        Principal::Console(role) => Err(ApiError::new(
+            ErrorCode::PermissionDenied,
+            format!(
+                "{} needs a console token of role {} or above; this one is {role}",
+                action.describe(),
+                action.needs()
+            ),
+        )),
         Principal::Driver(_) => Err(ApiError::new(
             ErrorCode::PermissionDenied,
             "this call needs a console token",
         )),
     }
+}
+
+/// Records a change made by `who` in the audit log.
+pub fn audit(app: &App, who: &Claims, action: &str, target: &str) {
+    app.auth
+        .audit
+        .record(&crate::auth::audit::Record::now(&who.id, action, target));
 }
 
 /// Parses a JSON body read under the configured body limit.

@@ -2,11 +2,11 @@
 //! listener. Every request gets a tracing span and a latency histogram sample.
 
 use super::conns::ConnState;
-use super::extract::{authenticate, json_body, query_param, require_console, token_of};
-use super::{console_page, console_session, driver_session, ws};
+use super::extract::{audit, authenticate, json_body, query_param, require, token_of};
+use super::{actions, admin, console_page, console_session, driver_session, ws};
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Action, Claims, Principal, Refusal};
 use crate::core::region_index::StatusFilter;
 use crate::error::ApiError;
 use crate::orders::service::{self, Created};
@@ -50,6 +50,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orders/{id}"),
     ("post", "/v1/orders/{id}/cancel"),
     ("get", "/v1/stats"),
+    ("get", "/v1/tokens"),
+    ("post", "/v1/tokens"),
+    ("post", "/v1/tokens/{id}/revoke"),
+    ("get", "/v1/audit"),
     ("get", "/ws/driver"),
     ("get", "/ws/console"),
 ];
@@ -74,6 +78,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/v1/stats", get(stats))
+        .route(
+            "/v1/tokens",
+            get(admin::list_tokens).post(admin::issue_token),
+        )
+        .route("/v1/tokens/{id}/revoke", post(admin::revoke_token))
+        .route("/v1/audit", get(admin::read_audit))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
         .fallback(not_found)
@@ -147,10 +157,11 @@ fn method_label(method: &Method) -> &'static str {
 /// Admission of every request, before routing: a declared body over the limit is
 /// answered 413 from its `Content-Length` alone (before hyper would send `100
 /// Continue`); a valid token marks the connection authenticated (it leaves the
-/// unauthenticated cap) and counts against that token's request rate (429 with
-/// Retry-After over it). Requests without a valid token are left to the handlers (401,
-/// or the open endpoints).
-async fn admit(State(app): AppState, req: Request, next: Next) -> Response {
+/// unauthenticated cap), counts against that token's request rate (429 with
+/// Retry-After over it) and leaves its claims in the request for the handler.
+/// Requests without a valid token are left to the handlers (401, or the open
+/// endpoints).
+async fn admit(State(app): AppState, mut req: Request, next: Next) -> Response {
     if let Some(declared) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -163,13 +174,14 @@ async fn admit(State(app): AppState, req: Request, next: Next) -> Response {
         }
     }
     if let Some(token) = token_of(req.headers(), req.uri()) {
-        if let Some(who) = app.signer.verify(&token) {
+        if let Ok(claims) = app.auth.verify(&token) {
             if let Some(conn) = req.extensions().get::<Arc<ConnState>>() {
                 conn.authenticated();
             }
-            if let Err(e) = app.guards.check_request(&who, &token) {
+            if let Err(e) = app.guards.check_request(&claims.principal, &token) {
                 return e.into_response();
             }
+            req.extensions_mut().insert(claims);
         }
     }
     next.run(req).await
@@ -221,7 +233,7 @@ struct RegisterDriver {
 async fn register_driver(State(app): AppState, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let who = authenticate(&app, &parts)?;
-    require_console(&who)?;
+    require(&who, Action::RegisterDriver)?;
     let req: RegisterDriver = read_json(&app, parts, body).await?;
     validate_id("id", &req.id).map_err(|e| ApiError::invalid(e.to_string()))?;
     if RESERVED_DRIVER_IDS.contains(&req.id.as_str()) {
@@ -238,7 +250,9 @@ async fn register_driver(State(app): AppState, req: Request) -> Result<Response,
         )));
     }
     let _registering = app.register_lock.lock().await;
-    let token = app.signer.issue(&Principal::Driver(req.id.clone()));
+    // A v1 token (the same string on every call), so the idempotent 200 repeats the
+    // 201's answer; `dispatch token driver` issues expiring, revocable v2 ones.
+    let token = app.auth.signer.issue_v1(&Principal::Driver(req.id.clone()));
     if let Some(existing) = app.drivers.get(&req.id) {
         let view = existing
             .addr
@@ -267,6 +281,7 @@ async fn register_driver(State(app): AppState, req: Request) -> Result<Response,
     })?;
     // Acknowledged means durable: answer only after a flush covering the write.
     app.commit.durable().await?;
+    audit(&app, &who, "driver.register", &req.id);
     let handle = app.spawn_driver(DriverInit::new(record, DriverStatus::Offline, now));
     tracing::info!(driver = %req.id, capacity, "driver registered");
     let view = handle
@@ -291,7 +306,7 @@ async fn get_driver(
     let (parts, _) = req.into_parts();
     let who = authenticate(&app, &parts)?;
     validate_id("id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
-    if let Principal::Driver(own) = &who {
+    if let Principal::Driver(own) = &who.principal {
         if *own != id {
             return Err(ApiError::new(
                 ErrorCode::PermissionDenied,
@@ -336,8 +351,7 @@ async fn nearest(
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let (parts, _) = req.into_parts();
-    let who = authenticate(&app, &parts)?;
-    require_console(&who)?;
+    require(&authenticate(&app, &parts)?, Action::Read)?;
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {e}")))?;
     let lat =
         parse_f64("lat", q.lat.as_deref())?.ok_or_else(|| ApiError::invalid("lat is required"))?;
@@ -370,7 +384,7 @@ async fn nearest(
 /// Reads and parses the JSON body of a request already authenticated from its parts:
 /// within `limits.http_body_timeout_ms` of the head (else 408 `deadline_exceeded`)
 /// and under the body limit (else 413).
-async fn read_json<T: DeserializeOwned>(
+pub async fn read_json<T: DeserializeOwned>(
     app: &Arc<App>,
     parts: axum::http::request::Parts,
     body: axum::body::Body,
@@ -393,9 +407,10 @@ async fn read_json<T: DeserializeOwned>(
 async fn create_order(State(app): AppState, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let who = authenticate(&app, &parts)?;
-    require_console(&who)?;
+    // The role first: a viewer's body is not worth reading.
+    require(&who, Action::CreateOrder)?;
     let new: NewOrder = read_json(&app, parts, body).await?;
-    let (how, order) = service::create(&app, new).await?;
+    let (how, order) = actions::create_order(&app, &who, new).await?;
     let status = match how {
         Created::New => StatusCode::CREATED,
         Created::Existing => StatusCode::OK,
@@ -409,7 +424,7 @@ async fn get_order(
     req: Request,
 ) -> Result<Json<Order>, ApiError> {
     let (parts, _) = req.into_parts();
-    require_console(&authenticate(&app, &parts)?)?;
+    require(&authenticate(&app, &parts)?, Action::Read)?;
     validate_id("id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
     service::find(&app, &id)?
         .map(Json)
@@ -430,7 +445,7 @@ async fn stats(
     req: Request,
 ) -> Result<Json<dispatch_protocol::Stats>, ApiError> {
     let (parts, _) = req.into_parts();
-    require_console(&authenticate(&app, &parts)?)?;
+    require(&authenticate(&app, &parts)?, Action::Read)?;
     Ok(Json(crate::orders::stats::collect(
         &app.shared.stats,
         &app.shared.book,
@@ -444,7 +459,7 @@ async fn list_orders(
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
     let (parts, _) = req.into_parts();
-    require_console(&authenticate(&app, &parts)?)?;
+    require(&authenticate(&app, &parts)?, Action::Read)?;
     let Query(q) = query.map_err(|e| ApiError::invalid(format!("invalid query: {e}")))?;
     let status = q
         .status
@@ -482,14 +497,16 @@ async fn cancel_order(
     req: Request,
 ) -> Result<Json<Order>, ApiError> {
     let (parts, _) = req.into_parts();
-    require_console(&authenticate(&app, &parts)?)?;
+    let who = authenticate(&app, &parts)?;
+    require(&who, Action::CancelOrder)?;
     validate_id("id", &id).map_err(|e| ApiError::invalid(e.to_string()))?;
-    Ok(Json(service::cancel(&app, &id).await?))
+    Ok(Json(actions::cancel_order(&app, &who, &id).await?))
 }
 
 async fn ws_driver(State(app): AppState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let who = token_of(&parts.headers, &parts.uri).and_then(|t| app.signer.verify(&t));
+    let who = socket_claims(&app, &parts);
+    let watch = who.as_ref().ok().map(|c| token_watch(&app, c));
     let auth =
         driver_session::authorize(&app, who, query_param(&parts.uri, "driver_id").as_deref());
     let span = tracing::info_span!(
@@ -501,20 +518,40 @@ async fn ws_driver(State(app): AppState, req: Request) -> Response {
         &app,
         Request::from_parts(parts, body),
         "driver",
-        move |conn| driver_session::run(session_app, conn, auth).instrument(span),
+        move |mut conn| {
+            if let (Some(w), Ok(_)) = (watch, &auth) {
+                conn.watch_token(w);
+            }
+            driver_session::run(session_app, conn, auth).instrument(span)
+        },
     )
+}
+
+/// The claims of a socket's token (header or `?token=`), or why there are none.
+fn socket_claims(app: &App, parts: &axum::http::request::Parts) -> Result<Claims, Refusal> {
+    let token = token_of(&parts.headers, &parts.uri).ok_or(Refusal::Missing)?;
+    app.auth.verify(&token)
+}
+
+/// Closes an open socket once its token is revoked or expires (`Incoming::Invalidated`).
+fn token_watch(app: &Arc<App>, claims: &Claims) -> ws::TokenWatch {
+    let (app, claims) = (app.clone(), claims.clone());
+    Box::pin(async move { app.auth.invalidated(&claims).await })
 }
 
 async fn ws_console(State(app): AppState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let who = token_of(&parts.headers, &parts.uri).and_then(|t| app.signer.verify(&t));
-    let auth = console_session::authorize(who);
+    let auth = console_session::authorize(socket_claims(&app, &parts));
+    let watch = auth.as_ref().ok().map(|c| token_watch(&app, c));
     let session_app = app.clone();
     ws::upgrade(
         &app,
         Request::from_parts(parts, body),
         "console",
-        move |conn| {
+        move |mut conn| {
+            if let Some(w) = watch {
+                conn.watch_token(w);
+            }
             console_session::run(session_app, conn, auth)
                 .instrument(tracing::info_span!("console_session"))
         },

@@ -56,7 +56,7 @@ impl Guards {
     pub fn check_request(&self, who: &Principal, token: &str) -> Result<(), ApiError> {
         let limiter = match who {
             Principal::Driver(_) => &self.drivers,
-            Principal::Console => &self.consoles,
+            Principal::Console(_) => &self.consoles,
         };
         limiter.check_key(&token.to_string()).map_err(|not_until| {
             telemetry::limited("http_rate");

@@ -2,8 +2,12 @@
 //! (tokio-tungstenite over a hyper upgrade). A connection is accepted and held to its
 //! timeouts and caps by `conns`; a request flows `http` (routes, auth, body limits) → `ws` (upgrade, framing, codec) →
 //! `driver_session` / `console_session` → actors. `console_page` serves the web
-//! dispatch console (assets compiled into the binary).
+//! dispatch console (assets compiled into the binary). `actions` are the order changes
+//! made on behalf of a token (role check, change, audit record); `admin` the token and
+//! audit endpoints.
 
+pub mod actions;
+pub mod admin;
 pub mod conns;
 pub mod console_page;
 pub mod console_session;

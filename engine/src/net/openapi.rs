@@ -15,8 +15,8 @@ fn ok_json(description: &str, schema: &str) -> Value {
 fn errors() -> Value {
     json!({
         "400": error_response("invalid_argument, out_of_service_area or failed_precondition"),
-        "401": error_response("unauthenticated: missing or invalid token"),
-        "403": error_response("permission_denied: the token may not do this"),
+        "401": error_response("unauthenticated: missing, invalid, expired or revoked token"),
+        "403": error_response("permission_denied: the token (its kind or console role) may not do this"),
         "429": error_response("rate_limited (Retry-After header)"),
         "503": error_response("overloaded (Retry-After header)")
     })
@@ -48,10 +48,10 @@ pub fn document() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "query": {"type": "apiKey", "in": "query", "name": "token"}
             },
-            "schemas": merged([error_schema(), order_schemas(), driver_schemas(), stats_schemas()])
+            "schemas": merged([error_schema(), order_schemas(), driver_schemas(), stats_schemas(), admin_schemas()])
         },
         "security": [{"bearer": []}, {"query": []}],
-        "paths": merged([public_paths(), driver_paths(), order_paths(), console_and_socket_paths()])
+        "paths": merged([public_paths(), driver_paths(), order_paths(), console_and_socket_paths(), admin_paths()])
     })
 }
 
@@ -209,5 +209,45 @@ fn console_and_socket_paths() -> Value {
             "responses": with_errors(json!({"200": ok_json("live totals", "Stats")}))}},
         "/ws/driver": {"get": {"summary": "Driver WebSocket (upgrade; driver token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}},
         "/ws/console": {"get": {"summary": "Console WebSocket (upgrade; console token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}}
+    })
+}
+
+/// Token management and the audit log (console role admin).
+fn admin_schemas() -> Value {
+    json!({
+        "TokenRow": {"type": "object", "required": ["id"], "description": "A registry row; v1 ids (legacy-console, legacy-driver:<id>) appear once revoked, without the issue fields.", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["viewer", "intake", "dispatcher", "admin"]},
+            "driver_id": {"type": "string"}, "issued_ms": {"type": "integer"}, "expires_ms": {"type": "integer"},
+            "by": {"type": "string", "description": "the issuing token id, cli:<user> or engine"},
+            "revoked_ms": {"type": "integer"}}},
+        "IssueToken": {"type": "object", "required": ["name"], "description": "Exactly one of role and driver_id.", "properties": {
+            "name": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "intake", "dispatcher", "admin"]},
+            "driver_id": {"type": "string"}, "ttl_s": {"type": "integer", "minimum": 1}}},
+        "IssuedToken": {"type": "object", "required": ["token", "id", "name", "issued_ms"], "properties": {
+            "token": {"type": "string", "description": "shown once; never stored"}, "id": {"type": "string"}, "name": {"type": "string"},
+            "role": {"type": "string"}, "driver_id": {"type": "string"}, "issued_ms": {"type": "integer"}, "expires_ms": {"type": "integer", "nullable": true}}},
+        "AuditRecord": {"type": "object", "required": ["at_ms", "token_id", "action", "target"], "properties": {
+            "at_ms": {"type": "integer"}, "token_id": {"type": "string"},
+            "action": {"type": "string", "enum": ["order.create", "order.cancel", "driver.register", "token.issue", "token.revoke"]},
+            "target": {"type": "string"}}}
+    })
+}
+
+fn admin_paths() -> Value {
+    let list = |item: &str, key: &str| json!({"type": "object", "properties": {key: {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}}}});
+    json!({
+        "/v1/tokens": {
+            "get": {"summary": "Issued and revoked tokens (admin)", "responses": with_errors(json!({"200": {"description": "the registry", "content": {"application/json": {"schema": list("TokenRow", "tokens")}}}}))},
+            "post": {"summary": "Issue a console or driver token (admin)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IssueToken"}}}},
+                "responses": with_errors(json!({"201": ok_json("the token, shown once", "IssuedToken")}))}},
+        "/v1/tokens/{id}/revoke": {"post": {"summary": "Revoke a token: its requests get 401, its open sockets close with 1008 (admin)",
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": with_errors(json!({"200": {"description": "revoked"}, "404": error_response("not_found: no such token id")}))}},
+        "/v1/audit": {"get": {"summary": "The audit log's last records, oldest first (admin)",
+            "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                           {"name": "token_id", "in": "query", "schema": {"type": "string"}}],
+            "responses": with_errors(json!({"200": {"description": "records", "content": {"application/json": {"schema": list("AuditRecord", "records")}}}}))}}
     })
 }

@@ -4,6 +4,7 @@
 
 use super::limits::{MessageRate, Verdict};
 use crate::app::App;
+use crate::auth::Refusal;
 use crate::error::ApiError;
 use crate::telemetry;
 use axum::body::Body;
@@ -18,6 +19,7 @@ use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -111,7 +113,14 @@ pub enum Incoming {
     Violation,
     /// The peer closed or the connection broke.
     Closed,
+    /// The socket's token was revoked or expired while it was open: the socket must
+    /// close with 1008.
+    Invalidated(Refusal),
 }
+
+/// Resolves when the token a socket was opened with stops being valid
+/// (`Auth::invalidated`).
+pub type TokenWatch = Pin<Box<dyn Future<Output = Refusal> + Send>>;
 
 /// A protocol socket: per-connection `seq`, and replies in the encoding last used.
 pub struct Conn {
@@ -122,6 +131,8 @@ pub struct Conn {
     kind: &'static str,
     rate: MessageRate,
     slow_send: std::time::Duration,
+    /// Watches the socket's token; `None` before authentication or once fired.
+    token_watch: Option<TokenWatch>,
 }
 
 impl Conn {
@@ -138,15 +149,27 @@ impl Conn {
             kind,
             rate,
             slow_send,
+            token_watch: None,
         }
+    }
+
+    /// From now on `next` answers `Invalidated` once `watch` resolves.
+    pub fn watch_token(&mut self, watch: TokenWatch) {
+        self.token_watch = Some(watch);
     }
 
     /// The next data frame. Pings and pongs are answered by tungstenite but count
     /// against the message rate like data frames: a ping flood is refused, then closed
-    /// with 1008 (`Closed` is returned after the close frame).
+    /// with 1008 (`Closed` is returned after the close frame). Cancel-safe: the token
+    /// watch lives in the `Conn`, and a read of the socket loses nothing when dropped.
     pub async fn next(&mut self) -> Incoming {
         loop {
-            match self.socket.next().await {
+            let read = tokio::select! {
+                biased;
+                why = fired(&mut self.token_watch) => return Incoming::Invalidated(why),
+                read = self.socket.next() => read,
+            };
+            match read {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => match self.rate.check() {
                     Verdict::Accept => continue,
                     Verdict::Refuse => {
@@ -306,6 +329,32 @@ impl Conn {
         let _ = tokio::time::timeout(self.slow_send, self.socket.close(Some(frame))).await;
     }
 
+    /// Closes the socket as an event other than a frame requires: 1009 for an
+    /// oversized frame, 1008 for a protocol violation or a token that stopped being
+    /// valid (after an error frame saying why); nothing more once the peer closed.
+    pub async fn end(&mut self, incoming: Incoming) {
+        match incoming {
+            Incoming::TooLarge => {
+                self.fail(
+                    ErrorCode::TooLarge,
+                    "frame exceeds the size limit",
+                    CloseCode::Size,
+                )
+                .await
+            }
+            Incoming::Violation => {
+                let why = "WebSocket protocol violation";
+                self.fail(ErrorCode::InvalidArgument, why, CloseCode::Policy)
+                    .await
+            }
+            Incoming::Invalidated(why) => {
+                self.fail(ErrorCode::Unauthenticated, why.message(), CloseCode::Policy)
+                    .await
+            }
+            Incoming::Frame(..) | Incoming::Closed => {}
+        }
+    }
+
     /// Sends an error frame, then closes the socket with `close_code`.
     pub async fn fail(&mut self, code: ErrorCode, message: &str, close_code: CloseCode) {
         let _ = self.error(code, message, None).await;
@@ -344,6 +393,16 @@ impl Conn {
         })
         .await;
     }
+}
+
+/// The watch's outcome once it resolves (then it is dropped); never without one.
+async fn fired(watch: &mut Option<TokenWatch>) -> Refusal {
+    let Some(w) = watch.as_mut() else {
+        return std::future::pending().await;
+    };
+    let why = w.await;
+    *watch = None;
+    why
 }
 
 fn limits_slow_send(app: &App) -> u64 {

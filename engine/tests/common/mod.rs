@@ -2,7 +2,7 @@
 //! data dir, an HTTP client, and WebSocket clients with bounded waits.
 #![allow(dead_code)]
 
-use dispatch_engine::auth::Principal;
+use dispatch_engine::auth::{Principal, Role};
 use dispatch_engine::config::Config;
 use dispatch_engine::Spawned;
 use futures_util::{SinkExt, StreamExt};
@@ -39,7 +39,7 @@ impl Engine {
         let spawned = Spawned::start(config).await.expect("engine starts");
         // Races the engine's own first-start creation of the secret on purpose: the
         // secret is published atomically, so both agree on it.
-        let console = dispatch_engine::token(dir.path(), &Principal::Console).unwrap();
+        let console = dispatch_engine::token(dir.path(), &Principal::Console(Role::Admin)).unwrap();
         let base = format!("http://{}", spawned.addr);
         let http = reqwest::Client::new();
         if let Err(e) = http.get(format!("{base}/healthz")).send().await {

@@ -588,7 +588,7 @@ impl Handler<Push> for DriverActor {
 mod tests {
     use super::*;
     use crate::app::App;
-    use crate::auth::Signer;
+    use crate::auth::Auth;
     use crate::config::Config;
     use crate::orders::model::{created, job};
     use dispatch_protocol::{NewOrder, Stop};
@@ -638,8 +638,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
         let commit = GroupCommit::start(store.clone());
-        let (signer, _) = Signer::load_or_create(dir.path()).unwrap();
-        let app = App::new(Config::default(), signer, store, commit.clone());
+        let (auth, _) = Auth::open(dir.path()).unwrap();
+        let app = App::new(Config::default(), auth, store, commit.clone());
         let record = DriverRecord {
             id: "d1".into(),
             name: None,

@@ -1,37 +1,19 @@
-//! Tokens: HMAC-SHA256 over a small claim, keyed by a secret generated into the data
-//! directory on first start. The secret lives in its own file (not in sled) so that
-//! `dispatch token` works while the engine holds the database lock.
+//! The signing secret and the token codec: `<base64url(claim)>.<base64url(HMAC-SHA256
+//! tag)>`, keyed by a secret generated into the data directory on first start. The
+//! secret lives in its own file (not in sled) so that `dispatch token` works while the
+//! engine holds the database lock. The claim formats are in `claim.rs`.
 
+use super::claim::{encode_v1, Claims, Principal};
+use super::AuthError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use thiserror::Error;
+use std::path::Path;
 
 const SECRET_FILE: &str = "secret.key";
 const SECRET_BYTES: usize = 32;
-
-/// Who a token speaks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// Reads everything; creates, cancels and reassigns orders; registers drivers.
-    Console,
-    /// Reports for and reads one driver only.
-    Driver(String),
-}
-
-#[derive(Debug, Error)]
-pub enum AuthError {
-    #[error("cannot access the signing secret at {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the signing secret at {0} is corrupt")]
-    Corrupt(PathBuf),
-}
 
 /// Signs and verifies tokens.
 #[derive(Clone)]
@@ -102,39 +84,61 @@ impl Signer {
         mac
     }
 
-    pub fn issue(&self, who: &Principal) -> String {
-        let claim = match who {
-            Principal::Console => "console".to_string(),
-            Principal::Driver(id) => format!("driver:{id}"),
-        };
+    fn sign(&self, claim: &str) -> String {
         let tag = self.mac(claim.as_bytes()).finalize().into_bytes();
         format!("{}.{}", B64.encode(claim.as_bytes()), B64.encode(tag))
     }
 
-    /// The principal of a valid token; `None` for anything else.
-    pub fn verify(&self, token: &str) -> Option<Principal> {
+    /// A v2 token carrying `claims`.
+    pub fn issue(&self, claims: &Claims) -> String {
+        self.sign(&claims.encode())
+    }
+
+    /// A v1 token (no id, issue time or expiry): what driver registration answers, so
+    /// its idempotent repeat answers the same string; and old tokens in tests.
+    pub fn issue_v1(&self, who: &Principal) -> String {
+        self.sign(&encode_v1(who))
+    }
+
+    /// The claims of a token whose tag is valid; `None` for anything else. Expiry and
+    /// revocation are the caller's to check (`Auth::verify`). The tag comparison is
+    /// constant-time; the claim and tag decode into stack buffers.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
         let (claim_b64, tag_b64) = token.split_once('.')?;
-        let claim = B64.decode(claim_b64).ok()?;
-        let tag = B64.decode(tag_b64).ok()?;
-        self.mac(&claim).verify_slice(&tag).ok()?;
-        let claim = String::from_utf8(claim).ok()?;
-        if claim == "console" {
-            return Some(Principal::Console);
-        }
-        claim
-            .strip_prefix("driver:")
-            .map(|id| Principal::Driver(id.to_string()))
+        let mut claim = [0u8; MAX_CLAIM_BYTES];
+        let mut tag = [0u8; 64];
+        let claim_len = B64.decode_slice(claim_b64, &mut claim).ok()?;
+        let tag_len = B64.decode_slice(tag_b64, &mut tag).ok()?;
+        let (claim, tag) = (&claim[..claim_len], &tag[..tag_len]);
+        self.mac(claim).verify_slice(tag).ok()?;
+        Claims::decode(std::str::from_utf8(claim).ok()?)
     }
 }
 
+/// Longest claim accepted (a v2 claim with the longest ids is under 220 bytes).
+const MAX_CLAIM_BYTES: usize = 256;
+
+/// Files created through `opts` get mode 0600 (Unix): tokens, the registry and the
+/// audit log are for the engine's operator only.
 #[cfg(unix)]
-fn restrict_permissions(file: &std::fs::File) {
+pub(super) fn private(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    opts.mode(0o600)
+}
+
+#[cfg(not(unix))]
+pub(super) fn private(opts: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    opts
+}
+
+#[cfg(unix)]
+pub(super) fn restrict_permissions(file: &std::fs::File) {
     use std::os::unix::fs::PermissionsExt;
     let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
 }
 
 #[cfg(not(unix))]
-fn restrict_permissions(_file: &std::fs::File) {}
+pub(super) fn restrict_permissions(_file: &std::fs::File) {}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -154,27 +158,63 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    use crate::auth::role::Role;
+
+    fn v2(principal: Principal, expires_ms: Option<u64>) -> Claims {
+        Claims {
+            id: "tok-1".into(),
+            principal,
+            issued_ms: 5,
+            expires_ms,
+        }
+    }
+
     #[test]
     fn issue_verify_and_tamper() {
         let s = Signer::from_secret(b"0123456789abcdef0123");
-        let t = s.issue(&Principal::Driver("d-1".into()));
-        assert_eq!(s.verify(&t), Some(Principal::Driver("d-1".into())));
-        assert_eq!(
-            s.verify(&s.issue(&Principal::Console)),
-            Some(Principal::Console)
-        );
+        let claims = v2(Principal::Driver("d-1".into()), Some(99));
+        let t = s.issue(&claims);
+        assert_eq!(s.verify(&t), Some(claims));
+        let console = v2(Principal::Console(Role::Viewer), None);
+        assert_eq!(s.verify(&s.issue(&console)), Some(console));
         let other = Signer::from_secret(b"another secret value");
         assert_eq!(other.verify(&t), None);
-        // Re-point a driver token at another driver: the tag no longer matches.
+        // Raise a viewer to admin: the tag no longer matches.
+        let viewer = s.issue(&v2(Principal::Console(Role::Viewer), None));
         let forged = format!(
             "{}.{}",
-            B64.encode("driver:d-2"),
-            t.split_once('.').unwrap().1
+            B64.encode(v2(Principal::Console(Role::Admin), None).encode()),
+            viewer.split_once('.').unwrap().1
         );
         assert_eq!(s.verify(&forged), None);
-        for junk in ["", ".", "abc", "a.b.c", "!!!.???"] {
+        let long = format!("{}.{}", B64.encode([b'a'; 300]), B64.encode([0u8; 32]));
+        for junk in ["", ".", "abc", "a.b.c", "!!!.???", long.as_str()] {
             assert_eq!(s.verify(junk), None);
         }
+    }
+
+    #[test]
+    fn v1_tokens_still_verify_with_fixed_ids() {
+        let s = Signer::from_secret(b"0123456789abcdef0123");
+        let console = s.issue_v1(&Principal::Console(Role::Admin));
+        // The exact v1 console token: base64url("console"), then its tag.
+        assert!(console.starts_with("Y29uc29sZQ."));
+        let c = s.verify(&console).unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.principal),
+            ("legacy-console", Principal::Console(Role::Admin))
+        );
+        let d = s
+            .verify(&s.issue_v1(&Principal::Driver("d-2".into())))
+            .unwrap();
+        assert_eq!(d.id, "legacy-driver:d-2");
+        // Re-point a v1 driver token at another driver: refused.
+        let forged = format!(
+            "{}.{}",
+            B64.encode("driver:d-3"),
+            console.split_once('.').unwrap().1
+        );
+        assert_eq!(s.verify(&forged), None);
     }
 
     #[test]
@@ -184,8 +224,8 @@ mod tests {
         assert!(created);
         let (b, created) = Signer::load_or_create(dir.path()).unwrap();
         assert!(!created);
-        let t = a.issue(&Principal::Console);
-        assert_eq!(b.verify(&t), Some(Principal::Console));
+        let t = a.issue_v1(&Principal::Console(Role::Admin));
+        assert!(b.verify(&t).is_some());
         std::fs::write(dir.path().join(SECRET_FILE), "zz").unwrap();
         assert!(Signer::load_or_create(dir.path()).is_err());
     }
