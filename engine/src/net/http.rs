@@ -2,7 +2,7 @@
 //! listener. Every request gets a tracing span and a latency histogram sample.
 
 use super::conns::ConnState;
-use super::extract::{authenticate, json_body, query_param, require_console, token_of};
+use super::extract::{authenticate, query_param, read_json, require_console, token_of};
 use super::{console_page, console_session, driver_session, ws};
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
@@ -12,7 +12,6 @@ use crate::error::ApiError;
 use crate::orders::service::{self, Created};
 use crate::telemetry;
 use crate::time::now_ms;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -23,7 +22,6 @@ use axum::{Json, Router};
 use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
 use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
 use dispatch_storage::{DriverRecord, EventKind, EventRecord};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -50,6 +48,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orders/{id}"),
     ("post", "/v1/orders/{id}/cancel"),
     ("get", "/v1/stats"),
+    ("post", "/v1/admin/backup"),
     ("get", "/ws/driver"),
     ("get", "/ws/console"),
 ];
@@ -74,6 +73,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/v1/stats", get(stats))
+        .route("/v1/admin/backup", post(super::admin::backup))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
         .fallback(not_found)
@@ -365,29 +365,6 @@ async fn nearest(
     }
     let found = app.regions.nearest(lat, lon, k, filter, radius_m).await;
     Ok(Json(json!({ "drivers": found })))
-}
-
-/// Reads and parses the JSON body of a request already authenticated from its parts:
-/// within `limits.http_body_timeout_ms` of the head (else 408 `deadline_exceeded`)
-/// and under the body limit (else 413).
-async fn read_json<T: DeserializeOwned>(
-    app: &Arc<App>,
-    parts: axum::http::request::Parts,
-    body: axum::body::Body,
-) -> Result<T, ApiError> {
-    let read = <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
-        Request::from_parts(parts, body),
-        app,
-    );
-    let limit = Duration::from_millis(app.config.limits.http_body_timeout_ms);
-    let Ok(bytes) = tokio::time::timeout(limit, read).await else {
-        telemetry::limited("body_timeout");
-        return Err(ApiError::new(
-            ErrorCode::DeadlineExceeded,
-            format!("request body not received within {} ms", limit.as_millis()),
-        ));
-    };
-    json_body(bytes)
 }
 
 async fn create_order(State(app): AppState, req: Request) -> Result<Response, ApiError> {
