@@ -6,6 +6,8 @@
 //! - `config`: the TOML configuration, defaults and validation.
 //! - `auth`: tokens (claims, signing secret, roles), the token registry and the audit
 //!   log.
+//! - `data_dir`: the store in the data dir: opened only after verification; check,
+//!   backup and restore (`store_cli`: the `dispatch store` command line).
 //! - `net`: the listener's HTTP routes, WebSocket upgrade and socket sessions.
 //! - `app`: the shared state handed to every handler and session; recovery.
 //! - `router`: addressing of region and driver actors; nearest fan-out over regions.
@@ -21,6 +23,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod core;
+pub mod data_dir;
 pub mod error;
 pub mod net;
 pub mod orders;
@@ -28,6 +31,7 @@ pub mod persist;
 pub mod planning;
 pub mod router;
 pub mod shared;
+pub mod store_cli;
 pub mod telemetry;
 pub mod time;
 
@@ -35,7 +39,7 @@ use anyhow::Context as _;
 use app::App;
 use auth::{Auth, Principal};
 use config::Config;
-use dispatch_storage::{GroupCommit, SledOptions, SledStore, Store};
+use dispatch_storage::{GroupCommit, Store};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,16 +72,9 @@ pub async fn serve(
     if created && first_token {
         auth::cli::write_initial_token(&auth)?;
     }
-    let db_dir = config.data_dir.join("db");
-    let options = SledOptions {
-        cache_capacity_bytes: config.storage.cache_mb * 1024 * 1024,
-        ..SledOptions::default()
-    };
-    let sled = Arc::new(
-        tokio::task::spawn_blocking(move || SledStore::open_with(&db_dir, &options))
-            .await?
-            .context("open the store")?,
-    );
+    let (dir, cache_mb) = (config.data_dir.clone(), config.storage.cache_mb);
+    let opened = tokio::task::spawn_blocking(move || data_dir::open_store(&dir, cache_mb)).await?;
+    let sled = Arc::new(opened.inspect_err(|e| tracing::error!("{e:#}"))?);
     let store: Arc<dyn Store> = sled.clone();
     let commit = GroupCommit::start(store.clone());
     let app = App::new(config, auth, store, commit);

@@ -1,5 +1,6 @@
 //! `dispatch`: the engine binary. `serve` runs it; `token` issues, lists and revokes
-//! tokens; `audit` prints the audit log; `config` prints the default configuration.
+//! tokens; `audit` prints the audit log; `store` checks, backs up and restores the
+//! store; `config` prints the default configuration.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -77,6 +78,11 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         bench: Option<PathBuf>,
     },
+    /// Check, back up or restore the store: `dispatch store check|backup|restore`.
+    Store {
+        #[command(subcommand)]
+        cmd: dispatch_engine::store_cli::StoreCommand,
+    },
     /// Configuration helpers.
     Config {
         /// Print the default configuration as TOML.
@@ -112,6 +118,7 @@ fn main() -> anyhow::Result<()> {
             json,
             bench,
         } => solve(file, format, time_limit_ms, seed, json, bench),
+        Command::Store { cmd } => dispatch_engine::store_cli::run(cmd),
         Command::Config { print_default } => {
             if !print_default {
                 anyhow::bail!("use `dispatch config --print-default`");

@@ -33,6 +33,21 @@ pub enum StoreError {
         /// The version byte found.
         version: u8,
     },
+    /// Verification at open found the store damaged or behind what it had made
+    /// durable: starting on it would serve with acknowledged data missing.
+    #[error("the store at {dir} is damaged: {reason}")]
+    Damaged {
+        /// The database directory.
+        dir: String,
+        /// What verification found.
+        reason: String,
+    },
+    /// Another process holds the database (its file lock): one engine per data dir.
+    #[error("the store at {dir} is in use by another process (is another `dispatch serve` running on this data dir?)")]
+    Locked {
+        /// The database directory.
+        dir: String,
+    },
     /// The store or the group committer was shut down; nothing more will be made durable.
     #[error("store closed")]
     Closed,

@@ -7,6 +7,10 @@
 //!   orders, routes; separate from wire types), their `[version][bincode]` encoding, and
 //!   [`Changes`], the unit of one atomic order/route write.
 //! - `keys`: big-endian / byte-ordered key encodings, so scans come back in order.
+//! - `integrity`: the manifest kept in the store and the witness file beside it, and
+//!   the judgement of what verification found against them.
+//! - `verify`: the scan that decodes every record and checks the open-order index.
+//! - `export`: [`Export`], a consistent raw copy of every tree (backups).
 //! - `sled_store`: [`SledStore`], the `Store` on sled (the only file that imports sled);
 //!   its module docs list the trees.
 //! - `mem_store`: [`MemStore`], the `BTreeMap` twin with crash semantics, for tests.
@@ -21,6 +25,11 @@
 //! - The open-order index holds exactly the stored orders whose status is not
 //!   terminal, so [`Store::load_open_orders`] never scans finished orders.
 //! - Event sequence numbers rise by one per append, also across reopens.
+//! - [`SledStore::open_with`] opens only a store whose every record decodes and whose
+//!   counts agree with its manifest and its witness file: never one that lost writes
+//!   made durable before its last completed flush ([`StoreError::Damaged`]).
+//! - [`Store::export`] is one consistent state holding every write that returned
+//!   before it.
 //! - [`Store::load_drivers`], [`Store::events_from`], [`Store::list_orders`],
 //!   [`Store::load_open_orders`] and [`Store::load_routes`] return rows in key order.
 //!
@@ -41,14 +50,19 @@
 
 mod commit;
 mod error;
+mod export;
+mod integrity;
 mod keys;
 mod mem_store;
 mod records;
 mod sled_store;
 mod store;
+mod verify;
 
 pub use commit::{Durable, GroupCommit};
 pub use error::StoreError;
+pub use export::Export;
+pub use integrity::{Counts, Report};
 pub use mem_store::MemStore;
 pub use records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, DriverStatusRecord, EventKind,

@@ -13,11 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::StoreError;
+use crate::export::Export;
+use crate::keys;
+use crate::records::Versioned;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
     OrderStatusRecord, RouteRecord,
 };
 use crate::store::Store;
+use crate::verify::OPEN_ORDERS_TREE;
 
 /// One copy of every tree.
 #[derive(Debug, Clone, Default)]
@@ -103,7 +107,61 @@ impl MemStore {
     }
 }
 
+/// Encodes one table as the sled tree of the same name would hold it.
+fn raw<K, V>(
+    map: &BTreeMap<K, V>,
+    key: impl Fn(&K) -> Vec<u8>,
+    value: impl Fn(&V) -> Vec<u8>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    map.iter().map(|(k, v)| (key(k), value(v))).collect()
+}
+
+impl Tables {
+    /// The tables in the raw form of [`Store::export`].
+    fn export(&self) -> Export {
+        let id = |k: &String| k.as_bytes().to_vec();
+        let open = self
+            .open_orders
+            .iter()
+            .map(|k| (id(k), Vec::new()))
+            .collect();
+        Export {
+            trees: vec![
+                (
+                    DriverRecord::TREE,
+                    raw(&self.drivers, id, Versioned::to_bytes),
+                ),
+                (
+                    DriverStateRecord::TREE,
+                    raw(&self.states, id, Versioned::to_bytes),
+                ),
+                (
+                    EventRecord::TREE,
+                    raw(
+                        &self.events,
+                        |s| keys::event_key(*s).to_vec(),
+                        Versioned::to_bytes,
+                    ),
+                ),
+                (
+                    OrderRecord::TREE,
+                    raw(&self.orders, id, Versioned::to_bytes),
+                ),
+                (OPEN_ORDERS_TREE, open),
+                (
+                    RouteRecord::TREE,
+                    raw(&self.routes, id, Versioned::to_bytes),
+                ),
+            ],
+        }
+    }
+}
+
 impl Store for MemStore {
+    fn export(&self) -> Result<Export, StoreError> {
+        Ok(self.lock().live.export())
+    }
+
     fn put_driver(&self, rec: &DriverRecord) -> Result<(), StoreError> {
         self.lock().live.drivers.insert(rec.id.clone(), rec.clone());
         Ok(())

@@ -1,5 +1,6 @@
 //! [`SledStore`]: the [`Store`] on sled 0.34. The only file of the workspace that
-//! imports sled.
+//! imports sled — one file because that boundary stays greppable; what needs no sled
+//! (manifest, witness, judgement, record scan) lives in `integrity.rs` and `verify.rs`.
 //!
 //! Trees:
 //! - `drivers`: driver id → [`DriverRecord`].
@@ -9,30 +10,39 @@
 //! - `open_orders`: order id → empty value, for every stored order whose status is not
 //!   terminal; the index [`Store::load_open_orders`] walks instead of all orders.
 //! - `routes`: driver id → [`RouteRecord`], overwritten.
-//! - `meta`: `format` → on-disk layout version.
+//! - `meta`: `format` → on-disk layout version; `manifest` → the
+//!   [`Manifest`](crate::integrity::Manifest) (generation, record counts).
 //!
 //! [`Store::apply`] writes `orders`, `open_orders` and `routes` in one sled transaction,
 //! so the index never disagrees with the orders after a crash. sled makes a write
 //! durable only at a flush; [`Store::flush`] calls `Db::flush`, which covers every tree
 //! (they share one log).
+//!
+//! Integrity (see `integrity.rs`): `open` reads every record and judges the counts
+//! against the manifest and the witness file beside the database; a damaged store is
+//! [`StoreError::Damaged`], never opened with acknowledged data missing. Every write
+//! holds the read side of a gate that [`Store::export`] takes exclusively.
 
 use std::convert::Infallible;
 use std::ops::Bound;
-use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use sled::transaction::TransactionError;
 use sled::Transactional;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::error::StoreError;
+use crate::export::Export;
+use crate::integrity::{judge, Counts, Delta, Manifest, Report, Tracker, Witness};
 use crate::keys;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
     OrderStatusRecord, RouteRecord, Versioned,
 };
 use crate::store::Store;
+use crate::verify::{scan, RawTrees, Visit, DATA_TREES, OPEN_ORDERS_TREE};
 
 /// Version of the tree layout, stored under `meta/format`. Bump it when trees or key
 /// encodings change incompatibly; a database with a newer layout is refused at open.
@@ -43,6 +53,7 @@ use crate::store::Store;
 /// newer database never opens them, so it neither reads nor breaks them.
 const FORMAT_VERSION: u8 = 1;
 const META_FORMAT_KEY: &[u8] = b"format";
+const META_MANIFEST_KEY: &[u8] = b"manifest";
 
 /// Settings of [`SledStore::open_with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +70,9 @@ pub struct SledOptions {
     /// an immediate reopen in the same process can briefly fail; a second process on
     /// the same directory still fails once this runs out. `Duration::ZERO`: one try.
     pub lock_wait: Duration,
+    /// The witness file, outside the database directory (the engine puts it in the data
+    /// dir): checked at open, rewritten after every flush. `None`: no witness (tests).
+    pub witness: Option<PathBuf>,
 }
 
 impl Default for SledOptions {
@@ -67,6 +81,7 @@ impl Default for SledOptions {
             cache_capacity_bytes: 64 * 1024 * 1024,
             flush_every_ms: Some(500),
             lock_wait: Duration::from_secs(2),
+            witness: None,
         }
     }
 }
@@ -92,6 +107,32 @@ pub struct SledStore {
     /// events land in the tree in sequence order: a concurrent reader never sees
     /// event n+1 without event n.
     next_seq: Mutex<u64>,
+    /// Holds the manifest.
+    meta: sled::Tree,
+    /// Writes hold it shared, [`Store::export`] exclusively: an export sees no write
+    /// half done.
+    gate: RwLock<()>,
+    /// Generation and record counts, for the manifest.
+    tracker: Tracker,
+    /// Where the witness goes, and the generation it (or the manifest) last recorded.
+    witness: Option<PathBuf>,
+    recorded: Mutex<u64>,
+    /// What the verification at open found.
+    report: Report,
+    /// Set by `close`, so `Drop` does not record a second time.
+    closed: bool,
+}
+
+/// A store dropped without `close` (the engine's last `Arc`) still records a clean
+/// manifest, so the next open can check exact counts.
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if !self.closed {
+            if let Err(e) = self.record(true, true) {
+                warn!(error = %e, "recording the store manifest at close failed");
+            }
+        }
+    }
 }
 
 impl SledStore {
@@ -100,17 +141,13 @@ impl SledStore {
         Self::open_with(dir, &SledOptions::default())
     }
 
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`, verifying it first: every record
+    /// decodes and the counts agree with the manifest and the witness; otherwise
+    /// [`StoreError::Damaged`] says why. A database held by another process is
+    /// [`StoreError::Locked`] once `opts.lock_wait` ran out.
     pub fn open_with(dir: &Path, opts: &SledOptions) -> Result<Self, StoreError> {
-        let db = open_db_retrying(dir, opts)?;
-        let meta = db.open_tree("meta")?;
-        check_format(&meta)?;
-        let drivers = db.open_tree("drivers")?;
-        let states = db.open_tree("driver_state")?;
-        let events = db.open_tree("events")?;
-        let orders = db.open_tree(OrderRecord::TREE)?;
-        let open_orders = db.open_tree(OPEN_ORDERS_TREE)?;
-        let routes = db.open_tree(RouteRecord::TREE)?;
+        let (db, meta, report) = verify_open(dir, opts)?;
+        let events = db.open_tree(EventRecord::TREE)?;
         let next_seq = match events.last()? {
             Some((key, _)) => {
                 keys::event_seq(&key)?
@@ -123,25 +160,126 @@ impl SledStore {
             }
             None => 1,
         };
-        info!(dir = %dir.display(), next_seq, "sled store opened");
-        Ok(Self {
-            db,
-            drivers,
-            states,
+        let store = Self {
+            drivers: db.open_tree(DriverRecord::TREE)?,
+            states: db.open_tree(DriverStateRecord::TREE)?,
             events,
-            orders,
-            open_orders,
-            routes,
+            orders: db.open_tree(OrderRecord::TREE)?,
+            open_orders: db.open_tree(OPEN_ORDERS_TREE)?,
+            routes: db.open_tree(RouteRecord::TREE)?,
+            db,
             next_seq: Mutex::new(next_seq),
-        })
+            meta,
+            gate: RwLock::new(()),
+            tracker: Tracker::new(report.generation, report.counts),
+            witness: opts.witness.clone(),
+            recorded: Mutex::new(report.generation),
+            report,
+            closed: false,
+        };
+        // From here on the manifest no longer claims a clean close.
+        store.record(false, true)?;
+        info!(dir = %dir.display(), next_seq, generation = store.report.generation, "sled store opened and verified");
+        Ok(store)
     }
 
-    /// Flushes and closes. The file lock may outlive this call by a moment (see
-    /// [`SledOptions::lock_wait`]); a later `open` in the same process waits for it.
-    pub fn close(self) -> Result<(), StoreError> {
+    /// Verifies the database in `dir` as [`SledStore::open_with`] does, without
+    /// writing records or the witness (`dispatch store check`). Needs the file lock,
+    /// so the engine must not be running on it.
+    pub fn check(dir: &Path, opts: &SledOptions) -> Result<Report, StoreError> {
+        if !dir.exists() {
+            return Err(damaged(dir, "there is no database here".to_owned()));
+        }
+        let (_db, _meta, report) = verify_open(dir, opts)?;
+        Ok(report)
+    }
+
+    /// Creates a database in `dir`, which must not exist or be empty, from `export`;
+    /// verifies it as any open does and closes it cleanly (with its witness, when
+    /// `opts` names one). What a backup and a restore write.
+    pub fn create_from(
+        dir: &Path,
+        export: &Export,
+        opts: &SledOptions,
+    ) -> Result<Report, StoreError> {
+        let used = std::fs::read_dir(dir).map(|mut d| d.next().is_some());
+        if used.unwrap_or(false) {
+            return Err(StoreError::Io(format!("{} is not empty", dir.display())));
+        }
+        {
+            let db = open_db_retrying(dir, opts)?;
+            for (name, pairs) in &export.trees {
+                let mut batch = sled::Batch::default();
+                for (key, value) in pairs {
+                    batch.insert(key.as_slice(), value.as_slice());
+                }
+                db.open_tree(name)?.apply_batch(batch)?;
+            }
+            db.flush()?;
+        }
+        let store = Self::open_with(dir, opts)?;
+        let report = store.report.clone();
+        store.close()?;
+        Ok(report)
+    }
+
+    /// Verifies the database in `dir` like [`SledStore::check`] and copies every
+    /// record, writing nothing: a restore reads a backup this way.
+    pub fn export_from(dir: &Path, opts: &SledOptions) -> Result<(Export, Report), StoreError> {
+        if !dir.exists() {
+            return Err(damaged(dir, "there is no database here".to_owned()));
+        }
+        let (db, _meta, report) = verify_open(dir, opts)?;
+        Ok((export_db(&db)?, report))
+    }
+
+    /// What the verification at open found.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Flushes and closes, recording a clean manifest (exact counts). The file lock
+    /// may outlive this call by a moment (see [`SledOptions::lock_wait`]); a later
+    /// `open` in the same process waits for it.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.closed = true;
+        self.record(true, true)
+    }
+
+    /// Writes the manifest, flushes, then the witness, so the witness never claims
+    /// more than is durable. `clean`: no writer is left, the counts are exact;
+    /// `sync`: fsync the witness, and write it even if the generation did not move.
+    fn record(&self, clean: bool, sync: bool) -> Result<(), StoreError> {
+        let (generation, counts) = self.tracker.snapshot();
+        let manifest = Manifest {
+            generation,
+            clean,
+            counts,
+        };
+        self.meta.insert(META_MANIFEST_KEY, manifest.to_bytes())?;
         self.db.flush()?;
-        drop(self);
+        self.witness_at(generation, counts, sync);
         Ok(())
+    }
+
+    /// Rewrites the witness unless a newer generation is already there. A failed
+    /// write leaves an older witness, which only weakens the next check: logged.
+    /// `sync`: fsync it, and write it even when the generation did not move.
+    fn witness_at(&self, generation: u64, counts: Counts, sync: bool) {
+        let mut recorded = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        if generation < *recorded || (generation == *recorded && !sync) {
+            return;
+        }
+        *recorded = generation;
+        let Some(path) = &self.witness else { return };
+        if let Err(e) = (Witness { generation, counts }).write(path, sync) {
+            warn!(path = %path.display(), error = %e, "writing the store witness failed");
+        }
+    }
+
+    /// Counts one committed write for the manifest.
+    fn wrote(&self, delta: &Delta) {
+        self.tracker.commit(delta);
     }
 
     fn snapshot(&self, driver: DriverRecord) -> Result<DriverSnapshot, StoreError> {
@@ -153,9 +291,6 @@ impl SledStore {
         Ok(DriverSnapshot { driver, state })
     }
 }
-
-/// Name of the open-order index tree (it stores no records, so no `Versioned::TREE`).
-const OPEN_ORDERS_TREE: &str = "open_orders";
 
 /// Decodes an `orders` value stored under `id`, refusing one that names another order.
 fn decode_order(id: String, value: &[u8]) -> Result<OrderRecord, StoreError> {
@@ -181,8 +316,13 @@ fn from_transaction(e: TransactionError<Infallible>) -> StoreError {
 
 impl Store for SledStore {
     fn put_driver(&self, rec: &DriverRecord) -> Result<(), StoreError> {
-        self.drivers
+        let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        let old = self
+            .drivers
             .insert(keys::driver_key(&rec.id), rec.to_bytes())?;
+        let mut d = Delta::default();
+        d.added.drivers = u64::from(old.is_none());
+        self.wrote(&d);
         Ok(())
     }
 
@@ -198,7 +338,9 @@ impl Store for SledStore {
         for (id, state) in batch {
             b.insert(keys::driver_key(id), state.to_bytes());
         }
+        let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         self.states.apply_batch(b)?;
+        self.wrote(&Delta::default());
         Ok(())
     }
 
@@ -221,14 +363,19 @@ impl Store for SledStore {
     }
 
     fn append_event(&self, ev: &EventRecord) -> Result<u64, StoreError> {
+        let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         let mut next = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = *next;
-        self.events.insert(keys::event_key(seq), ev.to_bytes())?;
+        let old = self.events.insert(keys::event_key(seq), ev.to_bytes())?;
         *next = seq + 1;
+        let mut d = Delta::default();
+        d.added.events = u64::from(old.is_none());
+        self.wrote(&d);
         Ok(seq)
     }
 
     fn trim_events(&self, keep: u64) -> Result<u64, StoreError> {
+        let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         let next = *self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
         let cutoff = next.saturating_sub(keep.max(1));
         let mut batch = sled::Batch::default();
@@ -239,6 +386,9 @@ impl Store for SledStore {
         }
         if dropped > 0 {
             self.events.apply_batch(batch)?;
+            let mut d = Delta::default();
+            d.removed.events = dropped;
+            self.wrote(&d);
         }
         Ok(dropped)
     }
@@ -278,24 +428,33 @@ impl Store for SledStore {
             .collect();
         // Writes inside one transaction are applied in call order per key, so a later
         // entry for the same id wins, in `orders` and in the index alike.
-        let result: Result<(), TransactionError<Infallible>> =
+        // The closure counts what it added and removed, for the manifest; sled may
+        // re-run it, so only the count of the run that committed is kept.
+        let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        let result: Result<Delta, TransactionError<Infallible>> =
             (&self.orders, &self.open_orders, &self.routes).transaction(
                 |(tx_orders, tx_open, tx_routes)| {
+                    let mut d = Delta::default();
                     for (key, value, terminal) in &orders {
-                        tx_orders.insert(*key, value.as_slice())?;
+                        let new = tx_orders.insert(*key, value.as_slice())?.is_none();
+                        d.added.orders += u64::from(new);
                         if *terminal {
-                            tx_open.remove(*key)?;
+                            let was = tx_open.remove(*key)?.is_some();
+                            d.removed.open_orders += u64::from(was);
                         } else {
-                            tx_open.insert(*key, &[] as &[u8])?;
+                            let new = tx_open.insert(*key, &[] as &[u8])?.is_none();
+                            d.added.open_orders += u64::from(new);
                         }
                     }
                     for (key, value) in &routes {
-                        tx_routes.insert(*key, value.as_slice())?;
+                        let new = tx_routes.insert(*key, value.as_slice())?.is_none();
+                        d.added.routes += u64::from(new);
                     }
-                    Ok(())
+                    Ok(d)
                 },
             );
-        result.map_err(from_transaction)
+        self.wrote(&result.map_err(from_transaction)?);
+        Ok(())
     }
 
     fn get_order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
@@ -366,9 +525,29 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn export(&self) -> Result<Export, StoreError> {
+        let _paused = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+        export_db(&self.db)
+    }
+
+    /// Writes the manifest when the generation moved, flushes (covering it and every
+    /// write counted in it), then the witness.
     fn flush(&self) -> Result<(), StoreError> {
+        let (generation, counts) = self.tracker.snapshot();
+        let moved = generation > *self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        if moved {
+            let manifest = Manifest {
+                generation,
+                clean: false,
+                counts,
+            };
+            self.meta.insert(META_MANIFEST_KEY, manifest.to_bytes())?;
+        }
         let bytes = self.db.flush()?;
         debug!(bytes, "sled flushed");
+        if moved {
+            self.witness_at(generation, counts, false);
+        }
         Ok(())
     }
 }
@@ -401,9 +580,104 @@ fn open_db_retrying(dir: &Path, opts: &SledOptions) -> Result<sled::Db, StoreErr
                 std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
+            Err(e) if is_lock_error(&e) => {
+                return Err(StoreError::Locked {
+                    dir: dir.display().to_string(),
+                })
+            }
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Every data tree of `db`, raw.
+fn export_db(db: &sled::Db) -> Result<Export, StoreError> {
+    let mut trees = Vec::with_capacity(DATA_TREES.len());
+    for name in DATA_TREES {
+        let mut pairs = Vec::new();
+        DbTrees(db).each(name, &mut |key, value| {
+            pairs.push((key.to_vec(), value.to_vec()));
+            Ok(())
+        })?;
+        trees.push((name, pairs));
+    }
+    Ok(Export { trees })
+}
+
+/// A [`StoreError::Damaged`] for `dir`.
+fn damaged(dir: &Path, reason: String) -> StoreError {
+    StoreError::Damaged {
+        dir: dir.display().to_string(),
+        reason,
+    }
+}
+
+/// The database's trees, for [`scan`] and [`Store::export`].
+struct DbTrees<'a>(&'a sled::Db);
+
+impl RawTrees for DbTrees<'_> {
+    fn each(&self, tree: &'static str, visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        for entry in self.0.open_tree(tree)?.iter() {
+            let (key, value) = entry?;
+            visit(&key, &value)?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the database and verifies it (module docs): the witness beside it first
+/// (a missing database it vouches for is refused before sled would create an empty
+/// one), then sled's own recovery, then every record against manifest and witness.
+fn verify_open(
+    dir: &Path,
+    opts: &SledOptions,
+) -> Result<(sled::Db, sled::Tree, Report), StoreError> {
+    let mut notes = Vec::new();
+    let witness = match opts.witness.as_deref().map(Witness::read) {
+        Some(Ok(w)) => w.map(|w| (w, opts.witness.clone().unwrap_or_default())),
+        Some(Err(e)) => {
+            notes.push(format!("witness file unreadable ({e}); checked without it"));
+            None
+        }
+        None => None,
+    };
+    if let (Some((w, path)), false) = (&witness, dir.exists()) {
+        let reason = format!(
+            "the database directory is missing, but {} records generation {} with {} orders",
+            path.display(),
+            w.generation,
+            w.counts.orders
+        );
+        return Err(damaged(dir, reason));
+    }
+    let db = open_db_retrying(dir, opts)?;
+    let meta = db.open_tree("meta")?;
+    check_format(&meta)?;
+    let scanned = scan(&DbTrees(&db)).map_err(|e| damaged(dir, e.to_string()))?;
+    let manifest = meta
+        .get(META_MANIFEST_KEY)?
+        .map(|v| Manifest::from_bytes(&v))
+        .transpose()
+        .map_err(|e| damaged(dir, e))?;
+    judge(
+        &scanned.counts,
+        manifest.as_ref(),
+        witness.as_ref().map(|(w, p)| (w, p)),
+    )
+    .map_err(|e| damaged(dir, e))?;
+    if manifest.is_none() && scanned.counts != Counts::default() {
+        notes.push("no manifest yet: built from the records found (first open after an upgrade, or a restore)".to_owned());
+    }
+    let report = Report {
+        counts: scanned.counts,
+        driver_states: scanned.driver_states,
+        generation: manifest.map_or(0, |m| m.generation),
+        notes,
+    };
+    for note in &report.notes {
+        warn!(dir = %dir.display(), "{note}");
+    }
+    Ok((db, meta, report))
 }
 
 /// sled 0.34 reports a held lock as an `Io` error of kind `Other` with this text.
@@ -655,9 +929,112 @@ mod tests {
         };
         assert!(matches!(
             SledStore::open_with(dir.path(), &opts),
-            Err(StoreError::Io(msg)) if msg.contains("lock")
+            Err(StoreError::Locked { dir: d }) if d == dir.path().display().to_string()
         ));
         drop(store);
+    }
+
+    #[test]
+    fn a_database_without_manifest_gets_one_built_from_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.apply(&orders(&[order("o1", S::Pending)])).unwrap();
+        store.close().unwrap();
+        {
+            // What a database written by a build without manifests looks like.
+            let db = open_db_retrying(dir.path(), &SledOptions::default()).unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .remove(META_MANIFEST_KEY)
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.report().counts.orders, 1);
+        assert!(store.report().notes[0].contains("no manifest yet"));
+        store.close().unwrap();
+        let again = SledStore::open(dir.path()).unwrap();
+        assert!(
+            again.report().notes.is_empty(),
+            "{:?}",
+            again.report().notes
+        );
+    }
+
+    #[test]
+    fn open_refuses_records_that_disagree_with_the_manifest_or_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.apply(&orders(&[order("o1", S::Pending)])).unwrap();
+        store.close().unwrap();
+        let tamper = |f: &dyn Fn(&sled::Db)| {
+            let db = open_db_retrying(dir.path(), &SledOptions::default()).unwrap();
+            f(&db);
+            db.flush().unwrap();
+        };
+        // A record gone behind sled's back: the clean manifest counted it.
+        tamper(&|db| {
+            db.open_tree(OrderRecord::TREE)
+                .unwrap()
+                .remove("o1")
+                .unwrap();
+            db.open_tree(OPEN_ORDERS_TREE)
+                .unwrap()
+                .remove("o1")
+                .unwrap();
+        });
+        let err = SledStore::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("`orders` holds 0 records, its manifest records 1"),
+            "{err}"
+        );
+        // An index entry without its open order.
+        tamper(&|db| {
+            let o1 = order("o1", S::Pending).to_bytes();
+            db.open_tree(OrderRecord::TREE)
+                .unwrap()
+                .insert("o1", o1)
+                .unwrap();
+            db.open_tree(OPEN_ORDERS_TREE)
+                .unwrap()
+                .insert("ghost", &[])
+                .unwrap();
+        });
+        let err = SledStore::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("ghost") && err.contains("not an open order"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn counts_stay_exact_across_writes_trims_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.put_driver(&driver("d1")).unwrap();
+        store.put_driver(&driver("d1")).unwrap();
+        for at in 0..5 {
+            store.append_event(&ev(at)).unwrap();
+        }
+        store.trim_events(2).unwrap();
+        store
+            .apply(&orders(&[order("o1", S::Pending), order("o2", S::Pending)]))
+            .unwrap();
+        store.apply(&orders(&[order("o1", S::Delivered)])).unwrap();
+        store
+            .apply(&Changes {
+                orders: vec![],
+                routes: vec![("d1".into(), route(1, &["o2"]))],
+            })
+            .unwrap();
+        store.close().unwrap();
+        // The clean manifest must match exactly, or this open fails.
+        let store = SledStore::open(dir.path()).unwrap();
+        let c = store.report().counts;
+        assert_eq!(
+            (c.drivers, c.orders, c.open_orders, c.routes, c.events),
+            (1, 2, 1, 1, 2)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `Store` trait: the only way the engine reads or writes durable state.
 
 use crate::error::StoreError;
+use crate::export::Export;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
     OrderStatusRecord, RouteRecord,
@@ -85,6 +86,12 @@ pub trait Store: Send + Sync + 'static {
     /// driver id order. Routes are kept for any id given to `apply`, registered or not,
     /// and never deleted: a driver with nothing left to do keeps an empty route.
     fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError>;
+
+    /// A copy of every record, taken while no write runs: one consistent state that
+    /// holds every write that returned before the call (acknowledged ones included)
+    /// and wholly or not at all each one that ran alongside. Writes wait while it reads,
+    /// so its cost (a scan of the store) is a pause for writers.
+    fn export(&self) -> Result<Export, StoreError>;
 
     /// Durability barrier: when it returns `Ok`, everything written before the call is
     /// on disk (fsync). Slow (milliseconds): share it through

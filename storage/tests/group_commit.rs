@@ -93,6 +93,9 @@ impl Store for GatedStore {
     fn trim_events(&self, keep: u64) -> Result<u64, StoreError> {
         self.inner.trim_events(keep)
     }
+    fn export(&self) -> Result<dispatch_storage::Export, StoreError> {
+        self.inner.export()
+    }
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
         self.inner.apply(changes)
     }
@@ -336,6 +339,9 @@ impl Store for PanickingStore {
     }
     fn trim_events(&self, keep: u64) -> Result<u64, StoreError> {
         self.0.trim_events(keep)
+    }
+    fn export(&self) -> Result<dispatch_storage::Export, StoreError> {
+        self.0.export()
     }
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
         self.0.apply(changes)

@@ -323,6 +323,8 @@ fn assert_same_reads(sled: &SledStore, mem: &MemStore, step: usize) -> Result<()
         "load_routes at step {}",
         step
     );
+    // Byte for byte: what a backup of either would carry.
+    prop_assert_eq!(sled.export(), mem.export(), "export at step {}", step);
     Ok(())
 }
 

@@ -71,7 +71,7 @@ pub async fn issue_token(State(app): AppState, req: Request) -> Result<Response,
     let (parts, body) = req.into_parts();
     let who = authenticate(&app, &parts)?;
     require(&who, Action::Admin)?;
-    let body: IssueBody = super::http::read_json(&app, parts, body).await?;
+    let body: IssueBody = super::extract::read_json(&app, parts, body).await?;
     let issue = Issue {
         principal: principal_of(&body)?,
         name: body.name.clone(),

@@ -4,14 +4,17 @@
 use crate::app::App;
 use crate::auth::{Action, Claims, Principal, Refusal};
 use crate::error::ApiError;
+use crate::telemetry;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::Query;
+use axum::extract::{Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode, Uri};
 use dispatch_protocol::ErrorCode;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The token of a request: `Authorization: Bearer <token>` or the `token` query parameter.
 pub fn token_of(headers: &axum::http::HeaderMap, uri: &Uri) -> Option<String> {
@@ -80,4 +83,27 @@ pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Re
         }
     })?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+}
+
+/// Reads and parses the JSON body of a request already authenticated from its parts:
+/// within `limits.http_body_timeout_ms` of the head (else 408 `deadline_exceeded`)
+/// and under the body limit (else 413).
+pub async fn read_json<T: DeserializeOwned>(
+    app: &Arc<App>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<T, ApiError> {
+    let read = <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
+        Request::from_parts(parts, body),
+        app,
+    );
+    let limit = Duration::from_millis(app.config.limits.http_body_timeout_ms);
+    let Ok(bytes) = tokio::time::timeout(limit, read).await else {
+        telemetry::limited("body_timeout");
+        return Err(ApiError::new(
+            ErrorCode::DeadlineExceeded,
+            format!("request body not received within {} ms", limit.as_millis()),
+        ));
+    };
+    json_body(bytes)
 }

@@ -2,8 +2,8 @@
 //! listener. Every request gets a tracing span and a latency histogram sample.
 
 use super::conns::ConnState;
-use super::extract::{audit, authenticate, json_body, query_param, require, token_of};
-use super::{actions, admin, console_page, console_session, driver_session, ws};
+use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
+use super::{actions, admin, backup, console_page, console_session, driver_session, ws};
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
 use crate::auth::{Action, Claims, Principal, Refusal};
@@ -12,7 +12,6 @@ use crate::error::ApiError;
 use crate::orders::service::{self, Created};
 use crate::telemetry;
 use crate::time::now_ms;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -23,7 +22,6 @@ use axum::{Json, Router};
 use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
 use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
 use dispatch_storage::{DriverRecord, EventKind, EventRecord};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -54,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/tokens"),
     ("post", "/v1/tokens/{id}/revoke"),
     ("get", "/v1/audit"),
+    ("post", "/v1/admin/backup"),
     ("get", "/ws/driver"),
     ("get", "/ws/console"),
 ];
@@ -84,6 +83,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/tokens/{id}/revoke", post(admin::revoke_token))
         .route("/v1/audit", get(admin::read_audit))
+        .route("/v1/admin/backup", post(backup::backup))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
         .fallback(not_found)
@@ -379,29 +379,6 @@ async fn nearest(
     }
     let found = app.regions.nearest(lat, lon, k, filter, radius_m).await;
     Ok(Json(json!({ "drivers": found })))
-}
-
-/// Reads and parses the JSON body of a request already authenticated from its parts:
-/// within `limits.http_body_timeout_ms` of the head (else 408 `deadline_exceeded`)
-/// and under the body limit (else 413).
-pub async fn read_json<T: DeserializeOwned>(
-    app: &Arc<App>,
-    parts: axum::http::request::Parts,
-    body: axum::body::Body,
-) -> Result<T, ApiError> {
-    let read = <Bytes as axum::extract::FromRequest<Arc<App>>>::from_request(
-        Request::from_parts(parts, body),
-        app,
-    );
-    let limit = Duration::from_millis(app.config.limits.http_body_timeout_ms);
-    let Ok(bytes) = tokio::time::timeout(limit, read).await else {
-        telemetry::limited("body_timeout");
-        return Err(ApiError::new(
-            ErrorCode::DeadlineExceeded,
-            format!("request body not received within {} ms", limit.as_millis()),
-        ));
-    };
-    json_body(bytes)
 }
 
 async fn create_order(State(app): AppState, req: Request) -> Result<Response, ApiError> {

@@ -4,10 +4,11 @@
 //! `driver_session` / `console_session` → actors. `console_page` serves the web
 //! dispatch console (assets compiled into the binary). `actions` are the order changes
 //! made on behalf of a token (role check, change, audit record); `admin` the token and
-//! audit endpoints.
+//! audit endpoints; `backup` the online store backup.
 
 pub mod actions;
 pub mod admin;
+pub mod backup;
 pub mod conns;
 pub mod console_page;
 pub mod console_session;

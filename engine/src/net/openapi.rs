@@ -205,6 +205,14 @@ fn order_paths() -> Value {
 
 fn console_and_socket_paths() -> Value {
     json!({
+        "/v1/admin/backup": {"post": {"summary": "Consistent online copy of the store into a new or empty directory on the engine's host (console token of role admin)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["out"],
+                "properties": {"out": {"type": "string", "description": "absolute path"}}}}}},
+            "responses": with_errors(json!({
+                "200": {"description": "written and verified: record counts of the copy", "content": {"application/json": {"schema": {"type": "object",
+                    "properties": {"out": {"type": "string"}, "drivers": {"type": "integer"}, "orders": {"type": "integer"}, "open_orders": {"type": "integer"},
+                        "routes": {"type": "integer"}, "events": {"type": "integer"}, "driver_states": {"type": "integer"}, "took_ms": {"type": "integer"}}}}}},
+                "500": error_response("internal: the directory is not empty or cannot be written")}))}},
         "/v1/stats": {"get": {"summary": "Fleet and order counts, assignment latency percentiles over the stats window (console)",
             "responses": with_errors(json!({"200": ok_json("live totals", "Stats")}))}},
         "/ws/driver": {"get": {"summary": "Driver WebSocket (upgrade; driver token)", "responses": with_errors(json!({"101": {"description": "switching protocols; messages in docs/protocol.md"}}))}},
