@@ -6,6 +6,7 @@ use super::instance::dist;
 use super::{LilimArgs, Setup};
 use crate::common::Summary;
 use crate::target::Target;
+use dispatch_engine::config::ObjectiveConfig;
 use dispatch_protocol::StopKind;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -63,6 +64,13 @@ pub struct ReplayResult {
     pub positions_sent: u64,
     pub routes_received: u64,
     pub stops_turned_away: u64,
+    /// Route messages the bots received per request (churn: 1 would be one route per
+    /// order; every re-plan of a route with several orders adds one).
+    pub route_pushes_per_order: f64,
+    /// Orders re-optimisation moved between drivers (engine counter).
+    pub orders_moved: f64,
+    /// The plan the bots drove, priced by the engine's `[dispatch.objective]` weights.
+    pub objective: Objective,
     pub errors: BTreeMap<String, u64>,
     /// Engine counters (deltas over the replay).
     pub engine_counters: BTreeMap<String, f64>,
@@ -75,7 +83,43 @@ pub struct ReplayResult {
 /// the wall clock are a few milliseconds, i.e. a small fraction of a time unit).
 const LATE_TOLERANCE: f64 = 0.5;
 
-pub const COUNTERS: [&str; 7] = [
+/// The live objective's terms for what the bots drove (1 unit = 100 m, 1 time unit =
+/// 10 s) and its total by the engine's weights.
+#[derive(Debug, Clone, Serialize)]
+pub struct Objective {
+    pub drivers: usize,
+    pub km: f64,
+    pub driver_hours: f64,
+    pub late_minutes: f64,
+    pub undelivered: usize,
+    pub total: f64,
+}
+
+impl Objective {
+    fn of(d: &Driving, distance: f64, undelivered: usize, w: &ObjectiveConfig) -> Self {
+        let km = distance * super::instance::METRES_PER_UNIT / 1000.0;
+        let secs = super::instance::SECONDS_PER_UNIT;
+        let driver_hours = d.vehicle_time * secs / 3600.0;
+        let late_minutes = d.late_units * secs / 60.0;
+        let total = w.per_driver * d.vehicles_used as f64
+            + w.per_km * km
+            + w.per_hour * driver_hours
+            + w.per_late_minute * late_minutes
+            + w.per_unassigned * undelivered as f64;
+        Self {
+            drivers: d.vehicles_used,
+            km,
+            driver_hours,
+            late_minutes,
+            undelivered,
+            total,
+        }
+    }
+}
+
+pub const COUNTERS: [&str; 9] = [
+    "dispatch_reopt_moved_orders_total",
+    "dispatch_reopt_routes_changed_total",
     "dispatch_orders_created_total",
     "dispatch_proposals_accepted_total",
     "dispatch_proposals_rejected_total",
@@ -157,6 +201,11 @@ pub struct Driving {
     pub max_lateness: f64,
     pub waiting: f64,
     pub last_stop_at: f64,
+    /// Over the used vehicles: time units from 0 to the last stop's start plus the
+    /// return to the depot (at the instance's unit speed).
+    pub vehicle_time: f64,
+    /// Over every stop: time units its service started after its due time.
+    pub late_units: f64,
 }
 
 impl Driving {
@@ -171,8 +220,17 @@ impl Driving {
             max_lateness: f64::NEG_INFINITY,
             waiting: 0.0,
             last_stop_at: 0.0,
+            vehicle_time: used
+                .iter()
+                .map(|b| {
+                    let last = b.served.iter().map(|s| s.started).fold(0.0, f64::max);
+                    last + dist(b.position, depot)
+                })
+                .sum(),
+            late_units: 0.0,
         };
         for s in results.iter().flat_map(|b| b.served.iter()) {
+            d.late_units += s.lateness.max(0.0);
             d.waiting += s.started - s.arrived;
             if s.lateness > LATE_TOLERANCE {
                 match s.kind {
@@ -217,6 +275,18 @@ impl ReplayResult {
         if bks.is_some() && m.delivered < n_req {
             notes.push("not every request was delivered: no price of dynamism computed".into());
         }
+        // Unscaled weights: the report prices the city, not the engine's scale model.
+        let weights = ObjectiveConfig::default();
+        let weights = engine
+            .config()
+            .map_or(weights, |c| unscaled(&c.dispatch.objective, world.speedup));
+        let objective = Objective::of(&d, distance, n_req - m.delivered, &weights);
+        let routes_received: u64 = m.bots.iter().map(|b| b.routes).sum();
+        let orders_moved = m
+            .engine_counters
+            .get("dispatch_reopt_moved_orders_total")
+            .copied()
+            .unwrap_or(0.0);
         Ok(Self {
             instance: inst.name.clone(),
             mode: if a.static_reveal { "static" } else { "dynamic" },
@@ -255,14 +325,27 @@ impl ReplayResult {
             ended_at: m.ended_at,
             revealed_to_route: m.revealed_to_route,
             positions_sent: m.bots.iter().map(|b| b.positions_sent).sum(),
-            routes_received: m.bots.iter().map(|b| b.routes).sum(),
+            routes_received,
             stops_turned_away: m.bots.iter().map(|b| b.turned_away).sum(),
+            route_pushes_per_order: routes_received as f64 / n_req.max(1) as f64,
+            orders_moved,
+            objective,
             errors: m.errors,
             engine_counters: m.engine_counters,
             wall_s: 0.0,
             timed_out: m.timed_out,
             notes,
         })
+    }
+}
+
+/// The weights as configured for the city, from the engine's (scaled) ones.
+fn unscaled(w: &ObjectiveConfig, speedup: f64) -> ObjectiveConfig {
+    ObjectiveConfig {
+        per_km: w.per_km / speedup,
+        per_hour: w.per_hour / speedup,
+        per_late_minute: w.per_late_minute / speedup,
+        ..*w
     }
 }
 
@@ -340,6 +423,12 @@ pub fn summary(r: &ReplayResult) -> String {
         s,
         "  revealed → route (wall) {}   positions {}   routes {}   stops turned away {}",
         r.revealed_to_route, r.positions_sent, r.routes_received, r.stops_turned_away
+    );
+    let o = &r.objective;
+    let _ = writeln!(
+        s,
+        "  objective {:.1}: {} drivers, {:.1} km, {:.2} driver-hours, {:.1} late minutes, {} undelivered   route pushes per order {:.2}   orders moved {}",
+        o.total, o.drivers, o.km, o.driver_hours, o.late_minutes, o.undelivered, r.route_pushes_per_order, r.orders_moved
     );
     if !r.errors.is_empty() {
         let _ = writeln!(s, "  errors {:?}", r.errors);
