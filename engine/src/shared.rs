@@ -40,6 +40,8 @@ impl Shared {
             params: plan::Params {
                 improve_iterations: config.dispatch.improve_iterations,
                 pin_radius_m: config.dispatch.pin_radius_m,
+                batch_search_ms: config.dispatch.reoptimise.batch_budget_ms,
+                batch_search_min_orders: config.dispatch.reoptimise.batch_min_orders,
                 ..plan::Params::default()
             },
             matcher: matcher::for_policy(config.dispatch.policy),

@@ -99,8 +99,15 @@ pub struct ReoptConfig {
     pub min_saving_per_move: f64,
     /// Most re-optimisation changes to one driver's route per hour: 1 to 3,600.
     pub max_changes_per_driver_hour: u32,
-    /// Most drivers in one search (the nearest-to-work first): 2 to 1,000.
+    /// Most drivers in one search (those with work first): 2 to 1,000.
     pub max_drivers: usize,
+    /// A matching round placing at least `batch_min_orders` orders (a batch known in
+    /// advance) searches them as a whole for this long before proposing anything
+    /// (the region waits meanwhile; nobody has moved yet, so the whole batch may
+    /// still be regrouped): 0 (never) to 10,000 ms.
+    pub batch_budget_ms: u64,
+    /// 1 to 100,000 orders.
+    pub batch_min_orders: usize,
 }
 
 impl Default for ReoptConfig {
@@ -113,6 +120,8 @@ impl Default for ReoptConfig {
             min_saving_per_move: 0.5,
             max_changes_per_driver_hour: 30,
             max_drivers: 200,
+            batch_budget_ms: 0,
+            batch_min_orders: 24,
         }
     }
 }
@@ -131,6 +140,16 @@ impl ReoptConfig {
                 "dispatch.reoptimise.max_changes_per_driver_hour",
                 u64::from(self.max_changes_per_driver_hour),
                 range(1, 3_600, "changes"),
+            ),
+            (
+                "dispatch.reoptimise.batch_budget_ms",
+                self.batch_budget_ms,
+                range(0, 10_000, "ms"),
+            ),
+            (
+                "dispatch.reoptimise.batch_min_orders",
+                self.batch_min_orders as u64,
+                range(1, 100_000, "orders"),
             ),
             (
                 "dispatch.reoptimise.max_drivers",

@@ -3,6 +3,7 @@
 //! that changed.
 
 use super::builder::{Builder, LiveProblem};
+use super::polish::polish;
 use super::{BatchOutcome, DriverPlan, Job, LiveStop, NewRoute, NoDriver, Params};
 use crate::planning::travel::Travel;
 use dispatch_plan::insert::{apply, best_in_route, Insertion};
@@ -50,6 +51,13 @@ pub fn assign_batch(
     let mut regret = Regret::new(lp, jobs, &job_nodes, candidates, &vehicle_of, live_jobs);
     regret.run(drivers, &mut out.unassigned);
     out.routes = regret.improved_routes(params);
+    let placed: usize = out.routes.iter().map(|r| r.jobs.len()).sum();
+    if params.batch_search_ms > 0 && placed >= params.batch_search_min_orders.max(1) {
+        let polished = polish(drivers, &used, jobs, &out.routes, now_ms, travel, params);
+        if let Some(routes) = polished {
+            out.routes = routes;
+        }
+    }
     out.unassigned.sort_by_key(|(j, _)| *j);
     out
 }

@@ -24,6 +24,8 @@ pub(super) struct Builder<'a> {
     head: Vec<Option<LiveStop>>,
     driver_of: Vec<usize>,
     overfull: Vec<bool>,
+    /// Existing pairs stay with their driver (a batch search moves new jobs only).
+    keep_existing: bool,
 }
 
 pub(super) struct LiveProblem {
@@ -68,12 +70,19 @@ impl<'a> Builder<'a> {
             head: Vec::new(),
             driver_of: Vec::new(),
             overfull: Vec::new(),
+            keep_existing: false,
         };
         let mut vehicle_of = vec![usize::MAX; drivers.len()];
         for &d in used {
             vehicle_of[d] = b.add_driver(d, &drivers[d]);
         }
         (b, vehicle_of)
+    }
+
+    /// Existing pairs stay with their driver, also in a search (their pickup keeps the
+    /// driver's vehicle restriction).
+    pub fn keep_existing(&mut self) {
+        self.keep_existing = true;
     }
 
     fn rel(&self, ms: Millis) -> f64 {
@@ -263,10 +272,13 @@ impl<'a> Builder<'a> {
         let mut nodes = self.nodes;
         // Existing pairs (not picked up) are free requests: a batch only inserts new
         // ones, so they stay where `existing` puts them, and a re-optimisation may move
-        // them to another driver. Goods on board (single dropoffs) stay restricted.
+        // them to another driver; a batch search keeps them (their pickup carries the
+        // restriction). Goods on board (single dropoffs) stay restricted.
         for n in nodes.iter_mut() {
-            if let NodeKind::Pickup { .. } | NodeKind::Delivery { .. } = n.kind {
-                n.vehicle = None;
+            match n.kind {
+                NodeKind::Pickup { .. } if self.keep_existing => {}
+                NodeKind::Pickup { .. } | NodeKind::Delivery { .. } => n.vehicle = None,
+                _ => {}
             }
         }
         let mut problem = if search {

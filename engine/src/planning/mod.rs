@@ -25,6 +25,7 @@ mod builder;
 mod live_tests;
 pub mod matcher;
 pub mod objective;
+mod polish;
 mod rebalance;
 pub mod reopt;
 #[cfg(test)]
@@ -126,6 +127,10 @@ pub struct Params {
     /// A driver this close to its next stop is serving it: that stop is pinned.
     pub pin_radius_m: f64,
     pub seed: u64,
+    /// A batch placing at least `batch_search_min_orders` jobs is searched as a whole
+    /// for this long before it is proposed (0: never).
+    pub batch_search_ms: u64,
+    pub batch_search_min_orders: usize,
 }
 
 impl Default for Params {
@@ -135,6 +140,8 @@ impl Default for Params {
             horizon_s: 12.0 * 3600.0,
             pin_radius_m: 150.0,
             seed: 1,
+            batch_search_ms: 0,
+            batch_search_min_orders: usize::MAX,
         }
     }
 }

@@ -19,6 +19,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// Time from a search's end to its routes on the drivers (withdrawals, durable writes,
+/// proposals), added to its budget as the time a plan is made for.
+pub const LANDING_MS: Millis = 50;
+
 /// Everything one search needs, owned (it runs on another thread).
 pub struct ReoptInput {
     pub drivers: Vec<Arc<DriverPlan>>,
@@ -125,7 +129,12 @@ pub fn reoptimise(input: &ReoptInput) -> Outcome {
 }
 
 /// `d` at `to_ms`, having driven since `from_ms` towards its next stop (at most to it).
-fn driven_on(d: &DriverPlan, from_ms: Millis, to_ms: Millis, travel: &Travel) -> DriverPlan {
+pub(super) fn driven_on(
+    d: &DriverPlan,
+    from_ms: Millis,
+    to_ms: Millis,
+    travel: &Travel,
+) -> DriverPlan {
     let mut plan = d.clone();
     let Some(next) = d.stops.first() else {
         return plan;

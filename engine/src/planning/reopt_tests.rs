@@ -236,3 +236,55 @@ fn road_model_matches_the_planner() {
     let t = travel();
     assert!((t.distance_m(a, b) - road_m(a, b)).abs() < 1.0);
 }
+
+/// A batch known in advance (twelve orders at two clusters, six idle drivers at a
+/// depot): regret insertion alone opens several routes; the batch search regroups the
+/// jobs onto one without losing or doubling one, within capacity.
+#[test]
+fn a_large_batch_is_searched_as_a_whole_before_it_is_proposed() {
+    use super::{assign_batch, Job};
+    let depot = at(0.0, 0.0);
+    let drivers: Vec<Arc<DriverPlan>> = (0..6)
+        .map(|d| driver(&format!("d{d}"), 6, depot, Vec::new()))
+        .collect();
+    let jobs: Vec<Job> = (0..12)
+        .map(|k| {
+            let (x, y) = if k % 2 == 0 {
+                (3_000.0, 0.0)
+            } else {
+                (-3_000.0, 0.0)
+            };
+            let id = format!("j{k}");
+            let p = at(x + 20.0 * k as f64, y);
+            let q = at(x + 20.0 * k as f64, y + 400.0);
+            Job {
+                order_id: id.as_str().into(),
+                pickup: stop(&id, StopKind::Pickup, p),
+                dropoff: stop(&id, StopKind::Dropoff, q),
+                priority: 0,
+            }
+        })
+        .collect();
+    let candidates = vec![(0..6).collect::<Vec<_>>(); jobs.len()];
+    let plain = Params::default();
+    let searched = Params {
+        batch_search_ms: 50,
+        batch_search_min_orders: 8,
+        ..Params::default()
+    };
+    let before = assign_batch(&drivers, &jobs, &candidates, NOW, &travel(), &plain);
+    let after = assign_batch(&drivers, &jobs, &candidates, NOW, &travel(), &searched);
+    assert!(before.unassigned.is_empty() && after.unassigned.is_empty());
+    let mut placed: Vec<usize> = after.routes.iter().flat_map(|r| r.jobs.clone()).collect();
+    placed.sort_unstable();
+    assert_eq!(placed, (0..12).collect::<Vec<_>>());
+    for r in &after.routes {
+        let sim = simulate(drivers[r.driver].position, &r.stops);
+        assert!(sim.loads.iter().all(|&l| l <= 6), "{:?}", ids(&r.stops));
+        assert_eq!(r.stops.len(), 2 * r.jobs.len());
+    }
+    // No windows: one driver serves both clusters one after the other (six units at a
+    // time), the planner's vehicle count; regret insertion opened more.
+    assert_eq!(after.routes.len(), 1);
+    assert!(before.routes.len() > 1, "{}", before.routes.len());
+}

@@ -12,7 +12,7 @@
 use super::{Enqueue, RegionActor};
 use crate::actors::driver::{DriverHandle, Propose, Withdraw};
 use crate::core::route::Proposal;
-use crate::planning::reopt::{reoptimise, Outcome, ReoptInput, Reoptimised};
+use crate::planning::reopt::{reoptimise, Outcome, ReoptInput, Reoptimised, LANDING_MS};
 use crate::planning::{DriverPlan, LiveStop};
 use crate::telemetry;
 use crate::time::now_ms;
@@ -23,9 +23,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const HOUR_MS: Millis = 3_600_000;
-/// Time from a search's end to its routes on the drivers (withdrawals, durable writes,
-/// proposals), added to its budget as the time the plan is made for.
-const LANDING_MS: Millis = 50;
 
 /// What a region remembers between searches.
 #[derive(Default)]
