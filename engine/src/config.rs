@@ -171,6 +171,10 @@ pub struct Limits {
     /// Open orders (pending, assigned, picked up, unassignable) the engine holds; more
     /// new orders: 503. 1 to 100,000,000.
     pub max_open_orders: usize,
+    /// Registered drivers the engine holds (each is an actor in memory, a few KiB;
+    /// see docs/BENCHMARKS.md "Memory per record"); a registration beyond it: 503.
+    /// 1 to 10,000,000.
+    pub max_drivers: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -397,6 +401,7 @@ impl Default for Limits {
             max_connections: 60_000,
             max_inflight_order_writes: 10_000,
             max_open_orders: 1_000_000,
+            max_drivers: 100_000,
         }
     }
 }
@@ -514,6 +519,7 @@ mod tests {
             ("limits.max_connections", 1, CONNS, |c, v| c.limits.max_connections = us(v)),
             ("limits.max_inflight_order_writes", 1, Q, |c, v| c.limits.max_inflight_order_writes = us(v)),
             ("limits.max_open_orders", 1, 100_000_000, |c, v| c.limits.max_open_orders = us(v)),
+            ("limits.max_drivers", 1, 10_000_000, |c, v| c.limits.max_drivers = us(v)),
             ("storage.position_flush_ms", 1, 800, |c, v| c.storage.position_flush_ms = v),
             ("storage.cache_mb", 1, 65_536, |c, v| c.storage.cache_mb = v),
             ("storage.max_events", 1, 1_000_000_000, |c, v| c.storage.max_events = v),

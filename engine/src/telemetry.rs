@@ -166,6 +166,7 @@ const FROM_ZERO: &[(&str, &str, &[&str])] = &[
             "connections_per_token",
             "order_writes",
             "open_orders",
+            "drivers",
             "unauthenticated_connections",
             "tcp_connections",
             "ws_hello",

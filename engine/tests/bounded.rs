@@ -121,3 +121,36 @@ async fn dispatch_works_across_the_antimeridian_and_refuses_the_poles() {
     assert_eq!(r.status(), 400);
     e.spawned.stop().await.unwrap();
 }
+
+/// Every registered driver is an actor held in memory for good: registrations beyond
+/// `limits.max_drivers` are refused with 503 `overloaded` naming the limit, nothing is
+/// half-created, and an existing driver's idempotent registration still answers 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_beyond_the_driver_cap_are_refused() {
+    let e = Engine::start(|c| c.limits.max_drivers = 2).await;
+    e.register("d1").await;
+    e.register("d2").await;
+    let post = |id: &'static str| {
+        e.http
+            .post(e.url("/v1/drivers"))
+            .bearer_auth(&e.console)
+            .json(&json!({ "id": id }))
+            .send()
+    };
+    let r = post("d3").await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("limits.max_drivers"), "{message}");
+    let r = e
+        .http
+        .get(e.url("/v1/drivers/d3"))
+        .bearer_auth(&e.console)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(post("d1").await.unwrap().status(), 200);
+    e.spawned.stop().await.unwrap();
+}

@@ -304,6 +304,11 @@ impl Limits {
                 wide(self.max_open_orders),
                 range(1, 100_000_000, "orders"),
             ),
+            (
+                "limits.max_drivers",
+                wide(self.max_drivers),
+                range(1, 10_000_000, "drivers"),
+            ),
         ])
     }
 }

@@ -267,6 +267,18 @@ async fn register_driver(State(app): AppState, req: Request) -> Result<Response,
         }
         return Ok((StatusCode::OK, Json(with_token(&view, token))).into_response());
     }
+    // Every driver is an actor held in memory for good: bounded, checked under the
+    // registration lock so concurrent registrations cannot pass it together.
+    let max = app.config.limits.max_drivers;
+    if app.drivers.len() >= max {
+        telemetry::limited("drivers");
+        return Err(ApiError::new(
+            ErrorCode::Overloaded,
+            format!(
+                "the engine holds its maximum of {max} registered drivers (limits.max_drivers)"
+            ),
+        ));
+    }
     let now = now_ms();
     let record = DriverRecord {
         id: req.id.clone(),
