@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 mod reopt;
+mod trackers;
 mod validate;
 
 pub use reopt::{ObjectiveConfig, ReoptConfig};
+pub use trackers::{TrackerConfig, TrailConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -38,6 +40,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Actix arbiters (threads) that run region and driver actors: 1 to 1,024.
     pub arbiters: usize,
+    /// Phone tracker apps (OsmAnd protocol, Traccar Client JSON).
+    pub trackers: TrackerConfig,
+    /// The position history kept per driver.
+    pub trails: TrailConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -336,6 +342,8 @@ impl Default for Config {
             shutdown_grace_ms: 3_000,
             cors_origins: Vec::new(),
             arbiters: 2,
+            trackers: TrackerConfig::default(),
+            trails: TrailConfig::default(),
         }
     }
 }

@@ -16,6 +16,8 @@
 //! - `dispatch`: orders and live dispatch — planning adapter, travel model, order
 //!   directory, order operations.
 //! - `persist`: the position batch writer in front of the store.
+//! - `trackers`: phone tracker apps' requests decoded (OsmAnd, Traccar Client JSON).
+//! - `trails`: the position history — downsampled, written in batches, trimmed.
 //! - `telemetry`, `error`, `time`: metrics and logs, API errors, the clock.
 
 pub mod actors;
@@ -34,6 +36,8 @@ pub mod shared;
 pub mod store_cli;
 pub mod telemetry;
 pub mod time;
+pub mod trackers;
+pub mod trails;
 
 use anyhow::Context as _;
 use app::App;
@@ -61,6 +65,24 @@ pub async fn run(
 /// the simulator needs none).
 pub async fn serve(
     listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    first_token: bool,
+) -> anyhow::Result<()> {
+    let trackers = match config.trackers.listen {
+        Some(addr) => Some(
+            bind(addr, config.limits.tcp_send_buffer_bytes)
+                .with_context(|| format!("bind the tracker listener trackers.listen = {addr}"))?,
+        ),
+        None => None,
+    };
+    serve_with(listener, trackers, config, shutdown, first_token).await
+}
+
+/// [`serve`] with the tracker listener (`trackers.listen`) already bound, or none.
+pub async fn serve_with(
+    listener: TcpListener,
+    trackers: Option<TcpListener>,
     mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
     first_token: bool,
@@ -89,15 +111,27 @@ pub async fn serve(
         shutdown.await;
         stop.cancel();
     });
+    let tracker_conns = trackers.map(|l| {
+        tracing::info!(local = ?l.local_addr().ok(), "tracker listener (OsmAnd, Traccar Client) open");
+        tokio::spawn(net::conns::serve(l, app.clone(), net::trackers::router(app.clone())))
+    });
     let connections =
         net::conns::serve(listener, app.clone(), net::http::router(app.clone())).await;
+    let tracker_conns = match tracker_conns {
+        Some(task) => Some(task.await?),
+        None => None,
+    };
     // Shutdown began. Sockets get a close frame (1001) and requests inside a handler
     // may finish, both within one grace period; then storage is flushed.
     tracing::info!("shutting down: closing sockets");
     app.sessions.close();
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);
     let closed = tokio::time::timeout(grace, async {
-        tokio::join!(connections.wait(), app.sessions.wait());
+        tokio::join!(connections.wait(), app.sessions.wait(), async {
+            if let Some(t) = &tracker_conns {
+                t.wait().await;
+            }
+        });
     })
     .await;
     if closed.is_err() {
@@ -109,6 +143,7 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         app2.auth.audit.sync();
         app2.writer.shutdown()?;
+        app2.shared.trails.shutdown()?;
         app2.commit.shutdown()?;
         app2.system.stop();
         Ok(())
@@ -197,6 +232,8 @@ pub const LISTEN_BACKLOG: u32 = 8192;
 /// A running engine on an ephemeral port, for tests, the simulator and benches.
 pub struct Spawned {
     pub addr: SocketAddr,
+    /// The tracker listener's address, when `trackers.listen` is set.
+    pub trackers_addr: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -206,9 +243,15 @@ impl Spawned {
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         let listener = bind(config.listen, config.limits.tcp_send_buffer_bytes)?;
         let addr = listener.local_addr()?;
+        let trackers = match config.trackers.listen {
+            Some(at) => Some(bind(at, config.limits.tcp_send_buffer_bytes)?),
+            None => None,
+        };
+        let trackers_addr = trackers.as_ref().map(|l| l.local_addr()).transpose()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let handle = tokio::spawn(serve(
+        let handle = tokio::spawn(serve_with(
             listener,
+            trackers,
             config,
             async {
                 let _ = rx.await;
@@ -217,6 +260,7 @@ impl Spawned {
         ));
         Ok(Self {
             addr,
+            trackers_addr,
             stop: Some(tx),
             handle,
         })

@@ -8,6 +8,7 @@ use crate::orders::ledger::Ledger;
 use crate::orders::stats;
 use crate::planning::travel::Travel;
 use crate::planning::{self as plan, matcher, reopt};
+use crate::trails;
 use dispatch_storage::{GroupCommit, Store};
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub struct Shared {
     pub stats: stats::LiveStats,
     /// Re-optimisation searches that may run at once, all regions together.
     pub reopt_slots: Arc<reopt::Slots>,
+    /// Where driver actors offer the positions they apply, for the trail history.
+    pub trails: Arc<trails::Recorder>,
 }
 
 impl Shared {
@@ -46,6 +49,7 @@ impl Shared {
             },
             matcher: matcher::for_policy(config.dispatch.policy),
             ledger: Ledger::new(store.clone(), commit.clone(), book.clone()),
+            trails: trails::Recorder::start(&config.trails, store.clone()),
             store,
             commit,
             book,

@@ -15,7 +15,7 @@ pub const MESSAGES_OUT: &str = "dispatch_ws_messages_out_total";
 pub const WS_ERRORS: &str = "dispatch_ws_errors_total";
 /// Counter: positions applied to the region index.
 pub const POSITIONS_APPLIED: &str = "dispatch_positions_applied_total";
-/// Counter, label `reason` = coalesced | mailbox_full.
+/// Counter, label `reason` = coalesced | mailbox_full | out_of_order.
 pub const POSITIONS_DROPPED: &str = "dispatch_positions_dropped_total";
 /// Gauge, label `region`.
 pub const REGION_DRIVERS: &str = "dispatch_region_drivers";
@@ -101,6 +101,13 @@ pub const REGION_PENDING: &str = "dispatch_region_pending_orders";
 /// Counter, label `kind`: sockets dropped because the client stopped reading.
 pub const SLOW_CONSUMERS: &str = "dispatch_slow_consumers_total";
 
+/// Counter, labels `format` = osmand | traccar_json, `outcome` = accepted |
+/// invalid_argument | unauthenticated | permission_denied | not_found |
+/// out_of_service_area | rate_limited | too_large | deadline_exceeded: tracker requests.
+pub const TRACKER_POSITIONS: &str = "dispatch_tracker_positions_total";
+/// Counter, label `outcome` = written | trimmed | dropped: trail points.
+pub const TRAIL_POINTS: &str = "dispatch_trail_points_total";
+
 /// What a metric family is, for its `# TYPE` and `# HELP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -150,6 +157,8 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (QUEUE_DEPTH, Kind::Gauge, "Messages waiting in a bounded queue, by queue."),
     (REGION_PENDING, Kind::Gauge, "Orders queued in a region, by region."),
     (SLOW_CONSUMERS, Kind::Counter, "Sockets dropped because the client stopped reading, by kind."),
+    (TRACKER_POSITIONS, Kind::Counter, "Positions phone trackers sent over HTTP (OsmAnd, Traccar Client JSON), by format and outcome (accepted, or the error code they were refused with)."),
+    (TRAIL_POINTS, Kind::Counter, "Trail points written, trimmed (retention or size bound) or dropped (store failure, writer behind), by outcome."),
 ];
 
 /// Label values of counters that exist from zero, so a rate or an alert on them has a
@@ -181,7 +190,12 @@ const FROM_ZERO: &[(&str, &str, &[&str])] = &[
         "reason",
         &["stale_version", "unavailable", "inconsistent"],
     ),
-    (POSITIONS_DROPPED, "reason", &["coalesced", "mailbox_full"]),
+    (
+        POSITIONS_DROPPED,
+        "reason",
+        &["coalesced", "mailbox_full", "out_of_order"],
+    ),
+    (TRAIL_POINTS, "outcome", &["written", "trimmed", "dropped"]),
     (SLOW_CONSUMERS, "kind", &["driver", "console"]),
 ];
 

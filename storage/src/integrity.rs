@@ -270,6 +270,9 @@ pub struct Report {
     pub counts: Counts,
     /// Stored driver states (positions; not tracked by the manifest).
     pub driver_states: u64,
+    /// Stored trail points (position history; not tracked by the manifest, which
+    /// could not tell a trim from a loss).
+    pub trail_points: u64,
     /// The store's generation.
     pub generation: u64,
     /// Things worth telling an operator that do not make the store unusable.
@@ -282,6 +285,7 @@ impl std::fmt::Display for Report {
             writeln!(f, "{name:<13} {n}")?;
         }
         writeln!(f, "{:<13} {}", "driver_state", self.driver_states)?;
+        writeln!(f, "{:<13} {}", "trails", self.trail_points)?;
         writeln!(f, "{:<13} {}", "generation", self.generation)?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;

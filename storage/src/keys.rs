@@ -6,6 +6,9 @@
 //!   "ids after `x`" is a plain range scan that starts after `x`'s bytes.
 //! * `events`: the sequence number as 8 big-endian bytes, so byte order is numeric
 //!   order (little-endian or varint keys would put 256 before 2).
+//! * `trails`: the driver id's bytes, a 0 byte, then the fix time as 8 big-endian
+//!   bytes: one driver's points are one contiguous range in time order, and the 0 byte
+//!   (never in an id) keeps `d1`'s range apart from `d1x`'s.
 
 use crate::error::StoreError;
 
@@ -51,6 +54,42 @@ pub fn event_seq(key: &[u8]) -> Result<u64, StoreError> {
         reason: format!("event key has {} bytes, expected 8", key.len()),
     })?;
     Ok(u64::from_be_bytes(bytes))
+}
+
+/// Key of a driver's trail point taken at `ts_ms` in the `trails` tree.
+pub fn trail_key(driver: &str, ts_ms: u64) -> Vec<u8> {
+    let mut key = trail_prefix(driver);
+    key.extend_from_slice(&ts_ms.to_be_bytes());
+    key
+}
+
+/// The prefix every trail key of `driver` starts with.
+pub fn trail_prefix(driver: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(driver.len() + 9);
+    key.extend_from_slice(driver.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Decodes a `trails` key back into (driver id, fix time).
+pub fn trail_parts(key: &[u8]) -> Result<(String, u64), StoreError> {
+    let bad = |reason: &str| StoreError::Corrupt {
+        tree: "trails",
+        key: hex(key),
+        reason: reason.to_owned(),
+    };
+    let split = key
+        .len()
+        .checked_sub(9)
+        .ok_or_else(|| bad("trail key is shorter than 9 bytes"))?;
+    if key[split] != 0 {
+        return Err(bad("trail key lacks the 0 byte after the driver id"));
+    }
+    let ts: [u8; 8] = key[split + 1..]
+        .try_into()
+        .map_err(|_| bad("trail key time is not 8 bytes"))?;
+    let id = utf8_id("trails", &key[..split], "trail key driver id is not UTF-8")?;
+    Ok((id, u64::from_be_bytes(ts)))
 }
 
 /// Renders raw key bytes for an error message.

@@ -4,7 +4,7 @@
 //! - `store`: the [`Store`] trait, the engine's only door to durable state.
 //! - `commit`: [`GroupCommit`], one flusher thread that lets many writers share a flush.
 //! - `records`: persisted, versioned record types (drivers, driver states, events,
-//!   orders, routes; separate from wire types), their `[version][bincode]` encoding, and
+//!   orders, routes, trail points; separate from wire types), their `[version][bincode]` encoding, and
 //!   [`Changes`], the unit of one atomic order/route write.
 //! - `keys`: big-endian / byte-ordered key encodings, so scans come back in order.
 //! - `integrity`: the manifest kept in the store and the witness file beside it, and
@@ -67,7 +67,7 @@ pub use mem_store::MemStore;
 pub use records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, DriverStatusRecord, EventKind,
     EventRecord, OrderRecord, OrderStatusRecord, RouteRecord, RouteStopRecord, StatusChangeRecord,
-    StopKindRecord, StopRecord, Versioned,
+    StopKindRecord, StopRecord, TrailPointRecord, Versioned,
 };
 pub use sled_store::{SledOptions, SledStore};
 pub use store::Store;

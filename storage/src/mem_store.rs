@@ -18,7 +18,7 @@ use crate::keys;
 use crate::records::Versioned;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
-    OrderStatusRecord, RouteRecord,
+    OrderStatusRecord, RouteRecord, TrailPointRecord,
 };
 use crate::store::Store;
 use crate::verify::OPEN_ORDERS_TREE;
@@ -38,6 +38,9 @@ struct Tables {
     open_orders: BTreeSet<String>,
     /// Current route by driver id (`routes` tree).
     routes: BTreeMap<String, RouteRecord>,
+    /// Position history by (driver id, fix time) (`trails` tree; ids hold no 0 byte,
+    /// so this order is the sled key order).
+    trails: BTreeMap<(String, u64), TrailPointRecord>,
 }
 
 impl Tables {
@@ -107,6 +110,15 @@ impl MemStore {
     }
 }
 
+/// The keys of one driver's trail, oldest first.
+fn trail_of<'a>(
+    trails: &'a BTreeMap<(String, u64), TrailPointRecord>,
+    driver: &str,
+) -> impl Iterator<Item = (String, u64)> + 'a {
+    let range = (driver.to_owned(), 0)..=(driver.to_owned(), u64::MAX);
+    trails.range(range).map(|(key, _)| key.clone())
+}
+
 /// Encodes one table as the sled tree of the same name would hold it.
 fn raw<K, V>(
     map: &BTreeMap<K, V>,
@@ -152,6 +164,14 @@ impl Tables {
                     RouteRecord::TREE,
                     raw(&self.routes, id, Versioned::to_bytes),
                 ),
+                (
+                    TrailPointRecord::TREE,
+                    raw(
+                        &self.trails,
+                        |(d, ts)| keys::trail_key(d, *ts),
+                        Versioned::to_bytes,
+                    ),
+                ),
             ],
         }
     }
@@ -170,6 +190,59 @@ impl Store for MemStore {
     fn get_driver(&self, id: &str) -> Result<Option<DriverSnapshot>, StoreError> {
         let views = self.lock();
         Ok(views.live.drivers.get(id).map(|d| views.live.snapshot(d)))
+    }
+
+    fn put_trail_points(&self, batch: &[(String, TrailPointRecord)]) -> Result<(), StoreError> {
+        let mut views = self.lock();
+        for (id, point) in batch {
+            views.live.trails.insert((id.clone(), point.ts_ms), *point);
+        }
+        Ok(())
+    }
+
+    fn trail_points(
+        &self,
+        driver: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<TrailPointRecord>, StoreError> {
+        if from_ms > to_ms {
+            return Ok(Vec::new());
+        }
+        let range = (driver.to_owned(), from_ms)..=(driver.to_owned(), to_ms);
+        let views = self.lock();
+        Ok(views
+            .live
+            .trails
+            .range(range)
+            .map(|(_, p)| *p)
+            .take(limit)
+            .collect())
+    }
+
+    fn trim_trail(&self, driver: &str, before_ms: u64, at_least: u64) -> Result<u64, StoreError> {
+        let mut views = self.lock();
+        let doomed: Vec<(String, u64)> = trail_of(&views.live.trails, driver)
+            .enumerate()
+            .take_while(|(i, (_, ts))| *ts < before_ms || (*i as u64) < at_least)
+            .map(|(_, key)| key)
+            .collect();
+        for key in &doomed {
+            views.live.trails.remove(key);
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    fn trail_len(&self, driver: &str) -> Result<u64, StoreError> {
+        Ok(trail_of(&self.lock().live.trails, driver).count() as u64)
+    }
+
+    fn trail_drivers(&self) -> Result<Vec<String>, StoreError> {
+        let views = self.lock();
+        let mut ids: Vec<String> = views.live.trails.keys().map(|(d, _)| d.clone()).collect();
+        ids.dedup();
+        Ok(ids)
     }
 
     fn put_driver_states(&self, batch: &[(String, DriverStateRecord)]) -> Result<(), StoreError> {

@@ -42,6 +42,19 @@ pub struct DriverRecord {
     pub created_ms: u64,
 }
 
+/// One point of a driver's trail: where the driver was at `ts_ms`. Kept as history
+/// (downsampled by the engine, trimmed by age and count), keyed by driver and time.
+#[derive(Debug, Clone, Copy, PartialEq, Encode, Decode, Serialize, Deserialize)]
+pub struct TrailPointRecord {
+    /// When the device took the fix (ms since the Unix epoch); also in the key, so a
+    /// record that disagrees with its key is corrupt.
+    pub ts_ms: u64,
+    /// Latitude, degrees (WGS 84).
+    pub lat: f64,
+    /// Longitude, degrees (WGS 84).
+    pub lon: f64,
+}
+
 /// A driver's availability as stored; the engine maps it to and from the wire status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub enum DriverStatusRecord {
@@ -309,6 +322,7 @@ versioned_v1!(DriverStateRecord, "driver_state");
 versioned_v1!(EventRecord, "events");
 versioned_v1!(OrderRecord, "orders");
 versioned_v1!(RouteRecord, "routes");
+versioned_v1!(TrailPointRecord, "trails");
 
 fn encode_versioned<T: Encode>(version: u8, value: &T) -> Vec<u8> {
     let mut out = vec![version];

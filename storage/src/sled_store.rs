@@ -10,6 +10,8 @@
 //! - `open_orders`: order id → empty value, for every stored order whose status is not
 //!   terminal; the index [`Store::load_open_orders`] walks instead of all orders.
 //! - `routes`: driver id → [`RouteRecord`], overwritten.
+//! - `trails`: driver id, 0, big-endian fix time → [`TrailPointRecord`]: position
+//!   history, trimmed by the engine (age, count per driver); not in the manifest.
 //! - `meta`: `format` → on-disk layout version; `manifest` → the
 //!   [`Manifest`](crate::integrity::Manifest) (generation, record counts).
 //!
@@ -39,7 +41,7 @@ use crate::integrity::{judge, Counts, Delta, Manifest, Report, Tracker, Witness}
 use crate::keys;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
-    OrderStatusRecord, RouteRecord, Versioned,
+    OrderStatusRecord, RouteRecord, TrailPointRecord, Versioned,
 };
 use crate::store::Store;
 use crate::verify::{scan, RawTrees, Visit, DATA_TREES, OPEN_ORDERS_TREE};
@@ -103,6 +105,8 @@ pub struct SledStore {
     open_orders: sled::Tree,
     /// Current route per driver, keyed by driver id.
     routes: sled::Tree,
+    /// Position history, keyed by driver id, 0, big-endian fix time.
+    trails: sled::Tree,
     /// Next event sequence number. The lock is held across allocation *and* insert so
     /// events land in the tree in sequence order: a concurrent reader never sees
     /// event n+1 without event n.
@@ -167,6 +171,7 @@ impl SledStore {
             orders: db.open_tree(OrderRecord::TREE)?,
             open_orders: db.open_tree(OPEN_ORDERS_TREE)?,
             routes: db.open_tree(RouteRecord::TREE)?,
+            trails: db.open_tree(TrailPointRecord::TREE)?,
             db,
             next_seq: Mutex::new(next_seq),
             meta,
@@ -525,6 +530,82 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn put_trail_points(&self, batch: &[(String, TrailPointRecord)]) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for (id, point) in batch {
+            b.insert(keys::trail_key(id, point.ts_ms), point.to_bytes());
+        }
+        let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        self.trails.apply_batch(b)?;
+        self.wrote(&Delta::default());
+        Ok(())
+    }
+
+    fn trail_points(
+        &self,
+        driver: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<TrailPointRecord>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 || from_ms > to_ms {
+            return Ok(out);
+        }
+        let range = keys::trail_key(driver, from_ms)..=keys::trail_key(driver, to_ms);
+        for entry in self.trails.range(range) {
+            let (key, value) = entry?;
+            let (id, _) = keys::trail_parts(&key)?;
+            out.push(TrailPointRecord::from_bytes(&id, &value)?);
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn trim_trail(&self, driver: &str, before_ms: u64, at_least: u64) -> Result<u64, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut dropped = 0;
+        for key in self.trails.scan_prefix(keys::trail_prefix(driver)).keys() {
+            let key = key?;
+            let (_, ts) = keys::trail_parts(&key)?;
+            if ts >= before_ms && dropped >= at_least {
+                break;
+            }
+            batch.remove(key);
+            dropped += 1;
+        }
+        if dropped > 0 {
+            let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+            self.trails.apply_batch(batch)?;
+            self.wrote(&Delta::default());
+        }
+        Ok(dropped)
+    }
+
+    fn trail_len(&self, driver: &str) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for key in self.trails.scan_prefix(keys::trail_prefix(driver)).keys() {
+            key?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn trail_drivers(&self) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some((key, _)) = self.trails.range(from.as_slice()..).next().transpose()? {
+            let (id, _) = keys::trail_parts(&key)?;
+            // Past every key of this driver: its id, then a byte above the 0 separator.
+            from = id.as_bytes().to_vec();
+            from.push(1);
+            out.push(id);
+        }
+        Ok(out)
+    }
+
     fn export(&self) -> Result<Export, StoreError> {
         let _paused = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         export_db(&self.db)
@@ -671,6 +752,7 @@ fn verify_open(
     let report = Report {
         counts: scanned.counts,
         driver_states: scanned.driver_states,
+        trail_points: scanned.trail_points,
         generation: manifest.map_or(0, |m| m.generation),
         notes,
     };

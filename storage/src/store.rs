@@ -4,7 +4,7 @@ use crate::error::StoreError;
 use crate::export::Export;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
-    OrderStatusRecord, RouteRecord,
+    OrderStatusRecord, RouteRecord, TrailPointRecord,
 };
 
 /// The durable truth of the engine.
@@ -86,6 +86,32 @@ pub trait Store: Send + Sync + 'static {
     /// driver id order. Routes are kept for any id given to `apply`, registered or not,
     /// and never deleted: a driver with nothing left to do keeps an empty route.
     fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError>;
+
+    /// Stores trail points `(driver id, point)` as one batch (positions' history, lossy
+    /// like driver states: durable at the next flush). A point at the same driver and
+    /// time as a stored one replaces it. Not counted by the manifest: trails are
+    /// trimmed continuously, so a count could not tell a loss from a trim.
+    fn put_trail_points(&self, batch: &[(String, TrailPointRecord)]) -> Result<(), StoreError>;
+
+    /// Up to `limit` points of `driver` with `from_ms <= ts_ms <= to_ms`, oldest first.
+    fn trail_points(
+        &self,
+        driver: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<TrailPointRecord>, StoreError>;
+
+    /// Drops `driver`'s points taken before `before_ms`, then more of its oldest ones
+    /// until at least `at_least` were dropped in all (or none is left); returns how
+    /// many were dropped. Both bounds of a trail in one pass over its oldest points.
+    fn trim_trail(&self, driver: &str, before_ms: u64, at_least: u64) -> Result<u64, StoreError>;
+
+    /// How many trail points `driver` has (a scan of its keys).
+    fn trail_len(&self, driver: &str) -> Result<u64, StoreError>;
+
+    /// Every driver id with at least one trail point, in id order (one seek per driver).
+    fn trail_drivers(&self) -> Result<Vec<String>, StoreError>;
 
     /// A copy of every record, taken while no write runs: one consistent state that
     /// holds every write that returned before the call (acknowledged ones included)

@@ -9,7 +9,8 @@ use crate::error::StoreError;
 use crate::integrity::Counts;
 use crate::keys;
 use crate::records::{
-    DriverRecord, DriverStateRecord, EventRecord, OrderRecord, RouteRecord, Versioned,
+    DriverRecord, DriverStateRecord, EventRecord, OrderRecord, RouteRecord, TrailPointRecord,
+    Versioned,
 };
 
 /// Name of the open-order index tree (it stores no records, so no `Versioned::TREE`).
@@ -17,13 +18,14 @@ pub const OPEN_ORDERS_TREE: &str = "open_orders";
 
 /// Every tree holding data, in the order a backup copies them (`meta` is not data:
 /// each database writes its own).
-pub const DATA_TREES: [&str; 6] = [
+pub const DATA_TREES: [&str; 7] = [
     DriverRecord::TREE,
     DriverStateRecord::TREE,
     EventRecord::TREE,
     OrderRecord::TREE,
     OPEN_ORDERS_TREE,
     RouteRecord::TREE,
+    TrailPointRecord::TREE,
 ];
 
 /// A visitor of one tree's `(key, value)` pairs in key order.
@@ -42,6 +44,9 @@ pub struct Scanned {
     pub counts: Counts,
     /// Stored driver states.
     pub driver_states: u64,
+    /// Stored trail points (decoded like every record, not tracked by the manifest:
+    /// trails are trimmed continuously and lossy like positions).
+    pub trail_points: u64,
 }
 
 /// Decodes every record; the first one that does not decode or does not fit is the error.
@@ -70,6 +75,19 @@ pub fn scan(trees: &dyn RawTrees) -> Result<Scanned, StoreError> {
         let id = keys::driver_id(RouteRecord::TREE, key)?;
         RouteRecord::from_bytes(&id, value)?;
         s.counts.routes += 1;
+        Ok(())
+    })?;
+    trees.each(TrailPointRecord::TREE, &mut |key, value| {
+        let (id, ts) = keys::trail_parts(key)?;
+        let point = TrailPointRecord::from_bytes(&id, value)?;
+        if point.ts_ms != ts {
+            return Err(corrupt(
+                TrailPointRecord::TREE,
+                id,
+                &format!("point at {} ms stored under {ts} ms", point.ts_ms),
+            ));
+        }
+        s.trail_points += 1;
         Ok(())
     })?;
     scan_orders(trees, &mut s.counts)?;

@@ -113,6 +113,30 @@ impl Store for GatedStore {
     fn load_open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
         self.inner.load_open_orders()
     }
+    fn put_trail_points(
+        &self,
+        batch: &[(String, dispatch_storage::TrailPointRecord)],
+    ) -> Result<(), StoreError> {
+        self.inner.put_trail_points(batch)
+    }
+    fn trail_points(
+        &self,
+        driver: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<dispatch_storage::TrailPointRecord>, StoreError> {
+        self.inner.trail_points(driver, from_ms, to_ms, limit)
+    }
+    fn trim_trail(&self, driver: &str, before_ms: u64, at_least: u64) -> Result<u64, StoreError> {
+        self.inner.trim_trail(driver, before_ms, at_least)
+    }
+    fn trail_len(&self, driver: &str) -> Result<u64, StoreError> {
+        self.inner.trail_len(driver)
+    }
+    fn trail_drivers(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.trail_drivers()
+    }
     fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError> {
         self.inner.load_routes()
     }
@@ -359,6 +383,30 @@ impl Store for PanickingStore {
     }
     fn load_open_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
         self.0.load_open_orders()
+    }
+    fn put_trail_points(
+        &self,
+        batch: &[(String, dispatch_storage::TrailPointRecord)],
+    ) -> Result<(), StoreError> {
+        self.0.put_trail_points(batch)
+    }
+    fn trail_points(
+        &self,
+        driver: &str,
+        from_ms: u64,
+        to_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<dispatch_storage::TrailPointRecord>, StoreError> {
+        self.0.trail_points(driver, from_ms, to_ms, limit)
+    }
+    fn trim_trail(&self, driver: &str, before_ms: u64, at_least: u64) -> Result<u64, StoreError> {
+        self.0.trim_trail(driver, before_ms, at_least)
+    }
+    fn trail_len(&self, driver: &str) -> Result<u64, StoreError> {
+        self.0.trail_len(driver)
+    }
+    fn trail_drivers(&self) -> Result<Vec<String>, StoreError> {
+        self.0.trail_drivers()
     }
     fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError> {
         self.0.load_routes()

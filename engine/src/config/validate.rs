@@ -116,6 +116,8 @@ impl Config {
         self.limits.validate()?;
         self.storage.validate()?;
         self.dispatch.validate()?;
+        self.trackers.validate()?;
+        self.trails.validate()?;
         self.travel.validate()
     }
 }

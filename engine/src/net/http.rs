@@ -3,7 +3,9 @@
 
 use super::conns::ConnState;
 use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
-use super::{actions, admin, backup, console_page, console_session, driver_session, ws};
+use super::{
+    actions, admin, backup, console_page, console_session, driver_session, trackers, trail, ws,
+};
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
 use crate::auth::{Action, Claims, Principal, Refusal};
@@ -43,6 +45,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/drivers"),
     ("get", "/v1/drivers/nearest"),
     ("get", "/v1/drivers/{id}"),
+    ("get", "/v1/drivers/{id}/trail"),
+    ("get", "/v1/trackers/osmand"),
+    ("post", "/v1/trackers/osmand"),
     ("post", "/v1/orders"),
     ("get", "/v1/orders"),
     ("get", "/v1/orders/{id}"),
@@ -73,6 +78,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/drivers", post(register_driver))
         .route("/v1/drivers/nearest", get(nearest))
         .route("/v1/drivers/{id}", get(get_driver))
+        .route("/v1/drivers/{id}/trail", get(trail::trail))
+        .route(trackers::PATH, get(trackers::ingest).post(trackers::ingest))
         .route("/v1/orders", post(create_order).get(list_orders))
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))

@@ -4,7 +4,8 @@
 //! `driver_session` / `console_session` → actors. `console_page` serves the web
 //! dispatch console (assets compiled into the binary). `actions` are the order changes
 //! made on behalf of a token (role check, change, audit record); `admin` the token and
-//! audit endpoints; `backup` the online store backup.
+//! audit endpoints; `backup` the online store backup; `trackers` phone tracker apps
+//! (OsmAnd, Traccar Client) and `trail` a driver's position history.
 
 pub mod actions;
 pub mod admin;
@@ -17,4 +18,6 @@ pub mod extract;
 pub mod http;
 pub mod limits;
 pub mod openapi;
+pub mod trackers;
+pub mod trail;
 pub mod ws;

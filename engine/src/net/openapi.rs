@@ -51,7 +51,7 @@ pub fn document() -> Value {
             "schemas": merged([error_schema(), order_schemas(), driver_schemas(), stats_schemas(), admin_schemas()])
         },
         "security": [{"bearer": []}, {"query": []}],
-        "paths": merged([public_paths(), driver_paths(), order_paths(), console_and_socket_paths(), admin_paths()])
+        "paths": merged([public_paths(), driver_paths(), tracker_paths(), order_paths(), console_and_socket_paths(), admin_paths()])
     })
 }
 
@@ -183,6 +183,44 @@ fn driver_paths() -> Value {
             "responses": with_errors(json!({"200": ok_json("nearest first", "Nearby")}))}},
         "/v1/drivers/{id}": {"get": {"summary": "One driver (console or that driver)", "parameters": [id_param()],
             "responses": with_errors(json!({"200": ok_json("the driver", "Driver"), "404": error_response("not_found")}))}}
+    })
+}
+
+/// Phone trackers and trails (docs/protocol.md "Phone trackers", "Trails").
+fn tracker_paths() -> Value {
+    let num = |name: &str, description: &str| json!({"name": name, "in": "query", "schema": {"type": "number"}, "description": description});
+    let osmand = json!({
+        "summary": "A phone tracker's position: the OsmAnd protocol (query or form fields) or, with Content-Type application/json, the Traccar Client body. No Authorization header: the device id is a driver token. Also served on every path of trackers.listen",
+        "security": [],
+        "parameters": [
+            {"name": "id", "in": "query", "schema": {"type": "string"}, "description": "the driver token (alias deviceid; device_id in JSON)"},
+            num("lat", "degrees"), num("lon", "degrees"),
+            {"name": "location", "in": "query", "schema": {"type": "string"}, "description": "lat,lon instead of lat and lon"},
+            {"name": "timestamp", "in": "query", "schema": {"type": "string"}, "description": "seconds, milliseconds or ISO 8601; absent: now"},
+            num("speed", "knots"), num("bearing", "degrees (alias heading)"), num("altitude", "metres"), num("accuracy", "metres"), num("batt", "percent")],
+        "requestBody": {"required": false, "content": {
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object", "required": ["device_id", "location"], "properties": {
+                "device_id": {"type": "string"}, "location": {"type": "object"}}}}}},
+        "responses": with_errors(json!({"200": {"description": "applied (or older than the driver's position: kept out, never moving it back)"}, "404": error_response("the token's driver is not registered")}))
+    });
+    let mut post = osmand.clone();
+    post["summary"] = json!("The same, posted");
+    json!({
+        "/v1/trackers/osmand": {"get": osmand, "post": post},
+        "/v1/drivers/{id}/trail": {"get": {"summary": "Where a driver went (downsampled history), oldest first (console or that driver)",
+            "parameters": [id_param(),
+                {"name": "from", "in": "query", "schema": {"type": "string"}, "description": "ms since the epoch or ISO 8601; default to - 24 h"},
+                {"name": "to", "in": "query", "schema": {"type": "string"}, "description": "ms since the epoch or ISO 8601; default now"},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 10000}},
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "geojson"]}, "description": "or Accept: application/geo+json"}],
+            "responses": with_errors(json!({
+                "200": {"description": "points, or a GeoJSON Feature whose geometry is a LineString ([lon, lat]; null under two points) with properties.times_ms; next_from_ms when the limit cut it short",
+                    "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "driver_id": {"type": "string"}, "from_ms": {"type": "integer"}, "to_ms": {"type": "integer"}, "next_from_ms": {"type": "integer"},
+                        "points": {"type": "array", "items": {"type": "object", "properties": {"ts_ms": {"type": "integer"}, "lat": {"type": "number"}, "lon": {"type": "number"}}}}}}},
+                        "application/geo+json": {"schema": {"type": "object"}}}},
+                "404": error_response("not_found")}))}}
     })
 }
 

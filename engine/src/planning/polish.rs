@@ -5,7 +5,7 @@
 //! ruin-and-recreate may still regroup the batch's jobs (the drivers' existing work
 //! stays where it is) within `dispatch.reoptimise.batch_budget_ms`.
 
-use super::builder::Builder;
+use super::builder::{Builder, LiveProblem};
 use super::reopt::{driven_on, LANDING_MS};
 use super::travel::Travel;
 use super::{DriverPlan, Job, LiveStop, NewRoute, Params};
@@ -44,32 +44,7 @@ pub(super) fn polish(
         job_of_pickup.insert(p, j);
     }
     let lp = b.finish_for(true)?;
-    let node_of: HashMap<(Arc<str>, StopKind), usize> = lp
-        .node_stop
-        .iter()
-        .enumerate()
-        .filter_map(|(n, s)| s.as_ref().map(|s| ((s.order_id.clone(), s.kind), n)))
-        .collect();
-    // The regret solution as the start: every vehicle's route, with its new stops.
-    let mut start = Vec::with_capacity(lp.routes.len());
-    for (v, route) in lp.routes.iter().enumerate() {
-        let d = lp.driver_of[v];
-        let Some(placed) = routes.iter().find(|r| r.driver == d) else {
-            start.push(route.clone()?);
-            continue;
-        };
-        let skip = usize::from(lp.head[v].is_some());
-        let nodes: Option<Vec<usize>> = placed.stops[skip..]
-            .iter()
-            .map(|s| node_of.get(&(s.order_id.clone(), s.kind)).copied())
-            .collect();
-        // Later by the search's budget, the regret route may no longer be feasible:
-        // then the driver starts from its own work and the search places the jobs.
-        match nodes.and_then(|n| Route::from_stops(&lp.problem, v, &n)) {
-            Some(r) => start.push(r),
-            None => start.push(route.clone()?),
-        }
-    }
+    let start = regret_routes(&lp, routes)?;
     let start = Solution::from_routes(&lp.problem, start);
     let budget = Budget::Time(Duration::from_millis(params.batch_search_ms));
     let (best, _) = improve(
@@ -108,4 +83,36 @@ pub(super) fn polish(
     }
     debug_assert!(vehicle_of.len() == drivers.len());
     Some(out)
+}
+
+/// The regret assignment as planner routes of `lp`, one per vehicle; a route no longer
+/// feasible at the later plan time falls back to the driver's own work.
+fn regret_routes(lp: &LiveProblem, routes: &[NewRoute]) -> Option<Vec<Route>> {
+    let node_of: HashMap<(Arc<str>, StopKind), usize> = lp
+        .node_stop
+        .iter()
+        .enumerate()
+        .filter_map(|(n, s)| s.as_ref().map(|s| ((s.order_id.clone(), s.kind), n)))
+        .collect();
+    // The regret solution as the start: every vehicle's route, with its new stops.
+    let mut start = Vec::with_capacity(lp.routes.len());
+    for (v, route) in lp.routes.iter().enumerate() {
+        let d = lp.driver_of[v];
+        let Some(placed) = routes.iter().find(|r| r.driver == d) else {
+            start.push(route.clone()?);
+            continue;
+        };
+        let skip = usize::from(lp.head[v].is_some());
+        let nodes: Option<Vec<usize>> = placed.stops[skip..]
+            .iter()
+            .map(|s| node_of.get(&(s.order_id.clone(), s.kind)).copied())
+            .collect();
+        // Later by the search's budget, the regret route may no longer be feasible:
+        // then the driver starts from its own work and the search places the jobs.
+        match nodes.and_then(|n| Route::from_stops(&lp.problem, v, &n)) {
+            Some(r) => start.push(r),
+            None => start.push(route.clone()?),
+        }
+    }
+    Some(start)
 }

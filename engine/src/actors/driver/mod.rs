@@ -457,7 +457,15 @@ impl Handler<PositionWake> for DriverActor {
         let Some(p) = self.slot.drain().remove(&()) else {
             return;
         };
+        // A driver never moves back in time: a fix older than the one applied (a
+        // tracker's late retry, a buffered point) is dropped.
+        if self.position.is_some_and(|at| p.ts_ms < at.ts_ms) {
+            metrics::counter!(telemetry::POSITIONS_DROPPED, "reason" => "out_of_order")
+                .increment(1);
+            return;
+        }
         self.position = Some(p);
+        self.shared.trails.offer(self.id(), p.ts_ms, p.lat, p.lon);
         self.published
             .write()
             .expect("route snapshot lock")
