@@ -4,7 +4,7 @@
 
 use super::builder::{Builder, LiveProblem};
 use super::polish::polish;
-use super::{BatchOutcome, DriverPlan, Job, LiveStop, NewRoute, NoDriver, Params};
+use super::{BatchOutcome, DriverPlan, Job, NewRoute, NoDriver, Params};
 use crate::planning::travel::Travel;
 use dispatch_plan::insert::{apply, best_in_route, Insertion};
 use dispatch_plan::local_search::improve_route;
@@ -238,13 +238,8 @@ impl<'a> Regret<'a> {
                 params.improve_iterations,
                 params.seed ^ v as u64,
             );
-            let mut stops: Vec<LiveStop> = lp.head[v].iter().cloned().collect();
-            stops.extend(
-                route
-                    .stops()
-                    .iter()
-                    .map(|&n| lp.node_stop[n].clone().expect("stop node")),
-            );
+            let route = lp.routes[v].as_ref().expect("changed routes exist");
+            let stops = lp.stops_of(v, route);
             routes.push(NewRoute {
                 driver: lp.driver_of[v],
                 stops,

@@ -38,6 +38,23 @@ pub(super) struct LiveProblem {
     pub driver_of: Vec<usize>,
 }
 
+impl LiveProblem {
+    /// Vehicle `v`'s whole stop list for its driver: the stop being served (folded into
+    /// the start), then `route`'s stops.
+    pub fn stops_of(&self, v: usize, route: &Route) -> Vec<LiveStop> {
+        self.head[v]
+            .iter()
+            .cloned()
+            .chain(
+                route
+                    .stops()
+                    .iter()
+                    .filter_map(|&n| self.node_stop.get(n).cloned().flatten()),
+            )
+            .collect()
+    }
+}
+
 /// Where and when a driver's route starts: at its position now, or where the stop it
 /// is serving ends (that stop is the `head`, the rest of the plan follows).
 struct Start<'p> {

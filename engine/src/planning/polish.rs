@@ -8,7 +8,7 @@
 use super::builder::{Builder, LiveProblem};
 use super::reopt::{driven_on, LANDING_MS};
 use super::travel::Travel;
-use super::{DriverPlan, Job, LiveStop, NewRoute, Params};
+use super::{DriverPlan, Job, NewRoute, Params};
 use dispatch_plan::check::check_solution;
 use dispatch_plan::route::{Route, Solution};
 use dispatch_plan::search::{improve, Budget, SearchParams};
@@ -65,16 +65,7 @@ pub(super) fn polish(
         if added.is_empty() {
             continue;
         }
-        let stops: Vec<LiveStop> = lp.head[v]
-            .iter()
-            .cloned()
-            .chain(
-                route
-                    .stops()
-                    .iter()
-                    .filter_map(|&n| lp.node_stop[n].clone()),
-            )
-            .collect();
+        let stops = lp.stops_of(v, route);
         out.push(NewRoute {
             driver: lp.driver_of[v],
             stops,

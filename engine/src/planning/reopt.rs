@@ -167,16 +167,7 @@ fn changes(lp: &LiveProblem, sol: &Solution, drivers: &[Arc<DriverPlan>]) -> Vec
     let mut out = Vec::new();
     for (v, route) in sol.routes.iter().enumerate() {
         let d = lp.driver_of[v];
-        let stops: Vec<LiveStop> = lp.head[v]
-            .iter()
-            .cloned()
-            .chain(
-                route
-                    .stops()
-                    .iter()
-                    .filter_map(|&n| lp.node_stop.get(n).cloned().flatten()),
-            )
-            .collect();
+        let stops = lp.stops_of(v, route);
         let old = &drivers[d].stops;
         if stops.len() == old.len() && stops.iter().map(key).eq(old.iter().map(key)) {
             continue;
