@@ -4,6 +4,7 @@
 
 use super::builder::{Builder, LiveProblem};
 use super::polish::polish;
+use super::reopt::{driven_on, LANDING_MS};
 use super::{BatchOutcome, DriverPlan, Job, NewRoute, NoDriver, Params};
 use crate::planning::travel::Travel;
 use dispatch_plan::insert::{apply, best_in_route, Insertion};
@@ -36,6 +37,20 @@ pub fn assign_batch(
         .collect();
     used.sort_unstable();
     used.dedup();
+    // A batch to be searched as a whole is planned, insertion included, for when its
+    // routes land after the search (drivers moved on towards their next stop meanwhile).
+    let searched = params.batch_search_ms > 0 && live_jobs.len() >= params.batch_search_min_orders;
+    let (ahead, now_ms) = if searched {
+        let lands = now_ms + params.batch_search_ms + LANDING_MS;
+        let ahead: Vec<Arc<DriverPlan>> = drivers
+            .iter()
+            .map(|d| Arc::new(driven_on(d, now_ms, lands, travel)))
+            .collect();
+        (ahead, lands)
+    } else {
+        (drivers.to_vec(), now_ms)
+    };
+    let drivers = &ahead[..];
     let (mut b, vehicle_of) = Builder::with_drivers(drivers, &used, now_ms, travel, params);
     let mut job_nodes = vec![(0usize, 0usize); jobs.len()];
     for &j in &live_jobs {
@@ -51,8 +66,7 @@ pub fn assign_batch(
     let mut regret = Regret::new(lp, jobs, &job_nodes, candidates, &vehicle_of, live_jobs);
     regret.run(drivers, &mut out.unassigned);
     out.routes = regret.improved_routes(params);
-    let placed: usize = out.routes.iter().map(|r| r.jobs.len()).sum();
-    if params.batch_search_ms > 0 && placed >= params.batch_search_min_orders.max(1) {
+    if searched {
         let polished = polish(drivers, &used, jobs, &out.routes, now_ms, travel, params);
         if let Some(routes) = polished {
             out.routes = routes;

@@ -6,7 +6,6 @@
 //! stays where it is) within `dispatch.reoptimise.batch_budget_ms`.
 
 use super::builder::{Builder, LiveProblem};
-use super::reopt::{driven_on, LANDING_MS};
 use super::travel::Travel;
 use super::{DriverPlan, Job, NewRoute, Params};
 use dispatch_plan::check::check_solution;
@@ -17,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `routes` (the regret assignment of `jobs` over `drivers[used]`), improved as a whole
-/// and planned for when they will land; `None` when the search could not place every
+/// `routes` (the regret assignment of `jobs` over `drivers[used]`, planned for when they
+/// will land), improved as a whole; `None` when the search could not place every
 /// job or the problem could not be rebuilt (the regret routes are proposed then).
 pub(super) fn polish(
     drivers: &[Arc<DriverPlan>],
@@ -29,14 +28,9 @@ pub(super) fn polish(
     travel: &Travel,
     params: &Params,
 ) -> Option<Vec<NewRoute>> {
-    // Planned as of when the routes land, each driver moved on towards its next stop
-    // meanwhile (an idle one waits where it is).
-    let lands = now_ms + params.batch_search_ms + LANDING_MS;
-    let ahead: Vec<Arc<DriverPlan>> = drivers
-        .iter()
-        .map(|d| Arc::new(driven_on(d, now_ms, lands, travel)))
-        .collect();
-    let (mut b, vehicle_of) = Builder::with_drivers(&ahead, used, lands, travel, params);
+    // `drivers` and `now_ms` are already as of when the routes land (see
+    // `assign_batch`), so the regret routes are feasible starts.
+    let (mut b, vehicle_of) = Builder::with_drivers(drivers, used, now_ms, travel, params);
     b.keep_existing();
     let mut job_of_pickup: HashMap<usize, usize> = HashMap::new();
     for j in routes.iter().flat_map(|r| r.jobs.iter().copied()) {
