@@ -38,8 +38,11 @@ pub fn assign_batch(
     used.sort_unstable();
     used.dedup();
     // A batch to be searched as a whole is planned, insertion included, for when its
-    // routes land after the search (drivers moved on towards their next stop meanwhile).
-    let searched = params.batch_search_ms > 0 && live_jobs.len() >= params.batch_search_min_orders;
+    // routes land after the search. Only over idle drivers: a route being driven changes
+    // version meanwhile (a stop done) and the whole search would be refused.
+    let searched = params.batch_search_ms > 0
+        && live_jobs.len() >= params.batch_search_min_orders
+        && used.iter().all(|&d| drivers[d].stops.is_empty());
     let (ahead, now_ms) = if searched {
         let lands = now_ms + params.batch_search_ms + LANDING_MS;
         let ahead: Vec<Arc<DriverPlan>> = drivers
