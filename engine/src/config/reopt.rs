@@ -76,8 +76,8 @@ impl ObjectiveConfig {
     }
 }
 
-/// Continuous re-optimisation: every `every_ms` each region with at least two drivers
-/// holding work hands their not-yet-started work to a background search (the planner's
+/// Continuous re-optimisation (off by default: `every_ms = 0`): every `every_ms` each
+/// region with work and at least two available drivers hands their not-yet-started work to a background search (the planner's
 /// route minimisation and ruin-and-recreate, starting from the current plan) for
 /// `budget_ms` of one worker thread, and proposes the result when it saves enough.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
