@@ -167,19 +167,41 @@ impl Witness {
         }
     }
 
-    /// Replaces the file at `path` through a temporary file and a rename, so a reader
-    /// sees the old or the new witness. `sync` also fsyncs it (at close; after every
-    /// flush it would double the cost of a group commit).
-    pub fn write(&self, path: &Path, sync: bool) -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let mut file = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut file, self.to_text().as_bytes())?;
-        if sync {
-            file.sync_all()?;
+    /// Overwrites `file` in place at offset 0 with the text padded to
+    /// [`WITNESS_LEN`] bytes (trailing spaces, which parsing ignores), so the file never
+    /// shrinks and one `pwrite` replaces it. A process killed mid-call cannot leave
+    /// half a witness (the write is one page-cache copy of less than a page), and the
+    /// text fits one 512-byte sector, which disks write whole; a torn file is still
+    /// caught by the checksum. No create and rename per flush: those allocated and
+    /// freed an inode every group commit, about 5 % of the engine's CPU under load.
+    /// `sync` also fsyncs it (at close; after every flush it would double the cost of
+    /// a group commit).
+    pub fn overwrite(&self, file: &std::fs::File, sync: bool) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut text = self.to_text().into_bytes();
+        if text.len() < WITNESS_LEN {
+            text.resize(WITNESS_LEN, b' ');
         }
-        std::fs::rename(&tmp, path)
+        file.write_all_at(&text, 0)?;
+        if sync {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Opens (creating it if need be) the witness file at `path` for
+    /// [`Witness::overwrite`].
+    pub fn open_for_overwrite(path: &Path) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
     }
 }
+
+/// Size the witness file is padded to: its text is at most about 250 bytes.
+pub const WITNESS_LEN: usize = 512;
 
 /// 64-bit FNV-1a: enough to notice a torn or hand-edited witness; no security claim.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -370,6 +392,27 @@ mod tests {
         assert_eq!(Witness::from_text(&w.to_text()), Ok(w));
         let edited = w.to_text().replace("orders 9", "orders 8");
         assert!(Witness::from_text(&edited).is_err());
+    }
+
+    #[test]
+    fn a_witness_overwritten_in_place_reads_back_as_the_last_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.witness");
+        let file = Witness::open_for_overwrite(&path).unwrap();
+        let long = Witness {
+            generation: u64::MAX,
+            counts: counts(u64::MAX / 2),
+        };
+        let short = Witness {
+            generation: 3,
+            counts: counts(1),
+        };
+        long.overwrite(&file, false).unwrap();
+        // Shorter text over longer: the padding, not the old tail, follows it.
+        short.overwrite(&file, true).unwrap();
+        assert_eq!(Witness::read(&path), Ok(Some(short)));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), WITNESS_LEN as u64);
+        assert!(long.to_text().len() < WITNESS_LEN);
     }
 
     #[test]

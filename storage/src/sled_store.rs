@@ -120,11 +120,18 @@ pub struct SledStore {
     tracker: Tracker,
     /// Where the witness goes, and the generation it (or the manifest) last recorded.
     witness: Option<PathBuf>,
-    recorded: Mutex<u64>,
+    recorded: Mutex<Recorded>,
     /// What the verification at open found.
     report: Report,
     /// Set by `close`, so `Drop` does not record a second time.
     closed: bool,
+}
+
+/// The last generation the witness (or the manifest) recorded, and the witness file,
+/// kept open so each flush overwrites it in place.
+struct Recorded {
+    generation: u64,
+    file: Option<std::fs::File>,
 }
 
 /// A store dropped without `close` (the engine's last `Arc`) still records a clean
@@ -178,7 +185,10 @@ impl SledStore {
             gate: RwLock::new(()),
             tracker: Tracker::new(report.generation, report.counts),
             witness: opts.witness.clone(),
-            recorded: Mutex::new(report.generation),
+            recorded: Mutex::new(Recorded {
+                generation: report.generation,
+                file: None,
+            }),
             report,
             closed: false,
         };
@@ -272,13 +282,20 @@ impl SledStore {
     /// `sync`: fsync it, and write it even when the generation did not move.
     fn witness_at(&self, generation: u64, counts: Counts, sync: bool) {
         let mut recorded = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
-        if generation < *recorded || (generation == *recorded && !sync) {
+        if generation < recorded.generation || (generation == recorded.generation && !sync) {
             return;
         }
-        *recorded = generation;
+        recorded.generation = generation;
         let Some(path) = &self.witness else { return };
-        if let Err(e) = (Witness { generation, counts }).write(path, sync) {
+        let written = match &recorded.file {
+            Some(file) => Ok(file),
+            None => Witness::open_for_overwrite(path).map(|f| &*recorded.file.insert(f)),
+        }
+        .and_then(|file| (Witness { generation, counts }).overwrite(file, sync));
+        if let Err(e) = written {
             warn!(path = %path.display(), error = %e, "writing the store witness failed");
+            // Reopened at the next flush: the file may have been replaced or removed.
+            recorded.file = None;
         }
     }
 
@@ -615,7 +632,12 @@ impl Store for SledStore {
     /// write counted in it), then the witness.
     fn flush(&self) -> Result<(), StoreError> {
         let (generation, counts) = self.tracker.snapshot();
-        let moved = generation > *self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+        let moved = generation
+            > self
+                .recorded
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .generation;
         if moved {
             let manifest = Manifest {
                 generation,
