@@ -45,6 +45,10 @@ impl Shared {
                 pin_radius_m: config.dispatch.pin_radius_m,
                 batch_search_ms: config.dispatch.reoptimise.batch_budget_ms,
                 batch_search_min_orders: config.dispatch.reoptimise.batch_min_orders,
+                activation_m: config
+                    .dispatch
+                    .objective
+                    .activation_m(config.travel.speed_kmh),
                 ..plan::Params::default()
             },
             matcher: matcher::for_policy(config.dispatch.policy),

@@ -69,6 +69,15 @@ pub struct LilimArgs {
     /// the engine's batch quality rather than the price of dynamism).
     #[arg(long = "static")]
     pub static_reveal: bool,
+    /// With --static: wall-clock seconds before the shift starts (instance time 0) at
+    /// which every request is revealed, as orders imported before a shift: the engine
+    /// plans while the drivers wait at the depot, and no bot leaves it before time 0.
+    /// Default: the embedded engine's planning time for the batch
+    /// (`dispatch.batch_window_ms` + `dispatch.reoptimise.batch_budget_ms`), so its
+    /// routes land as the shift starts; 0 with --url. With 0 the engine's planning
+    /// time delays the fleet (at 100× a second of search is 10 instance time units).
+    #[arg(long, requires = "static_reveal")]
+    pub lead_s: Option<f64>,
     /// Reveal each request exactly at its pickup's ready time, even when a vehicle
     /// waiting at the depot could then no longer reach it in time (by default such a
     /// request is revealed --reaction-s wall-clock seconds before the last moment it
@@ -173,10 +182,30 @@ async fn open_engine(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::R
     Ok(target)
 }
 
+/// With `--static`, how long before the shift starts the requests are revealed (see
+/// [`LilimArgs::lead_s`]).
+fn static_lead_s(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<f64> {
+    if let Some(s) = a.lead_s {
+        return Ok(s);
+    }
+    if a.engine.url.is_some() {
+        return Ok(0.0);
+    }
+    let d = engine_config(a, inst, world)?.dispatch;
+    let search = if inst.requests.len() >= d.reoptimise.batch_min_orders {
+        d.reoptimise.batch_budget_ms
+    } else {
+        0
+    };
+    Ok((d.batch_window_ms + search) as f64 / 1000.0)
+}
+
 /// What the replay knows before the engine runs.
 pub struct Setup {
     pub inst: Arc<Instance>,
     pub world: World,
+    /// `--static`: wall-clock seconds before time 0 the requests are revealed.
+    pub lead_s: f64,
     pub bks: Option<Bks>,
     pub service_rounded: bool,
 }
@@ -230,9 +259,11 @@ pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
                 .collect::<Vec<_>>()
         ));
     }
+    let lead_s = static_lead_s(&a, &inst, &world)?;
     let setup = Setup {
         inst,
         world,
+        lead_s,
         bks,
         service_rounded,
     };
@@ -272,9 +303,14 @@ async fn drive(
     let fleet = Fleet::start(a, &shared, engine, &http, &prefix).await?;
 
     let metrics_before = metrics_text(&http, &engine.base).await;
+    let lead = if a.static_reveal {
+        Duration::from_secs_f64(setup.lead_s.max(0.0))
+    } else {
+        Duration::ZERO
+    };
     let clock = Clock {
-        start: tokio::time::Instant::now(),
-        start_ms: now_ms(),
+        start: tokio::time::Instant::now() + lead,
+        start_ms: now_ms() + lead.as_millis() as u64,
         world,
     };
     fleet.go(clock);
@@ -290,7 +326,7 @@ async fn drive(
     let feeder = tokio::spawn(
         poster
             .clone()
-            .reveal(reveal::schedule(a, inst, margin), clock),
+            .reveal(reveal::schedule(a, inst, margin, world.units(lead)), clock),
     );
     let timed_out = run_to_the_end(a, &shared, &feeder, clock, &mut notes).await;
     let ended_at = clock.now();

@@ -27,6 +27,11 @@ pub struct ObjectiveConfig {
     pub per_late_minute: f64,
     /// Cost of each order no driver serves. 0 to 1e9.
     pub per_unassigned: f64,
+    /// The matching round weighs `per_driver` too: an order goes to a driver with
+    /// nothing to do only when that saves more than putting one more driver to work
+    /// costs (in metres of detour at `per_km` and `per_hour`). Off: the cheapest detour
+    /// wins, an idle driver's included.
+    pub in_matching: bool,
 }
 
 impl Default for ObjectiveConfig {
@@ -37,11 +42,22 @@ impl Default for ObjectiveConfig {
             per_hour: 20.0,
             per_late_minute: 2.0,
             per_unassigned: 500.0,
+            in_matching: false,
         }
     }
 }
 
 impl ObjectiveConfig {
+    /// Metres of detour that cost as much as putting one more driver to work (driving at
+    /// `speed_kmh`); 0 unless `in_matching`.
+    pub fn activation_m(&self, speed_kmh: f64) -> f64 {
+        let per_m = self.per_km / 1000.0 + self.per_hour / (speed_kmh.max(1e-9) * 1000.0);
+        if !self.in_matching || per_m <= 0.0 {
+            return 0.0;
+        }
+        (self.per_driver / per_m).min(1e9)
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let weight = (0.0, 1_000_000.0);
         check_float(

@@ -66,7 +66,15 @@ pub fn assign_batch(
         }
         return out;
     };
-    let mut regret = Regret::new(lp, jobs, &job_nodes, candidates, &vehicle_of, live_jobs);
+    let mut regret = Regret::new(
+        lp,
+        jobs,
+        &job_nodes,
+        candidates,
+        &vehicle_of,
+        live_jobs,
+        params.activation_m,
+    );
     regret.run(drivers, &mut out.unassigned);
     out.routes = regret.improved_routes(params);
     if searched {
@@ -122,6 +130,8 @@ struct Regret<'a> {
     cost: Vec<Vec<(usize, Option<Insertion>)>>,
     /// Jobs not yet placed nor given up.
     open: Vec<usize>,
+    /// Metres an idle driver's first job costs on top of its detour.
+    activation_m: f64,
     /// Per vehicle: the jobs placed on it, in order.
     added: Vec<Vec<usize>>,
 }
@@ -134,6 +144,7 @@ impl<'a> Regret<'a> {
         candidates: &'a [Vec<usize>],
         vehicle_of: &[usize],
         live_jobs: Vec<usize>,
+        activation_m: f64,
     ) -> Self {
         let mut r = Regret {
             cost: vec![Vec::new(); jobs.len()],
@@ -143,19 +154,31 @@ impl<'a> Regret<'a> {
             job_nodes,
             candidates,
             open: live_jobs,
+            activation_m,
         };
         for &j in &r.open {
             r.cost[j] = candidates[j]
                 .iter()
                 .filter_map(|&d| {
                     let v = vehicle_of[d];
-                    let route = r.lp.routes[v].as_ref()?;
-                    let req = request(job_nodes, j);
-                    Some((v, best_in_route(&r.lp.problem, route, req, None)))
+                    r.lp.routes[v].as_ref()?;
+                    Some((v, r.insertion(v, j)))
                 })
                 .collect();
         }
         r
+    }
+
+    /// The cheapest insertion of job `j` on vehicle `v`, its cost in metres plus, on a
+    /// driver with nothing to do yet, the cost of putting one more driver to work
+    /// (`Params::activation_m`): the objective's fixed cost per driver.
+    fn insertion(&self, v: usize, j: usize) -> Option<Insertion> {
+        let route = self.lp.routes[v].as_ref()?;
+        let mut ins = best_in_route(&self.lp.problem, route, request(self.job_nodes, j), None)?;
+        if route.stops().is_empty() && self.lp.head[v].is_none() {
+            ins.cost += self.activation_m;
+        }
+        Some(ins)
     }
 
     /// Places jobs one at a time until none is open; those that fit nowhere go to
@@ -230,11 +253,11 @@ impl<'a> Regret<'a> {
         let route = self.lp.routes[v].as_mut().expect("candidate routes exist");
         apply(&self.lp.problem, route, req, ins);
         self.added[v].push(j);
-        let route = self.lp.routes[v].as_ref().expect("candidate routes exist");
-        for &o in &self.open {
-            let req = request(self.job_nodes, o);
+        for k in 0..self.open.len() {
+            let o = self.open[k];
+            let ins = self.insertion(v, o);
             for entry in self.cost[o].iter_mut().filter(|(w, _)| *w == v) {
-                entry.1 = best_in_route(&self.lp.problem, route, req, None);
+                entry.1 = ins;
             }
         }
     }

@@ -127,19 +127,19 @@ impl<'a> Builder<'a> {
     fn add_driver(&mut self, driver: usize, plan: &DriverPlan) -> usize {
         let v = self.vehicles.len();
         let start = self.start_of(plan);
-        let depot = self.push_node(
-            None,
-            start.at,
-            Node {
-                id: 0,
-                kind: NodeKind::Depot,
-                demand: 0,
-                ready: 0.0,
-                due: f64::INFINITY,
-                service: 0.0,
-                vehicle: None,
-            },
-        );
+        // Drivers starting at the same point and time (idle at a depot at the start of
+        // a shift) share one start node: the planner then sees them as interchangeable
+        // and tries one empty route instead of each of theirs.
+        let shared = self.vehicles.iter().map(|v| v.start).find(|&n| {
+            self.node_stop[n].is_none()
+                && self.points[n].lat == start.at.0
+                && self.points[n].lon == start.at.1
+                && self
+                    .vehicles
+                    .iter()
+                    .any(|v| v.start == n && v.start_time == start.time)
+        });
+        let depot = shared.unwrap_or_else(|| self.push_depot(start.at));
         let (nodes, end_time) = self.push_existing(v, &start);
         let load = start.load;
         // A driver carrying more than its capacity (it cannot happen through the engine,
@@ -159,6 +159,23 @@ impl<'a> Builder<'a> {
         self.head.push(start.head.cloned());
         self.driver_of.push(driver);
         v
+    }
+
+    /// A start node (where a vehicle's route begins).
+    fn push_depot(&mut self, at: (f64, f64)) -> usize {
+        self.push_node(
+            None,
+            at,
+            Node {
+                id: 0,
+                kind: NodeKind::Depot,
+                demand: 0,
+                ready: 0.0,
+                due: f64::INFINITY,
+                service: 0.0,
+                vehicle: None,
+            },
+        )
     }
 
     /// The start of `plan`'s route: a driver within `pin_radius_m` of its next stop is

@@ -30,6 +30,8 @@ mod rebalance;
 pub mod reopt;
 #[cfg(test)]
 mod reopt_tests;
+#[cfg(test)]
+mod static_batch_tests;
 pub mod travel;
 
 pub use batch::assign_batch;
@@ -131,6 +133,12 @@ pub struct Params {
     /// for this long before it is proposed (0: never).
     pub batch_search_ms: u64,
     pub batch_search_min_orders: usize,
+    /// Metres of detour an idle driver's first job costs extra in the matching round
+    /// (the objective's fixed cost per driver; 0: none).
+    pub activation_m: f64,
+    /// Tests: the batch search's budget in iterations instead of `batch_search_ms`
+    /// (which still sets when its routes are planned to land).
+    pub batch_search_iterations: Option<u64>,
 }
 
 impl Default for Params {
@@ -142,6 +150,8 @@ impl Default for Params {
             seed: 1,
             batch_search_ms: 0,
             batch_search_min_orders: usize::MAX,
+            batch_search_iterations: None,
+            activation_m: 0.0,
         }
     }
 }

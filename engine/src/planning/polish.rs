@@ -40,7 +40,10 @@ pub(super) fn polish(
     let lp = b.finish_for(true)?;
     let start = regret_routes(&lp, routes)?;
     let start = Solution::from_routes(&lp.problem, start);
-    let budget = Budget::Time(Duration::from_millis(params.batch_search_ms));
+    let budget = match params.batch_search_iterations {
+        Some(n) => Budget::Iterations(n),
+        None => Budget::Time(Duration::from_millis(params.batch_search_ms)),
+    };
     let (best, _) = improve(
         &lp.problem,
         start.clone(),

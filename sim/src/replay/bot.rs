@@ -243,12 +243,14 @@ impl Bot<'_> {
         };
         let (to, _) = self.target(&stop);
         let leg = dist(here, to);
-        let arrive = now + self.clock.world.wall(leg);
+        // The shift starts at instance time 0: a route received before waits for it.
+        let depart = now.max(self.clock.start);
+        let arrive = depart + self.clock.world.wall(leg);
         self.activity = Activity::Driving {
             stop,
             from: here,
             to,
-            depart: now,
+            depart,
             arrive,
         };
         if leg <= 0.0 {

@@ -271,8 +271,13 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// The wall-clock instant of instance time `units` (before the start when negative).
     pub fn at(&self, units: f64) -> tokio::time::Instant {
-        self.start + self.world.wall(units)
+        if units >= 0.0 {
+            self.start + self.world.wall(units)
+        } else {
+            self.start - self.world.wall(-units)
+        }
     }
 
     /// Epoch milliseconds of instance time `units` (for `ready_ms` and `due_ms`).

@@ -290,7 +290,7 @@ impl ReplayResult {
         Ok(Self {
             instance: inst.name.clone(),
             mode: if a.static_reveal { "static" } else { "dynamic" },
-            reveal: reveal_text(a, m.revealed_early, n_req, m.margin),
+            reveal: reveal_text(a, m.revealed_early, n_req, m.margin, setup.lead_s),
             engine: engine.label(),
             encoding: if a.json_frames { "json" } else { "bincode" },
             speedup: world.speedup,
@@ -349,8 +349,10 @@ fn unscaled(w: &ObjectiveConfig, speedup: f64) -> ObjectiveConfig {
     }
 }
 
-fn reveal_text(a: &LilimArgs, early: usize, n_req: usize, margin: f64) -> String {
-    if a.static_reveal {
+fn reveal_text(a: &LilimArgs, early: usize, n_req: usize, margin: f64, lead_s: f64) -> String {
+    if a.static_reveal && lead_s > 0.0 {
+        format!("every request {lead_s:.2} s wall before time 0, no vehicle leaving before 0")
+    } else if a.static_reveal {
         "every request at time 0".into()
     } else if a.strict_ready {
         "each request at its pickup's ready time".into()

@@ -11,17 +11,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
-/// When each request is revealed (instance time, request index), in order: all at 0
-/// with `--static`, else at its ready time or `margin` before the last moment a
+/// When each request is revealed (instance time, request index), in order: all at
+/// `--lead-s` before 0 with `--static`, else at its ready time or `margin` before the last moment a
 /// vehicle waiting at the depot could still serve it.
-pub fn schedule(a: &LilimArgs, inst: &Instance, margin: f64) -> Vec<(f64, usize)> {
+pub fn schedule(a: &LilimArgs, inst: &Instance, margin: f64, lead: f64) -> Vec<(f64, usize)> {
     let mut schedule: Vec<(f64, usize)> = inst
         .requests
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let at = if a.static_reveal {
-                0.0
+                -lead
             } else {
                 inst.reveal_at(*r, a.strict_ready, margin)
             };
