@@ -1,8 +1,11 @@
-//! A batch known in advance (every request of a Li & Lim instance, every driver idle
-//! at the depot) ends at the offline planner's vehicle count: the live adapter —
+//! Batch assignment against the objective. A batch known in advance (every request
+//! of a Li & Lim instance, every driver idle at the depot) ends at the offline
+//! planner's vehicle count: the live adapter —
 //! regret insertion, then the batch search over the same planner — loses nothing to
 //! the way it builds the problem (one start node per place, plans for when they land).
-//! Reads `../shared/data/vrp` and says it skipped when the data is absent.
+//! Reads `../shared/data/vrp` and says it skipped when the data is absent. And the
+//! fixed cost per driver, when the matching round weighs it, keeps an order on a
+//! driver already at work.
 
 use super::live_tests::{at, NOW};
 use super::{assign_batch, DriverPlan, Job, LiveStop, Params};
@@ -136,4 +139,72 @@ fn idle_drivers_at_one_place_share_a_start_node() {
     let start = |d: usize| lp.problem.vehicles[vehicle_of[d]].start;
     assert_eq!(start(0), start(1));
     assert_ne!(start(0), start(2));
+}
+
+#[test]
+fn the_fixed_cost_per_driver_keeps_an_order_on_a_working_driver() {
+    let stop_at = |order: &Arc<str>, kind, (e, n): (f64, f64)| {
+        let (lat, lon) = at(e, n);
+        LiveStop {
+            order_id: order.clone(),
+            kind,
+            lat,
+            lon,
+            ready_ms: None,
+            due_ms: None,
+            service_s: 0,
+            size: 1,
+        }
+    };
+    let old: Arc<str> = "old".into();
+    let new: Arc<str> = "new".into();
+    // Working: from the origin to (1000, 0) and on to (2000, 0); the new order beside
+    // that road, 600 m north, costs it ~1,200 m of detour. Idle: at the new pickup,
+    // ~1,000 m (the order's own leg).
+    let working = Arc::new(DriverPlan {
+        driver_id: "working".into(),
+        version: 1,
+        capacity: 4,
+        position: at(0.0, 0.0),
+        stops: vec![
+            stop_at(&old, StopKind::Pickup, (1000.0, 0.0)),
+            stop_at(&old, StopKind::Dropoff, (2000.0, 0.0)),
+        ],
+    });
+    let idle = Arc::new(DriverPlan {
+        driver_id: "idle".into(),
+        version: 1,
+        capacity: 4,
+        position: at(1000.0, 600.0),
+        stops: Vec::new(),
+    });
+    let job = Job {
+        order_id: new.clone(),
+        pickup: stop_at(&new, StopKind::Pickup, (1000.0, 600.0)),
+        dropoff: stop_at(&new, StopKind::Dropoff, (2000.0, 600.0)),
+        priority: 0,
+    };
+    let drivers = [working, idle];
+    let winner = |activation_m| {
+        let params = Params {
+            activation_m,
+            ..Params::default()
+        };
+        let out = assign_batch(
+            &drivers,
+            std::slice::from_ref(&job),
+            &[vec![0, 1]],
+            NOW,
+            &unit_travel(),
+            &params,
+        );
+        assert_eq!(out.routes.len(), 1);
+        out.routes[0].driver
+    };
+    assert_eq!(winner(0.0), 1, "the cheaper detour: the idle driver");
+    assert_eq!(
+        winner(5_000.0),
+        0,
+        "an idle driver costs 5 km more: the working one"
+    );
 }
