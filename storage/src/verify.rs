@@ -2,6 +2,11 @@
 //! must name its own key, and the open-order index must hold exactly the stored
 //! orders that are not terminal. Works on raw trees ([`RawTrees`]), so it needs no
 //! sled; [`SledStore`](crate::SledStore) runs it at open and `dispatch store check`.
+//!
+//! The orders (most of a store: every order ever taken) are read on a thread of their
+//! own while this one reads the other trees. At open the scan can also keep what
+//! recovery needs ([`Recovery`]: drivers with their states, open orders, routes), so
+//! the engine does not read those records a second time.
 
 use std::collections::HashSet;
 
@@ -9,9 +14,10 @@ use crate::error::StoreError;
 use crate::integrity::Counts;
 use crate::keys;
 use crate::records::{
-    DriverRecord, DriverStateRecord, EventRecord, OrderRecord, RouteRecord, TrailPointRecord,
-    Versioned,
+    DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord, RouteRecord,
+    TrailPointRecord, Versioned,
 };
+use crate::store::Recovery;
 
 /// Name of the open-order index tree (it stores no records, so no `Versioned::TREE`).
 pub const OPEN_ORDERS_TREE: &str = "open_orders";
@@ -31,14 +37,14 @@ pub const DATA_TREES: [&str; 7] = [
 /// A visitor of one tree's `(key, value)` pairs in key order.
 pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
 
-/// Raw, in-order access to a database's trees.
-pub trait RawTrees {
+/// Raw, in-order access to a database's trees (from several threads at once).
+pub trait RawTrees: Sync {
     /// Calls `visit` with every pair of `tree`, in key order, stopping at its first error.
     fn each(&self, tree: &'static str, visit: &mut Visit<'_>) -> Result<(), StoreError>;
 }
 
 /// What [`scan`] counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Scanned {
     /// Records of the tracked trees.
     pub counts: Counts,
@@ -47,22 +53,66 @@ pub struct Scanned {
     /// Stored trail points (decoded like every record, not tracked by the manifest:
     /// trails are trimmed continuously and lossy like positions).
     pub trail_points: u64,
+    /// What recovery reads, when the scan was asked to keep it.
+    pub recovery: Option<Recovery>,
 }
 
-/// Decodes every record; the first one that does not decode or does not fit is the error.
-pub fn scan(trees: &dyn RawTrees) -> Result<Scanned, StoreError> {
+/// Decodes every record; the first one that does not decode or does not fit is the
+/// error (in the order drivers, driver states, events, routes, trails, orders). With
+/// `keep`, also returns what [`Recovery`] holds.
+pub fn scan(trees: &dyn RawTrees, keep: bool) -> Result<Scanned, StoreError> {
+    let (rest, orders) = std::thread::scope(|s| {
+        let orders = std::thread::Builder::new()
+            .name("verify-orders".into())
+            .spawn_scoped(s, || scan_orders(trees, keep))
+            .map_err(|e| StoreError::Io(format!("start the verification thread: {e}")));
+        let rest = scan_rest(trees, keep);
+        let orders = orders.and_then(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(StoreError::Io("the verification thread panicked".into())))
+        });
+        (rest, orders)
+    });
+    let (mut s, drivers, routes) = rest?;
+    let (counts, open) = orders?;
+    (s.counts.orders, s.counts.open_orders) = (counts.orders, counts.open_orders);
+    if keep {
+        s.recovery = Some(Recovery {
+            drivers,
+            open_orders: open,
+            routes,
+        });
+    }
+    Ok(s)
+}
+
+/// Everything but the orders: counts, and with `keep` the drivers (joined with their
+/// states) and the routes.
+#[allow(clippy::type_complexity)]
+fn scan_rest(
+    trees: &dyn RawTrees,
+    keep: bool,
+) -> Result<(Scanned, Vec<DriverSnapshot>, Vec<(String, RouteRecord)>), StoreError> {
     let mut s = Scanned::default();
+    let mut drivers = Vec::new();
     trees.each(DriverRecord::TREE, &mut |key, value| {
         let id = keys::driver_id(DriverRecord::TREE, key)?;
         let rec = DriverRecord::from_bytes(&id, value)?;
         own_key(DriverRecord::TREE, &id, &rec.id)?;
         s.counts.drivers += 1;
+        if keep {
+            drivers.push(rec);
+        }
         Ok(())
     })?;
+    let mut states = Vec::new();
     trees.each(DriverStateRecord::TREE, &mut |key, value| {
         let id = keys::driver_id(DriverStateRecord::TREE, key)?;
-        DriverStateRecord::from_bytes(&id, value)?;
+        let state = DriverStateRecord::from_bytes(&id, value)?;
         s.driver_states += 1;
+        if keep {
+            states.push((id, state));
+        }
         Ok(())
     })?;
     trees.each(EventRecord::TREE, &mut |key, value| {
@@ -71,10 +121,14 @@ pub fn scan(trees: &dyn RawTrees) -> Result<Scanned, StoreError> {
         s.counts.events += 1;
         Ok(())
     })?;
+    let mut routes = Vec::new();
     trees.each(RouteRecord::TREE, &mut |key, value| {
         let id = keys::driver_id(RouteRecord::TREE, key)?;
-        RouteRecord::from_bytes(&id, value)?;
+        let route = RouteRecord::from_bytes(&id, value)?;
         s.counts.routes += 1;
+        if keep {
+            routes.push((id, route));
+        }
         Ok(())
     })?;
     trees.each(TrailPointRecord::TREE, &mut |key, value| {
@@ -90,19 +144,48 @@ pub fn scan(trees: &dyn RawTrees) -> Result<Scanned, StoreError> {
         s.trail_points += 1;
         Ok(())
     })?;
-    scan_orders(trees, &mut s.counts)?;
-    Ok(s)
+    Ok((s, join_states(drivers, states), routes))
 }
 
-/// Orders and their index: every non-terminal order indexed, nothing else.
-fn scan_orders(trees: &dyn RawTrees, counts: &mut Counts) -> Result<(), StoreError> {
+/// Each driver with its state (both lists in key order), as `Store::load_drivers`
+/// returns them: states of unregistered drivers are left out.
+fn join_states(
+    drivers: Vec<DriverRecord>,
+    states: Vec<(String, DriverStateRecord)>,
+) -> Vec<DriverSnapshot> {
+    let mut states = states.into_iter().peekable();
+    drivers
+        .into_iter()
+        .map(|driver| {
+            let key = keys::driver_key(&driver.id);
+            while states
+                .next_if(|(id, _)| keys::driver_key(id) < key)
+                .is_some()
+            {}
+            let state = states
+                .next_if(|(id, _)| keys::driver_key(id) == key)
+                .map(|(_, s)| s);
+            DriverSnapshot { driver, state }
+        })
+        .collect()
+}
+
+/// Orders and their index: every non-terminal order indexed, nothing else. Returns
+/// the counts of `orders` and `open_orders`, and with `keep` the open orders in key
+/// order.
+fn scan_orders(trees: &dyn RawTrees, keep: bool) -> Result<(Counts, Vec<OrderRecord>), StoreError> {
+    let mut counts = Counts::default();
     let mut open = HashSet::new();
+    let mut kept = Vec::new();
     trees.each(OrderRecord::TREE, &mut |key, value| {
         let id = keys::order_id(OrderRecord::TREE, key)?;
         let order = OrderRecord::from_bytes(&id, value)?;
         own_key(OrderRecord::TREE, &id, &order.id)?;
         if !order.status.is_terminal() {
             open.insert(id);
+            if keep {
+                kept.push(order);
+            }
         }
         counts.orders += 1;
         Ok(())
@@ -125,7 +208,7 @@ fn scan_orders(trees: &dyn RawTrees, counts: &mut Counts) -> Result<(), StoreErr
             id,
             "open order missing from the index",
         )),
-        None => Ok(()),
+        None => Ok((counts, kept)),
     }
 }
 
