@@ -756,10 +756,31 @@ fn damaged(dir: &Path, reason: String) -> StoreError {
 struct DbTrees<'a>(&'a sled::Db);
 
 impl RawTrees for DbTrees<'_> {
+    type Bytes = sled::IVec;
+
     fn each(&self, tree: &'static str, visit: &mut Visit<'_>) -> Result<(), StoreError> {
         for entry in self.0.open_tree(tree)?.iter() {
             let (key, value) = entry?;
             visit(&key, &value)?;
+        }
+        Ok(())
+    }
+
+    fn each_batch(
+        &self,
+        tree: &'static str,
+        size: usize,
+        visit: &mut dyn FnMut(Vec<(sled::IVec, sled::IVec)>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut batch = Vec::with_capacity(size);
+        for entry in self.0.open_tree(tree)?.iter() {
+            batch.push(entry?);
+            if batch.len() == size {
+                visit(std::mem::replace(&mut batch, Vec::with_capacity(size)))?;
+            }
+        }
+        if !batch.is_empty() {
+            visit(batch)?;
         }
         Ok(())
     }

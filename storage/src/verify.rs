@@ -3,12 +3,12 @@
 //! orders that are not terminal. Works on raw trees ([`RawTrees`]), so it needs no
 //! sled; [`SledStore`](crate::SledStore) runs it at open and `dispatch store check`.
 //!
-//! The orders (most of a store: every order ever taken) are read on a thread of their
-//! own while this one reads the other trees. At open the scan can also keep what
-//! recovery needs ([`Recovery`]: drivers with their states, open orders, routes), so
-//! the engine does not read those records a second time.
-
-use std::collections::HashSet;
+//! The orders (most of a store: every order ever taken) are read by one thread and
+//! decoded by another while this one reads the other trees and the open-order index;
+//! both order trees come back in key order, so the index is checked against the open
+//! orders by merging two sorted lists. At open the scan can also keep what recovery
+//! needs ([`Recovery`]: drivers with their states, open orders, routes), so the engine
+//! does not read those records a second time.
 
 use crate::error::StoreError;
 use crate::integrity::Counts;
@@ -39,9 +39,24 @@ pub type Visit<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
 
 /// Raw, in-order access to a database's trees (from several threads at once).
 pub trait RawTrees: Sync {
+    /// Key and value bytes handed to another thread.
+    type Bytes: AsRef<[u8]> + Send;
+
     /// Calls `visit` with every pair of `tree`, in key order, stopping at its first error.
     fn each(&self, tree: &'static str, visit: &mut Visit<'_>) -> Result<(), StoreError>;
+
+    /// Like [`RawTrees::each`], in batches of up to `size` pairs of owned bytes.
+    #[allow(clippy::type_complexity)]
+    fn each_batch(
+        &self,
+        tree: &'static str,
+        size: usize,
+        visit: &mut dyn FnMut(Vec<(Self::Bytes, Self::Bytes)>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }
+
+/// Pairs per batch from the reading thread to the decoding one.
+const BATCH: usize = 1024;
 
 /// What [`scan`] counted.
 #[derive(Debug, Default)]
@@ -58,24 +73,27 @@ pub struct Scanned {
 }
 
 /// Decodes every record; the first one that does not decode or does not fit is the
-/// error (in the order drivers, driver states, events, routes, trails, orders). With
-/// `keep`, also returns what [`Recovery`] holds.
-pub fn scan(trees: &dyn RawTrees, keep: bool) -> Result<Scanned, StoreError> {
-    let (rest, orders) = std::thread::scope(|s| {
+/// error (in the order drivers, driver states, events, routes, trails, orders, the
+/// open-order index). With `keep`, also returns what [`Recovery`] holds.
+pub fn scan<T: RawTrees>(trees: &T, keep: bool) -> Result<Scanned, StoreError> {
+    let (rest, index, orders) = std::thread::scope(|s| {
         let orders = std::thread::Builder::new()
             .name("verify-orders".into())
             .spawn_scoped(s, || scan_orders(trees, keep))
             .map_err(|e| StoreError::Io(format!("start the verification thread: {e}")));
         let rest = scan_rest(trees, keep);
+        let index = read_index(trees);
         let orders = orders.and_then(|h| {
             h.join()
                 .unwrap_or_else(|_| Err(StoreError::Io("the verification thread panicked".into())))
         });
-        (rest, orders)
+        (rest, index, orders)
     });
     let (mut s, drivers, routes) = rest?;
-    let (counts, open) = orders?;
-    (s.counts.orders, s.counts.open_orders) = (counts.orders, counts.open_orders);
+    let (orders, open_ids, open) = orders?;
+    let indexed = index?;
+    check_index(&open_ids, &indexed)?;
+    (s.counts.orders, s.counts.open_orders) = (orders, indexed.len() as u64);
     if keep {
         s.recovery = Some(Recovery {
             drivers,
@@ -89,8 +107,8 @@ pub fn scan(trees: &dyn RawTrees, keep: bool) -> Result<Scanned, StoreError> {
 /// Everything but the orders: counts, and with `keep` the drivers (joined with their
 /// states) and the routes.
 #[allow(clippy::type_complexity)]
-fn scan_rest(
-    trees: &dyn RawTrees,
+fn scan_rest<T: RawTrees>(
+    trees: &T,
     keep: bool,
 ) -> Result<(Scanned, Vec<DriverSnapshot>, Vec<(String, RouteRecord)>), StoreError> {
     let mut s = Scanned::default();
@@ -170,45 +188,94 @@ fn join_states(
         .collect()
 }
 
-/// Orders and their index: every non-terminal order indexed, nothing else. Returns
-/// the counts of `orders` and `open_orders`, and with `keep` the open orders in key
-/// order.
-fn scan_orders(trees: &dyn RawTrees, keep: bool) -> Result<(Counts, Vec<OrderRecord>), StoreError> {
-    let mut counts = Counts::default();
-    let mut open = HashSet::new();
-    let mut kept = Vec::new();
-    trees.each(OrderRecord::TREE, &mut |key, value| {
-        let id = keys::order_id(OrderRecord::TREE, key)?;
-        let order = OrderRecord::from_bytes(&id, value)?;
-        own_key(OrderRecord::TREE, &id, &order.id)?;
-        if !order.status.is_terminal() {
-            open.insert(id);
-            if keep {
-                kept.push(order);
+/// Every order, read on a thread of its own and decoded on this one. Returns how
+/// many, the ids of the open ones (in key order) and, with `keep`, the open orders.
+#[allow(clippy::type_complexity)]
+fn scan_orders<T: RawTrees>(
+    trees: &T,
+    keep: bool,
+) -> Result<(u64, Vec<String>, Vec<OrderRecord>), StoreError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(T::Bytes, T::Bytes)>>(16);
+    std::thread::scope(|s| {
+        let reader = std::thread::Builder::new()
+            .name("verify-read".into())
+            .spawn_scoped(s, move || {
+                trees.each_batch(OrderRecord::TREE, BATCH, &mut |batch| {
+                    // Closed only when the decoder stopped at an error of its own.
+                    tx.send(batch)
+                        .map_err(|_| StoreError::Io("order decoding stopped".into()))
+                })
+            })
+            .map_err(|e| StoreError::Io(format!("start the verification thread: {e}")))?;
+        let decoded = decode_orders(rx, keep);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Io("the verification thread panicked".into())));
+        // A record that does not decode comes before anything the reader met later.
+        let decoded = decoded?;
+        read?;
+        Ok(decoded)
+    })
+}
+
+#[allow(clippy::type_complexity)]
+fn decode_orders<B: AsRef<[u8]>>(
+    batches: std::sync::mpsc::Receiver<Vec<(B, B)>>,
+    keep: bool,
+) -> Result<(u64, Vec<String>, Vec<OrderRecord>), StoreError> {
+    let (mut count, mut open_ids, mut kept) = (0u64, Vec::new(), Vec::new());
+    for batch in batches {
+        for (key, value) in batch {
+            let id = keys::order_id_str(OrderRecord::TREE, key.as_ref())?;
+            let order = OrderRecord::from_bytes(id, value.as_ref())?;
+            own_key(OrderRecord::TREE, id, &order.id)?;
+            if !order.status.is_terminal() {
+                open_ids.push(id.to_owned());
+                if keep {
+                    kept.push(order);
+                }
             }
+            count += 1;
         }
-        counts.orders += 1;
+    }
+    Ok((count, open_ids, kept))
+}
+
+/// The ids in the open-order index, in key order.
+fn read_index<T: RawTrees>(trees: &T) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    trees.each(OPEN_ORDERS_TREE, &mut |key, _| {
+        ids.push(keys::order_id(OPEN_ORDERS_TREE, key)?);
         Ok(())
     })?;
-    trees.each(OPEN_ORDERS_TREE, &mut |key, _| {
-        let id = keys::order_id(OPEN_ORDERS_TREE, key)?;
-        if !open.remove(&id) {
+    Ok(ids)
+}
+
+/// The index must hold exactly the open orders. Both lists are in key order: the
+/// first indexed id that is no open order is the error, else the first open order
+/// missing from the index.
+fn check_index(open: &[String], indexed: &[String]) -> Result<(), StoreError> {
+    let mut next = open.iter().peekable();
+    let mut missing: Option<&String> = None;
+    for id in indexed {
+        while let Some(skipped) = next.next_if(|o| *o < id) {
+            missing.get_or_insert(skipped);
+        }
+        if next.next_if(|o| *o == id).is_none() {
             return Err(corrupt(
                 OPEN_ORDERS_TREE,
-                id,
+                id.clone(),
                 "indexed order is not an open order",
             ));
         }
-        counts.open_orders += 1;
-        Ok(())
-    })?;
-    match open.into_iter().min() {
+    }
+    match missing.or_else(|| next.next()) {
         Some(id) => Err(corrupt(
             OrderRecord::TREE,
-            id,
+            id.clone(),
             "open order missing from the index",
         )),
-        None => Ok((counts, kept)),
+        None => Ok(()),
     }
 }
 
@@ -229,5 +296,39 @@ fn corrupt(tree: &'static str, key: String, reason: &str) -> StoreError {
         tree,
         key,
         reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_index;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_index_must_hold_exactly_the_open_orders() {
+        let check = |open: &[&str], indexed: &[&str]| {
+            check_index(&ids(open), &ids(indexed))
+                .map_err(|e| e.to_string())
+                .err()
+        };
+        assert_eq!(check(&["a", "c"], &["a", "c"]), None);
+        assert_eq!(check(&[], &[]), None);
+        let stray = check(&["a", "c"], &["a", "b", "c"]).unwrap();
+        assert!(
+            stray.contains("key b: indexed order is not an open order"),
+            "{stray}"
+        );
+        // A stray index entry is told before an open order missing from the index.
+        let stray = check(&["a", "c", "e"], &["c", "d"]).unwrap();
+        assert!(stray.contains("key d: indexed"), "{stray}");
+        let missing = check(&["a", "b", "c"], &["a", "c"]).unwrap();
+        assert!(missing.contains("key b: open order missing"), "{missing}");
+        let missing = check(&["a", "b", "c"], &["b"]).unwrap();
+        assert!(missing.contains("key a: open order missing"), "{missing}");
+        let missing = check(&["a", "b"], &["a"]).unwrap();
+        assert!(missing.contains("key b: open order missing"), "{missing}");
     }
 }
