@@ -16,13 +16,13 @@ use crate::app::App;
 use crate::core::grid::RegionKey;
 use crate::orders::book::Owner;
 use crate::orders::ledger::ChangeSet;
-use crate::orders::model::{from_record, set_status};
+use crate::orders::model::{into_order, set_status};
 use crate::persist::status_from_record;
 use crate::readiness::Phase;
 use crate::telemetry;
 use crate::time::now_ms;
 use dispatch_protocol::{DriverStatus, Order, OrderStatus};
-use dispatch_storage::{DriverSnapshot, RouteRecord, StoreError};
+use dispatch_storage::{DriverSnapshot, OrderRecord, RouteRecord, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -68,7 +68,9 @@ pub async fn recover(app: &Arc<App>) -> Result<Recovered, StoreError> {
             .await
             .map_err(|e| StoreError::Io(format!("recovery plan task: {e}")))?;
     let on_routes = plan.in_book.len() as u64;
+    tracing::debug!(took_ms = at.elapsed().as_millis(), "recovery planned");
     app.shared.ledger.restore_all(plan.in_book);
+    tracing::debug!(took_ms = at.elapsed().as_millis(), "order book restored");
     start_drivers(app, plan.drivers).await;
     readiness.orders_restored(on_routes);
     let at = phase_done("drivers", at, &found);
@@ -96,17 +98,22 @@ fn phase_done(phase: &'static str, since: Instant, found: &Recovered) -> Instant
 
 /// Each driver's start (status, position, the route's stops whose order is still open
 /// and held by it), the orders on routes (owned by their driver), and the rest of the
-/// open orders for their regions' queues.
+/// open orders for their regions' queues, in id order.
 fn plan(
     drivers: Vec<DriverSnapshot>,
     routes: Vec<(String, RouteRecord)>,
-    open_orders: Vec<dispatch_storage::OrderRecord>,
+    open_orders: Vec<OrderRecord>,
 ) -> Plan {
     let mut routes: HashMap<String, RouteRecord> = routes.into_iter().collect();
-    let mut open: HashMap<String, Order> = open_orders
-        .iter()
-        .map(|r| (r.id.clone(), from_record(r)))
-        .collect();
+    // Open orders by the driver they name: only that driver's route may hold them.
+    let mut held: HashMap<String, Vec<Order>> = HashMap::new();
+    let mut queue = Vec::new();
+    for o in open_orders.into_iter().map(into_order) {
+        match &o.driver_id {
+            Some(d) => held.entry(d.clone()).or_default().push(o),
+            None => queue.push(o),
+        }
+    }
     let mut plan = Plan {
         drivers: Vec::with_capacity(drivers.len()),
         in_book: Vec::new(),
@@ -114,20 +121,26 @@ fn plan(
     };
     for snapshot in drivers {
         let mut init = driver_init(snapshot);
-        if let Some(route) = routes.remove(&init.record.id) {
+        let route = routes.remove(&init.record.id);
+        let mine = held.remove(&init.record.id);
+        if let Some(route) = route {
+            let (orders, left) = take_route(&mut init, &route, mine.unwrap_or_default());
             let me: Arc<str> = Arc::from(init.record.id.as_str());
-            let orders = take_route(&mut init, &route, &mut open);
             plan.in_book.extend(
                 orders
                     .iter()
                     .map(|o| (o.clone(), Owner::Driver(me.clone()))),
             );
             init.orders = orders;
+            queue.extend(left);
+        } else {
+            queue.extend(mine.into_iter().flatten());
         }
         plan.drivers.push(init);
     }
-    plan.queue = open.into_values().collect();
-    plan.queue.sort_by(|a, b| a.id.cmp(&b.id));
+    queue.extend(held.into_values().flatten());
+    queue.sort_by(|a, b| a.id.cmp(&b.id));
+    plan.queue = queue;
     plan
 }
 
@@ -151,33 +164,27 @@ fn driver_init(DriverSnapshot { driver, state }: DriverSnapshot) -> DriverInit {
     init
 }
 
-/// Sets `init`'s route from the stored one, keeping only stops whose order is still
-/// open and held by this driver, and takes those orders out of `open`.
+/// Sets `init`'s route from the stored one, keeping only stops whose order is among
+/// `mine` (still open, and naming this driver). Returns the orders on the route, in
+/// stop order, and the rest of `mine`.
 fn take_route(
     init: &mut DriverInit,
     route: &RouteRecord,
-    open: &mut HashMap<String, Order>,
-) -> Vec<Order> {
-    let id = init.record.id.as_str();
-    let mine = |o: &str| {
-        open.get(o)
-            .is_some_and(|o| o.driver_id.as_deref() == Some(id))
-    };
+    mut mine: Vec<Order>,
+) -> (Vec<Order>, Vec<Order>) {
     let stops: Vec<_> = stops_from_record(route)
         .into_iter()
-        .filter(|s| mine(&s.order_id))
+        .filter(|s| mine.iter().any(|o| o.id == *s.order_id))
         .collect();
     let mut orders: Vec<Order> = Vec::new();
     for s in &stops {
-        if !orders.iter().any(|o| o.id == *s.order_id) {
-            if let Some(o) = open.remove(&*s.order_id) {
-                orders.push(o);
-            }
+        if let Some(i) = mine.iter().position(|o| o.id == *s.order_id) {
+            orders.push(mine.swap_remove(i));
         }
     }
     init.route_version = route.version;
     init.stops = stops;
-    orders
+    (orders, mine)
 }
 
 /// Starts every driver's actor and waits until each one exists and has offered its
@@ -191,6 +198,7 @@ async fn start_drivers(app: &App, drivers: Vec<DriverInit>) {
         init.started = Some(started.clone());
         app.spawn_driver(init);
     }
+    tracing::debug!(drivers = n, "driver actors spawned");
     // `n` is below `limits.max_drivers` (at most 10^7), far below u32::MAX.
     let want = u32::try_from(n).unwrap_or(u32::MAX);
     // Given back at once, so `/readyz` keeps counting them.
@@ -242,4 +250,111 @@ async fn requeue(app: &App, mut rest: Vec<Order>) -> Result<(), StoreError> {
     });
     futures_util::future::join_all(sends).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dispatch_storage::{
+        DriverRecord, OrderStatusRecord, RouteStopRecord, StatusChangeRecord, StopKindRecord,
+        StopRecord,
+    };
+
+    fn order(id: &str, driver: Option<&str>) -> OrderRecord {
+        let at = StopRecord {
+            lat: 60.1,
+            lon: 24.9,
+            ready_ms: None,
+            due_ms: None,
+            service_s: 60,
+        };
+        let status = match driver {
+            Some(_) => OrderStatusRecord::Assigned,
+            None => OrderStatusRecord::Pending,
+        };
+        OrderRecord {
+            id: id.into(),
+            pickup: at,
+            dropoff: at,
+            size: 1,
+            priority: 0,
+            status,
+            driver_id: driver.map(str::to_owned),
+            pickup_eta_ms: None,
+            dropoff_eta_ms: None,
+            created_ms: 1,
+            history: vec![StatusChangeRecord {
+                status,
+                at_ms: 1,
+                reason: None,
+            }],
+        }
+    }
+
+    fn route(orders: &[&str]) -> RouteRecord {
+        let stop = |o: &&str, kind| RouteStopRecord {
+            stop_id: format!("x:{o}"),
+            order_id: (*o).into(),
+            kind,
+            lat: 60.1,
+            lon: 24.9,
+            eta_ms: 2,
+            ready_ms: None,
+            due_ms: None,
+            service_s: 60,
+            size: 1,
+        };
+        RouteRecord {
+            version: 7,
+            stops: orders
+                .iter()
+                .flat_map(|o| {
+                    [
+                        stop(o, StopKindRecord::Pickup),
+                        stop(o, StopKindRecord::Dropoff),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    fn driver(id: &str) -> DriverSnapshot {
+        DriverSnapshot {
+            driver: DriverRecord {
+                id: id.into(),
+                name: None,
+                capacity: 4,
+                created_ms: 1,
+            },
+            state: None,
+        }
+    }
+
+    #[test]
+    fn a_route_keeps_only_open_orders_naming_its_driver_and_the_rest_queue() {
+        let plan = plan(
+            vec![driver("a"), driver("b")],
+            vec![
+                ("a".into(), route(&["o1", "o2", "gone"])),
+                ("z".into(), route(&["o5"])),
+            ],
+            vec![
+                order("o6", None),
+                order("o1", Some("a")),
+                order("o2", Some("b")),
+                order("o3", Some("a")),
+                order("o4", Some("b")),
+                order("o5", Some("z")),
+            ],
+        );
+        let a = &plan.drivers[0];
+        let on_a: Vec<&str> = a.stops.iter().map(|s| &*s.order_id).collect();
+        assert_eq!((on_a, a.route_version), (vec!["o1", "o1"], 7));
+        assert_eq!(a.orders.len(), 1);
+        assert!(plan.drivers[1].stops.is_empty());
+        let owners: Vec<_> = plan.in_book.iter().map(|(o, w)| (&*o.id, w)).collect();
+        assert_eq!(owners, [("o1", &Owner::Driver("a".into()))]);
+        let queued: Vec<&str> = plan.queue.iter().map(|o| &*o.id).collect();
+        assert_eq!(queued, ["o2", "o3", "o4", "o5", "o6"]);
+    }
 }

@@ -22,6 +22,7 @@ use actix::prelude::*;
 use dispatch_protocol::{DriverStatus, DriverUpdate, ErrorCode, Millis, Order, OrderStatus};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -209,16 +210,21 @@ impl RegionActor {
         // Only drivers a neighbour's matcher may take: available and connected (a
         // driver reconnecting tells this region, whose next publish shows it and then
         // tells the neighbours).
+        // None connected (right after a start): nothing to look at.
         let fleet = &self.fleet;
-        let available: Vec<DriverUpdate> = self
-            .index
-            .within(None)
-            .into_iter()
-            .filter(|d| {
-                d.status == DriverStatus::Available
-                    && fleet.driver_holds(&d.id, &super::DriverHandle::connected)
-            })
-            .collect();
+        let anyone = self.shared.connected_drivers.load(Ordering::Relaxed) > 0;
+        let available: Vec<DriverUpdate> = match anyone {
+            false => Vec::new(),
+            true => self
+                .index
+                .within(None)
+                .into_iter()
+                .filter(|d| {
+                    d.status == DriverStatus::Available
+                        && fleet.driver_holds(&d.id, &super::DriverHandle::connected)
+                })
+                .collect(),
+        };
         *self.available.write().expect("available lock") = Arc::new(available);
         if std::mem::take(&mut self.tell_neighbours) {
             // Every region whose orders may take a driver of this cell as a candidate.
