@@ -76,6 +76,11 @@ struct Run {
     /// Engine CPU seconds and peak RSS when the last milestone was reached.
     cpu_s: Option<f64>,
     peak_rss_mib: Option<f64>,
+    /// From the engine's log (`restart-engine-N.log` in the data dir): sled's open,
+    /// the verification scan, and recovery, in ms.
+    sled_open_ms: Option<u64>,
+    verify_ms: Option<u64>,
+    recovery_ms: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -111,12 +116,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let sample = Arc::new(sample);
     let mut runs = Vec::new();
     for i in 0..args.runs {
-        let after = if i == 0 && !args.reuse {
-            "clean close"
-        } else {
-            "SIGKILL"
+        let after = match (i, args.reuse) {
+            (0, false) => "clean close",
+            (0, true) => "the data dir as found",
+            _ => "SIGKILL",
         };
-        let r = measure(&bin, &dir, &console, &sample, after, args.timeout_s).await?;
+        let log = dir.join(format!("restart-engine-{}.log", i + 1));
+        let mut r = measure(&bin, &dir, &log, &console, &sample, args.timeout_s).await?;
+        r.after = after;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        r.sled_open_ms = took_ms(&text, "sled opened");
+        r.verify_ms = took_ms(&text, "every record decoded and checked");
+        r.recovery_ms = took_ms(&text, "recovered: ready");
         if !args.json {
             print_run(i + 1, &r);
         }
@@ -136,8 +147,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 fn print_run(n: usize, r: &Run) {
     let s = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2} s"));
+    let ms = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |v| format!("{v} ms"));
     println!(
-        "run {n} (after {}): listening {}, healthz {}, readyz {}, nearest {}, nearest all {}, create {} ({} refused before), engine cpu {}, peak rss {}",
+        "run {n} (after {}): listening {}, healthz {}, readyz {}, nearest {}, nearest all {}, create {} ({} refused before), engine cpu {}, peak rss {}; engine log: sled open {}, verification {}, recovery {}",
         r.after,
         s(r.listening_s),
         s(r.healthz_s),
@@ -149,7 +161,18 @@ fn print_run(n: usize, r: &Run) {
         s(r.cpu_s),
         r.peak_rss_mib
             .map_or_else(|| "-".to_string(), |m| format!("{m:.0} MiB")),
+        ms(r.sled_open_ms),
+        ms(r.verify_ms),
+        ms(r.recovery_ms),
     );
+}
+
+/// `took_ms=N` from the engine's log line whose message is `message`.
+fn took_ms(log: &str, message: &str) -> Option<u64> {
+    let line = log.lines().find(|l| l.contains(message))?;
+    let rest = &line[line.find("took_ms=")? + "took_ms=".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// The `dispatch` binary: `--engine-bin`, else the one beside this executable.
@@ -172,14 +195,14 @@ fn engine_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 async fn measure(
     bin: &Path,
     dir: &Path,
+    log: &Path,
     console: &str,
     sample: &Arc<Sample>,
-    after: &'static str,
     timeout_s: u64,
 ) -> anyhow::Result<Run> {
     let addr_file = dir.join("restart.addr");
     let _ = std::fs::remove_file(&addr_file);
-    let log = std::fs::File::create(dir.join("restart-engine.log"))?;
+    let log = std::fs::File::create(log)?;
     let t0 = Instant::now();
     let mut child = tokio::process::Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--addr-file"])
@@ -195,17 +218,14 @@ async fn measure(
         .with_context(|| format!("start {}", bin.display()))?;
     let pid = child.id().context("engine pid")?;
     let deadline = t0 + Duration::from_secs(timeout_s);
-    let mut run = Run {
-        after,
-        ..Run::default()
-    };
+    let mut run = Run::default();
     let base = loop {
         if let Ok(text) = std::fs::read_to_string(&addr_file) {
             run.listening_s = Some(t0.elapsed().as_secs_f64());
             break format!("http://{}", text.trim());
         }
         if let Some(status) = child.try_wait()? {
-            bail!("the engine exited ({status}) before listening; see restart-engine.log");
+            bail!("the engine exited ({status}) before listening; see its log in the data dir");
         }
         if Instant::now() > deadline {
             bail!("the engine did not listen within {timeout_s} s");
@@ -373,4 +393,18 @@ fn proc_peak_rss_mib(pid: u32) -> Option<f64> {
     let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::took_ms;
+
+    #[test]
+    fn phase_durations_come_from_the_engine_log() {
+        let log = "2026-01-01T00:00:00Z  INFO sled opened dir=/x/db took_ms=79\n\
+                   2026-01-01T00:00:01Z  INFO recovered: ready drivers=5 took_ms=463\n";
+        assert_eq!(took_ms(log, "sled opened"), Some(79));
+        assert_eq!(took_ms(log, "recovered: ready"), Some(463));
+        assert_eq!(took_ms(log, "every record decoded"), None);
+    }
 }
