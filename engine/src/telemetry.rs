@@ -79,7 +79,8 @@ pub const ORDER_WATCHER_DROPPED: &str = "dispatch_order_watcher_dropped_total";
 
 /// Counter, label `limit`: requests, messages or connections refused by a limit
 /// (http_rate, ws_rate, connections, connections_per_token, order_writes, open_orders,
-/// unauthenticated_connections, tcp_connections, ws_hello, body_size, body_timeout).
+/// unauthenticated_connections, tcp_connections, ws_hello, body_size, body_timeout,
+/// recovering: the API held until recovery after a start is done).
 pub const LIMITED: &str = "dispatch_limited_total";
 /// Counter, label `phase` = head | idle: HTTP connections closed because a request
 /// head did not arrive in time or a keep-alive connection stayed idle too long.
