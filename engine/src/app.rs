@@ -1,22 +1,19 @@
 //! The engine's shared state: configuration, auth, storage, the actor system and the
 //! routers. One `Arc<App>` is given to every HTTP handler and socket session.
 
-use crate::actors::driver::{stops_from_record, DriverInit, PositionReport};
+use crate::actors::driver::DriverInit;
 use crate::actors::region::{Enqueue, RegionSetup};
 use crate::actors::{ActorSystem, DriverActor, DriverHandle};
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::core::grid::{Grid, RegionKey};
 use crate::core::region_index::in_bbox;
-use crate::orders::book::Owner;
-use crate::orders::model::{from_record, set_status};
-use crate::persist::{status_from_record, PositionWriter};
+use crate::persist::PositionWriter;
+use crate::readiness::Readiness;
 use crate::router::{Drivers, Regions};
 use crate::shared::Shared;
-use crate::time::now_ms;
-use dispatch_protocol::{DriverStatus, Order, OrderStatus};
-use dispatch_storage::{DriverSnapshot, GroupCommit, Store};
-use std::collections::HashMap;
+use dispatch_protocol::Order;
+use dispatch_storage::{GroupCommit, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +42,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Every socket session, so shutdown can wait for their close frames.
     pub sessions: TaskTracker,
+    /// Whether recovery has finished (`/readyz`; the API refuses until then).
+    pub readiness: Arc<Readiness>,
     next_session: AtomicU64,
 }
 
@@ -62,6 +61,7 @@ impl App {
         auth: Auth,
         store: Arc<dyn Store>,
         commit: GroupCommit,
+        readiness: Arc<Readiness>,
     ) -> Arc<Self> {
         let system = Arc::new(ActorSystem::start(config.arbiters));
         let (feed, _) = tokio::sync::broadcast::channel(config.console.feed_capacity);
@@ -102,6 +102,7 @@ impl App {
                 .collect(),
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
+            readiness,
             next_session: AtomicU64::new(1),
         })
     }
@@ -168,101 +169,5 @@ impl App {
             .get_or_create(region)
             .addr
             .do_send(Enqueue(order));
-    }
-
-    /// Recovery: every stored driver gets its actor back with its last persisted
-    /// position, status and route, and re-enters its region's index; open orders go
-    /// back to the route that holds them, or to their pickup region's queue.
-    pub async fn recover(&self) -> Result<usize, dispatch_storage::StoreError> {
-        let snapshots = self.store.load_drivers()?;
-        let mut routes: HashMap<String, _> = self.store.load_routes()?.into_iter().collect();
-        let mut open: HashMap<String, Order> = self
-            .store
-            .load_open_orders()?
-            .iter()
-            .map(|r| (r.id.clone(), from_record(r)))
-            .collect();
-        let n = snapshots.len();
-        for DriverSnapshot { driver, state } in snapshots {
-            let (status, position, updated_ms) = match state {
-                Some(s) => (
-                    status_from_record(s.status),
-                    s.has_position.then_some(PositionReport {
-                        lat: s.lat,
-                        lon: s.lon,
-                        ts_ms: s.ts_ms,
-                    }),
-                    s.updated_ms,
-                ),
-                None => (DriverStatus::Offline, None, driver.created_ms),
-            };
-            let mut init = DriverInit::new(driver, status, updated_ms);
-            init.position = position;
-            if let Some(route) = routes.remove(&init.record.id) {
-                let stops = stops_from_record(&route);
-                // Keep only stops whose order is still open and held by this driver.
-                let mine = |id: &str| {
-                    open.get(id)
-                        .is_some_and(|o| o.driver_id.as_deref() == Some(&init.record.id))
-                };
-                let stops: Vec<_> = stops.into_iter().filter(|s| mine(&s.order_id)).collect();
-                let mut orders: Vec<Order> = Vec::new();
-                for s in &stops {
-                    if !orders.iter().any(|o| o.id == *s.order_id) {
-                        if let Some(o) = open.remove(&*s.order_id) {
-                            orders.push(o);
-                        }
-                    }
-                }
-                let me: Arc<str> = Arc::from(init.record.id.as_str());
-                for o in &orders {
-                    self.shared
-                        .ledger
-                        .restore(o.clone(), Owner::Driver(me.clone()));
-                }
-                init.route_version = route.version;
-                init.stops = stops;
-                init.orders = orders;
-            }
-            self.spawn_driver(init);
-        }
-        self.requeue_recovered(open.into_values().collect()).await?;
-        Ok(n)
-    }
-
-    /// Orders recovered on no driver's route go to their regions' queues: pending and
-    /// unassignable ones as they are, assigned ones (should a route have been lost)
-    /// back to pending, written through the ledger first.
-    async fn requeue_recovered(
-        &self,
-        mut rest: Vec<Order>,
-    ) -> Result<(), dispatch_storage::StoreError> {
-        let now = now_ms();
-        rest.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut changed = Vec::new();
-        for o in rest.iter_mut() {
-            let region = Owner::Region(self.region_of(o));
-            if matches!(o.status, OrderStatus::Assigned | OrderStatus::PickedUp) {
-                tracing::warn!(order = %o.id, "open order on no stored route: re-queued");
-                set_status(
-                    o,
-                    OrderStatus::Pending,
-                    now,
-                    Some("recovered without a route"),
-                );
-                o.driver_id = None;
-                changed.push((o.clone(), Some(region)));
-            } else {
-                self.shared.ledger.restore(o.clone(), region);
-            }
-        }
-        if !changed.is_empty() {
-            let set = crate::orders::ledger::ChangeSet::orders(changed);
-            self.shared.ledger.write(set)?.publish().await?;
-        }
-        for o in rest {
-            self.queue(self.region_of(&o), o);
-        }
-        Ok(())
     }
 }

@@ -9,7 +9,9 @@
 //! - `data_dir`: the store in the data dir: opened only after verification; check,
 //!   backup and restore (`store_cli`: the `dispatch store` command line).
 //! - `net`: the listener's HTTP routes, WebSocket upgrade and socket sessions.
-//! - `app`: the shared state handed to every handler and session; recovery.
+//! - `app`: the shared state handed to every handler and session.
+//! - `recovery`: drivers and open orders back from the store at start, in bulk;
+//!   `readiness`: how far it got (`/readyz`), and the API's refusal until done.
 //! - `router`: addressing of region and driver actors; nearest fan-out over regions.
 //! - `actors`: the actix shell — `DriverActor`, `RegionActor`, the actor system.
 //! - `core`: pure domain logic — the region grid and the spatial index.
@@ -31,6 +33,8 @@ pub mod net;
 pub mod orders;
 pub mod persist;
 pub mod planning;
+pub mod readiness;
+pub mod recovery;
 pub mod router;
 pub mod shared;
 pub mod store_cli;
@@ -44,6 +48,7 @@ use app::App;
 use auth::{Auth, Principal};
 use config::Config;
 use dispatch_storage::{GroupCommit, Store};
+use readiness::Readiness;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,9 +88,28 @@ pub async fn serve(
 pub async fn serve_with(
     listener: TcpListener,
     trackers: Option<TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    first_token: bool,
+) -> anyhow::Result<()> {
+    let readiness = Arc::new(Readiness::default());
+    serve_ready(listener, trackers, config, shutdown, first_token, readiness).await
+}
+
+/// [`serve_with`], reporting recovery on `readiness` (what `/readyz` answers from).
+///
+/// Start-up order: the store is opened and verified (a damaged one is refused before
+/// anything is served), then the listener serves — `/healthz` 200 at once, `/readyz`
+/// 503 and the API 503 `overloaded` until recovery (a task of its own) has restored
+/// every driver and open order; then ready. A failed recovery stops the engine with
+/// its error.
+pub async fn serve_ready(
+    listener: TcpListener,
+    trackers: Option<TcpListener>,
     mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
     first_token: bool,
+    readiness: Arc<Readiness>,
 ) -> anyhow::Result<()> {
     config.validate()?;
     fit_connections_to_open_files(&mut config);
@@ -95,14 +119,19 @@ pub async fn serve_with(
         auth::cli::write_initial_token(&auth)?;
     }
     let (dir, cache_mb) = (config.data_dir.clone(), config.storage.cache_mb);
-    let opened = tokio::task::spawn_blocking(move || data_dir::open_store(&dir, cache_mb)).await?;
-    let sled = Arc::new(opened.inspect_err(|e| tracing::error!("{e:#}"))?);
+    let opened = tokio::task::spawn_blocking(move || data_dir::open_store(&dir, cache_mb))
+        .await?
+        .inspect_err(|e| {
+            tracing::error!("{e:#}");
+            readiness.set_failed(format!("{e:#}"));
+        })?;
+    let sled = Arc::new(opened);
     let store: Arc<dyn Store> = sled.clone();
     let commit = GroupCommit::start(store.clone());
-    let app = App::new(config, auth, store, commit);
-    let recovered = app.recover().await.context("recover drivers")?;
+    let app = App::new(config, auth, store, commit, readiness);
     let local: SocketAddr = listener.local_addr()?;
-    tracing::info!(%local, recovered, "dispatch engine listening");
+    tracing::info!(%local, "dispatch engine listening; recovering");
+    let recovery = spawn_recovery(&app);
 
     let upkeep = spawn_upkeep(&app);
     let revocations = app.auth.revocations.spawn_poll();
@@ -139,18 +168,55 @@ pub async fn serve_with(
     }
     upkeep.abort();
     revocations.abort();
-    let app2 = app.clone();
+    recovery.abort();
+    flush_and_stop(&app).await?;
+    tracing::info!("storage flushed; bye");
+    match app.readiness.view().error {
+        Some(e) => Err(anyhow::anyhow!(e)),
+        None => Ok(()),
+    }
+}
+
+/// The end of a shutdown, once sockets are closed: the audit log synced, the last
+/// position batch and trail points written, the final flush, the actors stopped.
+async fn flush_and_stop(app: &Arc<App>) -> anyhow::Result<()> {
+    let app = app.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        app2.auth.audit.sync();
-        app2.writer.shutdown()?;
-        app2.shared.trails.shutdown()?;
-        app2.commit.shutdown()?;
-        app2.system.stop();
+        app.auth.audit.sync();
+        app.writer.shutdown()?;
+        app.shared.trails.shutdown()?;
+        app.commit.shutdown()?;
+        app.system.stop();
         Ok(())
     })
-    .await??;
-    tracing::info!("storage flushed; bye");
-    Ok(())
+    .await?
+}
+
+/// Recovery as a task: ready when it succeeds; a failure is logged, reported on
+/// `/readyz`, and stops the engine (which then exits with it).
+fn spawn_recovery(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
+    let app = app.clone();
+    app.readiness.begin();
+    tokio::spawn(async move {
+        match recovery::recover(&app).await {
+            Ok(r) => {
+                app.readiness.set_ready();
+                let took_ms = app.readiness.view().elapsed_ms;
+                tracing::info!(
+                    drivers = r.drivers,
+                    open_orders = r.open_orders,
+                    took_ms,
+                    "recovered: ready"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recovery failed: stopping");
+                app.readiness
+                    .set_failed(format!("recover drivers and orders: {e}"));
+                app.shutdown.cancel();
+            }
+        }
+    })
 }
 
 /// Every 5 s: the metrics recorder's upkeep, forgetting idle tokens' rate state,
@@ -234,13 +300,28 @@ pub struct Spawned {
     pub addr: SocketAddr,
     /// The tracker listener's address, when `trackers.listen` is set.
     pub trackers_addr: Option<SocketAddr>,
+    readiness: Arc<Readiness>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Spawned {
-    /// Binds `config.listen` (use port 0) and serves on the current runtime.
+    /// Binds `config.listen` (use port 0), serves on the current runtime, and returns
+    /// once the engine is ready (recovery done); if it fails first, with its error.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let spawned = Self::start_recovering(config).await?;
+        match spawned.readiness.wait().await {
+            Ok(()) => Ok(spawned),
+            Err(why) => match spawned.stop().await {
+                Err(e) => Err(e),
+                Ok(()) => Err(anyhow::anyhow!(why)),
+            },
+        }
+    }
+
+    /// [`Spawned::start`] without waiting for recovery: the listener serves
+    /// (`/healthz`) while `/readyz` and the API may still answer 503.
+    pub async fn start_recovering(config: Config) -> anyhow::Result<Self> {
         let listener = bind(config.listen, config.limits.tcp_send_buffer_bytes)?;
         let addr = listener.local_addr()?;
         let trackers = match config.trackers.listen {
@@ -249,21 +330,35 @@ impl Spawned {
         };
         let trackers_addr = trackers.as_ref().map(|l| l.local_addr()).transpose()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let handle = tokio::spawn(serve_with(
-            listener,
-            trackers,
-            config,
-            async {
+        let readiness = Arc::new(Readiness::default());
+        let watched = readiness.clone();
+        let handle = tokio::spawn(async move {
+            let stop = async {
                 let _ = rx.await;
-            },
-            false,
-        ));
+            };
+            let served =
+                serve_ready(listener, trackers, config, stop, false, watched.clone()).await;
+            if !watched.is_ready() {
+                // Whoever waits for readiness learns that it will not come.
+                watched.set_failed(match &served {
+                    Err(e) => format!("{e:#}"),
+                    Ok(()) => "the engine stopped before it was ready".into(),
+                });
+            }
+            served
+        });
         Ok(Self {
             addr,
             trackers_addr,
+            readiness,
             stop: Some(tx),
             handle,
         })
+    }
+
+    /// Recovery's progress (what `/readyz` answers).
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
     }
 
     /// Graceful stop: waits until storage is flushed.

@@ -10,6 +10,11 @@ use dispatch_engine::telemetry::LogFormat;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// mimalloc rather than the system allocator: a restart on a large store allocates and
+/// frees millions of small blocks (docs/BENCHMARKS.md, "Restart").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "dispatch",

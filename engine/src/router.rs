@@ -209,6 +209,11 @@ impl Drivers {
             .is_some_and(f)
     }
 
+    /// Room for `n` more drivers (recovery inserts them all at once).
+    pub fn reserve(&self, n: usize) {
+        self.map.write().expect("drivers lock").reserve(n);
+    }
+
     pub fn insert(&self, handle: DriverHandle) {
         self.map
             .write()

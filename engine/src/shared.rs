@@ -10,6 +10,7 @@ use crate::planning::travel::Travel;
 use crate::planning::{self as plan, matcher, reopt};
 use crate::trails;
 use dispatch_storage::{GroupCommit, Store};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 /// What region and driver actors share for dispatching: configuration, the travel
@@ -32,6 +33,10 @@ pub struct Shared {
     pub reopt_slots: Arc<reopt::Slots>,
     /// Where driver actors offer the positions they apply, for the trail history.
     pub trails: Arc<trails::Recorder>,
+    /// Drivers with at least one open socket (kept by the driver actors). None right
+    /// after a start, until the apps reconnect: matching then has no candidate to look
+    /// for, so regions do not scan the fleet for one.
+    pub connected_drivers: AtomicUsize,
 }
 
 impl Shared {
@@ -61,6 +66,7 @@ impl Shared {
                 config.console.stats_window_s,
             )),
             reopt_slots: Arc::new(reopt::Slots::new(config.dispatch.reoptimise.workers)),
+            connected_drivers: AtomicUsize::new(0),
         }
     }
 }

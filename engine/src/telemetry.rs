@@ -79,7 +79,8 @@ pub const ORDER_WATCHER_DROPPED: &str = "dispatch_order_watcher_dropped_total";
 
 /// Counter, label `limit`: requests, messages or connections refused by a limit
 /// (http_rate, ws_rate, connections, connections_per_token, order_writes, open_orders,
-/// unauthenticated_connections, tcp_connections, ws_hello, body_size, body_timeout).
+/// unauthenticated_connections, tcp_connections, ws_hello, body_size, body_timeout,
+/// recovering: the API held until recovery after a start is done).
 pub const LIMITED: &str = "dispatch_limited_total";
 /// Counter, label `phase` = head | idle: HTTP connections closed because a request
 /// head did not arrive in time or a keep-alive connection stayed idle too long.
@@ -97,6 +98,12 @@ pub const HTTP_SERVER_ERRORS: &str = "dispatch_http_server_errors_total";
 pub const QUEUE_DEPTH: &str = "dispatch_queue_depth";
 /// Gauge, label `region`: orders queued in a region.
 pub const REGION_PENDING: &str = "dispatch_region_pending_orders";
+
+/// Gauge: 1 once recovery has finished and the API serves (`/readyz` 200), else 0.
+pub const READY: &str = "dispatch_ready";
+/// Gauge, label `phase` = load | drivers | orders | total: seconds the last recovery
+/// took, by phase.
+pub const RECOVERY_SECONDS: &str = "dispatch_recovery_seconds";
 
 /// Counter, label `kind`: sockets dropped because the client stopped reading.
 pub const SLOW_CONSUMERS: &str = "dispatch_slow_consumers_total";
@@ -156,6 +163,8 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (HTTP_SERVER_ERRORS, Kind::Counter, "HTTP answers with a 5xx status, by status code."),
     (QUEUE_DEPTH, Kind::Gauge, "Messages waiting in a bounded queue, by queue."),
     (REGION_PENDING, Kind::Gauge, "Orders queued in a region, by region."),
+    (READY, Kind::Gauge, "1 once recovery after a start has finished and the API serves (/readyz answers 200), else 0."),
+    (RECOVERY_SECONDS, Kind::Gauge, "Seconds the recovery at start took, by phase (load, drivers, orders, total)."),
     (SLOW_CONSUMERS, Kind::Counter, "Sockets dropped because the client stopped reading, by kind."),
     (TRACKER_POSITIONS, Kind::Counter, "Positions phone trackers sent over HTTP (OsmAnd, Traccar Client JSON), by format and outcome (accepted, or the error code they were refused with)."),
     (TRAIL_POINTS, Kind::Counter, "Trail points written, trimmed (retention or size bound) or dropped (store failure, writer behind), by outcome."),
@@ -182,6 +191,7 @@ const FROM_ZERO: &[(&str, &str, &[&str])] = &[
             "body_size",
             "body_timeout",
             "regions",
+            "recovering",
         ],
     ),
     (HTTP_TIMEOUTS, "phase", &["head", "idle"]),

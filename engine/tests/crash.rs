@@ -63,12 +63,13 @@ async fn start_with(dir: &Path, failpoints: Option<&str>) -> Proc {
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     loop {
         tick.tick().await;
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+        // Ready, not only live: recovery has restored every driver and order.
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
             if r.status() == 200 {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "engine did not answer /healthz");
+        assert!(Instant::now() < deadline, "engine did not answer /readyz");
     }
     Proc {
         child,

@@ -17,7 +17,7 @@ async fn start(dir: &Path, extra: &[&str]) -> (Child, String) {
         None => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("engine did not answer /healthz");
+            panic!("engine did not answer /readyz");
         }
     }
 }
@@ -39,8 +39,8 @@ fn spawn(dir: &Path, extra: &[&str]) -> Child {
         .expect("start dispatch serve")
 }
 
-/// The engine's address once it serves (after the first-start token file is
-/// written), not merely once it is bound; `None` after 20 s.
+/// The engine's address once it is ready (after the first-start token file is
+/// written and recovery is done), not merely once it is bound; `None` after 20 s.
 async fn serving(dir: &Path) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -50,7 +50,7 @@ async fn serving(dir: &Path) -> Option<String> {
             continue;
         };
         let addr = addr.trim().to_string();
-        let health = reqwest::get(format!("http://{addr}/healthz")).await;
+        let health = reqwest::get(format!("http://{addr}/readyz")).await;
         if health.is_ok_and(|r| r.status() == 200) {
             return Some(addr);
         }

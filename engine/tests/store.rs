@@ -62,7 +62,7 @@ fn serve_cmd(dir: &Path, addr_file: &Path) -> Command {
     cmd
 }
 
-/// Starts the engine on `dir` and waits (bounded) until it answers `/healthz`.
+/// Starts the engine on `dir` and waits (bounded) until it is ready (`/readyz`).
 async fn start(dir: &Path) -> Proc {
     let addr_file = dir.with_extension("addr");
     let _ = std::fs::remove_file(&addr_file);
@@ -88,7 +88,7 @@ async fn start(dir: &Path) -> Proc {
             continue;
         };
         proc.base = format!("http://{}", addr.trim());
-        if let Ok(r) = reqwest::get(format!("{}/healthz", proc.base)).await {
+        if let Ok(r) = reqwest::get(format!("{}/readyz", proc.base)).await {
             if r.status() == 200 {
                 return proc;
             }

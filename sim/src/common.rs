@@ -19,17 +19,22 @@ pub fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// Waits until the engine is ready: `/readyz` 200 (recovery after a start done), or
+/// `/healthz` 200 from an engine without `/readyz`.
 pub async fn wait_healthy(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut path = "/readyz";
     while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-            if r.status().is_success() {
-                return Ok(());
+        if let Ok(r) = http.get(format!("{base}{path}")).send().await {
+            match r.status().as_u16() {
+                200 => return Ok(()),
+                404 => path = "/healthz",
+                _ => {}
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("engine at {base} is not healthy")
+    bail!("engine at {base} is not ready")
 }
 
 /// Registers the drivers `ids` through `POST /v1/drivers` (64 at a time; 201 new, 200

@@ -4,7 +4,8 @@
 //! `orders` posts orders at a fixed rate to a fleet of driver bots that serve their
 //! routes, and measures order created → route pushed to a driver. `create` measures
 //! durable order creations per second. `flood` holds misbehaving connections open and
-//! checks that honest clients are still served.
+//! checks that honest clients are still served. `restart` writes a large store and
+//! times the engine's restart on it, to ready, to `nearest` and to order creates.
 
 mod client;
 mod common;
@@ -14,6 +15,7 @@ mod ingest;
 mod orders;
 mod replay;
 mod report;
+mod restart;
 mod run;
 mod scenario;
 mod storm;
@@ -53,6 +55,9 @@ enum Command {
     /// Hostile connections: N half-sent or silent connections held open while honest
     /// clients keep asking; are they served?
     Flood(flood::Args),
+    /// Restart after a crash: write N orders and M drivers to a data dir, then time
+    /// `dispatch serve` from process start to ready, to `nearest` and to order creates.
+    Restart(restart::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,5 +75,6 @@ fn main() -> anyhow::Result<()> {
         Command::Replay(args) => runtime.block_on(replay::run(args)),
         Command::Storm(args) => runtime.block_on(storm::run(args)),
         Command::Flood(args) => runtime.block_on(flood::run(args)),
+        Command::Restart(args) => runtime.block_on(restart::run(args)),
     }
 }

@@ -32,6 +32,15 @@ pub fn order_id(tree: &'static str, key: &[u8]) -> Result<String, StoreError> {
     utf8_id(tree, key, "order key is not UTF-8")
 }
 
+/// [`order_id`] borrowed from the key (no copy): the verification reads a million.
+pub fn order_id_str<'a>(tree: &'static str, key: &'a [u8]) -> Result<&'a str, StoreError> {
+    std::str::from_utf8(key).map_err(|_| StoreError::Corrupt {
+        tree,
+        key: hex(key),
+        reason: "order key is not UTF-8".to_owned(),
+    })
+}
+
 /// Decodes a UTF-8 id key; `reason` says which kind of key failed.
 fn utf8_id(tree: &'static str, key: &[u8], reason: &str) -> Result<String, StoreError> {
     String::from_utf8(key.to_vec()).map_err(|_| StoreError::Corrupt {

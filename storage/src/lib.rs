@@ -1,7 +1,8 @@
 //! Durable storage of the dispatch engine.
 //!
 //! # Layout
-//! - `store`: the [`Store`] trait, the engine's only door to durable state.
+//! - `store`: the [`Store`] trait, the engine's only door to durable state, and
+//!   [`Recovery`], what the engine reads back at start.
 //! - `commit`: [`GroupCommit`], one flusher thread that lets many writers share a flush.
 //! - `records`: persisted, versioned record types (drivers, driver states, events,
 //!   orders, routes, trail points; separate from wire types), their `[version][bincode]` encoding, and
@@ -70,4 +71,4 @@ pub use records::{
     StopKindRecord, StopRecord, TrailPointRecord, Versioned,
 };
 pub use sled_store::{SledOptions, SledStore};
-pub use store::Store;
+pub use store::{Recovery, Store};

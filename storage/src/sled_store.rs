@@ -28,6 +28,7 @@
 use std::convert::Infallible;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
     OrderStatusRecord, RouteRecord, TrailPointRecord, Versioned,
 };
-use crate::store::Store;
+use crate::store::{Recovery, Store};
 use crate::verify::{scan, RawTrees, Visit, DATA_TREES, OPEN_ORDERS_TREE};
 
 /// Version of the tree layout, stored under `meta/format`. Bump it when trees or key
@@ -123,6 +124,11 @@ pub struct SledStore {
     recorded: Mutex<Recorded>,
     /// What the verification at open found.
     report: Report,
+    /// What recovery reads, as the verification at open decoded it: handed over once
+    /// by [`Store::load_recovery`], if `recovery_writes` is still 0.
+    recovery: Mutex<Option<Recovery>>,
+    /// Writes of drivers, driver states, orders or routes since the open.
+    recovery_writes: AtomicU64,
     /// Set by `close`, so `Drop` does not record a second time.
     closed: bool,
 }
@@ -157,7 +163,12 @@ impl SledStore {
     /// [`StoreError::Damaged`] says why. A database held by another process is
     /// [`StoreError::Locked`] once `opts.lock_wait` ran out.
     pub fn open_with(dir: &Path, opts: &SledOptions) -> Result<Self, StoreError> {
-        let (db, meta, report) = verify_open(dir, opts)?;
+        Self::open_verified(dir, opts, true)
+    }
+
+    /// [`SledStore::open_with`]; `keep`: keep what recovery reads from the scan.
+    fn open_verified(dir: &Path, opts: &SledOptions, keep: bool) -> Result<Self, StoreError> {
+        let (db, meta, report, recovery) = verify_open(dir, opts, keep)?;
         let events = db.open_tree(EventRecord::TREE)?;
         let next_seq = match events.last()? {
             Some((key, _)) => {
@@ -190,6 +201,8 @@ impl SledStore {
                 file: None,
             }),
             report,
+            recovery: Mutex::new(recovery),
+            recovery_writes: AtomicU64::new(0),
             closed: false,
         };
         // From here on the manifest no longer claims a clean close.
@@ -205,7 +218,7 @@ impl SledStore {
         if !dir.exists() {
             return Err(damaged(dir, "there is no database here".to_owned()));
         }
-        let (_db, _meta, report) = verify_open(dir, opts)?;
+        let (_db, _meta, report, _) = verify_open(dir, opts, false)?;
         Ok(report)
     }
 
@@ -232,7 +245,7 @@ impl SledStore {
             }
             db.flush()?;
         }
-        let store = Self::open_with(dir, opts)?;
+        let store = Self::open_verified(dir, opts, false)?;
         let report = store.report.clone();
         store.close()?;
         Ok(report)
@@ -244,7 +257,7 @@ impl SledStore {
         if !dir.exists() {
             return Err(damaged(dir, "there is no database here".to_owned()));
         }
-        let (db, _meta, report) = verify_open(dir, opts)?;
+        let (db, _meta, report, _) = verify_open(dir, opts, false)?;
         Ok((export_db(&db)?, report))
     }
 
@@ -304,6 +317,11 @@ impl SledStore {
         self.tracker.commit(delta);
     }
 
+    /// Counts a write that changes what recovery reads.
+    fn changed_recovery(&self) {
+        self.recovery_writes.fetch_add(1, Ordering::Release);
+    }
+
     fn snapshot(&self, driver: DriverRecord) -> Result<DriverSnapshot, StoreError> {
         let state = self
             .states
@@ -345,6 +363,7 @@ impl Store for SledStore {
         let mut d = Delta::default();
         d.added.drivers = u64::from(old.is_none());
         self.wrote(&d);
+        self.changed_recovery();
         Ok(())
     }
 
@@ -363,6 +382,7 @@ impl Store for SledStore {
         let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
         self.states.apply_batch(b)?;
         self.wrote(&Delta::default());
+        self.changed_recovery();
         Ok(())
     }
 
@@ -476,6 +496,7 @@ impl Store for SledStore {
                 },
             );
         self.wrote(&result.map_err(from_transaction)?);
+        self.changed_recovery();
         Ok(())
     }
 
@@ -545,6 +566,22 @@ impl Store for SledStore {
             out.push((driver, route));
         }
         Ok(out)
+    }
+
+    fn load_recovery(&self) -> Result<Recovery, StoreError> {
+        let kept = self
+            .recovery
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        match kept {
+            Some(r) if self.recovery_writes.load(Ordering::Acquire) == 0 => Ok(r),
+            _ => Ok(Recovery {
+                drivers: self.load_drivers()?,
+                open_orders: self.load_open_orders()?,
+                routes: self.load_routes()?,
+            }),
+        }
     }
 
     fn put_trail_points(&self, batch: &[(String, TrailPointRecord)]) -> Result<(), StoreError> {
@@ -719,10 +756,31 @@ fn damaged(dir: &Path, reason: String) -> StoreError {
 struct DbTrees<'a>(&'a sled::Db);
 
 impl RawTrees for DbTrees<'_> {
+    type Bytes = sled::IVec;
+
     fn each(&self, tree: &'static str, visit: &mut Visit<'_>) -> Result<(), StoreError> {
         for entry in self.0.open_tree(tree)?.iter() {
             let (key, value) = entry?;
             visit(&key, &value)?;
+        }
+        Ok(())
+    }
+
+    fn each_batch(
+        &self,
+        tree: &'static str,
+        size: usize,
+        visit: &mut dyn FnMut(Vec<(sled::IVec, sled::IVec)>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut batch = Vec::with_capacity(size);
+        for entry in self.0.open_tree(tree)?.iter() {
+            batch.push(entry?);
+            if batch.len() == size {
+                visit(std::mem::replace(&mut batch, Vec::with_capacity(size)))?;
+            }
+        }
+        if !batch.is_empty() {
+            visit(batch)?;
         }
         Ok(())
     }
@@ -731,10 +789,13 @@ impl RawTrees for DbTrees<'_> {
 /// Opens the database and verifies it (module docs): the witness beside it first
 /// (a missing database it vouches for is refused before sled would create an empty
 /// one), then sled's own recovery, then every record against manifest and witness.
+/// With `keep`, also what recovery reads.
+#[allow(clippy::type_complexity)]
 fn verify_open(
     dir: &Path,
     opts: &SledOptions,
-) -> Result<(sled::Db, sled::Tree, Report), StoreError> {
+    keep: bool,
+) -> Result<(sled::Db, sled::Tree, Report, Option<Recovery>), StoreError> {
     let mut notes = Vec::new();
     let witness = match opts.witness.as_deref().map(Witness::read) {
         Some(Ok(w)) => w.map(|w| (w, opts.witness.clone().unwrap_or_default())),
@@ -753,10 +814,19 @@ fn verify_open(
         );
         return Err(damaged(dir, reason));
     }
+    let started = Instant::now();
     let db = open_db_retrying(dir, opts)?;
+    info!(dir = %dir.display(), took_ms = started.elapsed().as_millis(), "sled opened");
     let meta = db.open_tree("meta")?;
     check_format(&meta)?;
-    let scanned = scan(&DbTrees(&db)).map_err(|e| damaged(dir, e.to_string()))?;
+    let started = Instant::now();
+    let scanned = scan(&DbTrees(&db), keep).map_err(|e| damaged(dir, e.to_string()))?;
+    info!(
+        dir = %dir.display(),
+        orders = scanned.counts.orders,
+        took_ms = started.elapsed().as_millis(),
+        "every record decoded and checked"
+    );
     let manifest = meta
         .get(META_MANIFEST_KEY)?
         .map(|v| Manifest::from_bytes(&v))
@@ -781,7 +851,7 @@ fn verify_open(
     for note in &report.notes {
         warn!(dir = %dir.display(), "{note}");
     }
-    Ok((db, meta, report))
+    Ok((db, meta, report, scanned.recovery))
 }
 
 /// sled 0.34 reports a held lock as an `Io` error of kind `Other` with this text.
@@ -897,6 +967,62 @@ mod tests {
             updated_ms: 4,
             has_position: true,
         }
+    }
+
+    /// What the three loads return, as one value.
+    fn loaded(store: &SledStore) -> Recovery {
+        Recovery {
+            drivers: store.load_drivers().unwrap(),
+            open_orders: store.load_open_orders().unwrap(),
+            routes: store.load_routes().unwrap(),
+        }
+    }
+
+    #[test]
+    fn recovery_kept_at_open_equals_the_loads_and_is_not_used_after_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for id in ["b", "a", "c"] {
+            store.put_driver(&driver(id)).unwrap();
+        }
+        // A state for "a" and "c", and one for a driver never registered.
+        let states = [("c", 3.0), ("zz", 9.0), ("a", 1.0)];
+        let states: Vec<_> = states
+            .iter()
+            .map(|(i, l)| (i.to_string(), state(*l)))
+            .collect();
+        store.put_driver_states(&states).unwrap();
+        let mut closed = order("o2", S::Delivered);
+        closed.driver_id = Some("a".into());
+        store
+            .apply(&Changes {
+                orders: vec![order("o3", S::Assigned), closed, order("o1", S::Pending)],
+                routes: vec![("c".into(), route(2, &["o3"])), ("a".into(), route(1, &[]))],
+            })
+            .unwrap();
+        store.close().unwrap();
+
+        let store = SledStore::open(dir.path()).unwrap();
+        let expected = loaded(&store);
+        assert_eq!(ids(&expected.open_orders), ["o1", "o3"]);
+        assert_eq!(expected.drivers.len(), 3);
+        assert!(
+            expected.drivers[1].state.is_none(),
+            "{:?}",
+            expected.drivers
+        );
+        assert_eq!(store.load_recovery().unwrap(), expected);
+        // Handed over once; then read again, with what was written since.
+        store.apply(&orders(&[order("o4", S::Pending)])).unwrap();
+        let after = store.load_recovery().unwrap();
+        assert_eq!(ids(&after.open_orders), ["o1", "o3", "o4"]);
+        assert_eq!(after, loaded(&store));
+        store.close().unwrap();
+
+        // A write between the open and the first call: the kept copy is stale.
+        let store = SledStore::open(dir.path()).unwrap();
+        store.put_driver(&driver("d")).unwrap();
+        assert_eq!(store.load_recovery().unwrap().drivers.len(), 4);
     }
 
     #[test]

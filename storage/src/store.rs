@@ -7,6 +7,17 @@ use crate::records::{
     OrderStatusRecord, RouteRecord, TrailPointRecord,
 };
 
+/// What recovery reads: see [`Store::load_recovery`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovery {
+    /// Every registered driver with its latest state, in id order.
+    pub drivers: Vec<DriverSnapshot>,
+    /// Every order whose status is not terminal, in id order.
+    pub open_orders: Vec<OrderRecord>,
+    /// Every stored route as `(driver id, route)`, in driver id order.
+    pub routes: Vec<(String, RouteRecord)>,
+}
+
 /// The durable truth of the engine.
 ///
 /// Writes become durable only at the next [`flush`](Store::flush) (or, for sled, at its
@@ -86,6 +97,21 @@ pub trait Store: Send + Sync + 'static {
     /// driver id order. Routes are kept for any id given to `apply`, registered or not,
     /// and never deleted: a driver with nothing left to do keeps an empty route.
     fn load_routes(&self) -> Result<Vec<(String, RouteRecord)>, StoreError>;
+
+    /// Everything recovery reads, as [`load_drivers`](Store::load_drivers),
+    /// [`load_open_orders`](Store::load_open_orders) and
+    /// [`load_routes`](Store::load_routes) return it. [`SledStore`](crate::SledStore)
+    /// hands over, the first time and only while no driver, driver state, order or
+    /// route was written since its open, what its verification at open decoded anyway
+    /// (so recovery does not read those records a second time); otherwise, and by
+    /// default, the three loads.
+    fn load_recovery(&self) -> Result<Recovery, StoreError> {
+        Ok(Recovery {
+            drivers: self.load_drivers()?,
+            open_orders: self.load_open_orders()?,
+            routes: self.load_routes()?,
+        })
+    }
 
     /// Stores trail points `(driver id, point)` as one batch (positions' history, lossy
     /// like driver states: durable at the next flush). A point at the same driver and

@@ -3,6 +3,7 @@
 
 use super::conns::ConnState;
 use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
+use super::ready::{gate, readyz};
 use super::{
     actions, admin, backup, console_page, console_session, driver_session, trackers, trail, ws,
 };
@@ -40,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/console.js"),
     ("get", "/console.css"),
     ("get", "/healthz"),
+    ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("post", "/v1/drivers"),
@@ -73,6 +75,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/console.js", get(console_page::script))
         .route("/console.css", get(console_page::style))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi))
         .route("/v1/drivers", post(register_driver))
@@ -96,6 +99,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(app.clone(), gate))
         .layer(middleware::from_fn_with_state(app.clone(), admit))
         .layer(middleware::from_fn(observe))
         .layer(cors(&app.config.cors_origins))

@@ -5,7 +5,8 @@
 //! dispatch console (assets compiled into the binary). `actions` are the order changes
 //! made on behalf of a token (role check, change, audit record); `admin` the token and
 //! audit endpoints; `backup` the online store backup; `trackers` phone tracker apps
-//! (OsmAnd, Traccar Client) and `trail` a driver's position history.
+//! (OsmAnd, Traccar Client) and `trail` a driver's position history; `ready` answers
+//! `/readyz` and holds the API (503) while recovery runs after a start.
 
 pub mod actions;
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod extract;
 pub mod http;
 pub mod limits;
 pub mod openapi;
+pub mod ready;
 pub mod trackers;
 pub mod trail;
 pub mod ws;

@@ -18,7 +18,7 @@ fn errors() -> Value {
         "401": error_response("unauthenticated: missing, invalid, expired or revoked token"),
         "403": error_response("permission_denied: the token (its kind or console role) may not do this"),
         "429": error_response("rate_limited (Retry-After header)"),
-        "503": error_response("overloaded (Retry-After header)")
+        "503": error_response("overloaded (Retry-After header): too busy, or still recovering after a start (see /readyz)")
     })
 }
 
@@ -70,7 +70,16 @@ fn error_schema() -> Value {
     json!({
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
             "code": {"type": "string", "enum": ["invalid_argument", "unauthenticated", "permission_denied", "not_found", "conflict", "too_large", "rate_limited", "overloaded", "out_of_service_area", "failed_precondition", "internal", "deadline_exceeded", "method_not_allowed"]},
-            "message": {"type": "string"}}}}}
+            "message": {"type": "string"}}}}},
+        "Readiness": {"type": "object", "required": ["status", "phase", "drivers", "open_orders", "elapsed_ms"], "properties": {
+            "status": {"type": "string", "enum": ["recovering", "ready", "failed"]},
+            "phase": {"type": "string", "enum": ["loading", "restoring_drivers", "queueing_orders", "ready", "failed"]},
+            "drivers": {"$ref": "#/components/schemas/Progress"},
+            "open_orders": {"$ref": "#/components/schemas/Progress"},
+            "elapsed_ms": {"type": "integer", "description": "since recovery began; once ready, how long it took"},
+            "error": {"type": "string", "description": "why recovery failed"}}},
+        "Progress": {"type": "object", "required": ["restored", "total"], "properties": {
+            "restored": {"type": "integer"}, "total": {"type": "integer"}}}
     })
 }
 
@@ -164,7 +173,10 @@ fn public_paths() -> Value {
         "/": {"get": {"security": [], "summary": "The web dispatch console (HTML; token from ?token= or the page's entry field)", "responses": {"200": {"description": "text/html"}}}},
         "/console.js": {"get": {"security": [], "summary": "The console's script", "responses": {"200": {"description": "text/javascript"}}}},
         "/console.css": {"get": {"security": [], "summary": "The console's style sheet", "responses": {"200": {"description": "text/css"}}}},
-        "/healthz": {"get": {"security": [], "summary": "Liveness", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
+        "/healthz": {"get": {"security": [], "summary": "Liveness: the process serves (its store verified), recovering or not", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
+        "/readyz": {"get": {"security": [], "summary": "Readiness: 200 once recovery after a start has restored every driver and open order; 503 (Retry-After) until then, when the API refuses with 503 overloaded", "responses": {
+            "200": ok_json("{\"status\":\"ready\",…}", "Readiness"),
+            "503": ok_json("{\"status\":\"recovering\" or \"failed\",…} (Retry-After header)", "Readiness")}}},
         "/metrics": {"get": {"security": [], "summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
         "/openapi.json": {"get": {"security": [], "summary": "This document", "responses": {"200": {"description": "OpenAPI 3 JSON"}}}}
     })

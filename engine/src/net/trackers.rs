@@ -65,6 +65,8 @@ pub async fn ingest(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 async fn accept(app: &Arc<App>, parts: Parts, body: Body, json: bool) -> Result<(), ApiError> {
+    // The tracker listener has no readiness gate of its own.
+    app.readiness.check()?;
     if parts.method != Method::GET && parts.method != Method::POST {
         return Err(ApiError::new(
             ErrorCode::MethodNotAllowed,

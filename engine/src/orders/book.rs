@@ -103,6 +103,35 @@ impl OrderBook {
         let _ = self.feed.send(order);
     }
 
+    /// Recovery: open orders as the store holds them, with their owners, under one
+    /// lock. Nothing goes to the feed: no console watches before the engine is ready.
+    pub fn restore_all(&self, orders: Vec<(Order, Owner)>) {
+        let mut added = [0i64; OrderStatus::ALL.len()];
+        let mut map = self.map.write().expect("order book lock");
+        map.reserve(orders.len());
+        for (order, owner) in orders {
+            if is_terminal(order.status) {
+                continue;
+            }
+            added[order.status as usize] += 1;
+            let entry = Entry {
+                order: Arc::new(order),
+                owner,
+            };
+            if let Some(old) = map.insert(entry.order.id.clone(), entry) {
+                added[old.order.status as usize] -= 1;
+            }
+        }
+        for status in OrderStatus::ALL {
+            let n = added[status as usize];
+            if n != 0 {
+                self.counts[status as usize].fetch_add(n, Ordering::Relaxed);
+                metrics::gauge!(telemetry::ORDERS_OPEN, "status" => status_label(status))
+                    .increment(n as f64);
+            }
+        }
+    }
+
     /// Open orders with a stop inside the box (console snapshots).
     pub fn open_orders(&self, bbox: Option<[f64; 4]>) -> Vec<Order> {
         let map = self.map.read().expect("order book lock");
@@ -231,5 +260,30 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Pending);
         assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Assigned);
         assert_eq!(rx.try_recv().unwrap().status, OrderStatus::Delivered);
+    }
+
+    #[test]
+    fn restore_all_counts_like_publishing_one_by_one() {
+        let (one, all) = (OrderBook::new(16), OrderBook::new(16));
+        let key = RegionKey { row: 1, col: 2 };
+        let mut b = order("b");
+        set_status(&mut b, OrderStatus::Assigned, 2, None);
+        let mut done = order("c");
+        set_status(&mut done, OrderStatus::Delivered, 3, None);
+        let orders = vec![
+            (order("a"), Owner::Region(key)),
+            (b, Owner::Driver("d1".into())),
+            (done, Owner::Region(key)),
+            (order("a"), Owner::Region(key)),
+        ];
+        for (o, owner) in orders.clone() {
+            one.publish(o, Some(owner));
+        }
+        all.restore_all(orders);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all.owner("b"), Some(Owner::Driver("d1".into())));
+        let (c1, c2) = (one.counts(), all.counts());
+        assert_eq!((c2.pending, c2.assigned), (c1.pending, c1.assigned));
+        assert_eq!((c2.pending, c2.assigned, c2.delivered), (1, 1, 0));
     }
 }

@@ -78,6 +78,11 @@ impl Ledger {
     pub fn restore(&self, order: Order, owner: Owner) {
         self.book.publish(order, Some(owner));
     }
+
+    /// Recovery: [`Ledger::restore`] of many orders at once.
+    pub fn restore_all(&self, orders: Vec<(Order, Owner)>) {
+        self.book.restore_all(orders);
+    }
 }
 
 /// The error a fail point configured with `return` makes its step fail with.

@@ -193,6 +193,31 @@ pub fn from_record(r: &OrderRecord) -> Order {
     }
 }
 
+/// [`from_record`], taking the record (recovery converts every open order: no copies).
+pub fn into_order(r: OrderRecord) -> Order {
+    Order {
+        pickup: stop_from_record(&r.pickup),
+        dropoff: stop_from_record(&r.dropoff),
+        size: r.size,
+        priority: r.priority,
+        status: status_from_record(r.status),
+        driver_id: r.driver_id,
+        pickup_eta_ms: r.pickup_eta_ms,
+        dropoff_eta_ms: r.dropoff_eta_ms,
+        created_ms: r.created_ms,
+        history: r
+            .history
+            .into_iter()
+            .map(|h| StatusChange {
+                status: status_from_record(h.status),
+                at_ms: h.at_ms,
+                reason: h.reason,
+            })
+            .collect(),
+        id: r.id,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +284,16 @@ mod tests {
         let b = new_order_id(1_700_000_000_000);
         assert_ne!(a, b);
         dispatch_protocol::validate::validate_id("id", &a).unwrap();
+    }
+
+    #[test]
+    fn into_order_equals_from_record() {
+        let mut o = created("o1".into(), new_order(), 5);
+        set_status(&mut o, OrderStatus::Assigned, 6, Some("why"));
+        o.driver_id = Some("d1".into());
+        o.pickup_eta_ms = Some(7);
+        let r = to_record(&o);
+        assert_eq!(into_order(r.clone()), from_record(&r));
+        assert_eq!(into_order(r), o);
     }
 }

@@ -8,8 +8,10 @@
 //! is lossless.
 
 mod commands;
+mod init;
 
 pub use commands::{stops_from_record, CancelOrder, Propose, Refusal, Release, StopDone, Withdraw};
+pub use init::DriverInit;
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
@@ -24,7 +26,7 @@ use crate::shared::Shared;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
-use dispatch_protocol::{DriverStatus, Millis, Order, Route, RouteStop, ServerMessage};
+use dispatch_protocol::{DriverStatus, Millis, Route, RouteStop, ServerMessage};
 use dispatch_storage::{DriverRecord, DriverStateRecord, EventKind, EventRecord};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -120,34 +122,6 @@ impl DriverHandle {
     }
 }
 
-/// Where a recovered or new driver starts.
-#[derive(Debug, Clone)]
-pub struct DriverInit {
-    pub record: DriverRecord,
-    pub status: DriverStatus,
-    pub position: Option<PositionReport>,
-    pub updated_ms: Millis,
-    /// Stored route version and stops (recovery).
-    pub route_version: u64,
-    pub stops: Vec<LiveStop>,
-    /// The orders on those stops.
-    pub orders: Vec<Order>,
-}
-
-impl DriverInit {
-    pub fn new(record: DriverRecord, status: DriverStatus, updated_ms: Millis) -> Self {
-        Self {
-            record,
-            status,
-            position: None,
-            updated_ms,
-            route_version: 0,
-            stops: Vec::new(),
-            orders: Vec::new(),
-        }
-    }
-}
-
 pub struct DriverActor {
     record: DriverRecord,
     status: DriverStatus,
@@ -238,6 +212,9 @@ impl DriverActor {
             actor.etas = actor.compute_etas(&actor.plan.stops, now);
             // A recovered driver goes straight back into its region's index.
             actor.publish_to_region();
+            if let Some(started) = init.started {
+                started.add_permits(1);
+            }
             actor
         });
         DriverHandle {
@@ -323,9 +300,22 @@ impl DriverActor {
         self.count_sockets();
     }
 
+    /// Publishes the open-socket count, and the fleet's count of connected drivers
+    /// when this driver's changes.
     fn count_sockets(&self) {
-        self.sockets_cell
-            .store(self.sessions.len(), Ordering::Relaxed);
+        let now = self.sessions.len();
+        let before = self.sockets_cell.swap(now, Ordering::Relaxed);
+        match (before > 0, now > 0) {
+            (false, true) => self
+                .shared
+                .connected_drivers
+                .fetch_add(1, Ordering::Relaxed),
+            (true, false) => self
+                .shared
+                .connected_drivers
+                .fetch_sub(1, Ordering::Relaxed),
+            _ => 0,
+        };
     }
 
     /// Where the route starts: the driver's position, else its first stop.
@@ -599,7 +589,7 @@ mod tests {
     use crate::auth::Auth;
     use crate::config::Config;
     use crate::orders::model::{created, job};
-    use dispatch_protocol::{NewOrder, Stop};
+    use dispatch_protocol::{NewOrder, Order, Stop};
     use dispatch_storage::{GroupCommit, SledStore, Store};
 
     fn stop(lat: f64, lon: f64) -> Stop {
@@ -647,7 +637,13 @@ mod tests {
         let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
         let commit = GroupCommit::start(store.clone());
         let (auth, _) = Auth::open(dir.path()).unwrap();
-        let app = App::new(Config::default(), auth, store, commit.clone());
+        let app = App::new(
+            Config::default(),
+            auth,
+            store,
+            commit.clone(),
+            Default::default(),
+        );
         let record = DriverRecord {
             id: "d1".into(),
             name: None,

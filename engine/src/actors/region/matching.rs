@@ -17,6 +17,7 @@ use crate::time::now_ms;
 use actix::prelude::*;
 use dispatch_protocol::{DriverStatus, DriverUpdate, Millis, Order, OrderStatus};
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,11 @@ impl RegionActor {
     /// A driver with no open socket (in its disconnect grace period) is no candidate:
     /// its route would reach it only when it is back, if it comes back.
     fn candidates(&self, lat: f64, lon: f64) -> Vec<Nearby> {
+        if self.shared.connected_drivers.load(Ordering::Relaxed) == 0 {
+            // After a restart, until the apps reconnect: every driver would be looked
+            // at and refused.
+            return Vec::new();
+        }
         let c = &self.shared.config;
         let fleet = &self.fleet;
         let connected = |id: &str| fleet.driver_holds(id, &DriverHandle::connected);

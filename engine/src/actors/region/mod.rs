@@ -22,6 +22,7 @@ use actix::prelude::*;
 use dispatch_protocol::{DriverStatus, DriverUpdate, ErrorCode, Millis, Order, OrderStatus};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -37,7 +38,7 @@ pub enum RegionOp {
 /// Batches of changed drivers, shared by every console watcher.
 pub type Feed = broadcast::Sender<Arc<Vec<DriverUpdate>>>;
 
-/// Available drivers of a region as its neighbours read them (refreshed every
+/// Available, connected drivers of a region as its neighbours read them (refreshed every
 /// `publish_ms`), so matching near a border needs no message to the neighbour.
 pub type Available = Arc<RwLock<Arc<Vec<DriverUpdate>>>>;
 
@@ -206,12 +207,24 @@ impl RegionActor {
             .set(self.index.len() as f64);
         metrics::gauge!(telemetry::REGION_PENDING, "region" => self.label.clone())
             .set(self.pending.len() as f64);
-        let available: Vec<DriverUpdate> = self
-            .index
-            .within(None)
-            .into_iter()
-            .filter(|d| d.status == DriverStatus::Available)
-            .collect();
+        // Only drivers a neighbour's matcher may take: available and connected (a
+        // driver reconnecting tells this region, whose next publish shows it and then
+        // tells the neighbours).
+        // None connected (right after a start): nothing to look at.
+        let fleet = &self.fleet;
+        let anyone = self.shared.connected_drivers.load(Ordering::Relaxed) > 0;
+        let available: Vec<DriverUpdate> = match anyone {
+            false => Vec::new(),
+            true => self
+                .index
+                .within(None)
+                .into_iter()
+                .filter(|d| {
+                    d.status == DriverStatus::Available
+                        && fleet.driver_holds(&d.id, &super::DriverHandle::connected)
+                })
+                .collect(),
+        };
         *self.available.write().expect("available lock") = Arc::new(available);
         if std::mem::take(&mut self.tell_neighbours) {
             // Every region whose orders may take a driver of this cell as a candidate.
@@ -264,6 +277,22 @@ impl Handler<Enqueue> for RegionActor {
     fn handle(&mut self, Enqueue(order): Enqueue, ctx: &mut Self::Context) {
         self.depth.took();
         self.enqueue(ctx, order);
+    }
+}
+
+/// Recovery: the orders of this region's queue, all at once; answered once queued.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EnqueueAll(pub Vec<Order>);
+
+impl Handler<EnqueueAll> for RegionActor {
+    type Result = ();
+    fn handle(&mut self, EnqueueAll(orders): EnqueueAll, ctx: &mut Self::Context) {
+        self.depth.took();
+        self.pending.reserve(orders.len());
+        for order in orders {
+            self.enqueue(ctx, order);
+        }
     }
 }
 
