@@ -177,18 +177,7 @@ fn took_ms(log: &str, message: &str) -> Option<u64> {
 
 /// The `dispatch` binary: `--engine-bin`, else the one beside this executable.
 fn engine_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(p) = given {
-        return Ok(p.to_path_buf());
-    }
-    let me = std::env::current_exe().context("locate dispatch-sim")?;
-    let beside = me.with_file_name(format!("dispatch{}", std::env::consts::EXE_SUFFIX));
-    if !beside.is_file() {
-        bail!(
-            "restart needs the `dispatch` binary beside {} (cargo build --release --bin dispatch) or --engine-bin PATH",
-            me.display()
-        );
-    }
-    Ok(beside)
+    crate::target::engine_binary_for(given, "restart")
 }
 
 /// One restart: spawn, poll every milestone concurrently, SIGKILL.

@@ -275,14 +275,20 @@ fn check_fds(needed: u64, limit: Option<u64>, why: &str) -> anyhow::Result<()> {
 /// The `dispatch` binary: `--engine-bin`, else the one beside this executable (cargo
 /// builds both into the same target directory).
 fn engine_binary(l: &Launch<'_>) -> anyhow::Result<PathBuf> {
-    if let Some(p) = l.engine_bin {
+    engine_binary_for(l.engine_bin, "the engine as its own process")
+}
+
+/// The `dispatch` binary `given`, else the one beside this executable; `needs` names
+/// what needs it in the error.
+pub fn engine_binary_for(given: Option<&Path>, needs: &str) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
         return Ok(p.to_path_buf());
     }
     let me = std::env::current_exe().context("locate dispatch-sim")?;
     let beside = me.with_file_name(format!("dispatch{}", std::env::consts::EXE_SUFFIX));
     if !beside.is_file() {
         bail!(
-            "the engine as its own process needs the `dispatch` binary beside {} (cargo build --release --bin dispatch) or --engine-bin PATH",
+            "{needs} needs the `dispatch` binary beside {} (cargo build --release --bin dispatch) or --engine-bin PATH",
             me.display()
         );
     }
