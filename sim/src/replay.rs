@@ -183,21 +183,21 @@ async fn open_engine(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::R
 }
 
 /// With `--static`, how long before the shift starts the requests are revealed (see
-/// [`LilimArgs::lead_s`]).
-fn static_lead_s(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Result<f64> {
+/// [`LilimArgs::lead_s`]): from the configuration of an engine this tool started, 0
+/// for one at `--url`.
+fn static_lead_s(a: &LilimArgs, inst: &Instance, engine: &Target) -> f64 {
     if let Some(s) = a.lead_s {
-        return Ok(s);
+        return s;
     }
-    if a.engine.url.is_some() {
-        return Ok(0.0);
-    }
-    let d = engine_config(a, inst, world)?.dispatch;
+    let Some(d) = engine.config().map(|c| &c.dispatch) else {
+        return 0.0;
+    };
     let search = if inst.requests.len() >= d.reoptimise.batch_min_orders {
         d.reoptimise.batch_budget_ms
     } else {
         0
     };
-    Ok((d.batch_window_ms + search) as f64 / 1000.0)
+    (d.batch_window_ms + search) as f64 / 1000.0
 }
 
 /// What the replay knows before the engine runs.
@@ -259,15 +259,14 @@ pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
                 .collect::<Vec<_>>()
         ));
     }
-    let lead_s = static_lead_s(&a, &inst, &world)?;
+    let engine = open_engine(&a, &inst, &world).await?;
     let setup = Setup {
+        lead_s: static_lead_s(&a, &inst, &engine),
         inst,
         world,
-        lead_s,
         bks,
         service_rounded,
     };
-    let engine = open_engine(&a, &setup.inst, &setup.world).await?;
     let result = drive(&a, &setup, &engine, notes)
         .await
         .and_then(|m| ReplayResult::new(&a, &setup, &engine, m));

@@ -130,16 +130,14 @@ impl<'a> Builder<'a> {
         // Drivers starting at the same point and time (idle at a depot at the start of
         // a shift) share one start node: the planner then sees them as interchangeable
         // and tries one empty route instead of each of theirs.
-        let shared = self.vehicles.iter().map(|v| v.start).find(|&n| {
-            self.node_stop[n].is_none()
-                && self.points[n].lat == start.at.0
-                && self.points[n].lon == start.at.1
-                && self
-                    .vehicles
-                    .iter()
-                    .any(|v| v.start == n && v.start_time == start.time)
+        let shared = self.vehicles.iter().find(|other| {
+            let at = &self.points[other.start];
+            other.start_time == start.time && at.lat == start.at.0 && at.lon == start.at.1
         });
-        let depot = shared.unwrap_or_else(|| self.push_depot(start.at));
+        let depot = match shared {
+            Some(other) => other.start,
+            None => self.push_depot(start.at),
+        };
         let (nodes, end_time) = self.push_existing(v, &start);
         let load = start.load;
         // A driver carrying more than its capacity (it cannot happen through the engine,
