@@ -150,6 +150,34 @@ impl DriverClient {
         }
     }
 
+    /// [`connect`](Self::connect), tried up to `tries` times while the socket cannot be
+    /// opened (refused, reset, dropped mid-handshake: an engine at its cap of connections
+    /// still in their handshake turns the oldest away) with a jittered back-off from
+    /// 100 ms doubling, as a driver app does after a reconnect storm. A `hello` the engine
+    /// refuses is not retried. Answers the route and the retries it took.
+    pub async fn connect_retrying(
+        &mut self,
+        resume: bool,
+        tries: u32,
+        rng: &mut impl rand::Rng,
+    ) -> anyhow::Result<(Route, u32)> {
+        let mut retries = 0;
+        loop {
+            match self.connect(resume).await {
+                Ok(route) => return Ok((route, retries)),
+                Err(e) if retries + 1 >= tries || e.to_string().starts_with("hello refused") => {
+                    return Err(e)
+                }
+                Err(_) => {
+                    let base = 100u64 << retries.min(6);
+                    let wait = base + rng.random_range(0..base);
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    retries += 1;
+                }
+            }
+        }
+    }
+
     /// Loses the socket abruptly: no close frame, as when a phone loses its network.
     pub fn drop_socket(&mut self) {
         self.ws = None;

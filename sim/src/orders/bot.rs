@@ -16,6 +16,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// Connection attempts per bot: 5,000 bots connecting at once overrun the engine's
+/// default cap of connections in their handshake (1,024), as a fleet does after a
+/// restart; like a driver app, a bot turned away tries again.
+const CONNECT_TRIES: u32 = 6;
+
 pub struct BotCfg {
     pub stop_delay: Duration,
     pub position_every: Duration,
@@ -30,6 +35,8 @@ pub struct BotStats {
     pub acks: AtomicU64,
     pub delivered: AtomicU64,
     pub abandoned: AtomicU64,
+    /// Connection attempts that failed before a bot's socket opened.
+    pub connect_retries: AtomicU64,
     pub errors: Mutex<BTreeMap<String, u64>>,
     pub ended: Mutex<BTreeMap<String, u64>>,
 }
@@ -67,7 +74,13 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let route = client.connect(false).await?.stops;
+    let (route, retries) = client
+        .connect_retrying(false, CONNECT_TRIES, &mut rng)
+        .await?;
+    stats
+        .connect_retries
+        .fetch_add(u64::from(retries), Ordering::Relaxed);
+    let route = route.stops;
     let pos = cfg.area.random_point(&mut rng);
     client.send_status(DriverStatus::Available).await?;
     client.send_position(pos).await?;

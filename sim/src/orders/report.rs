@@ -49,6 +49,8 @@ pub struct Report {
     stops_abandoned: u64,
     stop_errors: BTreeMap<String, u64>,
     bots_ended: BTreeMap<String, u64>,
+    /// Connection attempts turned away before bots' sockets opened (each retried).
+    connect_retries: u64,
     unrouted_by_status: BTreeMap<String, u64>,
     unrouted_sample: Vec<Value>,
 }
@@ -159,6 +161,7 @@ impl Report {
             stops_abandoned: s.abandoned.load(Ordering::Relaxed),
             stop_errors: std::mem::take(&mut *s.errors.lock().expect("lock")),
             bots_ended,
+            connect_retries: s.connect_retries.load(Ordering::Relaxed),
             unrouted_by_status: m.unrouted.by_status,
             unrouted_sample: m.unrouted.sample,
         }
@@ -217,5 +220,6 @@ pub fn print_human(r: &Report) {
         r.stop_errors
     );
     println!("bot tasks ended       {:?}", r.bots_ended);
+    println!("connect retries       {}", r.connect_retries);
     println!("engine counters (Δ)   {:?}", r.engine_counters);
 }
