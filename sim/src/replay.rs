@@ -13,6 +13,7 @@
 mod bot;
 mod fleet;
 mod instance;
+mod reference;
 mod result;
 mod reveal;
 
@@ -88,6 +89,18 @@ pub struct LilimArgs {
     /// when a request has to be revealed before its ready time.
     #[arg(long, default_value_t = 0.5)]
     pub reaction_s: f64,
+    /// Dynamic replays: after the run, search this many seconds for the reference plan
+    /// (the offline planner when no vehicle may set out towards a request before it is
+    /// revealed plus the engine's median reaction in this run) and report the gap to
+    /// it. 0: no reference.
+    #[arg(long, default_value_t = 0.0, conflicts_with = "static_reveal")]
+    pub reference_s: f64,
+    /// When a bot sets out for its next stop: `now`, as soon as the stop is first on its
+    /// route, or `on-time`, at the stop's ETA less the drive: it waits where it is
+    /// rather than at the stop (the same start of service), so it is still near its
+    /// last stop when new requests come in.
+    #[arg(long, value_enum, default_value_t = Depart::Now)]
+    pub depart: Depart,
     /// Seed of the bots' position-report phases.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -108,6 +121,13 @@ pub struct LilimArgs {
     pub json: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Depart {
+    Now,
+    OnTime,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -273,8 +293,36 @@ pub async fn replay_lilim(a: LilimArgs) -> anyhow::Result<ReplayResult> {
     let closed = engine.close().await;
     let mut r = result?;
     closed?;
+    if a.reference_s > 0.0 {
+        add_reference(&a, &setup, &mut r).await?;
+    }
     r.wall_s = wall_start.elapsed().as_secs_f64();
     Ok(r)
+}
+
+/// Searches the reference plan of a dynamic replay (after the run: it takes both
+/// cores) and the replay's gap to it.
+async fn add_reference(a: &LilimArgs, setup: &Setup, r: &mut ReplayResult) -> anyhow::Result<()> {
+    let (inst, world) = (setup.inst.clone(), setup.world);
+    let margin = world.units(Duration::from_secs_f64(a.reaction_s.max(0.0)));
+    let schedule = reveal::schedule(a, &inst, margin, 0.0);
+    let reaction = world.units(Duration::from_secs_f64(r.revealed_to_route.p50_ms / 1000.0));
+    let budget = Duration::from_secs_f64(a.reference_s);
+    let seed = a.seed;
+    let found = tokio::task::spawn_blocking(move || {
+        reference::causal(&inst, &schedule, reaction, budget, seed)
+    })
+    .await?;
+    if let Some(x) = &found {
+        r.gap_to_reference_pct =
+            (r.not_delivered == 0).then(|| (r.distance / x.distance - 1.0) * 100.0);
+    } else {
+        r.notes.push(
+            "no reference plan: the planner could not serve every request when revealed".into(),
+        );
+    }
+    r.reference = found;
+    Ok(())
 }
 
 /// The replay itself: the fleet online at the depot, the clock started, the requests
@@ -298,7 +346,9 @@ async fn drive(
     let position_every = world
         .wall(a.position_s / instance::SECONDS_PER_UNIT)
         .max(Duration::from_millis(50));
-    let shared = Arc::new(Shared::new(inst.clone(), world, &order_ids, position_every));
+    let mut shared = Shared::new(inst.clone(), world, &order_ids, position_every);
+    shared.depart = a.depart;
+    let shared = Arc::new(shared);
     let fleet = Fleet::start(a, &shared, engine, &http, &prefix).await?;
 
     let metrics_before = metrics_text(&http, &engine.base).await;

@@ -89,7 +89,7 @@ pub fn check_route(p: &Problem, plan: &RoutePlan) -> Result<RouteStats, Violatio
     for (pos, &s) in plan.stops.iter().enumerate() {
         let node = visitable(p, v, s, pos, &mut seen_at)?;
         dist += m.dist(prev, s);
-        let arrival = t + m.time(prev, s);
+        let arrival = p.arrival_at(prev, t, s);
         let start = arrival.max(node.ready);
         if start > node.due + EPS {
             return Err(Violation::Late {
@@ -121,7 +121,7 @@ pub fn check_route(p: &Problem, plan: &RoutePlan) -> Result<RouteStats, Violatio
     let mut end_time = t;
     if let Some(e) = veh.end {
         dist += m.dist(prev, e);
-        end_time = t + m.time(prev, e);
+        end_time = p.arrival_at(prev, t, e);
     }
     if end_time > veh.shift_end + EPS {
         return Err(Violation::LateReturn {

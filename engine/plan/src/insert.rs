@@ -51,7 +51,7 @@ pub fn best_in_route(
 fn single(p: &Problem, r: &Route, c: usize, skip: &mut impl FnMut() -> bool) -> Option<Insertion> {
     let m = &p.matrix;
     let cap = p.vehicles[r.vehicle].capacity;
-    let (ready, due, serv, q) = (p.ready[c], p.due[c], p.service[c], p.demand[c]);
+    let (due, serv, q) = (p.due[c], p.service[c], p.demand[c]);
     let n = r.seq.len();
     let mut best: Option<Insertion> = None;
     // Goods on board unloaded at `c` (q < 0) weigh on every stop before it: with `c`
@@ -68,14 +68,14 @@ fn single(p: &Problem, r: &Route, c: usize, skip: &mut impl FnMut() -> bool) -> 
             break; // the prefix only grows with i
         }
         let (a, b) = (r.seq[i], r.seq[i + 1]);
-        let st = (r.start[i] + p.service[a] + m.time(a, c)).max(ready);
+        let st = p.start_at(a, r.start[i] + p.service[a], c);
         if st > due {
             break; // start[i] only grows with i
         }
         if (q >= 0 && r.smax[i] + q > cap) || (q < 0 && r.smin[i] + q < 0) {
             continue;
         }
-        if st + serv + m.time(c, b) > r.latest[i + 1] {
+        if p.arrival_at(c, st + serv, b) > r.latest[i + 1] {
             continue;
         }
         let cost = m.dist(a, c) + m.dist(c, b) - m.dist(a, b);
@@ -102,15 +102,14 @@ fn pair(
     let cap = p.vehicles[r.vehicle].capacity;
     let q = p.demand[pu];
     let n = r.seq.len();
-    let (pr, pd, ps) = (p.ready[pu], p.due[pu], p.service[pu]);
-    let (dr, dd, ds) = (p.ready[de], p.due[de], p.service[de]);
+    let (pd, ps) = (p.due[pu], p.service[pu]);
+    let (dd, ds) = (p.due[de], p.service[de]);
     let d_pd = m.dist(pu, de);
-    let t_pd = m.time(pu, de);
     let mut best: Option<Insertion> = None;
     let mut best_cost = f64::INFINITY;
     for i in r.n_pinned..n - 1 {
         let (a, b) = (r.seq[i], r.seq[i + 1]);
-        let st_p = (r.start[i] + p.service[a] + m.time(a, pu)).max(pr);
+        let st_p = p.start_at(a, r.start[i] + p.service[a], pu);
         if st_p > pd {
             break;
         }
@@ -120,12 +119,12 @@ fn pair(
         let dep_p = st_p + ps;
         let d_ap = m.dist(a, pu);
         // delivery right after the pickup
-        let st_d = (dep_p + t_pd).max(dr);
+        let st_d = p.start_at(pu, dep_p, de);
         if st_d > dd {
             continue; // later delivery positions are even later
         }
         let cost = d_ap + d_pd + m.dist(de, b) - m.dist(a, b);
-        if cost < best_cost && st_d + ds + m.time(de, b) <= r.latest[i + 1] && !skip() {
+        if cost < best_cost && p.arrival_at(de, st_d + ds, b) <= r.latest[i + 1] && !skip() {
             best_cost = cost;
             best = Some(Insertion {
                 route: NONE,
@@ -142,19 +141,19 @@ fn pair(
         let mut prev_dep = dep_p;
         for j in i + 1..n - 1 {
             let k = r.seq[j];
-            let st_k = (prev_dep + m.time(prev, k)).max(p.ready[k]);
+            let st_k = p.start_at(prev, prev_dep, k);
             if st_k > r.latest[j] || r.load[j] + q > cap {
                 break;
             }
             prev_dep = st_k + p.service[k];
             prev = k;
-            let st_d = (prev_dep + m.time(k, de)).max(dr);
+            let st_d = p.start_at(k, prev_dep, de);
             if st_d > dd {
                 break;
             }
             let nx = r.seq[j + 1];
             let cost = base + m.dist(k, de) + m.dist(de, nx) - m.dist(k, nx);
-            if cost < best_cost && st_d + ds + m.time(de, nx) <= r.latest[j + 1] && !skip() {
+            if cost < best_cost && p.arrival_at(de, st_d + ds, nx) <= r.latest[j + 1] && !skip() {
                 best_cost = cost;
                 best = Some(Insertion {
                     route: NONE,
@@ -302,5 +301,35 @@ mod tests {
         assert_eq!(r.stops(), &[1, 3, 2, 4]);
         assert!((r.distance - 10.0).abs() < 1e-12);
         assert!(r.is_feasible(&p));
+    }
+
+    #[test]
+    fn a_released_node_is_driven_to_only_from_its_release() {
+        let mut p = line_problem();
+        // Pickup 2 (x = 2) becomes known at 10: the vehicle leaves the depot then.
+        p.set_release(2, 10.0);
+        let mut r = Route::new(&p, 0);
+        let a = best_in_route(&p, &r, p.requests[1], None).unwrap();
+        apply(&p, &mut r, p.requests[1], &a);
+        assert_eq!(r.stops(), &[2, 4]);
+        assert_eq!(r.schedule(), &[0.0, 12.0, 14.0, 18.0]);
+        assert!(r.is_feasible(&p));
+        let plan = r.plan();
+        assert!(crate::check::check_route(&p, &plan).is_ok());
+        // Due before release + travel: nowhere to put it.
+        let mut q = line_problem();
+        q.set_release(1, 99.5);
+        assert!(best_in_route(&q, &Route::new(&q, 0), q.requests[0], None).is_none());
+        // After another stop: the vehicle waits at that stop, not on the way.
+        let mut w = line_problem();
+        w.set_release(2, 5.0);
+        let mut r = Route::new(&w, 0);
+        for req in [w.requests[0], w.requests[1]] {
+            let ins = best_in_route(&w, &r, req, None).unwrap();
+            apply(&w, &mut r, req, &ins);
+        }
+        assert_eq!(r.stops(), &[1, 3, 2, 4]);
+        // 1 at 1, 3 at 3, leaves 3 at max(3, 5) = 5, reaches 2 at 6.
+        assert_eq!(r.schedule()[3], 6.0);
     }
 }

@@ -91,6 +91,9 @@ pub struct Problem {
     pub(crate) due: Vec<f64>,
     pub(crate) service: Vec<f64>,
     pub(crate) demand: Vec<i32>,
+    /// No leg towards a node begins before its release ([`Problem::set_release`];
+    /// `-∞` for all nodes unless set).
+    pub(crate) release: Vec<f64>,
     /// Vehicle → end node (the sink for open routes).
     pub(crate) end_node: Vec<usize>,
     /// Vehicle → class id; vehicles of one class without pinned stops are interchangeable.
@@ -159,6 +162,7 @@ impl Problem {
         } else {
             (vec![Vec::new(); nodes.len()], 1.0)
         };
+        let n_all = nodes.len();
         let ready = nodes.iter().map(|x| x.ready).collect();
         let due = nodes.iter().map(|x| x.due).collect();
         let service = nodes.iter().map(|x| x.service).collect();
@@ -175,6 +179,7 @@ impl Problem {
             due,
             service,
             demand,
+            release: vec![f64::NEG_INFINITY; n_all],
             end_node,
             working: vec![false; class_of.len()],
             class_of,
@@ -190,6 +195,27 @@ impl Problem {
     pub fn set_working(&mut self, vehicle: usize) {
         self.working[vehicle] = true;
         self.class_of[vehicle] = usize::MAX - vehicle;
+    }
+
+    /// No vehicle may set out towards `node` before `at`: the moment a request becomes
+    /// known, for a reference plan of a dynamic run (what a dispatcher who knew every
+    /// assignment in advance, but moved no vehicle towards a stop before it was known,
+    /// could do). The vehicle waits where it is until then.
+    pub fn set_release(&mut self, node: usize, at: f64) {
+        self.release[node] = at;
+    }
+
+    /// The earliest a vehicle leaving `from` at `departure` starts serving `to`.
+    #[inline]
+    pub(crate) fn start_at(&self, from: usize, departure: f64, to: usize) -> f64 {
+        (departure.max(self.release[to]) + self.matrix.time(from, to)).max(self.ready[to])
+    }
+
+    /// The earliest a vehicle leaving `from` at `departure` arrives at `to` (before
+    /// any wait for its ready time).
+    #[inline]
+    pub(crate) fn arrival_at(&self, from: usize, departure: f64, to: usize) -> f64 {
+        departure.max(self.release[to]) + self.matrix.time(from, to)
     }
 
     /// The end node of a vehicle's route (an internal sink node for open routes).

@@ -142,7 +142,7 @@ impl Route {
         let mut dist = 0.0;
         for k in 1..n {
             let (a, b) = (self.seq[k - 1], self.seq[k]);
-            let arr = self.start[k - 1] + p.service[a] + m.time(a, b);
+            let arr = p.arrival_at(a, self.start[k - 1] + p.service[a], b);
             self.start[k] = if k + 1 == n { arr } else { arr.max(p.ready[b]) };
             self.load[k] = self.load[k - 1] + p.demand[b];
             dist += m.dist(a, b);

@@ -37,6 +37,8 @@ pub struct Shared {
     pub progress: Notify,
     pub errors: Mutex<BTreeMap<String, u64>>,
     pub base: std::time::Instant,
+    /// When a bot sets out for its next stop (`--depart`).
+    pub depart: super::Depart,
 }
 
 impl Shared {
@@ -69,6 +71,7 @@ impl Shared {
             progress: Notify::new(),
             errors: Mutex::new(BTreeMap::new()),
             base: std::time::Instant::now(),
+            depart: super::Depart::Now,
         }
     }
 
@@ -244,8 +247,14 @@ impl Bot<'_> {
         let (to, _) = self.target(&stop);
         let leg = dist(here, to);
         // The shift starts at instance time 0: a route received before waits for it.
-        let depart = now.max(self.clock.start);
-        let arrive = depart + self.clock.world.wall(leg);
+        let mut depart = now.max(self.clock.start);
+        let drive = self.clock.world.wall(leg);
+        if self.shared.depart == super::Depart::OnTime {
+            // Arrive when the engine expects service to start, waiting here until then.
+            let eta = self.clock.at_epoch_ms(stop.eta_ms);
+            depart = depart.max(eta.checked_sub(drive).unwrap_or(depart));
+        }
+        let arrive = depart + drive;
         self.activity = Activity::Driving {
             stop,
             from: here,

@@ -285,6 +285,11 @@ impl Clock {
         self.start_ms + (units * self.world.ms_per_unit).round().max(0.0) as u64
     }
 
+    /// The wall-clock instant of epoch milliseconds `ms` (an ETA the engine sent).
+    pub fn at_epoch_ms(&self, ms: u64) -> tokio::time::Instant {
+        self.at((ms as f64 - self.start_ms as f64) / self.world.ms_per_unit)
+    }
+
     /// Instance time now.
     pub fn now(&self) -> f64 {
         self.units_at(tokio::time::Instant::now())

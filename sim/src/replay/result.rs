@@ -18,6 +18,8 @@ use tokio::task::JoinSet;
 pub struct ReplayResult {
     pub instance: String,
     pub mode: &'static str,
+    /// When the bots set out for their next stop (`--depart`).
+    pub depart: super::Depart,
     pub reveal: String,
     pub engine: String,
     pub encoding: &'static str,
@@ -69,6 +71,11 @@ pub struct ReplayResult {
     pub route_pushes_per_order: f64,
     /// Orders re-optimisation moved between drivers (engine counter).
     pub orders_moved: f64,
+    /// Dynamic replays with `--reference-s`: the offline planner's plan when no vehicle
+    /// sets out towards a request before it is revealed (see `replay/reference.rs`).
+    pub reference: Option<super::reference::Reference>,
+    /// `distance / reference.distance − 1`, in percent (every request delivered).
+    pub gap_to_reference_pct: Option<f64>,
     /// The plan the bots drove, priced by the engine's `[dispatch.objective]` weights.
     pub objective: Objective,
     pub errors: BTreeMap<String, u64>,
@@ -290,6 +297,7 @@ impl ReplayResult {
         Ok(Self {
             instance: inst.name.clone(),
             mode: if a.static_reveal { "static" } else { "dynamic" },
+            depart: a.depart,
             reveal: reveal_text(a, m.revealed_early, n_req, m.margin, setup.lead_s),
             engine: engine.label(),
             encoding: if a.json_frames { "json" } else { "bincode" },
@@ -329,6 +337,8 @@ impl ReplayResult {
             stops_turned_away: m.bots.iter().map(|b| b.turned_away).sum(),
             route_pushes_per_order: routes_received as f64 / n_req.max(1) as f64,
             orders_moved,
+            reference: None,
+            gap_to_reference_pct: None,
             objective,
             errors: m.errors,
             engine_counters: m.engine_counters,
@@ -421,6 +431,18 @@ pub fn summary(r: &ReplayResult) -> String {
                 "{p:+.1} % distance"
             ))
     );
+    if let Some(x) = &r.reference {
+        let _ = writeln!(
+            s,
+            "  reference (no vehicle sets out before a request is revealed + {:.1} units): {} vehicles, {:.2}, {} unserved   gap to it {}",
+            x.reaction_units,
+            x.vehicles,
+            x.distance,
+            x.unserved,
+            r.gap_to_reference_pct
+                .map_or("n/a".into(), |p| format!("{p:+.1} % distance"))
+        );
+    }
     let _ = writeln!(
         s,
         "  revealed → route (wall) {}   positions {}   routes {}   stops turned away {}",
