@@ -51,6 +51,7 @@ fn fleet(rng: &mut StdRng, n: usize, per: usize) -> Vec<Arc<DriverPlan>> {
                 stops.push(stop(&id, StopKind::Dropoff, point(rng), None));
             }
             Arc::new(DriverPlan {
+                arrived_ms: None,
                 driver_id: Arc::from(format!("d{d}").as_str()),
                 version: 1,
                 capacity: 8,

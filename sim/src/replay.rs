@@ -101,6 +101,11 @@ pub struct LilimArgs {
     /// last stop when new requests come in.
     #[arg(long, value_enum, default_value_t = Depart::Now)]
     pub depart: Depart,
+    /// With `--depart on-time`: simulated seconds a bot sets out earlier than the drive
+    /// needs (timers and the engine's latency are a few wall-clock milliseconds, i.e. a
+    /// fraction of a time unit at 450×).
+    #[arg(long, default_value_t = 60.0)]
+    pub depart_early_s: f64,
     /// Seed of the bots' position-report phases.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -348,6 +353,7 @@ async fn drive(
         .max(Duration::from_millis(50));
     let mut shared = Shared::new(inst.clone(), world, &order_ids, position_every);
     shared.depart = a.depart;
+    shared.depart_early = world.wall(a.depart_early_s.max(0.0) / instance::SECONDS_PER_UNIT);
     let shared = Arc::new(shared);
     let fleet = Fleet::start(a, &shared, engine, &http, &prefix).await?;
 

@@ -195,13 +195,18 @@ impl<'a> Builder<'a> {
             ) <= self.params.pin_radius_m
         });
         if let (Some(first), Some((_, tail))) = (serving, plan.stops.split_first()) {
-            let eta = etas(
-                plan.position,
-                std::slice::from_ref(first),
-                self.now_ms,
-                self.travel,
-            )[0];
-            start.time = self.rel(eta).max(0.0) + f64::from(first.service_s);
+            // Service started on arrival (or at the window's opening), so it ends that
+            // long after; never before now, as the stop is not done yet.
+            let serving_from = match plan.arrived_ms {
+                Some(arrived) => arrived.max(first.ready_ms.unwrap_or(0)),
+                None => etas(
+                    plan.position,
+                    std::slice::from_ref(first),
+                    self.now_ms,
+                    self.travel,
+                )[0],
+            };
+            start.time = (self.rel(serving_from) + f64::from(first.service_s)).max(0.0);
             start.at = first.point();
             start.load += match first.kind {
                 StopKind::Pickup => i64::from(first.size),

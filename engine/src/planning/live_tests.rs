@@ -243,6 +243,7 @@ pub(super) fn driver(
     stops: Vec<LiveStop>,
 ) -> Arc<DriverPlan> {
     Arc::new(DriverPlan {
+        arrived_ms: None,
         driver_id: id.into(),
         version: 1,
         capacity,
@@ -312,6 +313,7 @@ fn bad_stop_ids_are_refused_without_panicking() {
 fn load_counts_dropoffs_whose_pickup_is_not_on_the_plan() {
     let o = at(0.0, 0.0);
     let plan = DriverPlan {
+        arrived_ms: None,
         driver_id: "d".into(),
         version: 3,
         capacity: 9,
@@ -325,6 +327,7 @@ fn load_counts_dropoffs_whose_pickup_is_not_on_the_plan() {
     };
     assert_eq!(plan.load(), 4);
     let empty = DriverPlan {
+        arrived_ms: None,
         stops: Vec::new(),
         ..plan
     };
@@ -679,6 +682,33 @@ fn pinned_stop_service_delays_everything_after_it() {
     assert_eq!(ids(&out.routes[0].stops), ["p:j", "d:j", "p:h", "d:h"]);
 }
 
+/// A driver that arrived at its stop 550 s into a 600 s service is free in 50 s:
+/// the job fits after it. Had it just arrived (or were its arrival unknown), it
+/// would not.
+#[test]
+fn a_stop_being_served_ends_its_service_after_the_arrival() {
+    let o = at(0.0, 0.0);
+    let mut j = job("j", at(0.0, 0.0), at(500.0, 0.0));
+    j.dropoff.due_ms = Some(ms(300));
+    let mut h = stop("h", StopKind::Pickup, at(50.0, 0.0));
+    h.service_s = 600;
+    let h_drop = stop("h", StopKind::Dropoff, at(4000.0, 0.0));
+    let arrived = |h: &LiveStop, ago_s: i64| {
+        Arc::new(DriverPlan {
+            arrived_ms: Some(ms(-ago_s)),
+            ..(*driver("a", 5, o, vec![h.clone(), h_drop.clone()])).clone()
+        })
+    };
+    let out = run(&[arrived(&h, 550)], std::slice::from_ref(&j), &[vec![0]]);
+    assert_eq!(ids(&out.routes[0].stops), ["p:h", "p:j", "d:j", "d:h"]);
+    let out = run(&[arrived(&h, 0)], std::slice::from_ref(&j), &[vec![0]]);
+    assert_eq!(out.unassigned, vec![(0, NoDriver::Windows)]);
+    // Arrived before the stop's window opened: service starts at the opening.
+    h.ready_ms = Some(ms(-10));
+    let out = run(&[arrived(&h, 550)], std::slice::from_ref(&j), &[vec![0]]);
+    assert_eq!(out.unassigned, vec![(0, NoDriver::Windows)]);
+}
+
 /// A stop already late may not be made later still; one without a due may.
 #[test]
 fn late_existing_stop_keeps_its_place() {
@@ -890,6 +920,7 @@ pub(super) fn gen_driver(d: usize, goods_on_board: bool) -> impl Strategy<Value 
                 _ => pos,
             };
             Arc::new(DriverPlan {
+                arrived_ms: None,
                 driver_id: format!("d{d}").into(),
                 version: 1,
                 capacity,

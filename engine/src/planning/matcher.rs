@@ -134,6 +134,7 @@ mod tests {
 
     fn driver(id: &str, lat: f64, lon: f64, capacity: u32) -> Arc<DriverPlan> {
         Arc::new(DriverPlan {
+            arrived_ms: None,
             driver_id: Arc::from(id),
             version: 0,
             capacity,

@@ -92,6 +92,9 @@ pub struct DriverPlan {
     pub capacity: u32,
     pub position: (f64, f64),
     pub stops: Vec<LiveStop>,
+    /// When the driver reached its first stop, if it is there: service started then
+    /// (or at the stop's ready time), not when the plan is made.
+    pub arrived_ms: Option<Millis>,
 }
 
 impl DriverPlan {

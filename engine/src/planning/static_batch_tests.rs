@@ -73,6 +73,7 @@ fn a_batch_known_in_advance_ends_at_the_planners_vehicle_count() {
         let drivers: Vec<Arc<DriverPlan>> = (0..fleet)
             .map(|i| {
                 Arc::new(DriverPlan {
+                    arrived_ms: None,
                     driver_id: format!("v{i}").into(),
                     version: 1,
                     capacity,
@@ -120,6 +121,7 @@ fn idle_drivers_at_one_place_share_a_start_node() {
     use super::builder::Builder;
     let idle = |id: &str, position| {
         Arc::new(DriverPlan {
+            arrived_ms: None,
             driver_id: id.into(),
             version: 1,
             capacity: 4,
@@ -162,6 +164,7 @@ fn the_fixed_cost_per_driver_keeps_an_order_on_a_working_driver() {
     // that road, 600 m north, costs it ~1,200 m of detour. Idle: at the new pickup,
     // ~1,000 m (the order's own leg).
     let working = Arc::new(DriverPlan {
+        arrived_ms: None,
         driver_id: "working".into(),
         version: 1,
         capacity: 4,
@@ -172,6 +175,7 @@ fn the_fixed_cost_per_driver_keeps_an_order_on_a_working_driver() {
         ],
     });
     let idle = Arc::new(DriverPlan {
+        arrived_ms: None,
         driver_id: "idle".into(),
         version: 1,
         capacity: 4,

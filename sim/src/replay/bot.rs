@@ -37,8 +37,10 @@ pub struct Shared {
     pub progress: Notify,
     pub errors: Mutex<BTreeMap<String, u64>>,
     pub base: std::time::Instant,
-    /// When a bot sets out for its next stop (`--depart`).
+    /// When a bot sets out for its next stop (`--depart`), and how much earlier than
+    /// the drive needs with `on-time` (wall clock).
     pub depart: super::Depart,
+    pub depart_early: Duration,
 }
 
 impl Shared {
@@ -72,6 +74,7 @@ impl Shared {
             errors: Mutex::new(BTreeMap::new()),
             base: std::time::Instant::now(),
             depart: super::Depart::Now,
+            depart_early: Duration::ZERO,
         }
     }
 
@@ -226,6 +229,14 @@ impl Bot<'_> {
     fn follow(&mut self, now: Instant) {
         let first = self.route.first().cloned();
         if first.as_ref().map(|s| s.stop_id.as_str()) == self.activity.stop_id() {
+            // Still waiting to set out: the stop's ETA may have moved (a route pushed
+            // once the previous stop was done has it fresh).
+            if let (Some(stop), Activity::Driving { from, to, .. }) = (first, &self.activity) {
+                if self.activity_waiting(now) {
+                    let (from, to) = (*from, *to);
+                    self.activity = self.drive(stop, from, to, now);
+                }
+            }
             return;
         }
         // Leave what we were doing where we are.
@@ -246,25 +257,35 @@ impl Bot<'_> {
         };
         let (to, _) = self.target(&stop);
         let leg = dist(here, to);
-        // The shift starts at instance time 0: a route received before waits for it.
-        let mut depart = now.max(self.clock.start);
-        let drive = self.clock.world.wall(leg);
-        if self.shared.depart == super::Depart::OnTime {
-            // Arrive when the engine expects service to start, waiting here until then.
-            let eta = self.clock.at_epoch_ms(stop.eta_ms);
-            depart = depart.max(eta.checked_sub(drive).unwrap_or(depart));
-        }
-        let arrive = depart + drive;
-        self.activity = Activity::Driving {
-            stop,
-            from: here,
-            to,
-            depart,
-            arrive,
-        };
+        self.activity = self.drive(stop, here, to, now);
         if leg <= 0.0 {
             self.arrive(now);
         }
+    }
+
+    /// The leg from `from` to `stop` at `to`, setting out now or, with `--depart
+    /// on-time`, when it arrives at the stop's ETA (waiting where it is until then).
+    fn drive(&self, stop: RouteStop, from: (f64, f64), to: (f64, f64), now: Instant) -> Activity {
+        // The shift starts at instance time 0: a route received before waits for it.
+        let mut depart = now.max(self.clock.start);
+        let drive = self.clock.world.wall(dist(from, to));
+        if self.shared.depart == super::Depart::OnTime {
+            let eta = self.clock.at_epoch_ms(stop.eta_ms);
+            let lead = drive + self.shared.depart_early;
+            depart = depart.max(eta.checked_sub(lead).unwrap_or(depart));
+        }
+        Activity::Driving {
+            stop,
+            from,
+            to,
+            depart,
+            arrive: depart + drive,
+        }
+    }
+
+    /// Whether the bot is on a leg it has not set out on yet.
+    fn activity_waiting(&self, now: Instant) -> bool {
+        matches!(&self.activity, Activity::Driving { depart, .. } if *depart > now)
     }
 
     fn arrive(&mut self, now: Instant) {

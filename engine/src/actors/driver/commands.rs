@@ -72,11 +72,13 @@ impl DriverActor {
         // Nothing written on an error: the plan keeps its version (regions plan on it).
         let written = self.shared.ledger.write(set)?;
         (self.plan, self.etas) = (next, etas);
+        let arrived_ms = self.track_arrival(now_ms());
         *self.published.write().expect("route snapshot lock") = RouteSnapshot {
             version: self.plan.version,
             capacity: self.record.capacity,
             stops: self.plan.stops.clone().into(),
             position: self.position.map(|p| (p.lat, p.lon)),
+            arrived_ms,
         };
         metrics::counter!(telemetry::REPLANS, "reason" => reason).increment(1);
         Ok((

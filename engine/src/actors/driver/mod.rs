@@ -26,7 +26,7 @@ use crate::shared::Shared;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
-use dispatch_protocol::{DriverStatus, Millis, Route, RouteStop, ServerMessage};
+use dispatch_protocol::{DriverStatus, Millis, Route, RouteStop, ServerMessage, StopKind};
 use dispatch_storage::{DriverRecord, DriverStateRecord, EventKind, EventRecord};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -43,6 +43,16 @@ pub struct PositionReport {
     pub ts_ms: Millis,
 }
 
+/// A stop of a route (its order and kind), to notice when the first stop changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StopKey(Arc<str>, StopKind);
+
+impl StopKey {
+    fn of(s: &LiveStop) -> Self {
+        Self(s.order_id.clone(), s.kind)
+    }
+}
+
 /// The route as regions read it when they plan: published after every change.
 #[derive(Debug, Clone, Default)]
 pub struct RouteSnapshot {
@@ -53,6 +63,8 @@ pub struct RouteSnapshot {
     /// so they pin the stop being served exactly as the actor checks proposals (the
     /// region's index lags it by a moment).
     pub position: Option<(f64, f64)>,
+    /// When the driver reached its first stop (see [`DriverActor::track_arrival`]).
+    pub arrived_ms: Option<Millis>,
 }
 
 /// What sessions, regions and HTTP handlers hold to reach a driver.
@@ -118,6 +130,7 @@ impl DriverHandle {
             capacity: r.capacity,
             position: r.position.unwrap_or(fallback),
             stops: r.stops.to_vec(),
+            arrived_ms: r.arrived_ms,
         }
     }
 }
@@ -142,6 +155,8 @@ pub struct DriverActor {
     plan: RoutePlan,
     /// ETAs of `plan.stops` as announced.
     etas: Vec<Millis>,
+    /// The first stop of `plan` and when the driver came within `pin_radius_m` of it.
+    arrived: Option<(StopKey, Millis)>,
     published: Arc<RwLock<RouteSnapshot>>,
     status_cell: Arc<AtomicU8>,
     sockets_cell: Arc<AtomicUsize>,
@@ -168,6 +183,7 @@ impl DriverActor {
             capacity: init.record.capacity,
             stops: init.stops.clone().into(),
             position: init.position.map(|p| (p.lat, p.lon)),
+            arrived_ms: None,
         }));
         let actor_slot = slot.clone();
         let actor_published = published.clone();
@@ -201,6 +217,7 @@ impl DriverActor {
                     orders,
                 },
                 etas: Vec::new(),
+                arrived: None,
                 published: actor_published,
                 status_cell: actor_status,
                 sockets_cell: actor_sockets,
@@ -331,6 +348,21 @@ impl DriverActor {
         etas(self.here(stops), stops, now, &self.shared.travel)
     }
 
+    /// Notes when the driver reached its first stop: the first position within
+    /// `pin_radius_m` of it (the planner's rule for "serving it") since it became the
+    /// first stop. A driver that has been serving for ten minutes of a fifteen-minute
+    /// stop is free in five, not in fifteen: the planner starts its route from there.
+    /// Answers the arrival, if the driver is at its first stop.
+    fn track_arrival(&mut self, now: Millis) -> Option<Millis> {
+        let first = self.plan.stops.first().map(StopKey::of);
+        self.arrived = match (self.pinned() == 1, first, self.arrived.take()) {
+            (true, Some(k), Some((was, t))) if was == k => Some((k, t)),
+            (true, Some(k), _) => Some((k, now)),
+            _ => None,
+        };
+        self.arrived.as_ref().map(|a| a.1)
+    }
+
     /// Leading stops a proposal must leave in place: the next stop once the driver is
     /// there (within `dispatch.pin_radius_m`, the rule the planner pins by).
     fn pinned(&self) -> usize {
@@ -456,11 +488,14 @@ impl Handler<PositionWake> for DriverActor {
         }
         self.position = Some(p);
         self.shared.trails.offer(self.id(), p.ts_ms, p.lat, p.lon);
-        self.published
-            .write()
-            .expect("route snapshot lock")
-            .position = Some((p.lat, p.lon));
-        self.updated_ms = now_ms();
+        let now = now_ms();
+        let arrived_ms = self.track_arrival(now);
+        {
+            let mut published = self.published.write().expect("route snapshot lock");
+            published.position = Some((p.lat, p.lon));
+            published.arrived_ms = arrived_ms;
+        }
+        self.updated_ms = now;
         self.last_seen_ms = self.updated_ms;
         self.publish_to_region();
         self.persist_state();
