@@ -318,15 +318,16 @@ async fn add_reference(a: &LilimArgs, setup: &Setup, r: &mut ReplayResult) -> an
         reference::causal(&inst, &schedule, reaction, budget, seed)
     })
     .await?;
-    if let Some(x) = &found {
-        r.gap_to_reference_pct =
-            (r.not_delivered == 0).then(|| (r.distance / x.distance - 1.0) * 100.0);
-    } else {
-        r.notes.push(
-            "no reference plan: the planner could not serve every request when revealed".into(),
-        );
+    match &found {
+        Ok(x) => {
+            r.gap_to_reference_pct = (r.not_delivered == 0 && x.unserved == 0)
+                .then(|| (r.distance / x.distance - 1.0) * 100.0);
+        }
+        Err(v) => r
+            .notes
+            .push(format!("no reference plan: the checker refused it ({v})")),
     }
-    r.reference = found;
+    r.reference = found.ok();
     Ok(())
 }
 

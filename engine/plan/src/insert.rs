@@ -70,7 +70,12 @@ fn single(p: &Problem, r: &Route, c: usize, skip: &mut impl FnMut() -> bool) -> 
         let (a, b) = (r.seq[i], r.seq[i + 1]);
         let st = p.start_at(a, r.start[i] + p.service[a], c);
         if st > due {
-            break; // start[i] only grows with i
+            // start[i] only grows with i; with releases a later position may still do
+            // (the wait for the release happens closer to the stop).
+            if p.has_releases {
+                continue;
+            }
+            break;
         }
         if (q >= 0 && r.smax[i] + q > cap) || (q < 0 && r.smin[i] + q < 0) {
             continue;
@@ -111,6 +116,9 @@ fn pair(
         let (a, b) = (r.seq[i], r.seq[i + 1]);
         let st_p = p.start_at(a, r.start[i] + p.service[a], pu);
         if st_p > pd {
+            if p.has_releases {
+                continue;
+            }
             break;
         }
         if r.load[i] + q > cap {
@@ -149,6 +157,9 @@ fn pair(
             prev = k;
             let st_d = p.start_at(k, prev_dep, de);
             if st_d > dd {
+                if p.has_releases {
+                    continue;
+                }
                 break;
             }
             let nx = r.seq[j + 1];

@@ -22,6 +22,10 @@ pub fn relocate_pass(p: &Problem, s: &mut Solution, max_routes: usize) -> bool {
         backup.clone_from(&s.routes[r]);
         let old = s.routes[r].distance;
         crate::insert::remove(p, &mut s.routes[r], *req);
+        if p.has_releases && !s.routes[r].is_feasible(p) {
+            s.routes[r].clone_from(&backup);
+            continue;
+        }
         let gain = old - s.routes[r].distance;
         let used = s.vehicles();
         match best_in_solution(p, s, *req, max_routes, None, used) {

@@ -94,6 +94,8 @@ pub struct Problem {
     /// No leg towards a node begins before its release ([`Problem::set_release`];
     /// `-∞` for all nodes unless set).
     pub(crate) release: Vec<f64>,
+    /// Whether any node has a release (removing a stop may then delay a route).
+    pub(crate) has_releases: bool,
     /// Vehicle → end node (the sink for open routes).
     pub(crate) end_node: Vec<usize>,
     /// Vehicle → class id; vehicles of one class without pinned stops are interchangeable.
@@ -180,6 +182,7 @@ impl Problem {
             service,
             demand,
             release: vec![f64::NEG_INFINITY; n_all],
+            has_releases: false,
             end_node,
             working: vec![false; class_of.len()],
             class_of,
@@ -201,8 +204,14 @@ impl Problem {
     /// known, for a reference plan of a dynamic run (what a dispatcher who knew every
     /// assignment in advance, but moved no vehicle towards a stop before it was known,
     /// could do). The vehicle waits where it is until then.
+    ///
+    /// Removing a stop then no longer always keeps a route feasible: the vehicle may
+    /// have to wait for a release at the previous stop, farther away. The search ruins
+    /// on until its routes are feasible again ([`crate::ruin`]) and a relocation that
+    /// would leave its route infeasible is not made.
     pub fn set_release(&mut self, node: usize, at: f64) {
         self.release[node] = at;
+        self.has_releases |= at.is_finite();
     }
 
     /// The earliest a vehicle leaving `from` at `departure` starts serving `to`.

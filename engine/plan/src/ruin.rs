@@ -77,9 +77,46 @@ pub fn ruin(p: &Problem, s: &mut Solution, rng: &mut Rng, prm: &RuinParams) -> u
             s.route_of[x] = NONE;
         }
         s.routes[ri].remove_nodes(p, &remove);
+        shed_until_feasible(p, s, ri);
         ruined.push(ri);
     }
     s.unassigned.len() - before
+}
+
+/// With releases, a removal can delay the rest of a route (see
+/// [`Problem::set_release`]): removes the request of the first free stop at or after
+/// the first position that starts too late (the last free stop before it if none),
+/// until the route is feasible. Without releases a removal never makes a route later
+/// and this checks nothing.
+fn shed_until_feasible(p: &Problem, s: &mut Solution, ri: usize) {
+    if !p.has_releases {
+        return;
+    }
+    while !s.routes[ri].is_feasible(p) {
+        let r = &s.routes[ri];
+        let first_free = 1 + r.n_pinned;
+        let last = r.seq.len() - 1;
+        let bad = (0..r.seq.len())
+            .find(|&k| r.start[k] > r.latest[k])
+            .unwrap_or(last);
+        let pos = if bad.max(first_free) < last {
+            bad.max(first_free)
+        } else if last > first_free {
+            last - 1
+        } else {
+            return; // nothing free left to remove: the pinned part alone is late
+        };
+        let rq = p.request_of[r.seq[pos]];
+        if rq == NONE {
+            return;
+        }
+        let req = p.requests[rq];
+        crate::insert::remove(p, &mut s.routes[ri], req);
+        s.unassigned.push(rq);
+        for x in req.nodes() {
+            s.route_of[x] = NONE;
+        }
+    }
 }
 
 /// How much one ruin removes, from the current routes' lengths.
@@ -269,5 +306,81 @@ pub fn recreate(
             }
             None => s.unassigned.push(ri),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insert::{apply_in_solution, best_in_solution};
+    use crate::model::{Node, NodeKind, Vehicle};
+    use crate::travel::{Euclidean, Matrix};
+
+    /// Pickups 1 (x = 10) and 2 (x = 11, known from 20, due by 22), deliveries beside
+    /// them. Served together the vehicle waits at 1 for 2's release and is on time;
+    /// without 1 it waits at the depot and reaches 2 at 31.
+    fn released_pair() -> Problem {
+        let pts = [
+            [0.0, 0.0],
+            [10.0, 0.0],
+            [11.0, 0.0],
+            [10.0, 1.0],
+            [11.0, 1.0],
+        ];
+        let mk = |id, kind, demand, due| Node {
+            id,
+            kind,
+            demand,
+            ready: 0.0,
+            due,
+            service: 0.0,
+            vehicle: None,
+        };
+        let nodes = vec![
+            mk(0, NodeKind::Depot, 0, 1000.0),
+            mk(1, NodeKind::Pickup { delivery: 3 }, 1, 100.0),
+            mk(2, NodeKind::Pickup { delivery: 4 }, 1, 22.0),
+            mk(3, NodeKind::Delivery { pickup: 1 }, -1, 100.0),
+            mk(4, NodeKind::Delivery { pickup: 2 }, -1, 100.0),
+        ];
+        let veh = Vehicle {
+            start: 0,
+            end: Some(0),
+            start_time: 0.0,
+            shift_end: 1000.0,
+            capacity: 2,
+            start_load: 0,
+            pinned: vec![],
+        };
+        let mut p = Problem::new(
+            "released",
+            nodes,
+            vec![veh],
+            Matrix::from_points(&pts, &Euclidean),
+        )
+        .unwrap();
+        p.set_release(2, 20.0);
+        p
+    }
+
+    #[test]
+    fn a_removal_that_delays_a_released_stop_takes_it_out_too() {
+        let p = released_pair();
+        let mut s = Solution::empty(&p);
+        for ri in 0..p.requests.len() {
+            let ins = best_in_solution(&p, &s, p.requests[ri], usize::MAX, None, 0).unwrap();
+            apply_in_solution(&p, &mut s, ri, &ins);
+        }
+        assert!(s.unassigned.is_empty() && s.routes[0].is_feasible(&p));
+        let first = p.requests[0];
+        let nodes: Vec<usize> = first.nodes().collect();
+        s.routes[0].remove_nodes(&p, &nodes);
+        s.unassigned.push(0);
+        assert!(!s.routes[0].is_feasible(&p), "2 is late once 1 is gone");
+        shed_until_feasible(&p, &mut s, 0);
+        assert!(s.routes[0].is_feasible(&p));
+        assert!(s.routes[0].is_empty());
+        assert_eq!(s.unassigned, vec![0, 1]);
+        assert!(p.requests[1].nodes().all(|x| s.route_of[x] == NONE));
     }
 }

@@ -32,6 +32,23 @@ proptest! {
         prop_assert!((stats.distance - sol.distance()).abs() < 1e-6);
     }
 
+    /// With releases (a request known only from some time on) removals can delay a
+    /// route; whatever the search outputs still passes the checker, which honours them.
+    #[test]
+    fn with_releases_every_output_passes_the_checker(seed in any::<u64>(), pairs in 2usize..10, singles in 0usize..4, spread in 0.0f64..200.0) {
+        let mut p = common::random_problem(seed, pairs, singles);
+        let mut rng = seed;
+        let firsts: Vec<usize> = p.requests.iter().map(|r| r.first).collect();
+        for node in firsts {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let at = (rng >> 11) as f64 / (1u64 << 53) as f64 * spread;
+            p.set_release(node, at.min(p.nodes[node].due));
+        }
+        let (sol, _) = search(&p, &SearchParams::new(Budget::Iterations(60), seed));
+        let plans = sol.plans();
+        prop_assert!(check_solution(&p, &plans, false).is_ok(), "{:?}", check_solution(&p, &plans, false));
+    }
+
     #[test]
     fn improving_a_plan_keeps_pins_and_never_worsens_it(seed in any::<u64>(), pairs in 1usize..8, singles in 0usize..6) {
         let p = common::random_problem(seed, pairs, singles);

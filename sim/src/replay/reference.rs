@@ -29,23 +29,23 @@ pub struct Reference {
 }
 
 /// The planner's best plan for `inst` when request `i` cannot be driven towards before
-/// `reveal[i] + reaction` (instance units), searched for `budget`. `None` only if the
-/// planner's own checker refused the plan.
+/// `reveal[i] + reaction` (instance units), searched for `budget`. An error only if
+/// the planner's own checker refused the plan.
 pub fn causal(
     inst: &Instance,
     reveal: &[(f64, usize)],
     reaction: f64,
     budget: Duration,
     seed: u64,
-) -> Option<Reference> {
+) -> Result<Reference, String> {
     let mut p = inst.problem.clone();
     for &(at, i) in reveal {
         p.set_release(inst.requests[i].pickup, at + reaction);
     }
     let t0 = std::time::Instant::now();
     let (sol, _) = search(&p, &SearchParams::new(Budget::Time(budget), seed));
-    check_solution(&p, &sol.plans(), false).ok()?;
-    Some(Reference {
+    check_solution(&p, &sol.plans(), false).map_err(|v| format!("{v}"))?;
+    Ok(Reference {
         vehicles: sol.vehicles(),
         distance: sol.distance(),
         unserved: sol.unassigned.len(),
@@ -83,5 +83,30 @@ mod tests {
                 > (0, known.vehicles, known.distance),
             "revealed at ready: {dynamic:?}, known at 0: {known:?}"
         );
+    }
+
+    #[test]
+    fn every_reference_plan_passes_the_checker() {
+        let root =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/vrp/li_lim_100");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+            .expect("li_lim_100")
+            .map(|e| e.expect("entry").path())
+            .filter(|f| f.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 29);
+        for file in files {
+            let name = file.display();
+            let inst = Instance::load(&file).expect("instance");
+            let reveal: Vec<(f64, usize)> = inst
+                .requests
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (inst.reveal_at(*r, false, 5.0), i))
+                .collect();
+            let r = causal(&inst, &reveal, 1.0, Duration::from_millis(200), 1);
+            assert!(r.is_ok(), "{name}: {r:?}");
+        }
     }
 }
