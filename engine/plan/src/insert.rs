@@ -115,13 +115,11 @@ fn pair(
     for i in r.n_pinned..n - 1 {
         let (a, b) = (r.seq[i], r.seq[i + 1]);
         let st_p = p.start_at(a, r.start[i] + p.service[a], pu);
-        if st_p > pd {
-            if p.has_releases {
-                continue;
-            }
+        // Later positions start later, except for a released stop (see `single`).
+        if st_p > pd && !p.has_releases {
             break;
         }
-        if r.load[i] + q > cap {
+        if st_p > pd || r.load[i] + q > cap {
             continue;
         }
         let dep_p = st_p + ps;
@@ -156,15 +154,13 @@ fn pair(
             prev_dep = st_k + p.service[k];
             prev = k;
             let st_d = p.start_at(k, prev_dep, de);
-            if st_d > dd {
-                if p.has_releases {
-                    continue;
-                }
+            if st_d > dd && !p.has_releases {
                 break;
             }
             let nx = r.seq[j + 1];
             let cost = base + m.dist(k, de) + m.dist(de, nx) - m.dist(k, nx);
-            if cost < best_cost && p.arrival_at(de, st_d + ds, nx) <= r.latest[j + 1] && !skip() {
+            let fits = st_d <= dd && p.arrival_at(de, st_d + ds, nx) <= r.latest[j + 1];
+            if fits && cost < best_cost && !skip() {
                 best_cost = cost;
                 best = Some(Insertion {
                     route: NONE,

@@ -59,20 +59,25 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn lr101() -> Instance {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        Instance::load(&root.join("../shared/data/vrp/li_lim_100/lr101.txt")).expect("lr101")
+    fn set_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/vrp/li_lim_100")
+    }
+
+    /// Each request at its ready time, `margin` before the depot could no longer serve it.
+    fn at_ready(inst: &Instance, margin: f64) -> Vec<(f64, usize)> {
+        let reveal = |(i, r)| (inst.reveal_at(r, false, margin), i);
+        inst.requests
+            .iter()
+            .copied()
+            .enumerate()
+            .map(reveal)
+            .collect()
     }
 
     #[test]
     fn late_information_costs_vehicles_or_distance() {
-        let inst = lr101();
-        let late: Vec<(f64, usize)> = inst
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (inst.reveal_at(*r, false, 0.0), i))
-            .collect();
+        let inst = Instance::load(&set_dir().join("lr101.txt")).expect("lr101");
+        let late = at_ready(&inst, 0.0);
         let budget = Duration::from_millis(500);
         let dynamic = causal(&inst, &late, 0.0, budget, 1).expect("a checked plan");
         let at_zero: Vec<(f64, usize)> = (0..inst.requests.len()).map(|i| (0.0, i)).collect();
@@ -87,9 +92,7 @@ mod tests {
 
     #[test]
     fn every_reference_plan_passes_the_checker() {
-        let root =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/vrp/li_lim_100");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        let mut files: Vec<PathBuf> = std::fs::read_dir(set_dir())
             .expect("li_lim_100")
             .map(|e| e.expect("entry").path())
             .filter(|f| f.extension().is_some_and(|x| x == "txt"))
@@ -99,13 +102,13 @@ mod tests {
         for file in files {
             let name = file.display();
             let inst = Instance::load(&file).expect("instance");
-            let reveal: Vec<(f64, usize)> = inst
-                .requests
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (inst.reveal_at(*r, false, 5.0), i))
-                .collect();
-            let r = causal(&inst, &reveal, 1.0, Duration::from_millis(200), 1);
+            let r = causal(
+                &inst,
+                &at_ready(&inst, 5.0),
+                1.0,
+                Duration::from_millis(200),
+                1,
+            );
             assert!(r.is_ok(), "{name}: {r:?}");
         }
     }
