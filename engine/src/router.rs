@@ -3,9 +3,10 @@
 //! `Drivers` maps ids to driver actors. Neither holds domain state itself, so a
 //! region on another node could later be just another address.
 
-use crate::actors::region::{Feed, Nearest, RegionSetup, Within};
+use crate::actors::region::{Feed, RegionSetup, Within};
 use crate::actors::{ActorSystem, DriverHandle, Fleet, RegionActor, RegionHandle};
 use crate::core::grid::{Grid, RegionKey};
+use crate::core::nearest::{Query, Search};
 use crate::core::region_index::{Nearby, StatusFilter};
 use crate::telemetry;
 use dispatch_protocol::{DriverCounts, DriverStatus, DriverUpdate};
@@ -112,9 +113,12 @@ impl Regions {
             .collect()
     }
 
-    /// The k nearest drivers over every region: cells are visited in order of their
-    /// distance to the point and the search stops once the next cell is farther than
-    /// the k-th answer (or the radius), so answers are exact across borders.
+    /// The k nearest drivers over every region, exact across borders: the cells that
+    /// may hold an answer, ring by ring around the point (`core::nearest`). Each region
+    /// answers from its shared index without a message when nothing offered to it is
+    /// unapplied (`RegionHandle::read_nearest`), else its actor answers after applying
+    /// its inbox; either way the answer includes every position offered before the
+    /// call. Those left to their actors are asked once the registry's lock is released.
     pub async fn nearest(
         &self,
         lat: f64,
@@ -123,49 +127,34 @@ impl Regions {
         filter: StatusFilter,
         radius_m: Option<f64>,
     ) -> Vec<Nearby> {
-        let mut cells: Vec<(f64, RegionHandle)> = self
-            .all()
-            .into_iter()
-            .map(|h| (self.grid.min_distance_m(h.key, lat, lon), h))
-            .filter(|(d, _)| radius_m.is_none_or(|r| *d <= r))
-            .collect();
-        cells.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut best: HashMap<String, Nearby> = HashMap::new();
-        let mut kth = f64::INFINITY;
-        for (min_d, region) in cells {
-            if best.len() >= k && min_d > kth {
-                break;
-            }
-            let q = Nearest {
-                lat,
-                lon,
-                k,
-                filter,
-                radius_m,
-            };
-            let Ok(found) = region.addr.send(q).await else {
+        let mut search = Search::new(Query {
+            lat,
+            lon,
+            k,
+            filter,
+            radius_m,
+        });
+        let mut deferred: Vec<(f64, RegionHandle)> = Vec::new();
+        {
+            let map = self.map.read().expect("regions lock");
+            search.visit(
+                &self.grid,
+                &map,
+                |s, min_d, region: &RegionHandle| match region.read_nearest(&s.next_query()) {
+                    Some(found) => s.merge(found),
+                    None => deferred.push((min_d, region.clone())),
+                },
+            );
+        }
+        for (min_d, region) in deferred {
+            if search.excludes(min_d) {
                 continue;
-            };
-            for n in found {
-                // During a hand-off a driver can briefly sit in two regions: keep the
-                // newer report.
-                match best.get(&n.id) {
-                    Some(have) if have.ts_ms >= n.ts_ms => {}
-                    _ => {
-                        best.insert(n.id.clone(), n);
-                    }
-                }
             }
-            if best.len() >= k {
-                let mut d: Vec<f64> = best.values().map(|n| n.distance_m).collect();
-                d.sort_by(f64::total_cmp);
-                kth = d[k - 1];
+            if let Some(found) = region.nearest(search.next_query()).await {
+                search.merge(found);
             }
         }
-        let mut out: Vec<Nearby> = best.into_values().collect();
-        out.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
-        out.truncate(k);
-        out
+        search.into_nearest()
     }
 
     /// Every driver inside the box, over all regions (console snapshots).

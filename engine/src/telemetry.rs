@@ -3,7 +3,8 @@
 //! exported is visible in one place.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 
 /// Gauge, label `kind` = driver | console.
 pub const CONNECTIONS: &str = "dispatch_connections";
@@ -85,6 +86,42 @@ pub const LIMITED: &str = "dispatch_limited_total";
 /// Counter, label `phase` = head | idle: HTTP connections closed because a request
 /// head did not arrive in time or a keep-alive connection stayed idle too long.
 pub const HTTP_TIMEOUTS: &str = "dispatch_http_timeouts_total";
+/// The [`HTTP_DURATION`] histogram of one method, route template and status. The
+/// handles are kept (a few dozen: the routes, methods and statuses are fixed sets), so
+/// a request costs a map lookup instead of a labelled key built, hashed and looked up
+/// in the recorder. The recorder is installed before the engine serves, so no handle
+/// is made before it.
+pub fn http_duration(method: &'static str, route: &str, status: u16) -> metrics::Histogram {
+    type ByRoute = HashMap<String, Vec<(&'static str, u16, metrics::Histogram)>>;
+    static HANDLES: OnceLock<RwLock<ByRoute>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(RwLock::default);
+    let find = |by_route: &ByRoute| {
+        by_route.get(route).and_then(|all| {
+            all.iter()
+                .find(|(m, s, _)| *m == method && *s == status)
+                .map(|(_, _, h)| h.clone())
+        })
+    };
+    if let Some(h) = find(&handles.read().expect("histogram handles lock")) {
+        return h;
+    }
+    let mut by_route = handles.write().expect("histogram handles lock");
+    if let Some(h) = find(&by_route) {
+        return h;
+    }
+    let h = metrics::histogram!(
+        HTTP_DURATION,
+        "method" => method,
+        "route" => route.to_string(),
+        "status" => status.to_string()
+    );
+    by_route
+        .entry(route.to_string())
+        .or_default()
+        .push((method, status, h.clone()));
+    h
+}
+
 /// Counts one refusal by limit `limit` (one of the values in `FROM_ZERO`).
 pub fn limited(limit: &'static str) {
     metrics::counter!(LIMITED, "limit" => limit).increment(1);

@@ -51,6 +51,24 @@ impl<K: Eq + Hash, V> LatestInbox<K, V> {
         std::mem::take(&mut *self.pending.lock().expect("inbox lock"))
     }
 
+    /// Whether nothing is pending (a reader of the actor's published state checks that
+    /// every value offered before has been applied).
+    pub fn is_empty(&self) -> bool {
+        self.pending.lock().expect("inbox lock").is_empty()
+    }
+
+    /// When nothing is pending: clears the wake flag (as [`drain`](Self::drain) of an
+    /// empty inbox would) and returns true, so the actor need not prepare for a batch.
+    /// Under the lock: a value offered just after still schedules its wake.
+    pub fn settle_if_empty(&self) -> bool {
+        let pending = self.pending.lock().expect("inbox lock");
+        if !pending.is_empty() {
+            return false;
+        }
+        self.scheduled.store(false, Ordering::Release);
+        true
+    }
+
     /// The wake could not be delivered (mailbox full): let the next offer try again.
     pub fn wake_failed(&self) {
         self.scheduled.store(false, Ordering::Release);
@@ -79,11 +97,21 @@ mod tests {
             }
         );
         assert!(!inbox.offer("b", 3).wake);
+        assert!(!inbox.is_empty());
+        assert!(!inbox.settle_if_empty());
         let batch = inbox.drain();
+        assert!(inbox.is_empty());
         assert_eq!(batch.len(), 2);
         assert_eq!(batch["a"], 2);
         assert!(inbox.offer("a", 4).wake);
         inbox.wake_failed();
         assert!(inbox.offer("a", 5).wake);
+        // Something pending: settling leaves it and its wake alone.
+        assert!(!inbox.settle_if_empty());
+        assert!(!inbox.offer("b", 6).wake);
+        inbox.drain();
+        // Nothing pending: settled, and the next offer wakes the actor again.
+        assert!(inbox.settle_if_empty());
+        assert!(inbox.offer("b", 7).wake);
     }
 }

@@ -22,8 +22,9 @@ pub use role::{Action, Role};
 pub use signer::Signer;
 
 use revocations::Revocations;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -63,7 +64,16 @@ pub struct Auth {
     pub revocations: Arc<Revocations>,
     pub audit: audit::Audit,
     data_dir: PathBuf,
+    /// Tokens whose signature checked out, with their claims: a signature is a pure
+    /// function of the token and this engine's secret (which never changes while it
+    /// runs), so it is checked once per token; expiry and revocation are checked on
+    /// every use all the same. Only valid tokens enter (nobody can mint many without
+    /// the secret); emptied when full.
+    verified: RwLock<HashMap<Box<str>, Claims>>,
 }
+
+/// Verified tokens kept (a console token and thousands of drivers' fit).
+const VERIFIED_CACHE: usize = 16_384;
 
 impl Auth {
     /// Loads (or creates) the secret and reads the registry. Returns whether the
@@ -80,6 +90,7 @@ impl Auth {
             revocations: Arc::new(revocations),
             audit: audit::Audit::new(data_dir),
             data_dir: data_dir.to_path_buf(),
+            verified: RwLock::default(),
         };
         Ok((auth, created))
     }
@@ -91,7 +102,7 @@ impl Auth {
     }
 
     pub fn verify_at(&self, token: &str, now_ms: u64) -> Result<Claims, Refusal> {
-        let claims = self.signer.verify(token).ok_or(Refusal::Invalid)?;
+        let claims = self.signed(token).ok_or(Refusal::Invalid)?;
         if !claims.live_at(now_ms) {
             return Err(Refusal::Expired);
         }
@@ -99,6 +110,25 @@ impl Auth {
             return Err(Refusal::Revoked);
         }
         Ok(claims)
+    }
+
+    /// The claims of a token whose signature is valid (see `verified`).
+    fn signed(&self, token: &str) -> Option<Claims> {
+        if let Some(claims) = self
+            .verified
+            .read()
+            .expect("verified tokens lock")
+            .get(token)
+        {
+            return Some(claims.clone());
+        }
+        let claims = self.signer.verify(token)?;
+        let mut verified = self.verified.write().expect("verified tokens lock");
+        if verified.len() >= VERIFIED_CACHE {
+            verified.clear();
+        }
+        verified.insert(token.into(), claims.clone());
+        Some(claims)
     }
 
     /// Resolves when a token accepted earlier stops being valid: revoked (checked on
@@ -169,4 +199,35 @@ pub fn issue(
     audit::append_now(data_dir, &audit::Record::now(by, "token.issue", &claims.id))?;
     let token = signer.issue(&claims);
     Ok((claims, token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_token_is_still_refused_once_expired_or_revoked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (auth, _) = Auth::open(dir.path()).unwrap();
+        let request = |ttl_ms| Request {
+            principal: Principal::Console(Role::Viewer),
+            name: "t".into(),
+            ttl_ms,
+        };
+        let (claims, token) = auth.issue(&request(Some(1_000)), "test").unwrap();
+        let now = claims.issued_ms;
+        // Verified once (and cached), accepted again from the cache...
+        assert_eq!(auth.verify_at(&token, now), Ok(claims.clone()));
+        assert_eq!(auth.verify_at(&token, now + 999), Ok(claims.clone()));
+        // ...but not past its expiry.
+        assert_eq!(auth.verify_at(&token, now + 1_000), Err(Refusal::Expired));
+        let (claims, token) = auth.issue(&request(None), "test").unwrap();
+        assert_eq!(auth.verify(&token), Ok(claims.clone()));
+        auth.revocations.revoke(&claims.id, "test").unwrap();
+        assert_eq!(auth.verify(&token), Err(Refusal::Revoked));
+        // A tampered token is refused, and never cached.
+        let forged = format!("{}x", token);
+        assert_eq!(auth.verify(&forged), Err(Refusal::Invalid));
+        assert!(!auth.verified.read().unwrap().contains_key(forged.as_str()));
+    }
 }

@@ -18,7 +18,9 @@ const SECRET_BYTES: usize = 32;
 /// Signs and verifies tokens.
 #[derive(Clone)]
 pub struct Signer {
-    secret: Vec<u8>,
+    /// HMAC-SHA256 with the secret already absorbed (its inner and outer key blocks):
+    /// each token costs a clone and its own blocks, not the key's two as well.
+    keyed: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -69,17 +71,17 @@ impl Signer {
         if secret.len() < 16 {
             return Err(AuthError::Corrupt(path));
         }
-        Ok((Self { secret }, created))
+        Ok((Self::from_secret(&secret), created))
     }
 
     pub fn from_secret(secret: &[u8]) -> Self {
         Self {
-            secret: secret.to_vec(),
+            keyed: Hmac::<Sha256>::new_from_slice(secret).expect("any key length"),
         }
     }
 
     fn mac(&self, claim: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("any key length");
+        let mut mac = self.keyed.clone();
         mac.update(claim);
         mac
     }

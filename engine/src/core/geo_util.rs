@@ -17,6 +17,8 @@ pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 pub struct LocalProjection {
     /// Metres per degree of longitude at the origin latitude.
     x_scale: f64,
+    /// The cosine of the origin latitude that `x_scale` uses.
+    cos_origin: f64,
     /// Longitudes are measured from here, the short way round (a region at the
     /// antimeridian sees a point at -179.99° next to one at 179.99°).
     origin_lon: f64,
@@ -28,8 +30,22 @@ impl LocalProjection {
         let cos = origin_lat.to_radians().cos().max(0.01);
         Self {
             x_scale: METRES_PER_DEG * cos,
+            cos_origin: cos,
             origin_lon,
         }
+    }
+
+    /// Whether projected distances from `(lat, lon)` to points with latitudes in
+    /// `lats` overstate their haversine distances by at most the factor `slack` (a
+    /// search pruning by projected distance then misses nothing). East-west lengths are
+    /// projected at the origin's scale, which overstates them where the band between
+    /// the two points lies poleward of the origin: by `cos(origin) / cos(poleward
+    /// edge)` at most. Lengths far to the east or west, and anything near a pole, are
+    /// not trusted at all.
+    pub fn faithful(&self, lat: f64, lon: f64, lats: (f64, f64), slack: f64) -> bool {
+        let poleward = lat.abs().max(lats.0.abs()).max(lats.1.abs());
+        let dlon = (near_lon(lon, self.origin_lon) - self.origin_lon).abs();
+        poleward < 89.0 && dlon <= 10.0 && self.cos_origin <= slack * poleward.to_radians().cos()
     }
 
     pub fn project(&self, lat: f64, lon: f64) -> [f64; 2] {
@@ -61,6 +77,20 @@ mod tests {
         let d = haversine_m(60.1719, 24.9414, 60.1702, 24.9522);
         assert!((600.0..700.0).contains(&d), "{d}");
         assert_eq!(haversine_m(10.0, 10.0, 10.0, 10.0), 0.0);
+    }
+
+    #[test]
+    fn faithful_near_the_origin_only() {
+        let p = LocalProjection::new(60.175, 24.975);
+        let cell = (60.15, 60.20);
+        assert!(p.faithful(60.17, 24.94, cell, 1.005));
+        assert!(p.faithful(60.30, 24.94, cell, 1.005));
+        // 0.3° poleward at 60° N, east-west lengths are overstated by ~1 %.
+        assert!(!p.faithful(60.5, 24.94, cell, 1.005));
+        // Equatorward they are understated, which a pruning search tolerates.
+        assert!(p.faithful(50.0, 24.94, cell, 1.005));
+        assert!(!p.faithful(50.0, 44.94, cell, 1.005));
+        assert!(!LocalProjection::new(89.5, 0.0).faithful(89.5, 0.0, (89.49, 89.51), 1.005));
     }
 
     #[test]

@@ -144,11 +144,61 @@ impl Grid {
         }
         haversine_m(lat, lon, clat, clon) * 0.98
     }
+
+    /// A lower bound of the distance in metres from a point to any point outside the
+    /// square of cells within `r` rings of `home` (the point's own cell): no path
+    /// leaves the square without crossing its edges, two parallels (at least the
+    /// latitude difference away) and two meridians (at least the distance to their
+    /// great circle, `asin(cos φ · |sin Δλ|)`). `None` when the square is not such a
+    /// plain box on the globe — it would cross the antimeridian (its keys would wrap)
+    /// or come within half a degree of a pole — so the caller looks at every cell
+    /// instead. Shrunk by 1e-9 for rounding, so it stays below the haversine distance
+    /// of a point on the edge.
+    pub fn outside_lower_bound_m(
+        &self,
+        home: RegionKey,
+        r: i32,
+        lat: f64,
+        lon: f64,
+    ) -> Option<f64> {
+        let first_col = (-180.0 / self.cell_deg).floor() as i32;
+        let last_col = first_col + (360.0 / self.cell_deg).round() as i32 - 1;
+        if home.col - r < first_col || home.col + r > last_col {
+            return None;
+        }
+        let south = f64::from(home.row - r) * self.cell_deg;
+        let north = f64::from(home.row + r + 1) * self.cell_deg;
+        let west = f64::from(home.col - r) * self.cell_deg;
+        let east = f64::from(home.col + r + 1) * self.cell_deg;
+        if south < -89.5 || north > 89.5 || !(south..=north).contains(&lat) {
+            return None;
+        }
+        let lon = near_lon(lon, (west + east) / 2.0);
+        if !(west..=east).contains(&lon) {
+            return None;
+        }
+        let cos_lat = lat.to_radians().cos();
+        let to_meridian = |m: f64| {
+            (cos_lat * (lon - m).to_radians().sin().abs())
+                .min(1.0)
+                .asin()
+        };
+        let radians = (lat - south)
+            .min(north - lat)
+            .to_radians()
+            .min(to_meridian(west))
+            .min(to_meridian(east));
+        Some(radians * EARTH_RADIUS_M * (1.0 - 1e-9))
+    }
 }
+
+/// The sphere `haversine_m` measures on (GRS80 mean radius).
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn rings_hold_every_cell_once() {
@@ -214,6 +264,71 @@ mod tests {
                 col: 0
             })
             .is_none());
+    }
+
+    proptest! {
+        /// Every point outside the square of rings is at least the bound away, and
+        /// the bound is tight to within a cell (a point just outside an edge is
+        /// about that far).
+        #[test]
+        fn outside_lower_bound_holds(
+            lat in -88.0f64..88.0,
+            lon in -180.0f64..180.0,
+            r in 0i32..4,
+            far in prop::collection::vec((-89.9f64..89.9, -180.0f64..180.0), 50),
+            near in prop::collection::vec((-0.5f64..0.5, -0.5f64..0.5), 50),
+            cell in prop::sample::select(vec![0.05, 0.01, 0.2, 1.0]),
+        ) {
+            let g = Grid::new(cell);
+            let home = g.key(lat, lon);
+            let Some(bound) = g.outside_lower_bound_m(home, r, lat, lon) else {
+                // Only a square that wraps or nears a pole has none.
+                let rows = (f64::from(home.row - r) * cell, f64::from(home.row + r + 1) * cell);
+                let wraps = g.wrap(RegionKey { row: home.row, col: home.col - r }).map(|k| k.col) != Some(home.col - r)
+                    || g.wrap(RegionKey { row: home.row, col: home.col + r }).map(|k| k.col) != Some(home.col + r);
+                prop_assert!(wraps || rows.0 < -89.5 || rows.1 > 89.5);
+                return Ok(());
+            };
+            let inside = |plat: f64, plon: f64| {
+                let k = g.key(plat, plon);
+                (k.row - home.row).abs() <= r && (k.col - home.col).abs() <= r
+            };
+            let near = near.iter().map(|(a, b)| (lat + a * cell * f64::from(2 * r + 2), lon + b * cell * f64::from(2 * r + 2)));
+            for (plat, plon) in far.iter().copied().chain(near) {
+                if !(-90.0..=90.0).contains(&plat) {
+                    continue;
+                }
+                let plon = if plon >= 180.0 { plon - 360.0 } else if plon < -180.0 { plon + 360.0 } else { plon };
+                if inside(plat, plon) {
+                    continue;
+                }
+                let d = haversine_m(lat, lon, plat, plon);
+                prop_assert!(d >= bound, "({plat}, {plon}) at {d} m, bound {bound} m");
+            }
+            prop_assert!(bound <= cell * f64::from(r + 1) * 111_200.0, "{bound}");
+        }
+    }
+
+    #[test]
+    fn outside_lower_bound_is_the_nearest_edge() {
+        let g = Grid::new(0.05);
+        // 10 m north of the southern edge of its cell, in the middle of its columns.
+        let home = g.key(60.1504, 24.925);
+        let lat = 60.15 + 10.0 / 111_195.0;
+        let d = g.outside_lower_bound_m(home, 0, lat, 24.925).unwrap();
+        assert!((d - 10.0).abs() < 0.01, "{d}");
+        // One ring out the square reaches 0.05° further in every direction: now the
+        // meridians 0.075° east and west are nearer (at 60° N) than the southern edge.
+        let d1 = g.outside_lower_bound_m(home, 1, lat, 24.925).unwrap();
+        assert!((d1 - 4_150.88).abs() < 0.01, "{d1}");
+        assert!(d1 < haversine_m(lat, 24.925, lat, 24.85));
+        // Squares that would wrap around the antimeridian or touch a pole have none.
+        let east = g.key(10.0, 179.99);
+        assert!(g.outside_lower_bound_m(east, 0, 10.0, 179.99).is_some());
+        assert!(g.outside_lower_bound_m(east, 1, 10.0, 179.99).is_none());
+        let north = g.key(89.3, 0.0);
+        assert!(g.outside_lower_bound_m(north, 0, 89.3, 0.0).is_some());
+        assert!(g.outside_lower_bound_m(north, 6, 89.3, 0.0).is_none());
     }
 
     #[test]

@@ -3,5 +3,6 @@
 
 pub mod geo_util;
 pub mod grid;
+pub mod nearest;
 pub mod region_index;
 pub mod route;

@@ -2,18 +2,44 @@
 //! with a slab of driver entries beside it so an update is remove + insert at a known
 //! point and a query can filter by status without touching strings.
 
-use super::geo_util::{haversine_m, LocalProjection};
+use super::geo_util::{haversine_m, LocalProjection, METRES_PER_DEG};
 use dispatch_protocol::{DriverStatus, DriverUpdate, Millis};
 use rstar::primitives::GeomWithData;
-use rstar::RTree;
+use rstar::{ParentNode, PointDistance, RStarInsertionStrategy, RTree, RTreeNode, RTreeParams};
 use std::collections::HashMap;
 
-/// The R-tree element: a projected point and the slot of its driver.
-type Node = GeomWithData<[f64; 2], u32>;
+/// The R-tree element: a projected point and what a query filters and ranks by.
+type Node = GeomWithData<[f64; 2], Leaf>;
+
+/// A driver as its R-tree element carries it: the slot of its entry, and its status and
+/// position, so a query reads the slot (a cache miss away) only for the answers it keeps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Leaf {
+    slot: u32,
+    status: DriverStatus,
+    lat: f64,
+    lon: f64,
+}
+
+impl Leaf {
+    fn new(slot: u32, point: &DriverPoint) -> Self {
+        Self {
+            slot,
+            status: point.status,
+            lat: point.lat,
+            lon: point.lon,
+        }
+    }
+}
 
 /// The projection's error near a region is far below this; candidates are fetched
 /// until their projected distance exceeds the k-th haversine distance by this factor.
 const PROJECTION_SLACK: f64 = 1.01;
+
+/// A query searches the R-tree only where the projection overstates distances by less
+/// than this (`LocalProjection::faithful`), the rest of `PROJECTION_SLACK` being room
+/// for the curvature the flat projection ignores; farther away it scans every driver.
+const PROJECTION_FAITHFUL: f64 = 1.005;
 
 /// A driver's indexed state.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +89,7 @@ pub struct Nearby {
 #[derive(Debug)]
 pub struct RegionIndex {
     projection: LocalProjection,
-    tree: RTree<Node>,
+    tree: RTree<Node, Params>,
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
     by_id: HashMap<String, u32>,
@@ -75,7 +101,7 @@ impl RegionIndex {
     pub fn new(origin_lat: f64, origin_lon: f64) -> Self {
         Self {
             projection: LocalProjection::new(origin_lat, origin_lon),
-            tree: RTree::new(),
+            tree: RTree::new_with_params(),
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
@@ -106,32 +132,30 @@ impl RegionIndex {
             let entry = self.slots[slot as usize]
                 .as_mut()
                 .expect("by_id points at a live slot");
-            if entry.projected != projected {
-                self.tree.remove(&Node::new(entry.projected, slot));
-                self.tree.insert(Node::new(projected, slot));
+            let (old, new) = (Leaf::new(slot, &entry.point), Leaf::new(slot, &point));
+            if entry.projected != projected || old != new {
+                self.tree.remove(&Node::new(entry.projected, old));
+                self.tree.insert(Node::new(projected, new));
                 entry.projected = projected;
             }
             entry.point = point;
             return false;
         }
-        let entry = Slot {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 drivers")
+            }
+        };
+        self.tree
+            .insert(Node::new(projected, Leaf::new(slot, &point)));
+        self.slots[slot as usize] = Some(Slot {
             id: id.to_string(),
             point,
             projected,
-        };
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(entry);
-                slot
-            }
-            None => {
-                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 drivers");
-                self.slots.push(Some(entry));
-                slot
-            }
-        };
+        });
         self.by_id.insert(id.to_string(), slot);
-        self.tree.insert(Node::new(projected, slot));
         true
     }
 
@@ -141,7 +165,8 @@ impl RegionIndex {
         let entry = self.slots[slot as usize]
             .take()
             .expect("by_id points at a live slot");
-        self.tree.remove(&Node::new(entry.projected, slot));
+        self.tree
+            .remove(&Node::new(entry.projected, Leaf::new(slot, &entry.point)));
         self.free.push(slot);
         Some(entry.point)
     }
@@ -156,7 +181,7 @@ impl RegionIndex {
         filter: StatusFilter,
         radius_m: Option<f64>,
     ) -> Vec<Nearby> {
-        self.nearest_where(lat, lon, k, filter, radius_m, |_| true)
+        self.search(lat, lon, k, filter, radius_m, None::<fn(&str) -> bool>)
     }
 
     /// [`nearest`](Self::nearest) among the drivers whose id `accept` takes as well
@@ -170,48 +195,69 @@ impl RegionIndex {
         radius_m: Option<f64>,
         accept: impl Fn(&str) -> bool,
     ) -> Vec<Nearby> {
-        let mut best: Vec<Nearby> = Vec::with_capacity(k + 1);
+        self.search(lat, lon, k, filter, radius_m, Some(accept))
+    }
+
+    fn search(
+        &self,
+        lat: f64,
+        lon: f64,
+        k: usize,
+        filter: StatusFilter,
+        radius_m: Option<f64>,
+        accept: Option<impl Fn(&str) -> bool>,
+    ) -> Vec<Nearby> {
         if k == 0 {
-            return best;
+            return Vec::new();
         }
-        let query = self.projection.project(lat, lon);
-        let radius = radius_m.unwrap_or(f64::INFINITY);
-        for (node, dist2) in self.tree.nearest_neighbor_iter_with_distance_2(&query) {
-            let projected_dist = dist2.sqrt();
-            if projected_dist > radius * PROJECTION_SLACK {
-                break;
+        let mut search = Knn {
+            index: self,
+            query: self.projection.project(lat, lon),
+            lat,
+            lon,
+            k,
+            filter,
+            radius: radius_m.unwrap_or(f64::INFINITY),
+            accept,
+            best: Vec::with_capacity(k + 1),
+        };
+        let root = self.tree.root();
+        let lats = root.envelope();
+        let lats = (
+            lats.lower()[1] / METRES_PER_DEG,
+            lats.upper()[1] / METRES_PER_DEG,
+        );
+        if self.is_empty() {
+            return Vec::new();
+        } else if self
+            .projection
+            .faithful(lat, lon, lats, PROJECTION_FAITHFUL)
+        {
+            search.visit(root);
+        } else {
+            // Far from the region (a sparse fleet, where the nearest drivers are tens of
+            // kilometres away), or near a pole: every driver, by haversine.
+            for (slot, entry) in self.slots.iter().enumerate() {
+                if let Some(entry) = entry {
+                    search.consider(&Leaf::new(slot as u32, &entry.point));
+                }
             }
-            if best.len() == k && projected_dist > best[k - 1].distance_m * PROJECTION_SLACK {
-                break;
-            }
-            let Some(slot) = self.slot(node.data) else {
-                continue;
-            };
-            if !filter.accepts(slot.point.status) || !accept(&slot.id) {
-                continue;
-            }
-            let distance_m = haversine_m(lat, lon, slot.point.lat, slot.point.lon);
-            if distance_m > radius {
-                continue;
-            }
-            if best.len() == k && distance_m >= best[k - 1].distance_m {
-                continue;
-            }
-            let at = best.partition_point(|b| b.distance_m <= distance_m);
-            best.insert(
-                at,
-                Nearby {
+        }
+        search
+            .best
+            .into_iter()
+            .filter_map(|(distance_m, slot)| {
+                let slot = self.slot(slot)?;
+                Some(Nearby {
                     id: slot.id.clone(),
                     lat: slot.point.lat,
                     lon: slot.point.lon,
                     distance_m,
                     status: slot.point.status,
                     ts_ms: slot.point.ts_ms,
-                },
-            );
-            best.truncate(k);
-        }
-        best
+                })
+            })
+            .collect()
     }
 
     /// Every driver inside `[min_lon, min_lat, max_lon, max_lat]` (all when `None`).
@@ -228,6 +274,103 @@ impl RegionIndex {
                 ts_ms: s.point.ts_ms,
             })
             .collect()
+    }
+}
+
+/// The most children an R-tree node has (rstar's default parameters).
+const MAX_CHILDREN: usize = <Params as RTreeParams>::MAX_SIZE;
+
+/// Wider nodes than rstar's default (6): a query reads fewer, larger nodes, whose
+/// children lie side by side in memory (tree nodes are cache misses on a busy engine).
+struct Params;
+
+impl RTreeParams for Params {
+    const MIN_SIZE: usize = 5;
+    const MAX_SIZE: usize = 16;
+    const REINSERTION_COUNT: usize = 4;
+    type DefaultInsertionStrategy = RStarInsertionStrategy;
+}
+
+/// One nearest query over the R-tree: depth first, each node's children nearest first,
+/// a subtree skipped once its box is farther (projected) than the k-th answer so far or
+/// the radius, with the projection's slack. A driver among the true k nearest is never
+/// skipped: its projected distance is within the slack of its haversine distance, which
+/// is at most the k-th answer's at any time. (rstar's own nearest-neighbour iterator
+/// does the same search best first, with a heap that spills to the allocator on almost
+/// every query of a region this size; this one allocates nothing but the answers.)
+struct Knn<'a, F> {
+    index: &'a RegionIndex,
+    query: [f64; 2],
+    lat: f64,
+    lon: f64,
+    k: usize,
+    filter: StatusFilter,
+    radius: f64,
+    /// Judges a driver by its id (`None`: every driver), which is read from its slot.
+    accept: Option<F>,
+    /// (haversine distance, slot), nearest first, at most k: answers are built for the
+    /// k kept only.
+    best: Vec<(f64, u32)>,
+}
+
+impl<F: Fn(&str) -> bool> Knn<'_, F> {
+    /// Projected distance beyond which nothing can be an answer.
+    fn cutoff(&self) -> f64 {
+        let mut haversine = self.radius;
+        if self.best.len() == self.k {
+            haversine = haversine.min(self.best[self.k - 1].0);
+        }
+        haversine * PROJECTION_SLACK
+    }
+
+    fn visit(&mut self, node: &ParentNode<Node>) {
+        let children = node.children();
+        let mut order = [(0.0f64, 0usize); MAX_CHILDREN];
+        let order = &mut order[..children.len()];
+        for (i, (slot, child)) in order.iter_mut().zip(children).enumerate() {
+            let dist2 = match child {
+                RTreeNode::Leaf(point) => point.distance_2(&self.query),
+                RTreeNode::Parent(parent) => parent.envelope().distance_2(&self.query),
+            };
+            *slot = (dist2, i);
+        }
+        order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        for &(dist2, i) in order.iter() {
+            if dist2.sqrt() > self.cutoff() {
+                break;
+            }
+            match &children[i] {
+                RTreeNode::Leaf(point) => self.consider(&point.data),
+                RTreeNode::Parent(parent) => self.visit(parent),
+            }
+        }
+    }
+
+    fn consider(&mut self, leaf: &Leaf) {
+        if !self.filter.accepts(leaf.status) {
+            return;
+        }
+        let distance_m = haversine_m(self.lat, self.lon, leaf.lat, leaf.lon);
+        if distance_m > self.radius {
+            return;
+        }
+        let k = self.k;
+        if self.best.len() == k && distance_m >= self.best[k - 1].0 {
+            return;
+        }
+        // Only a driver that would be kept is looked up (and its id judged).
+        if let Some(accept) = &self.accept {
+            if !self
+                .index
+                .slot(leaf.slot)
+                .is_some_and(|slot| accept(&slot.id))
+            {
+                return;
+            }
+        }
+        let at = self.best.partition_point(|b| b.0 <= distance_m);
+        self.best.insert(at, (distance_m, leaf.slot));
+        self.best.truncate(k);
     }
 }
 
@@ -288,6 +431,63 @@ mod tests {
         assert!((avail[0].distance_m - 111.2).abs() < 1.0);
     }
 
+    /// Builds an index from `pts`, moves and removes some, and checks one query
+    /// against a brute-force haversine scan of what is left.
+    #[allow(clippy::too_many_arguments)]
+    fn check_against_brute_force(
+        pts: &[(f64, f64, usize)],
+        moves: &[(usize, f64, f64)],
+        removes: &[usize],
+        q: (f64, f64),
+        k: usize,
+        radius: Option<f64>,
+        filter_any: bool,
+    ) -> Result<(), TestCaseError> {
+        let mut idx = RegionIndex::new(60.175, 24.94);
+        let mut truth: HashMap<String, DriverPoint> = HashMap::new();
+        for (i, (lat, lon, s)) in pts.iter().enumerate() {
+            let p = point(*lat, *lon, DriverStatus::ALL[*s]);
+            idx.upsert(&format!("d{i}"), p.clone());
+            truth.insert(format!("d{i}"), p);
+        }
+        for &(i, lat, lon) in moves {
+            let id = format!("d{}", i % pts.len());
+            let mut p = truth[&id].clone();
+            p.lat = lat;
+            p.lon = lon;
+            idx.upsert(&id, p.clone());
+            truth.insert(id, p);
+        }
+        for &i in removes {
+            let id = format!("d{}", i % pts.len());
+            prop_assert_eq!(idx.remove(&id).is_some(), truth.remove(&id).is_some());
+        }
+        let filter = if filter_any {
+            StatusFilter::Any
+        } else {
+            StatusFilter::Only(DriverStatus::Available)
+        };
+        let got = idx.nearest(q.0, q.1, k, filter, radius);
+        let mut want: Vec<(f64, String)> = truth
+            .iter()
+            .filter(|(_, p)| filter.accepts(p.status))
+            .map(|(id, p)| (haversine_m(q.0, q.1, p.lat, p.lon), id.clone()))
+            .filter(|(d, _)| radius.is_none_or(|r| *d <= r))
+            .collect();
+        want.sort_by(|a, b| a.0.total_cmp(&b.0));
+        want.truncate(k);
+        prop_assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert!(
+                (g.distance_m - w.0).abs() < 1e-6,
+                "{} vs {}",
+                g.distance_m,
+                w.0
+            );
+        }
+        Ok(())
+    }
+
     proptest! {
         /// The index answers as a brute-force haversine scan would.
         #[test]
@@ -300,39 +500,19 @@ mod tests {
             radius in prop::option::of(100.0f64..20_000.0),
             filter_any in any::<bool>(),
         ) {
-            let mut idx = RegionIndex::new(60.175, 24.94);
-            let mut truth: HashMap<String, DriverPoint> = HashMap::new();
-            for (i, (lat, lon, s)) in pts.iter().enumerate() {
-                let p = point(*lat, *lon, DriverStatus::ALL[*s]);
-                idx.upsert(&format!("d{i}"), p.clone());
-                truth.insert(format!("d{i}"), p);
-            }
-            for (i, lat, lon) in moves {
-                let id = format!("d{}", i % pts.len());
-                let mut p = truth[&id].clone();
-                p.lat = lat;
-                p.lon = lon;
-                idx.upsert(&id, p.clone());
-                truth.insert(id, p);
-            }
-            for i in removes {
-                let id = format!("d{}", i % pts.len());
-                prop_assert_eq!(idx.remove(&id).is_some(), truth.remove(&id).is_some());
-            }
-            let filter = if filter_any { StatusFilter::Any } else { StatusFilter::Only(DriverStatus::Available) };
-            let got = idx.nearest(q.0, q.1, k, filter, radius);
-            let mut want: Vec<(f64, String)> = truth
-                .iter()
-                .filter(|(_, p)| filter.accepts(p.status))
-                .map(|(id, p)| (haversine_m(q.0, q.1, p.lat, p.lon), id.clone()))
-                .filter(|(d, _)| radius.is_none_or(|r| *d <= r))
-                .collect();
-            want.sort_by(|a, b| a.0.total_cmp(&b.0));
-            want.truncate(k);
-            prop_assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(&want) {
-                prop_assert!((g.distance_m - w.0).abs() < 1e-6, "{} vs {}", g.distance_m, w.0);
-            }
+            check_against_brute_force(&pts, &moves, &removes, q, k, radius, filter_any)?;
+        }
+
+        /// Also from far away (a sparse fleet's nearest drivers are in distant
+        /// regions), where the local projection no longer ranks as haversine does.
+        #[test]
+        fn nearest_from_afar_matches_brute_force(
+            pts in prop::collection::vec((60.10f64..60.25, 24.80f64..25.05, 0usize..3), 1..120),
+            q in (-60.0f64..85.0, -180.0f64..180.0),
+            k in 1usize..12,
+            filter_any in any::<bool>(),
+        ) {
+            check_against_brute_force(&pts, &[], &[], q, k, None, filter_any)?;
         }
     }
 }

@@ -34,7 +34,7 @@ pub const SERVED_WHILE_RECOVERING: &[&str] = &[
 /// refuse them as ever (401) before reading any state — the tracker endpoint, whose
 /// token is a device id, checks readiness itself. Requests matching no route pass
 /// (404, 405).
-pub async fn gate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+pub async fn gate(app: &App, req: Request, next: Next) -> Response {
     if !app.readiness.is_ready() {
         let held = req.extensions().get::<Claims>().is_some()
             && req

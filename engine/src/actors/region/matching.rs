@@ -63,7 +63,7 @@ impl RegionActor {
         accept: impl Fn(&str) -> bool,
     ) -> Vec<Nearby> {
         let radius = self.shared.config.candidate_radius_m;
-        let mut found = self.index.nearest_where(
+        let mut found = self.index().nearest_where(
             lat,
             lon,
             k,
@@ -331,7 +331,9 @@ impl RegionActor {
                 Some(plans.len() - 1)
             };
         let mut movable = Vec::new();
-        'drivers: for d in self.index.within(None) {
+        // Copied out, so no lock is held while candidates are searched.
+        let drivers = self.index().within(None);
+        'drivers: for d in drivers {
             if d.status != DriverStatus::Available {
                 continue;
             }

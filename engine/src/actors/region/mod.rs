@@ -4,6 +4,11 @@
 //! publishes the drivers that changed to the console feed and its available drivers
 //! for its neighbours; every `dispatch.tick_ms` it matches its pending orders as one
 //! batch and proposes the result to the drivers.
+//!
+//! Its spatial index is shared for reading (`RegionHandle::nearest`): the actor is the
+//! only writer and holds the write lock while it drains its inbox and applies the
+//! batch, so a reader that holds the read lock and finds the inbox empty sees every
+//! op offered before its query, with no message to the actor.
 
 mod matching;
 mod reopt;
@@ -12,7 +17,8 @@ use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
 use super::Fleet;
 use crate::core::grid::RegionKey;
-use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex, StatusFilter};
+use crate::core::nearest::Query;
+use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex};
 use crate::orders::ledger::ChangeSet;
 use crate::orders::model::set_status;
 use crate::shared::Shared;
@@ -42,6 +48,10 @@ pub type Feed = broadcast::Sender<Arc<Vec<DriverUpdate>>>;
 /// `publish_ms`), so matching near a border needs no message to the neighbour.
 pub type Available = Arc<RwLock<Arc<Vec<DriverUpdate>>>>;
 
+/// The region's index as the actor publishes it for readers: written by the actor
+/// alone, under the write lock for a whole inbox drain (see the module's doc).
+pub type SharedIndex = Arc<RwLock<RegionIndex>>;
+
 /// What other parts of the engine hold to reach a region.
 #[derive(Clone)]
 pub struct RegionHandle {
@@ -49,6 +59,7 @@ pub struct RegionHandle {
     pub addr: Mailbox<RegionActor>,
     inbox: Arc<LatestInbox<String, RegionOp>>,
     available: Available,
+    index: SharedIndex,
 }
 
 impl RegionHandle {
@@ -70,6 +81,30 @@ impl RegionHandle {
     pub fn available(&self) -> Arc<Vec<DriverUpdate>> {
         self.available.read().expect("available lock").clone()
     }
+
+    /// The `k` nearest drivers of this region (see [`RegionIndex::nearest`]), as fresh
+    /// as the actor's own answer: every op offered to the region before the call is in
+    /// it. Read from the shared index when nothing offered is left unapplied, else
+    /// asked of the actor, which applies its inbox first. `None`: the actor is gone.
+    pub async fn nearest(&self, q: Query) -> Option<Vec<Nearby>> {
+        if let Some(found) = self.read_nearest(&q) {
+            return Some(found);
+        }
+        self.addr.send(Nearest(q)).await.ok()
+    }
+
+    /// [`nearest`](Self::nearest) from the shared index, without a message; `None`
+    /// when the inbox holds ops not applied yet or the actor is applying a batch now
+    /// (the caller asks the actor then). The inbox is checked under the read lock: the
+    /// actor drains it only under the write lock, so an empty inbox here means every
+    /// op offered before was drained by a batch already applied.
+    pub fn read_nearest(&self, q: &Query) -> Option<Vec<Nearby>> {
+        let index = self.index.try_read().ok()?;
+        if !self.inbox.is_empty() {
+            return None;
+        }
+        Some(q.ask(&index))
+    }
 }
 
 /// An order waiting in its pickup region.
@@ -83,7 +118,9 @@ struct Pending {
 
 pub struct RegionActor {
     key: RegionKey,
-    index: RegionIndex,
+    /// Written here only (see [`SharedIndex`]); the actor's own reads take the read
+    /// lock, which never waits: no other thread writes.
+    index: SharedIndex,
     inbox: Arc<LatestInbox<String, RegionOp>>,
     /// Drivers changed since the last publish, latest state each.
     dirty: HashMap<String, DriverUpdate>,
@@ -128,15 +165,17 @@ impl RegionActor {
     ) -> RegionHandle {
         let inbox: Arc<LatestInbox<String, RegionOp>> = Arc::default();
         let available: Available = Arc::default();
+        let index: SharedIndex = Arc::new(RwLock::new(RegionIndex::new(center.0, center.1)));
         let actor_inbox = inbox.clone();
         let actor_available = available.clone();
+        let actor_index = index.clone();
         let depth = Depth::new("region_mailbox");
         let actor_depth = depth.clone();
         let addr = RegionActor::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(setup.mailbox);
             RegionActor {
                 key,
-                index: RegionIndex::new(center.0, center.1),
+                index: actor_index,
                 inbox: actor_inbox,
                 dirty: HashMap::new(),
                 feed: setup.feed,
@@ -158,10 +197,22 @@ impl RegionActor {
             addr: Mailbox::new(addr, depth),
             inbox,
             available,
+            index,
         }
     }
 
+    /// The index for reading (the actor's own reads: never waits, see [`SharedIndex`]).
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, RegionIndex> {
+        self.index.read().expect("region index lock")
+    }
+
     fn apply_pending(&mut self) {
+        if self.inbox.settle_if_empty() {
+            return;
+        }
+        // Drained and applied under one write lock: readers of the shared index rely on
+        // an empty inbox meaning "everything offered is applied" (see `read_nearest`).
+        let mut index = self.index.write().expect("region index lock");
         let batch = self.inbox.drain();
         if batch.is_empty() {
             return;
@@ -171,8 +222,7 @@ impl RegionActor {
             match op {
                 RegionOp::Upsert(point) => {
                     if point.status == DriverStatus::Available
-                        && self
-                            .index
+                        && index
                             .get(&id)
                             .is_none_or(|p| p.status != DriverStatus::Available)
                     {
@@ -189,11 +239,11 @@ impl RegionActor {
                             ts_ms: point.ts_ms,
                         },
                     );
-                    self.index.upsert(&id, point);
+                    index.upsert(&id, point);
                     applied += 1;
                 }
                 RegionOp::Remove => {
-                    self.index.remove(&id);
+                    index.remove(&id);
                     self.dirty.remove(&id);
                 }
             }
@@ -204,7 +254,7 @@ impl RegionActor {
     fn publish(&mut self) {
         self.apply_pending();
         metrics::gauge!(telemetry::REGION_DRIVERS, "region" => self.label.clone())
-            .set(self.index.len() as f64);
+            .set(self.index().len() as f64);
         metrics::gauge!(telemetry::REGION_PENDING, "region" => self.label.clone())
             .set(self.pending.len() as f64);
         // Only drivers a neighbour's matcher may take: available and connected (a
@@ -216,7 +266,7 @@ impl RegionActor {
         let available: Vec<DriverUpdate> = match anyone {
             false => Vec::new(),
             true => self
-                .index
+                .index()
                 .within(None)
                 .into_iter()
                 .filter(|d| {
@@ -385,21 +435,15 @@ impl Handler<Drain> for RegionActor {
 /// k nearest drivers of this region to a point.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Vec<Nearby>")]
-pub struct Nearest {
-    pub lat: f64,
-    pub lon: f64,
-    pub k: usize,
-    pub filter: StatusFilter,
-    pub radius_m: Option<f64>,
-}
+pub struct Nearest(pub Query);
 
 impl Handler<Nearest> for RegionActor {
     type Result = MessageResult<Nearest>;
-    fn handle(&mut self, q: Nearest, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, Nearest(q): Nearest, _: &mut Self::Context) -> Self::Result {
         self.depth.took();
         // Answer from the freshest state: apply what is queued first.
         self.apply_pending();
-        MessageResult(self.index.nearest(q.lat, q.lon, q.k, q.filter, q.radius_m))
+        MessageResult(q.ask(&self.index()))
     }
 }
 
@@ -415,7 +459,7 @@ impl Handler<Within> for RegionActor {
     fn handle(&mut self, q: Within, _: &mut Self::Context) -> Self::Result {
         self.depth.took();
         self.apply_pending();
-        MessageResult(self.index.within(q.bbox))
+        MessageResult(self.index().within(q.bbox))
     }
 }
 
@@ -438,7 +482,7 @@ impl Handler<Observe> for RegionActor {
         self.apply_pending();
         MessageResult(RegionView {
             key: self.key,
-            drivers: self.index.len(),
+            drivers: self.index().len(),
             pending_orders: self.pending.len(),
         })
     }
@@ -447,4 +491,73 @@ impl Handler<Observe> for RegionActor {
 /// Whether an update falls in a watcher's box.
 pub fn update_in_bbox(u: &DriverUpdate, bbox: &Option<[f64; 4]>) -> bool {
     bbox.as_ref().is_none_or(|b| in_bbox(b, u.lat, u.lon))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::App;
+    use crate::auth::Auth;
+    use crate::config::Config;
+    use crate::core::region_index::StatusFilter;
+    use dispatch_storage::{GroupCommit, SledStore, Store};
+    use std::sync::atomic::AtomicU64;
+
+    /// The read path's guarantee, under a writer that never pauses: a nearest query
+    /// (from the shared index, or from the actor when ops wait in its inbox) sees every
+    /// position offered to the region before the query began.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nearest_sees_every_position_offered_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
+        let commit = GroupCommit::start(store.clone());
+        let (auth, _) = Auth::open(dir.path()).unwrap();
+        let app = App::new(
+            Config::default(),
+            auth,
+            store,
+            commit.clone(),
+            Default::default(),
+        );
+        let (lat, lon) = (60.1725, 24.9425);
+        let region = app.regions.get_or_create(app.regions.grid().key(lat, lon));
+        let offered = Arc::new(AtomicU64::new(0));
+        const POSITIONS: u64 = 20_000;
+        let writer = {
+            let (region, offered) = (region.clone(), offered.clone());
+            std::thread::spawn(move || {
+                for ts_ms in 1..=POSITIONS {
+                    let point = DriverPoint {
+                        lat: lat + (ts_ms % 100) as f64 * 1e-6,
+                        lon,
+                        status: DriverStatus::Available,
+                        ts_ms,
+                    };
+                    region.offer("x", RegionOp::Upsert(point));
+                    offered.store(ts_ms, Ordering::Release);
+                }
+            })
+        };
+        let mut queries = 0;
+        loop {
+            let before = offered.load(Ordering::Acquire);
+            let found = app
+                .regions
+                .nearest(lat, lon, 1, StatusFilter::Any, None)
+                .await;
+            queries += 1;
+            if before > 0 {
+                assert!(
+                    found.first().is_some_and(|n| n.ts_ms >= before),
+                    "offered up to {before} before the query, answered {found:?}"
+                );
+            }
+            if before == POSITIONS {
+                break;
+            }
+        }
+        writer.join().unwrap();
+        assert!(queries > 1);
+        commit.shutdown().unwrap();
+    }
 }

@@ -122,7 +122,8 @@ impl RegionActor {
         self.reopt.changes.retain(|_, t| !t.is_empty());
         let limit = c.max_changes_per_driver_hour as usize;
         let mut found: Vec<(Arc<DriverPlan>, DriverHandle)> = Vec::new();
-        for d in self.index.within(None) {
+        let drivers = self.index().within(None);
+        for d in drivers {
             if d.status != DriverStatus::Available {
                 continue;
             }
