@@ -248,9 +248,15 @@ pub struct DispatchConfig {
     /// A driver whose last socket closed and did not come back within this grace
     /// period goes offline and gives back the orders it has not picked up (0: at once).
     pub disconnect_grace_ms: u64,
-    /// Unassignable orders are retried at least this often (and whenever a driver in
-    /// their region becomes available or frees capacity).
+    /// The backstop of unassignable orders: every this long, the next `max_batch` of
+    /// a region's unassignable orders (by priority, then age, round robin) are retried.
+    /// They are retried on new supply as well: see `retry_per_supply`.
     pub unassignable_retry_ms: u64,
+    /// When a driver becomes available or frees capacity, this many of the
+    /// unassignable orders whose pickups are nearest to it (within the candidate
+    /// radius) are retried: 1 to 100,000. Retrying costs work in proportion to the
+    /// supply that changed, not to the backlog.
+    pub retry_per_supply: usize,
     /// ETAs are re-pushed when a stop's ETA moved by more than this (0 to 86,400 s).
     pub eta_push_threshold_s: u64,
     /// How often a driver checks its ETAs against its position.
@@ -300,6 +306,7 @@ impl Default for DispatchConfig {
             silent_timeout_ms: 60_000,
             disconnect_grace_ms: 30_000,
             unassignable_retry_ms: 10_000,
+            retry_per_supply: 32,
             eta_push_threshold_s: 60,
             eta_check_ms: 5_000,
             pin_radius_m: 150.0,
@@ -541,6 +548,7 @@ mod tests {
             ("dispatch.silent_timeout_ms", 1, DAY, |c, v| c.dispatch.silent_timeout_ms = v),
             ("dispatch.disconnect_grace_ms", 0, DAY, |c, v| c.dispatch.disconnect_grace_ms = v),
             ("dispatch.unassignable_retry_ms", 1, DAY, |c, v| c.dispatch.unassignable_retry_ms = v),
+            ("dispatch.retry_per_supply", 1, 100_000, |c, v| c.dispatch.retry_per_supply = us(v)),
             ("dispatch.eta_push_threshold_s", 0, 86_400, |c, v| c.dispatch.eta_push_threshold_s = v),
             ("dispatch.eta_check_ms", 1, DAY, |c, v| c.dispatch.eta_check_ms = v),
             ("dispatch.rebalance_ms", 0, DAY, |c, v| c.dispatch.rebalance_ms = v),

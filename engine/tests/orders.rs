@@ -1051,3 +1051,42 @@ async fn the_nearest_policy_dispatches_end_to_end() {
     let got = get_until(&e, "/v1/orders/o-near", |v| v["status"] == "delivered").await;
     assert_eq!(got["driver_id"], "near");
 }
+
+/// A backlog of unassignable orders is not retried while nothing changes, and a driver
+/// coming online wakes only the few nearest to it (`dispatch.retry_per_supply`), not the
+/// whole backlog: a driver with room for all of them gets the nearest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_supply_retries_only_the_unassignable_orders_nearest_to_it() {
+    let e = Engine::start(|c| {
+        flat(c);
+        // The backstop is an hour away: only new supply wakes an order.
+        c.dispatch.unassignable_retry_ms = 3_600_000;
+        c.dispatch.retry_per_supply = 1;
+        c.dispatch.rebalance_ms = 0;
+    })
+    .await;
+    // 20 orders 220 m apart going north, in one region cell (0.05°).
+    let at = |i: u32| (60.152 + f64::from(i) * 0.002, 24.905);
+    for i in 0..20 {
+        let (st, body) = post(&e, "/v1/orders", order_body(&format!("b{i}"), at(i), at(i))).await;
+        assert_eq!(st, 201, "{body}");
+    }
+    for i in 0..20 {
+        get_until(&e, &format!("/v1/orders/b{i}"), |o| {
+            o["status"] == "unassignable"
+        })
+        .await;
+    }
+    // Room for every one of them, standing at the first.
+    let mut d = online(&e, "roomy", 100, at(0)).await;
+    recv_until(&mut d, |m| route_with(m, "b0")).await;
+    let mut still = 0;
+    for i in 1..20 {
+        let (_, o) = get(&e, &format!("/v1/orders/b{i}")).await;
+        still += usize::from(o["status"] == "unassignable");
+    }
+    // The driver's change reaches its region twice at most (its index and its actor),
+    // each waking one order: the rest of the backlog was never looked at.
+    assert!(still >= 17, "{still} of 19 left unassignable");
+    e.spawned.stop().await.unwrap();
+}

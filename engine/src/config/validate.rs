@@ -360,6 +360,11 @@ impl DispatchConfig {
                 range(1, 100_000, "orders"),
             ),
             (
+                "dispatch.retry_per_supply",
+                wide(self.retry_per_supply),
+                range(1, 100_000, "orders"),
+            ),
+            (
                 "dispatch.improve_iterations",
                 wide(self.improve_iterations),
                 range(0, 1_000_000, "iterations"),

@@ -4,5 +4,6 @@
 pub mod geo_util;
 pub mod grid;
 pub mod nearest;
+pub mod order_queue;
 pub mod region_index;
 pub mod route;

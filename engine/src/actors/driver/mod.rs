@@ -449,7 +449,8 @@ impl DriverActor {
 
     fn tell_region_supply(&self, around: bool) {
         if let Some(r) = &self.region {
-            let _ = r.addr.try_send(SupplyChanged { around });
+            let at = self.position.map(|p| (p.lat, p.lon)).into_iter().collect();
+            let _ = r.addr.try_send(SupplyChanged { around, at });
         }
     }
 }

@@ -3,7 +3,7 @@
 //! call the dispatch policy, mark the unplaced unassignable, propose the routes) and the
 //! periodic rebalance.
 
-use super::{Pending, RegionActor};
+use super::RegionActor;
 use crate::actors::driver::{DriverHandle, Propose, Release};
 use crate::core::geo_util::haversine_m;
 use crate::core::region_index::{Nearby, StatusFilter};
@@ -136,29 +136,17 @@ impl RegionActor {
         self.propose(ctx, batch, outcome.routes);
     }
 
-    /// The batch of this round: eligible orders (due, or unassignable with new supply)
-    /// by priority then age, up to `dispatch.max_batch`, growing while the planning
-    /// problem stays within `dispatch.max_plan_nodes`; each with its candidates.
+    /// The batch of this round: the waiting orders by priority then age, up to
+    /// `dispatch.max_batch`, growing while the planning problem stays within
+    /// `dispatch.max_plan_nodes`; each with its candidates. First the parked
+    /// (unassignable) orders nearest to new supply are woken, and the backstop's next
+    /// slice when its time came.
     fn gather(&mut self, now: Millis) -> Option<Batch> {
-        let retry_all = std::mem::take(&mut self.supply_changed);
-        let mut eligible: Vec<&Pending> = self
-            .pending
-            .values()
-            .filter(|p| {
-                p.retry_at_ms <= now || (retry_all && p.order.status == OrderStatus::Unassignable)
-            })
-            .collect();
+        self.wake_parked(now);
+        let eligible = self.pending.due(self.shared.config.max_batch);
         if eligible.is_empty() {
             return None;
         }
-        eligible.sort_by(|a, b| {
-            b.order
-                .priority
-                .cmp(&a.order.priority)
-                .then(a.order.created_ms.cmp(&b.order.created_ms))
-                .then(a.order.id.cmp(&b.order.id))
-        });
-        eligible.truncate(self.shared.config.max_batch);
         let budget = self.shared.config.max_plan_nodes;
         let mut batch = Batch::default();
         let mut index_of: HashMap<String, usize> = HashMap::new();
@@ -200,10 +188,33 @@ impl RegionActor {
         Some(batch)
     }
 
-    /// Orders no driver can take now: unassignable, retried later or on new supply.
-    /// Until the neighbours' snapshots have been refreshed once since the order
-    /// arrived, it only waits for the next tick: a driver just across the border may
-    /// not be visible yet.
+    /// Wakes parked orders: the `dispatch.retry_per_supply` nearest to each place where
+    /// supply changed, and every `dispatch.unassignable_retry_ms` the backstop's next
+    /// `dispatch.max_batch` in turn (not while no driver is connected: none could take
+    /// them).
+    fn wake_parked(&mut self, now: Millis) {
+        let c = &self.shared.config;
+        let mut supply = std::mem::take(&mut self.supply);
+        // One driver's change arrives twice (its region's index, its own actor).
+        supply.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        supply.dedup();
+        for (lat, lon) in supply {
+            self.pending
+                .wake_near(lat, lon, c.retry_per_supply, c.candidate_radius_m);
+        }
+        if self.shared.connected_drivers.load(Ordering::Relaxed) > 0
+            && now >= self.backstop_at_ms
+            && self.pending.parked() > 0
+        {
+            self.pending.wake_in_turn(c.max_batch);
+            self.backstop_at_ms = now + c.unassignable_retry_ms;
+        }
+    }
+
+    /// Orders no driver can take now: unassignable, parked until supply near them
+    /// changes (or the backstop's turn). Until the neighbours' snapshots have been
+    /// refreshed once since the order arrived, it only waits for the next round: a
+    /// driver just across the border may not be visible yet.
     fn mark_unassignable(
         &mut self,
         ctx: &mut Context<Self>,
@@ -211,17 +222,16 @@ impl RegionActor {
         unassigned: &[(usize, NoDriver)],
         now: Millis,
     ) {
-        let retry_at = now + self.shared.config.unassignable_retry_ms;
         let settled = now.saturating_sub(self.publish_every.as_millis() as u64);
         let mut changed = Vec::new();
         for (j, why) in unassigned {
-            let Some(p) = self.pending.get_mut(&batch.orders[*j].id) else {
+            let id = &batch.orders[*j].id;
+            let Some(p) = self.pending.get_mut(id) else {
                 continue;
             };
             if p.queued_ms > settled {
                 continue;
             }
-            p.retry_at_ms = retry_at;
             if p.order.status != OrderStatus::Unassignable
                 || p.order.history.last().and_then(|h| h.reason.as_deref()) != Some(why.reason())
             {
@@ -234,6 +244,7 @@ impl RegionActor {
                 metrics::counter!(telemetry::UNASSIGNABLE).increment(1);
                 changed.push((p.order.clone(), None));
             }
+            self.pending.park(id);
         }
         if changed.is_empty() {
             return;

@@ -18,6 +18,7 @@ use super::mailbox::{Depth, Mailbox};
 use super::Fleet;
 use crate::core::grid::RegionKey;
 use crate::core::nearest::Query;
+use crate::core::order_queue::OrderQueue;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex};
 use crate::orders::ledger::ChangeSet;
 use crate::orders::model::set_status;
@@ -107,15 +108,6 @@ impl RegionHandle {
     }
 }
 
-/// An order waiting in its pickup region.
-struct Pending {
-    order: Order,
-    /// Not matched before this time (unassignable orders wait for a retry).
-    retry_at_ms: Millis,
-    /// When it entered this queue.
-    queued_ms: Millis,
-}
-
 pub struct RegionActor {
     key: RegionKey,
     /// Written here only (see [`SharedIndex`]); the actor's own reads take the read
@@ -131,13 +123,18 @@ pub struct RegionActor {
     /// Other regions and the drivers, through the router.
     fleet: Arc<dyn Fleet>,
     shared: Arc<Shared>,
-    pending: HashMap<String, Pending>,
-    /// A driver became available or freed capacity since the last tick: unassignable
-    /// orders are retried now.
-    supply_changed: bool,
-    /// A driver became available here since the last publish: the neighbours are told
-    /// (after the snapshot they read is refreshed), so their border orders retry too.
-    tell_neighbours: bool,
+    /// The orders waiting for a driver here; the unassignable ones parked until supply
+    /// near them changes (or the backstop's turn comes).
+    pending: OrderQueue,
+    /// Where a driver became available or freed capacity since the last round: the
+    /// unassignable orders nearest to each are retried.
+    supply: Vec<(f64, f64)>,
+    /// Where drivers became available here since the last publish: the neighbours are
+    /// told (after the snapshot they read is refreshed), so their border orders retry
+    /// too.
+    tell_neighbours: Vec<(f64, f64)>,
+    /// When the backstop next wakes a slice of the parked orders.
+    backstop_at_ms: Millis,
     /// A match is scheduled within the batch window.
     match_scheduled: bool,
     /// The region mailboxes' depth gauge (every handler takes its message off).
@@ -173,6 +170,7 @@ impl RegionActor {
         let actor_depth = depth.clone();
         let addr = RegionActor::start_in_arbiter(arbiter, move |ctx| {
             ctx.set_mailbox_capacity(setup.mailbox);
+            let backstop_at_ms = now_ms() + setup.shared.config.unassignable_retry_ms;
             RegionActor {
                 key,
                 index: actor_index,
@@ -184,9 +182,10 @@ impl RegionActor {
                 available: actor_available,
                 fleet,
                 shared: setup.shared,
-                pending: HashMap::new(),
-                supply_changed: false,
-                tell_neighbours: false,
+                pending: OrderQueue::new(center.0, center.1),
+                supply: Vec::new(),
+                tell_neighbours: Vec::new(),
+                backstop_at_ms,
                 match_scheduled: false,
                 depth: actor_depth,
                 reopt: reopt::ReoptState::default(),
@@ -226,8 +225,8 @@ impl RegionActor {
                             .get(&id)
                             .is_none_or(|p| p.status != DriverStatus::Available)
                     {
-                        self.supply_changed = true;
-                        self.tell_neighbours = true;
+                        self.supply.push((point.lat, point.lon));
+                        self.tell_neighbours.push((point.lat, point.lon));
                     }
                     self.dirty.insert(
                         id.clone(),
@@ -276,13 +275,17 @@ impl RegionActor {
                 .collect(),
         };
         *self.available.write().expect("available lock") = Arc::new(available);
-        if std::mem::take(&mut self.tell_neighbours) {
+        let at = std::mem::take(&mut self.tell_neighbours);
+        if !at.is_empty() {
             // Every region whose orders may take a driver of this cell as a candidate.
             let grid = self.fleet.grid();
             let rings = grid.rings_within(self.key, self.shared.config.candidate_radius_m);
             for key in (1..=rings).flat_map(|r| grid.ring(self.key, r)) {
                 if let Some(n) = self.fleet.region(key) {
-                    let _ = n.addr.try_send(SupplyChanged { around: false });
+                    let _ = n.addr.try_send(SupplyChanged {
+                        around: false,
+                        at: at.clone(),
+                    });
                 }
             }
         }
@@ -347,35 +350,38 @@ impl Handler<EnqueueAll> for RegionActor {
 }
 
 impl RegionActor {
+    /// Queues an order; one recovered as unassignable is parked at once (it waits for
+    /// supply, as it did before the restart).
     fn enqueue(&mut self, ctx: &mut Context<Self>, order: Order) {
         self.match_soon(ctx);
-        self.pending.insert(
-            order.id.clone(),
-            Pending {
-                order,
-                retry_at_ms: 0,
-                queued_ms: now_ms(),
-            },
-        );
+        let parked = order.status == OrderStatus::Unassignable;
+        self.pending.insert(order, now_ms(), parked);
     }
 }
 
-/// A driver nearby freed capacity or became available: retry unassignable orders.
-/// `around`: the regions around this one too, for a change their snapshots of this
-/// one do not show (an available driver back on a socket after a disconnect: it was no
-/// candidate meanwhile).
+/// Drivers at `at` freed capacity or became available: retry the unassignable orders
+/// nearest to them. `around`: the regions around this one too, for a change their
+/// snapshots of this one do not show (an available driver back on a socket after a
+/// disconnect: it was no candidate meanwhile). A change with no position (a driver
+/// that never sent one) wakes the backstop's next slice instead.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SupplyChanged {
     pub around: bool,
+    pub at: Vec<(f64, f64)>,
 }
 
 impl Handler<SupplyChanged> for RegionActor {
     type Result = ();
     fn handle(&mut self, s: SupplyChanged, _: &mut Self::Context) {
         self.depth.took();
-        self.supply_changed = true;
-        self.tell_neighbours |= s.around;
+        if s.at.is_empty() {
+            self.backstop_at_ms = 0;
+        }
+        if s.around {
+            self.tell_neighbours.extend_from_slice(&s.at);
+        }
+        self.supply.extend(s.at);
     }
 }
 
@@ -394,6 +400,7 @@ impl Handler<CancelPending> for RegionActor {
         let Some(mut p) = self.pending.remove(&c.id) else {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
         };
+        let previous = p.order.clone();
         set_status(&mut p.order, OrderStatus::Cancelled, now_ms(), None);
         let order = p.order.clone();
         let Ok(written) = self
@@ -401,7 +408,8 @@ impl Handler<CancelPending> for RegionActor {
             .ledger
             .write(ChangeSet::orders(vec![(order.clone(), None)]))
         else {
-            self.pending.insert(c.id, p);
+            let parked = previous.status == OrderStatus::Unassignable;
+            self.pending.insert(previous, p.queued_ms, parked);
             return AtomicResponse::new(Box::pin(fut::ready(Err((
                 ErrorCode::Internal,
                 "storage failure".to_string(),
