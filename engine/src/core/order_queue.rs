@@ -69,6 +69,11 @@ impl OrderQueue {
         self.orders.is_empty()
     }
 
+    /// How many wait to be matched.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
     /// How many are parked.
     pub fn parked(&self) -> usize {
         self.parked.len()

@@ -12,6 +12,7 @@
 
 mod matching;
 mod reopt;
+mod timers;
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
@@ -135,6 +136,8 @@ pub struct RegionActor {
     tell_neighbours: Vec<(f64, f64)>,
     /// When the backstop next wakes a slice of the parked orders.
     backstop_at_ms: Millis,
+    /// The tick and publish timers, while the region has work (see `timers.rs`).
+    timers: Option<timers::Timers>,
     /// A match is scheduled within the batch window.
     match_scheduled: bool,
     /// The region mailboxes' depth gauge (every handler takes its message off).
@@ -186,6 +189,7 @@ impl RegionActor {
                 supply: Vec::new(),
                 tell_neighbours: Vec::new(),
                 backstop_at_ms,
+                timers: None,
                 match_scheduled: false,
                 depth: actor_depth,
                 reopt: reopt::ReoptState::default(),
@@ -302,9 +306,7 @@ impl Actor for RegionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.publish_every, |actor, _| actor.publish());
-        let tick = Duration::from_millis(self.shared.config.tick_ms);
-        ctx.run_interval(tick, |actor, ctx| actor.tick(ctx));
+        self.wake(ctx);
         let every = self.shared.config.rebalance_ms;
         if every > 0 {
             ctx.run_interval(Duration::from_millis(every), |actor, ctx| {
@@ -329,6 +331,7 @@ impl Handler<Enqueue> for RegionActor {
     type Result = ();
     fn handle(&mut self, Enqueue(order): Enqueue, ctx: &mut Self::Context) {
         self.depth.took();
+        self.wake(ctx);
         self.enqueue(ctx, order);
     }
 }
@@ -342,6 +345,7 @@ impl Handler<EnqueueAll> for RegionActor {
     type Result = ();
     fn handle(&mut self, EnqueueAll(orders): EnqueueAll, ctx: &mut Self::Context) {
         self.depth.took();
+        self.wake(ctx);
         self.pending.reserve(orders.len());
         for order in orders {
             self.enqueue(ctx, order);
@@ -373,8 +377,9 @@ pub struct SupplyChanged {
 
 impl Handler<SupplyChanged> for RegionActor {
     type Result = ();
-    fn handle(&mut self, s: SupplyChanged, _: &mut Self::Context) {
+    fn handle(&mut self, s: SupplyChanged, ctx: &mut Self::Context) {
         self.depth.took();
+        self.wake(ctx);
         if s.at.is_empty() {
             self.backstop_at_ms = 0;
         }
@@ -395,8 +400,10 @@ pub struct CancelPending {
 
 impl Handler<CancelPending> for RegionActor {
     type Result = AtomicResponse<Self, Result<Option<Order>, (ErrorCode, String)>>;
-    fn handle(&mut self, c: CancelPending, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, c: CancelPending, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
+        // The pending gauge is refreshed by the next publish.
+        self.wake(ctx);
         let Some(mut p) = self.pending.remove(&c.id) else {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
         };
@@ -434,8 +441,9 @@ pub struct Drain;
 
 impl Handler<Drain> for RegionActor {
     type Result = ();
-    fn handle(&mut self, _: Drain, _: &mut Self::Context) {
+    fn handle(&mut self, _: Drain, ctx: &mut Self::Context) {
         self.depth.took();
+        self.wake(ctx);
         self.apply_pending();
     }
 }
