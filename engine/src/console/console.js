@@ -668,7 +668,20 @@
       `<dt>created</dt><dd>${fmtTime(o.created_ms)}</dd></dl>` +
       `<h2>History</h2><ol>${(o.history || []).map((h) =>
         `<li><span class="status ${esc(h.status)}">${esc(h.status)}</span> ${fmtTime(h.at_ms)}${h.reason ? ` — ${esc(h.reason)}` : ""}</li>`).join("")}</ol>` +
-      (CANCELLABLE.has(o.status) ? `<button type="button" id="cancel-order" data-id="${esc(o.id)}">Cancel order</button>` : "");
+      (CANCELLABLE.has(o.status) ? `<button type="button" id="cancel-order" data-id="${esc(o.id)}">Cancel order</button>` : "") +
+      (WITH_PROOF.has(o.status)
+        ? `<figure id="proof" hidden><figcaption>Proof of delivery</figcaption>` +
+          `<a href="${proofUrl(o.id)}" target="_blank" rel="noopener"><img alt="proof of delivery of ${esc(o.id)}" src="${proofUrl(o.id)}"></a></figure>`
+        : "");
+    // Shown once it loads: most orders have no photo (404).
+    const img = body.querySelector("#proof img");
+    if (img) img.addEventListener("load", () => { body.querySelector("#proof").hidden = false; });
+  }
+
+  /** Statuses after which a driver may have sent a proof-of-delivery photo. */
+  const WITH_PROOF = new Set(["picked_up", "delivered", "failed"]);
+  function proofUrl(id) {
+    return `/v1/orders/${encodeURIComponent(id)}/proof?token=${encodeURIComponent(state.token)}`;
   }
 
   // ------------------------------------------------------------------ toasts

@@ -5,7 +5,8 @@ use super::conns::ConnState;
 use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
 use super::ready::{gate, readyz};
 use super::{
-    actions, admin, backup, console_page, console_session, driver_session, trackers, trail, ws,
+    actions, admin, backup, console_page, console_session, driver_session, proof, trackers, trail,
+    ws,
 };
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
@@ -20,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
 use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
@@ -62,6 +63,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/admin/backup"),
     ("get", "/ws/driver"),
     ("get", "/ws/console"),
+    // Proof of delivery.
+    ("put", "/v1/orders/{id}/proof"),
+    ("get", "/v1/orders/{id}/proof"),
 ];
 
 /// Driver ids that name another endpoint under `/v1/drivers/`: such a driver could
@@ -96,6 +100,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/backup", post(backup::backup))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
+        // Proof of delivery.
+        .route("/v1/orders/{id}/proof", put(proof::put).get(proof::get))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -179,7 +185,7 @@ async fn admit(State(app): AppState, mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        if declared > app.config.limits.max_body_bytes as u64 {
+        if declared > proof::body_limit(&app, req.uri().path()) {
             telemetry::limited("body_size");
             return body_too_large().into_response();
         }

@@ -248,6 +248,15 @@ fn order_paths() -> Value {
                 "responses": with_errors(json!({"200": ok_json("a page; `next` when more may follow", "OrderList")}))}},
         "/v1/orders/{id}": {"get": {"summary": "One order with ETAs and history", "parameters": [id_param()],
             "responses": with_errors(json!({"200": ok_json("the order", "Order"), "404": error_response("not_found")}))}},
+        "/v1/orders/{id}/proof": {
+            "put": {"summary": "Store a proof-of-delivery photo (the order's driver, or a dispatcher console token); replaces an earlier one; durable before the answer",
+                "parameters": [id_param()],
+                "requestBody": {"required": true, "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}, "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": with_errors(json!({"201": {"description": "stored: {order_id, content_type, bytes, stored_ms}"}, "200": {"description": "replaced an earlier proof"},
+                    "404": error_response("not_found: no such order"), "413": error_response("too_large: over limits.max_proof_bytes"),
+                    "415": error_response("unsupported_media_type: not a JPEG, PNG or WebP image")}))},
+            "get": {"summary": "The order's proof-of-delivery photo (console token, or the order's driver)", "parameters": [id_param()],
+                "responses": with_errors(json!({"200": {"description": "the image (image/jpeg, image/png or image/webp)"}, "404": error_response("not_found: no such order, or no proof")}))}},
         "/v1/orders/{id}/cancel": {"post": {"summary": "Cancel an order not picked up yet", "parameters": [id_param()],
             "responses": with_errors(json!({"200": ok_json("cancelled", "Order"), "404": error_response("not_found"), "409": error_response("picked up or finished")}))}}
     })
