@@ -5,8 +5,8 @@ use super::conns::ConnState;
 use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
 use super::ready::{gate, readyz};
 use super::{
-    actions, admin, backup, console_page, console_session, driver_session, proof, trackers, trail,
-    ws,
+    actions, admin, backup, console_page, console_session, driver_page, driver_session, proof,
+    trackers, trail, ws,
 };
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
@@ -63,7 +63,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/admin/backup"),
     ("get", "/ws/driver"),
     ("get", "/ws/console"),
-    // Proof of delivery.
+    // The driver app and proof of delivery.
+    ("get", "/driver"),
+    ("get", "/driver/{asset}"),
     ("put", "/v1/orders/{id}/proof"),
     ("get", "/v1/orders/{id}/proof"),
 ];
@@ -100,7 +102,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/backup", post(backup::backup))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
-        // Proof of delivery.
+        // The driver app and proof of delivery.
+        .route("/driver", get(driver_page::index))
+        .route("/driver/{asset}", get(driver_page::asset))
         .route("/v1/orders/{id}/proof", put(proof::put).get(proof::get))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

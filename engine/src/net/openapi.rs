@@ -173,6 +173,10 @@ fn public_paths() -> Value {
         "/": {"get": {"security": [], "summary": "The web dispatch console (HTML; token from ?token= or the page's entry field)", "responses": {"200": {"description": "text/html"}}}},
         "/console.js": {"get": {"security": [], "summary": "The console's script", "responses": {"200": {"description": "text/javascript"}}}},
         "/console.css": {"get": {"security": [], "summary": "The console's style sheet", "responses": {"200": {"description": "text/css"}}}},
+        "/driver": {"get": {"security": [], "summary": "The driver web app (installable PWA; token from ?token= or its sign-in form)", "responses": {"200": {"description": "text/html"}}}},
+        "/driver/{asset}": {"get": {"security": [], "summary": "The driver app's files: app.js and its modules, app.css, manifest.webmanifest, sw.js, icon.svg",
+            "parameters": [{"name": "asset", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the file, with its content type"}, "404": error_response("not_found: no such file")}}},
         "/healthz": {"get": {"security": [], "summary": "Liveness: the process serves (its store verified), recovering or not", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
         "/readyz": {"get": {"security": [], "summary": "Readiness: 200 once recovery after a start has restored every driver and open order; 503 (Retry-After) until then, when the API refuses with 503 overloaded", "responses": {
             "200": ok_json("{\"status\":\"ready\",…}", "Readiness"),
