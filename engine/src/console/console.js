@@ -39,6 +39,7 @@
   // ------------------------------------------------------------------ state
   const state = {
     token: "",
+    appLinks: new Map(), // driver id -> driver app sign-in link made in this page
     conn: "idle", // idle | connecting | connected | reconnecting | unauthorized
     ws: null,
     backoff: BACKOFF_MIN_MS,
@@ -651,7 +652,8 @@
               `<li><b>${s.kind === "pickup" ? "pick up" : "drop off"}</b> <span class="link" data-order="${esc(s.order_id)}">${esc(s.order_id)}</span>` +
               `<br>ETA ${fmtTime(s.eta_ms)}${s.due_ms != null && s.eta_ms > s.due_ms ? ' <span class="late">late</span>' : ""}` +
               `${s.due_ms != null ? `<br><small>due ${fmtTime(s.due_ms)}</small>` : ""}</li>`).join("")}</ol>`
-          : d ? "<p>No stops.</p>" : "");
+          : d ? "<p>No stops.</p>" : "") +
+        appLinkHtml(sel.id);
       return;
     }
     const o = state.orders.get(sel.id);
@@ -676,6 +678,27 @@
     // Shown once it loads: most orders have no photo (404).
     const img = body.querySelector("#proof img");
     if (img) img.addEventListener("load", () => { body.querySelector("#proof").hidden = false; });
+  }
+
+  /** The driver app's sign-in link for a driver (a new driver token: admin only), or
+   * the button that makes one. A QR code of it is left to any QR tool. */
+  function appLinkHtml(id) {
+    const link = state.appLinks.get(id);
+    return link
+      ? `<h2>Driver app</h2><p><small>Sign-in link with a new token for ${esc(id)}: send it to the phone; treat it like a password.</small></p>` +
+        `<input id="driver-app-url" readonly value="${esc(link)}">`
+      : `<button type="button" id="driver-app-link" data-app-link="${esc(id)}">Driver app sign-in link</button>`;
+  }
+  async function issueAppLink(id) {
+    const resp = await fetch("/v1/tokens", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: `driver app ${id}`, driver_id: id }),
+    });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) { toast(`Driver app link: ${(body.error && body.error.message) || resp.status}`); return; }
+    state.appLinks.set(id, `${location.origin}/driver?token=${encodeURIComponent(body.token)}`);
+    renderDetail();
   }
 
   /** Statuses after which a driver may have sent a proof-of-delivery photo. */
@@ -857,6 +880,7 @@
       if (t.dataset.driver) { select("driver", t.dataset.driver); state.fitRoute = true; }
       else if (t.dataset.order) select("order", t.dataset.order);
       else if (t.id === "cancel-order") send({ type: "cancel_order", id: t.dataset.id });
+      else if (t.dataset.appLink) issueAppLink(t.dataset.appLink);
     });
   }
   function onClick(x, y) {

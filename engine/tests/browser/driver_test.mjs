@@ -5,7 +5,8 @@
 // the pickup is marked, the delivery delivered with a note and a PNG proof, which the
 // engine stores; with the network lost a marked stop waits in the outbox and arrives
 // once after the reconnect's `welcome`; the app shell opens with no network (service
-// worker); the web console shows the proof in the order's detail. Screenshots at
+// worker); the web console shows the proof in the order's detail and makes a sign-in
+// link that signs the app in. Screenshots at
 // phone and desktop widths. Started by engine/tests/browser.rs,
 // which owns the engine and checks its side afterwards.
 //
@@ -211,7 +212,7 @@ async function openConsole(browser) {
   return page;
 }
 
-async function consoleShowsProof(page) {
+async function consoleChecks(browser, page) {
   await waitFor(page, "the console to see o1 delivered", () => {
     const o = window.dispatchConsole.order("o1");
     return o && o.status === "delivered";
@@ -222,7 +223,21 @@ async function consoleShowsProof(page) {
   const width = await page.evaluate(() => document.querySelector("#proof img").naturalWidth);
   if (width !== 1) throw new Error(`the console's proof image is ${width} px wide`);
   log("ok: the console shows o1's proof of delivery");
+  // The driver's panel makes a sign-in link for the app, which signs a phone in.
+  await page.click(`#detail-body [data-driver="${driverId}"]`);
+  await page.click("#driver-app-link");
+  await page.waitForSelector("#driver-app-url", { timeout: STEP_MS });
+  const link = await page.inputValue("#driver-app-url");
+  if (!link.startsWith(`${base}/driver?token=`)) throw new Error(`sign-in link: ${link}`);
   await page.close();
+  const phone = await browser.newContext({ viewport: { width: 375, height: 812 } });
+  const app = await phone.newPage();
+  await app.goto(link);
+  await waitFor(app, "the console's sign-in link to sign the app in", (id) => {
+    const s = window.driverApp.state();
+    return s.conn === "connected" && s.driverId === id;
+  }, driverId);
+  await phone.close();
 }
 
 async function main() {
@@ -254,7 +269,7 @@ async function main() {
     await signInAndShare(page, sent);
     const consolePage = await openConsole(browser);
     await workTheRoute(page, sent);
-    await consoleShowsProof(consolePage);
+    await consoleChecks(browser, consolePage);
     await networkLoss(context, page, sent);
     await offlineStart(context, page);
     if (errors.length) throw new Error(`the page logged errors: ${errors.join(" | ")}`);
