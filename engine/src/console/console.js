@@ -681,12 +681,13 @@
   }
 
   /** The driver app's sign-in link for a driver (a new driver token: admin only), or
-   * the button that makes one. A QR code of it is left to any QR tool. */
+   * the button that makes one, with the link's QR code (`/driver/qr.js`) to scan. */
   function appLinkHtml(id) {
     const link = state.appLinks.get(id);
     return link
       ? `<h2>Driver app</h2><p><small>Sign-in link with a new token for ${esc(id)}: send it to the phone; treat it like a password.</small></p>` +
-        `<input id="driver-app-url" readonly value="${esc(link)}">`
+        `<input id="driver-app-url" readonly value="${esc(link)}">` +
+        (window.dispatchQr ? `<div id="driver-app-qr">${window.dispatchQr.svg(link, 4)}</div>` : "")
       : `<button type="button" id="driver-app-link" data-app-link="${esc(id)}">Driver app sign-in link</button>`;
   }
   async function issueAppLink(id) {

@@ -11,6 +11,7 @@ const SHELL = [
   "/driver/outbox.js",
   "/driver/stops.js",
   "/driver/map.js",
+  "/driver/qr.js",
   "/driver/app.css",
   "/driver/manifest.webmanifest",
   "/driver/icon.svg",

@@ -40,6 +40,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../driver_app/map.js"),
     ),
     (
+        "qr.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../driver_app/qr.js"),
+    ),
+    (
         "app.css",
         "text/css; charset=utf-8",
         include_str!("../driver_app/app.css"),

@@ -174,7 +174,7 @@ fn public_paths() -> Value {
         "/console.js": {"get": {"security": [], "summary": "The console's script", "responses": {"200": {"description": "text/javascript"}}}},
         "/console.css": {"get": {"security": [], "summary": "The console's style sheet", "responses": {"200": {"description": "text/css"}}}},
         "/driver": {"get": {"security": [], "summary": "The driver web app (installable PWA; token from ?token= or its sign-in form)", "responses": {"200": {"description": "text/html"}}}},
-        "/driver/{asset}": {"get": {"security": [], "summary": "The driver app's files: app.js and its modules, app.css, manifest.webmanifest, sw.js, icon.svg",
+        "/driver/{asset}": {"get": {"security": [], "summary": "The driver app's files: app.js and its modules, qr.js, app.css, manifest.webmanifest, sw.js, icon.svg",
             "parameters": [{"name": "asset", "in": "path", "required": true, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "the file, with its content type"}, "404": error_response("not_found: no such file")}}},
         "/healthz": {"get": {"security": [], "summary": "Liveness: the process serves (its store verified), recovering or not", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},

@@ -22,6 +22,7 @@
 
 import { chromium } from "playwright-core";
 import path from "node:path";
+import crypto from "node:crypto";
 
 const env = process.env;
 const base = env.BASE;
@@ -35,6 +36,11 @@ const PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
   "base64",
 );
+
+// A sign-in link and the SHA-256 of its QR modules (rows of 0/1 joined by newlines),
+// as /driver/qr.js drew it when zbarimg decoded that drawing back to the same link.
+const QR_TEXT = "https://dispatch.example/driver?token=djJ8dG9rLTAxMjM0NTY3ODlhYmNkZWZ8MTc2NDE0MDAwMDAwMHwtfGQ6dmFuNw.c2lnbmF0dXJlLW9mLXRoZS10b2tlbi1mb3ItdGVzdHM";
+const QR_SHA256 = "18262ee6dab9f17a43daf357bfe7d5ad20eea0c78bbf6e170013502f610df5ca";
 
 function log(msg) {
   process.stderr.write(`[driver_test] ${msg}\n`);
@@ -229,6 +235,11 @@ async function consoleChecks(browser, page) {
   await page.waitForSelector("#driver-app-url", { timeout: STEP_MS });
   const link = await page.inputValue("#driver-app-url");
   if (!link.startsWith(`${base}/driver?token=`)) throw new Error(`sign-in link: ${link}`);
+  if ((await page.locator("#driver-app-qr svg path").count()) !== 1) throw new Error("no QR code of the link");
+  const modules = await page.evaluate((t) => window.dispatchQr.encode(t).map((r) => r.map((d) => (d ? 1 : 0)).join("")).join("\n"), QR_TEXT);
+  const sha = crypto.createHash("sha256").update(modules).digest("hex");
+  if (sha !== QR_SHA256) throw new Error(`the QR encoder changed its output: ${sha}`);
+  log("ok: the console shows the link and its QR code");
   await page.close();
   const phone = await browser.newContext({ viewport: { width: 375, height: 812 } });
   const app = await phone.newPage();
