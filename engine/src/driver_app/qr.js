@@ -1,7 +1,16 @@
 // A small QR code encoder (ISO/IEC 18004): byte mode, error correction level M,
 // versions 1 to 10 (up to 213 bytes, enough for a sign-in link), one fixed mask.
 // The console draws the driver app's sign-in link with it (`window.dispatchQr`).
-// Its steps follow those of Project Nayuki's QR Code generator library (MIT License).
+// Its steps (tables, Reed-Solomon, placement, interleaving) follow those of Project
+// Nayuki's QR Code generator library, https://www.nayuki.io/page/qr-code-generator-library,
+// Copyright (c) Project Nayuki, MIT License: "Permission is hereby granted, free of
+// charge, to any person obtaining a copy of this software and associated documentation
+// files (the "Software"), to deal in the Software without restriction, including without
+// limitation the rights to use, copy, modify, merge, publish, distribute, sublicense,
+// and/or sell copies of the Software, and to permit persons to whom the Software is
+// furnished to do so, subject to the following conditions: The above copyright notice
+// and this permission notice shall be included in all copies or substantial portions of
+// the Software. The Software is provided "as is", without warranty of any kind."
 // Checked by decoding its drawings with zbarimg (versions 1 to 10); the browser test
 // pins one drawing's modules.
 
