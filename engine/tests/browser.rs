@@ -9,7 +9,8 @@
 //! The driver app (`/driver`) the same way (`tests/browser/driver_test.mjs`): a
 //! refused token, sign-in, position shared from a mocked geolocation, orders appearing
 //! on the phone, a pickup, a delivery with a note and a photo, a stop marked during a
-//! network loss arriving once, the app opening offline; it saves the screenshots in
+//! network loss arriving once, one whose order was cancelled meanwhile never sent,
+//! the app opening offline; it saves the screenshots in
 //! `docs/screenshots/`. This side then checks the orders and the proof.
 //!
 //! Needs `node`, `/usr/bin/chromium` (Debian's `chromium`) and
@@ -265,6 +266,8 @@ async fn driver_app_in_chromium_shares_position_works_the_route_and_survives_a_n
     assert_eq!(o1["driver_id"], "van7");
     let o2 = engine.get_json("/v1/orders/o2").await;
     assert_eq!(o2["status"], "picked_up", "{o2}");
+    let o3 = engine.get_json("/v1/orders/o3").await;
+    assert_eq!(o3["status"], "cancelled", "{o3}");
     let proof = engine
         .http
         .get(engine.url("/v1/orders/o1/proof"))

@@ -3,12 +3,12 @@
 // token (from ?token=) signs in; going available shares the (mocked) position, which
 // the engine sees; orders created over HTTP appear in the stop list and on the map;
 // the pickup is marked, the delivery delivered with a note and a PNG proof, which the
-// engine stores; with the network lost a marked stop waits in the outbox and arrives
-// once after the reconnect's `welcome`; the app shell opens with no network (service
-// worker); the web console shows the proof in the order's detail and makes a sign-in
-// link that signs the app in. Screenshots at
-// phone and desktop widths. Started by engine/tests/browser.rs,
-// which owns the engine and checks its side afterwards.
+// engine stores and the web console shows (its driver panel also makes a sign-in link
+// and QR code, which sign a second phone in); with the network lost a marked stop
+// waits in the outbox and arrives once after the reconnect's `welcome`, and one whose
+// order was cancelled meanwhile is dropped unsent; the app opens with no network
+// (service worker). Screenshots at phone and desktop widths. Started by
+// engine/tests/browser.rs, which owns the engine and checks its side afterwards.
 //
 // Input (environment):
 //   BASE          http://127.0.0.1:PORT
@@ -194,6 +194,27 @@ async function networkLoss(context, page, sent) {
   if (pickedUp !== 1 || sends !== 1) throw new Error(`p:o2 recorded ${pickedUp} times, sent ${sends} times`);
 }
 
+/** A stop marked offline whose order is cancelled meanwhile: after the reconnect the
+ * `welcome` route lacks it, so it is dropped, never sent. */
+async function staleWhileOffline(context, page, sent) {
+  const r = await api("POST", "/v1/orders", order("o3", 0.001, -0.002, 40));
+  if (r.status !== 201) throw new Error(`order o3: ${r.status} ${JSON.stringify(r.data)}`);
+  await waitFor(page, "o3's stops in the list", () => window.driverApp.state().stops.includes("p:o3"));
+  await context.setOffline(true);
+  await page.evaluate(() => window.driverApp.dropConnection());
+  await waitFor(page, "the connection lost again", () => window.driverApp.state().conn === "reconnecting");
+  await markStop(page, "p:o3", "picked_up");
+  await waitFor(page, "the o3 pickup queued", () => window.driverApp.state().outbox === 1);
+  const cancelled = await api("POST", "/v1/orders/o3/cancel");
+  if (cancelled.status !== 200) throw new Error(`cancel o3: ${cancelled.status}`);
+  await context.setOffline(false);
+  await waitFor(page, "the stale pickup dropped after welcome", () => {
+    const s = window.driverApp.state();
+    return s.conn === "connected" && s.outbox === 0 && !s.stops.includes("p:o3");
+  });
+  if (sent.some((m) => m.type === "stop_done" && m.stop_id === "p:o3")) throw new Error("the stale p:o3 was sent");
+}
+
 async function offlineStart(context, page) {
   await page.evaluate(() => navigator.serviceWorker.ready);
   await waitFor(page, "the service worker controlling the page", () => !!navigator.serviceWorker.controller);
@@ -282,6 +303,7 @@ async function main() {
     await workTheRoute(page, sent);
     await consoleChecks(browser, consolePage);
     await networkLoss(context, page, sent);
+    await staleWhileOffline(context, page, sent);
     await offlineStart(context, page);
     if (errors.length) throw new Error(`the page logged errors: ${errors.join(" | ")}`);
     process.stdout.write(`${JSON.stringify({ ok: true, delivered: "o1", picked_up: "o2" })}\n`);
