@@ -90,6 +90,8 @@ function signIn(token) {
 }
 
 function signOut() {
+  const n = outbox.pending;
+  if (n && !confirm(`${n} marked stop(s) are not sent yet and would be lost. Sign out anyway?`)) return;
   if (wire) wire.stop();
   wire = null;
   stopGeo();
@@ -228,6 +230,8 @@ async function mark(li, outcome) {
       proof = await preparePhoto(file);
     } catch (e) {
       toast(`The photo could not be read: ${e.message || e}`, "bad");
+      $("stops").dataset.html = "";
+      render();
       return;
     }
   }
