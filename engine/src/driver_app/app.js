@@ -27,6 +27,8 @@ const state = {
   positionsSent: 0,
   lastSentMs: 0,
   open: null,
+  /** Whether the driver picked the open stop (else it follows the route's first). */
+  openChosen: false,
   done: new Set(),
   refused: null,
   geo: { watch: null, error: null },
@@ -130,7 +132,11 @@ function setRoute(route) {
   const ids = new Set(route.stops.map((s) => s.stop_id));
   for (const id of state.done) if (!ids.has(id)) state.done.delete(id);
   const visible = visibleStops();
-  if (!visible.some((s) => s.stop_id === state.open)) state.open = visible.length ? visible[0].stop_id : null;
+  // The next stop is open unless the driver chose another one that is still there.
+  if (!state.openChosen || !visible.some((s) => s.stop_id === state.open)) {
+    state.open = visible.length ? visible[0].stop_id : null;
+    state.openChosen = false;
+  }
   render();
 }
 
@@ -246,6 +252,7 @@ async function mark(li, outcome) {
   });
   const next = visibleStops().find((s) => s.stop_id !== li.dataset.stop && !outbox.has(s.stop_id));
   state.open = next ? next.stop_id : null;
+  state.openChosen = false;
   if (wire) outbox.flush(wire);
   render();
 }
@@ -254,6 +261,7 @@ function onStopsClick(ev) {
   const open = ev.target.closest("[data-open]");
   if (open) {
     state.open = open.dataset.open;
+    state.openChosen = true;
     render();
     return;
   }
