@@ -111,6 +111,9 @@ pub struct Limits {
     /// Largest HTTP request body accepted (larger: 413, from the `Content-Length`
     /// header alone when it is sent).
     pub max_body_bytes: usize,
+    /// Largest proof-of-delivery image (`PUT /v1/orders/{id}/proof`; larger: 413, from
+    /// the `Content-Length` alone when sent). Each is kept in the store for good.
+    pub max_proof_bytes: usize,
     /// A request head must arrive complete within this time of the connection's accept
     /// (or of its first byte on a keep-alive connection); else the connection closes.
     pub http_header_timeout_ms: u64,
@@ -394,6 +397,7 @@ impl Default for Limits {
         Self {
             max_frame_bytes: dispatch_protocol::DEFAULT_MAX_FRAME_BYTES,
             max_body_bytes: 1024 * 1024,
+            max_proof_bytes: 2 * 1024 * 1024,
             http_header_timeout_ms: 10_000,
             http_body_timeout_ms: 10_000,
             http_idle_timeout_ms: 120_000,
@@ -512,6 +516,7 @@ mod tests {
             ("console.max_orders_per_message", 1, 1_000_000, |c, v| c.console.max_orders_per_message = us(v)),
             ("limits.max_frame_bytes", 1, GIB4, |c, v| c.limits.max_frame_bytes = us(v)),
             ("limits.max_body_bytes", 1, GIB4, |c, v| c.limits.max_body_bytes = us(v)),
+            ("limits.max_proof_bytes", 1, MIB64, |c, v| c.limits.max_proof_bytes = us(v)),
             ("limits.http_header_timeout_ms", 1, DAY, |c, v| c.limits.http_header_timeout_ms = v),
             ("limits.http_body_timeout_ms", 1, DAY, |c, v| c.limits.http_body_timeout_ms = v),
             ("limits.http_idle_timeout_ms", 1, DAY, |c, v| c.limits.http_idle_timeout_ms = v),

@@ -6,6 +6,13 @@
 //! the engine: the order was assigned to a bot, whose socket received the route
 //! holding it and then one without it, and is cancelled.
 //!
+//! The driver app (`/driver`) the same way (`tests/browser/driver_test.mjs`): a
+//! refused token, sign-in, position shared from a mocked geolocation, orders appearing
+//! on the phone, a pickup, a delivery with a note and a photo, a stop marked during a
+//! network loss arriving once, one whose order was cancelled meanwhile never sent,
+//! the app opening offline; it saves the screenshots in
+//! `docs/screenshots/`. This side then checks the orders and the proof.
+//!
 //! Needs `node`, `/usr/bin/chromium` (Debian's `chromium`) and
 //! `npm ci --prefix engine/tests/browser`; `.ci/run` installs them and sets
 //! `DISPATCH_BROWSER_TEST=required`, which turns a missing piece into a failure.
@@ -40,6 +47,53 @@ fn prerequisites(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `Some(dir)` when the browser tests can run here; `None` (with a message) when they
+/// are skipped; panics when they are required but cannot run.
+fn browser_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if let Err(why) = prerequisites(&dir) {
+        if std::env::var("DISPATCH_BROWSER_TEST").as_deref() == Ok("required") {
+            panic!("browser test required but cannot run: {why}");
+        }
+        eprintln!("skipping the browser test: {why}");
+        return None;
+    }
+    Some(dir)
+}
+
+/// Runs a node script to its end (at most two minutes) and returns the JSON of its
+/// last stdout line; its stderr is the test's log.
+async fn run_node(script: &Path, envs: &[(&str, String)]) -> Value {
+    // One browser at a time: the tests of this file run in parallel otherwise.
+    static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_BROWSER.lock().await;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(script)
+        .env("CHROMIUM", CHROMIUM)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("node starts");
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the browser run ends within two minutes")
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser run failed (its log is above)"
+    );
+    serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .expect("a result line"),
+    )
+    .expect("a JSON result line")
+}
+
 /// The next route a bot reported (by `deadline`): the bot, and how many of the route's
 /// stops belong to `order_id`.
 async fn next_route(
@@ -62,14 +116,9 @@ async fn next_route(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    if let Err(why) = prerequisites(&dir) {
-        if std::env::var("DISPATCH_BROWSER_TEST").as_deref() == Ok("required") {
-            panic!("browser test required but cannot run: {why}");
-        }
-        eprintln!("skipping the browser test: {why}");
+    let Some(dir) = browser_dir() else {
         return;
-    }
+    };
 
     let engine = Engine::start(|_| {}).await;
     // Three drivers a few hundred metres apart in central Helsinki.
@@ -113,35 +162,18 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
         .iter()
         .map(|(id, lat, lon)| json!({"id": id, "lat": lat, "lon": lon}))
         .collect();
-    let child = tokio::process::Command::new("node")
-        .arg(dir.join("console_test.mjs"))
-        .env(
-            "CONSOLE_URL",
-            format!("{}/?token={}", engine.base, engine.console),
-        )
-        .env("DRIVERS", serde_json::to_string(&drivers).unwrap())
-        .env("SCREENSHOT", &shot)
-        .env("CHROMIUM", CHROMIUM)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node starts");
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("the browser run ends within two minutes")
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "the browser run failed (its log is above)"
-    );
-    let result: Value = serde_json::from_slice(
-        out.stdout
-            .split(|b| *b == b'\n')
-            .rfind(|l| !l.is_empty())
-            .expect("a result line"),
+    let result = run_node(
+        &dir.join("console_test.mjs"),
+        &[
+            (
+                "CONSOLE_URL",
+                format!("{}/?token={}", engine.base, engine.console),
+            ),
+            ("DRIVERS", serde_json::to_string(&drivers).unwrap()),
+            ("SCREENSHOT", shot.display().to_string()),
+        ],
     )
-    .expect("a JSON result line");
+    .await;
     let order_id = result["order_id"].as_str().expect("order_id").to_string();
     let driver_id = result["driver_id"].as_str().expect("driver_id").to_string();
     assert!(shot.exists(), "no screenshot at {}", shot.display());
@@ -192,4 +224,61 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
     for b in bots {
         b.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn driver_app_in_chromium_shares_position_works_the_route_and_survives_a_network_loss() {
+    let Some(dir) = browser_dir() else {
+        return;
+    };
+    let engine = Engine::start(|_| {}).await;
+    let token = engine.register("van7").await;
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let result = run_node(
+        &dir.join("driver_test.mjs"),
+        &[
+            ("BASE", engine.base.clone()),
+            ("CONSOLE", engine.console.clone()),
+            ("DRIVER_ID", "van7".into()),
+            ("DRIVER_TOKEN", token),
+            ("LAT", "60.1699".into()),
+            ("LON", "24.9384".into()),
+            ("SCREENSHOTS", shots.display().to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(result["ok"], true, "{result}");
+    // The engine's side: o1 went pending → assigned → picked_up → delivered on van7,
+    // o2 was picked up once, and the photo is o1's proof.
+    let o1 = engine.get_json("/v1/orders/o1").await;
+    let history: Vec<&str> = o1["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        history,
+        ["pending", "assigned", "picked_up", "delivered"],
+        "{o1}"
+    );
+    assert_eq!(o1["driver_id"], "van7");
+    let o2 = engine.get_json("/v1/orders/o2").await;
+    assert_eq!(o2["status"], "picked_up", "{o2}");
+    let o3 = engine.get_json("/v1/orders/o3").await;
+    assert_eq!(o3["status"], "cancelled", "{o3}");
+    let proof = engine
+        .http
+        .get(engine.url("/v1/orders/o1/proof"))
+        .bearer_auth(&engine.console)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proof.status().as_u16(), 200);
+    assert_eq!(proof.headers()["content-type"], "image/png");
+    for name in ["driver-phone.png", "driver-desktop.png"] {
+        assert!(shots.join(name).exists(), "no screenshot {name}");
+    }
+    engine.spawned.stop().await.unwrap();
 }

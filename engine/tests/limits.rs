@@ -218,10 +218,11 @@ async fn every_documented_route_is_served_and_openapi_needs_no_token() {
         .unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
     for (method, path) in dispatch_engine::net::http::ROUTES {
-        let url = e.url(&path.replace("{id}", "x"));
+        let url = e.url(&path.replace("{id}", "x").replace("{asset}", "app.js"));
         let req = match *method {
             "get" => e.http.get(url),
             "post" => e.http.post(url),
+            "put" => e.http.put(url),
             other => panic!("method {other}"),
         };
         let r = req.bearer_auth(&e.console).send().await.unwrap();

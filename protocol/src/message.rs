@@ -362,6 +362,9 @@ pub enum ErrorCode {
     DeadlineExceeded,
     /// The endpoint exists but not with this method (HTTP 405; *ext*).
     MethodNotAllowed,
+    /// A body of a type the endpoint does not take (HTTP 415; *ext*: a proof image
+    /// that is not JPEG, PNG or WebP).
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
@@ -380,6 +383,7 @@ impl ErrorCode {
             Self::Internal => "internal",
             Self::DeadlineExceeded => "deadline_exceeded",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 
@@ -394,6 +398,7 @@ impl ErrorCode {
             Self::DeadlineExceeded => 408,
             Self::Conflict => 409,
             Self::TooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
             Self::Overloaded => 503,
             Self::Internal => 500,

@@ -598,6 +598,7 @@ fn enum_indices() {
         ErrorCode::Internal,
         ErrorCode::DeadlineExceeded,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedMediaType,
     ];
     for (i, c) in codes.into_iter().enumerate() {
         check_bincode(c.as_str(), &format!("{i:02x}"), &c);

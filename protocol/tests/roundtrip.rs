@@ -239,6 +239,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::Internal,
         ErrorCode::DeadlineExceeded,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedMediaType,
     ])
 }
 

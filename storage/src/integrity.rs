@@ -295,6 +295,8 @@ pub struct Report {
     /// Stored trail points (position history; not tracked by the manifest, which
     /// could not tell a trim from a loss).
     pub trail_points: u64,
+    /// Stored proof-of-delivery images (not tracked by the manifest).
+    pub proofs: u64,
     /// The store's generation.
     pub generation: u64,
     /// Things worth telling an operator that do not make the store unusable.
@@ -308,6 +310,7 @@ impl std::fmt::Display for Report {
         }
         writeln!(f, "{:<13} {}", "driver_state", self.driver_states)?;
         writeln!(f, "{:<13} {}", "trails", self.trail_points)?;
+        writeln!(f, "{:<13} {}", "proofs", self.proofs)?;
         writeln!(f, "{:<13} {}", "generation", self.generation)?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;

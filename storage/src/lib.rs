@@ -7,6 +7,8 @@
 //! - `records`: persisted, versioned record types (drivers, driver states, events,
 //!   orders, routes, trail points; separate from wire types), their `[version][bincode]` encoding, and
 //!   [`Changes`], the unit of one atomic order/route write.
+//! - `proof`: [`ProofRecord`], proof-of-delivery images (their own encoding: the image
+//!   may exceed a record body's limit).
 //! - `keys`: big-endian / byte-ordered key encodings, so scans come back in order.
 //! - `integrity`: the manifest kept in the store and the witness file beside it, and
 //!   the judgement of what verification found against them.
@@ -55,6 +57,7 @@ mod export;
 mod integrity;
 mod keys;
 mod mem_store;
+mod proof;
 mod records;
 mod sled_store;
 mod store;
@@ -65,6 +68,7 @@ pub use error::StoreError;
 pub use export::Export;
 pub use integrity::{Counts, Report};
 pub use mem_store::MemStore;
+pub use proof::ProofRecord;
 pub use records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, DriverStatusRecord, EventKind,
     EventRecord, OrderRecord, OrderStatusRecord, RouteRecord, RouteStopRecord, StatusChangeRecord,

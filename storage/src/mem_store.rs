@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::error::StoreError;
 use crate::export::Export;
 use crate::keys;
+use crate::proof::ProofRecord;
 use crate::records::Versioned;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
@@ -41,6 +42,8 @@ struct Tables {
     /// Position history by (driver id, fix time) (`trails` tree; ids hold no 0 byte,
     /// so this order is the sled key order).
     trails: BTreeMap<(String, u64), TrailPointRecord>,
+    /// Proof-of-delivery images by order id (`proofs` tree).
+    proofs: BTreeMap<String, ProofRecord>,
 }
 
 impl Tables {
@@ -172,6 +175,10 @@ impl Tables {
                         Versioned::to_bytes,
                     ),
                 ),
+                (
+                    ProofRecord::TREE,
+                    raw(&self.proofs, id, Versioned::to_bytes),
+                ),
             ],
         }
     }
@@ -190,6 +197,16 @@ impl Store for MemStore {
     fn get_driver(&self, id: &str) -> Result<Option<DriverSnapshot>, StoreError> {
         let views = self.lock();
         Ok(views.live.drivers.get(id).map(|d| views.live.snapshot(d)))
+    }
+
+    fn put_proof(&self, order_id: &str, proof: &ProofRecord) -> Result<(), StoreError> {
+        let mut views = self.lock();
+        views.live.proofs.insert(order_id.to_owned(), proof.clone());
+        Ok(())
+    }
+
+    fn get_proof(&self, order_id: &str) -> Result<Option<ProofRecord>, StoreError> {
+        Ok(self.lock().live.proofs.get(order_id).cloned())
     }
 
     fn put_trail_points(&self, batch: &[(String, TrailPointRecord)]) -> Result<(), StoreError> {

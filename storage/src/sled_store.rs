@@ -12,6 +12,8 @@
 //! - `routes`: driver id → [`RouteRecord`], overwritten.
 //! - `trails`: driver id, 0, big-endian fix time → [`TrailPointRecord`]: position
 //!   history, trimmed by the engine (age, count per driver); not in the manifest.
+//! - `proofs`: order id → [`ProofRecord`](crate::ProofRecord): proof-of-delivery
+//!   images, overwritten; not in the manifest.
 //! - `meta`: `format` → on-disk layout version; `manifest` → the
 //!   [`Manifest`](crate::integrity::Manifest) (generation, record counts).
 //!
@@ -40,6 +42,7 @@ use crate::error::StoreError;
 use crate::export::Export;
 use crate::integrity::{judge, Counts, Delta, Manifest, Report, Tracker, Witness};
 use crate::keys;
+use crate::proof::ProofRecord;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
     OrderStatusRecord, RouteRecord, TrailPointRecord, Versioned,
@@ -108,6 +111,8 @@ pub struct SledStore {
     routes: sled::Tree,
     /// Position history, keyed by driver id, 0, big-endian fix time.
     trails: sled::Tree,
+    /// Proof-of-delivery images, keyed by order id.
+    proofs: sled::Tree,
     /// Next event sequence number. The lock is held across allocation *and* insert so
     /// events land in the tree in sequence order: a concurrent reader never sees
     /// event n+1 without event n.
@@ -190,6 +195,7 @@ impl SledStore {
             open_orders: db.open_tree(OPEN_ORDERS_TREE)?,
             routes: db.open_tree(RouteRecord::TREE)?,
             trails: db.open_tree(TrailPointRecord::TREE)?,
+            proofs: db.open_tree(ProofRecord::TREE)?,
             db,
             next_seq: Mutex::new(next_seq),
             meta,
@@ -660,6 +666,21 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    fn put_proof(&self, order_id: &str, proof: &ProofRecord) -> Result<(), StoreError> {
+        let _write = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+        self.proofs
+            .insert(keys::order_key(order_id), proof.to_bytes())?;
+        self.wrote(&Delta::default());
+        Ok(())
+    }
+
+    fn get_proof(&self, order_id: &str) -> Result<Option<ProofRecord>, StoreError> {
+        self.proofs
+            .get(keys::order_key(order_id))?
+            .map(|v| ProofRecord::from_bytes(order_id, &v))
+            .transpose()
+    }
+
     fn export(&self) -> Result<Export, StoreError> {
         let _paused = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         export_db(&self.db)
@@ -845,6 +866,7 @@ fn verify_open(
         counts: scanned.counts,
         driver_states: scanned.driver_states,
         trail_points: scanned.trail_points,
+        proofs: scanned.proofs,
         generation: manifest.map_or(0, |m| m.generation),
         notes,
     };

@@ -2,6 +2,7 @@
 
 use crate::error::StoreError;
 use crate::export::Export;
+use crate::proof::ProofRecord;
 use crate::records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord,
     OrderStatusRecord, RouteRecord, TrailPointRecord,
@@ -138,6 +139,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every driver id with at least one trail point, in id order (one seek per driver).
     fn trail_drivers(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Stores the proof-of-delivery image of order `order_id`, replacing any earlier
+    /// one. Durable like any write: at the next flush (the engine answers the upload
+    /// only after [`GroupCommit::durable`](crate::GroupCommit::durable)). Not counted by
+    /// the manifest; decoded by every verification like the other records.
+    fn put_proof(&self, order_id: &str, proof: &ProofRecord) -> Result<(), StoreError>;
+
+    /// The proof-of-delivery image of order `order_id`, if one was stored.
+    fn get_proof(&self, order_id: &str) -> Result<Option<ProofRecord>, StoreError>;
 
     /// A copy of every record, taken while no write runs: one consistent state that
     /// holds every write that returned before the call (acknowledged ones included)

@@ -13,6 +13,7 @@
 use crate::error::StoreError;
 use crate::integrity::Counts;
 use crate::keys;
+use crate::proof::ProofRecord;
 use crate::records::{
     DriverRecord, DriverSnapshot, DriverStateRecord, EventRecord, OrderRecord, RouteRecord,
     TrailPointRecord, Versioned,
@@ -24,7 +25,7 @@ pub const OPEN_ORDERS_TREE: &str = "open_orders";
 
 /// Every tree holding data, in the order a backup copies them (`meta` is not data:
 /// each database writes its own).
-pub const DATA_TREES: [&str; 7] = [
+pub const DATA_TREES: [&str; 8] = [
     DriverRecord::TREE,
     DriverStateRecord::TREE,
     EventRecord::TREE,
@@ -32,6 +33,7 @@ pub const DATA_TREES: [&str; 7] = [
     OPEN_ORDERS_TREE,
     RouteRecord::TREE,
     TrailPointRecord::TREE,
+    ProofRecord::TREE,
 ];
 
 /// A visitor of one tree's `(key, value)` pairs in key order.
@@ -68,12 +70,14 @@ pub struct Scanned {
     /// Stored trail points (decoded like every record, not tracked by the manifest:
     /// trails are trimmed continuously and lossy like positions).
     pub trail_points: u64,
+    /// Stored proof-of-delivery images (decoded, not tracked by the manifest).
+    pub proofs: u64,
     /// What recovery reads, when the scan was asked to keep it.
     pub recovery: Option<Recovery>,
 }
 
 /// Decodes every record; the first one that does not decode or does not fit is the
-/// error (in the order drivers, driver states, events, routes, trails, orders, the
+/// error (in the order drivers, driver states, events, routes, trails, proofs, orders, the
 /// open-order index). With `keep`, also returns what [`Recovery`] holds.
 pub fn scan<T: RawTrees>(trees: &T, keep: bool) -> Result<Scanned, StoreError> {
     let (rest, index, orders) = std::thread::scope(|s| {
@@ -160,6 +164,12 @@ fn scan_rest<T: RawTrees>(
             ));
         }
         s.trail_points += 1;
+        Ok(())
+    })?;
+    trees.each(ProofRecord::TREE, &mut |key, value| {
+        let id = keys::order_id(ProofRecord::TREE, key)?;
+        ProofRecord::from_bytes(&id, value)?;
+        s.proofs += 1;
         Ok(())
     })?;
     Ok((s, join_states(drivers, states), routes))

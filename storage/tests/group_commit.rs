@@ -96,6 +96,19 @@ impl Store for GatedStore {
     fn export(&self) -> Result<dispatch_storage::Export, StoreError> {
         self.inner.export()
     }
+    fn put_proof(
+        &self,
+        order_id: &str,
+        proof: &dispatch_storage::ProofRecord,
+    ) -> Result<(), StoreError> {
+        self.inner.put_proof(order_id, proof)
+    }
+    fn get_proof(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<dispatch_storage::ProofRecord>, StoreError> {
+        self.inner.get_proof(order_id)
+    }
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
         self.inner.apply(changes)
     }
@@ -366,6 +379,19 @@ impl Store for PanickingStore {
     }
     fn export(&self) -> Result<dispatch_storage::Export, StoreError> {
         self.0.export()
+    }
+    fn put_proof(
+        &self,
+        order_id: &str,
+        proof: &dispatch_storage::ProofRecord,
+    ) -> Result<(), StoreError> {
+        self.0.put_proof(order_id, proof)
+    }
+    fn get_proof(
+        &self,
+        order_id: &str,
+    ) -> Result<Option<dispatch_storage::ProofRecord>, StoreError> {
+        self.0.get_proof(order_id)
     }
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
         self.0.apply(changes)

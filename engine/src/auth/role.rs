@@ -56,6 +56,8 @@ pub enum Action {
     CancelOrder,
     /// `POST /v1/drivers`.
     RegisterDriver,
+    /// `PUT /v1/orders/{id}/proof` (a driver uploads its own orders' proofs).
+    AttachProof,
     /// `/v1/tokens`, `/v1/audit`.
     Admin,
 }
@@ -66,7 +68,7 @@ impl Action {
         match self {
             Action::Read => Role::Viewer,
             Action::CreateOrder => Role::Intake,
-            Action::CancelOrder | Action::RegisterDriver => Role::Dispatcher,
+            Action::CancelOrder | Action::RegisterDriver | Action::AttachProof => Role::Dispatcher,
             Action::Admin => Role::Admin,
         }
     }
@@ -78,6 +80,7 @@ impl Action {
             Action::CreateOrder => "creating orders",
             Action::CancelOrder => "cancelling orders",
             Action::RegisterDriver => "registering drivers",
+            Action::AttachProof => "attaching proofs of delivery",
             Action::Admin => "managing tokens and reading the audit log",
         }
     }

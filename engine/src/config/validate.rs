@@ -203,6 +203,11 @@ impl Limits {
             ("limits.max_frame_bytes", wide(self.max_frame_bytes), bytes),
             ("limits.max_body_bytes", wide(self.max_body_bytes), bytes),
             (
+                "limits.max_proof_bytes",
+                wide(self.max_proof_bytes),
+                range(1, 64 << 20, "bytes"),
+            ),
+            (
                 "limits.http_header_timeout_ms",
                 self.http_header_timeout_ms,
                 MS,

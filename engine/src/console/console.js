@@ -39,6 +39,7 @@
   // ------------------------------------------------------------------ state
   const state = {
     token: "",
+    appLinks: new Map(), // driver id -> driver app sign-in link made in this page
     conn: "idle", // idle | connecting | connected | reconnecting | unauthorized
     ws: null,
     backoff: BACKOFF_MIN_MS,
@@ -651,7 +652,8 @@
               `<li><b>${s.kind === "pickup" ? "pick up" : "drop off"}</b> <span class="link" data-order="${esc(s.order_id)}">${esc(s.order_id)}</span>` +
               `<br>ETA ${fmtTime(s.eta_ms)}${s.due_ms != null && s.eta_ms > s.due_ms ? ' <span class="late">late</span>' : ""}` +
               `${s.due_ms != null ? `<br><small>due ${fmtTime(s.due_ms)}</small>` : ""}</li>`).join("")}</ol>`
-          : d ? "<p>No stops.</p>" : "");
+          : d ? "<p>No stops.</p>" : "") +
+        appLinkHtml(sel.id);
       return;
     }
     const o = state.orders.get(sel.id);
@@ -668,7 +670,42 @@
       `<dt>created</dt><dd>${fmtTime(o.created_ms)}</dd></dl>` +
       `<h2>History</h2><ol>${(o.history || []).map((h) =>
         `<li><span class="status ${esc(h.status)}">${esc(h.status)}</span> ${fmtTime(h.at_ms)}${h.reason ? ` — ${esc(h.reason)}` : ""}</li>`).join("")}</ol>` +
-      (CANCELLABLE.has(o.status) ? `<button type="button" id="cancel-order" data-id="${esc(o.id)}">Cancel order</button>` : "");
+      (CANCELLABLE.has(o.status) ? `<button type="button" id="cancel-order" data-id="${esc(o.id)}">Cancel order</button>` : "") +
+      (WITH_PROOF.has(o.status)
+        ? `<figure id="proof" hidden><figcaption>Proof of delivery</figcaption>` +
+          `<a href="${proofUrl(o.id)}" target="_blank" rel="noopener"><img alt="proof of delivery of ${esc(o.id)}" src="${proofUrl(o.id)}"></a></figure>`
+        : "");
+    // Shown once it loads: most orders have no photo (404).
+    const img = body.querySelector("#proof img");
+    if (img) img.addEventListener("load", () => { body.querySelector("#proof").hidden = false; });
+  }
+
+  /** The driver app's sign-in link for a driver (a new driver token: admin only), or
+   * the button that makes one, with the link's QR code (`/driver/qr.js`) to scan. */
+  function appLinkHtml(id) {
+    const link = state.appLinks.get(id);
+    return link
+      ? `<h2>Driver app</h2><p><small>Sign-in link with a new token for ${esc(id)}: send it to the phone; treat it like a password.</small></p>` +
+        `<input id="driver-app-url" readonly value="${esc(link)}">` +
+        (window.dispatchQr ? `<div id="driver-app-qr">${window.dispatchQr.svg(link, 4)}</div>` : "")
+      : `<button type="button" id="driver-app-link" data-app-link="${esc(id)}">Driver app sign-in link</button>`;
+  }
+  async function issueAppLink(id) {
+    const resp = await fetch("/v1/tokens", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: `driver app ${id}`, driver_id: id }),
+    });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) { toast(`Driver app link: ${(body.error && body.error.message) || resp.status}`); return; }
+    state.appLinks.set(id, `${location.origin}/driver?token=${encodeURIComponent(body.token)}`);
+    renderDetail();
+  }
+
+  /** Statuses after which a driver may have sent a proof-of-delivery photo. */
+  const WITH_PROOF = new Set(["picked_up", "delivered", "failed"]);
+  function proofUrl(id) {
+    return `/v1/orders/${encodeURIComponent(id)}/proof?token=${encodeURIComponent(state.token)}`;
   }
 
   // ------------------------------------------------------------------ toasts
@@ -844,6 +881,7 @@
       if (t.dataset.driver) { select("driver", t.dataset.driver); state.fitRoute = true; }
       else if (t.dataset.order) select("order", t.dataset.order);
       else if (t.id === "cancel-order") send({ type: "cancel_order", id: t.dataset.id });
+      else if (t.dataset.appLink) issueAppLink(t.dataset.appLink);
     });
   }
   function onClick(x, y) {

@@ -5,7 +5,8 @@ use super::conns::ConnState;
 use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
 use super::ready::{gate, readyz};
 use super::{
-    actions, admin, backup, console_page, console_session, driver_session, trackers, trail, ws,
+    actions, admin, backup, console_page, console_session, driver_page, driver_session, proof,
+    trackers, trail, ws,
 };
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
@@ -20,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
 use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
@@ -63,6 +64,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/admin/backup"),
     ("get", "/ws/driver"),
     ("get", "/ws/console"),
+    // The driver app and proof of delivery.
+    ("get", "/driver"),
+    ("get", "/driver/{asset}"),
+    ("put", "/v1/orders/{id}/proof"),
+    ("get", "/v1/orders/{id}/proof"),
 ];
 
 /// Driver ids that name another endpoint under `/v1/drivers/`: such a driver could
@@ -97,6 +103,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/admin/backup", post(backup::backup))
         .route("/ws/driver", get(ws_driver))
         .route("/ws/console", get(ws_console))
+        // The driver app and proof of delivery.
+        .route("/driver", get(driver_page::index))
+        .route("/driver/{asset}", get(driver_page::asset))
+        .route("/v1/orders/{id}/proof", put(proof::put).get(proof::get))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -188,7 +198,7 @@ fn admit(app: &App, req: &mut Request) -> Option<Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        if declared > app.config.limits.max_body_bytes as u64 {
+        if declared > proof::body_limit(&app, req.uri().path()) {
             telemetry::limited("body_size");
             return Some(body_too_large().into_response());
         }

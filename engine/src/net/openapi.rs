@@ -173,6 +173,10 @@ fn public_paths() -> Value {
         "/": {"get": {"security": [], "summary": "The web dispatch console (HTML; token from ?token= or the page's entry field)", "responses": {"200": {"description": "text/html"}}}},
         "/console.js": {"get": {"security": [], "summary": "The console's script", "responses": {"200": {"description": "text/javascript"}}}},
         "/console.css": {"get": {"security": [], "summary": "The console's style sheet", "responses": {"200": {"description": "text/css"}}}},
+        "/driver": {"get": {"security": [], "summary": "The driver web app (installable PWA; token from ?token= or its sign-in form)", "responses": {"200": {"description": "text/html"}}}},
+        "/driver/{asset}": {"get": {"security": [], "summary": "The driver app's files: app.js and its modules, qr.js, app.css, manifest.webmanifest, sw.js, icon.svg",
+            "parameters": [{"name": "asset", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the file, with its content type"}, "404": error_response("not_found: no such file")}}},
         "/healthz": {"get": {"security": [], "summary": "Liveness: the process serves (its store verified), recovering or not", "responses": {"200": {"description": "{\"status\":\"ok\"}"}}}},
         "/readyz": {"get": {"security": [], "summary": "Readiness: 200 once recovery after a start has restored every driver and open order; 503 (Retry-After) until then, when the API refuses with 503 overloaded", "responses": {
             "200": ok_json("{\"status\":\"ready\",…}", "Readiness"),
@@ -248,6 +252,15 @@ fn order_paths() -> Value {
                 "responses": with_errors(json!({"200": ok_json("a page; `next` when more may follow", "OrderList")}))}},
         "/v1/orders/{id}": {"get": {"summary": "One order with ETAs and history", "parameters": [id_param()],
             "responses": with_errors(json!({"200": ok_json("the order", "Order"), "404": error_response("not_found")}))}},
+        "/v1/orders/{id}/proof": {
+            "put": {"summary": "Store a proof-of-delivery photo (the order's driver, or a dispatcher console token); replaces an earlier one; durable before the answer",
+                "parameters": [id_param()],
+                "requestBody": {"required": true, "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}, "image/png": {"schema": {"type": "string", "format": "binary"}}, "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": with_errors(json!({"201": {"description": "stored: {order_id, content_type, bytes, stored_ms}"}, "200": {"description": "replaced an earlier proof"},
+                    "404": error_response("not_found: no such order"), "413": error_response("too_large: over limits.max_proof_bytes"),
+                    "415": error_response("unsupported_media_type: not a JPEG, PNG or WebP image")}))},
+            "get": {"summary": "The order's proof-of-delivery photo (console token, or the order's driver)", "parameters": [id_param()],
+                "responses": with_errors(json!({"200": {"description": "the image (image/jpeg, image/png or image/webp)"}, "404": error_response("not_found: no such order, or no proof")}))}},
         "/v1/orders/{id}/cancel": {"post": {"summary": "Cancel an order not picked up yet", "parameters": [id_param()],
             "responses": with_errors(json!({"200": ok_json("cancelled", "Order"), "404": error_response("not_found"), "409": error_response("picked up or finished")}))}}
     })

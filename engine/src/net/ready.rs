@@ -12,7 +12,7 @@ use axum::Json;
 use std::sync::Arc;
 
 /// Routes served while recovery runs: liveness and readiness, metrics, the API
-/// document, the console page, and token and audit administration (none of which
+/// document, the console page and the driver app's files, and token and audit administration (none of which
 /// reads drivers or orders). Every other route answers 503 `overloaded` with
 /// Retry-After until the engine is ready, rather than an empty `nearest` or an order
 /// creation that the order book cannot check yet.
@@ -20,6 +20,8 @@ pub const SERVED_WHILE_RECOVERING: &[&str] = &[
     "/",
     "/console.js",
     "/console.css",
+    "/driver",
+    "/driver/{asset}",
     "/healthz",
     "/readyz",
     "/metrics",
