@@ -198,7 +198,7 @@ fn admit(app: &App, req: &mut Request) -> Option<Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        if declared > proof::body_limit(&app, req.uri().path()) {
+        if declared > proof::body_limit(app, req.uri().path()) {
             telemetry::limited("body_size");
             return Some(body_too_large().into_response());
         }
