@@ -15,6 +15,7 @@
 //! - `snap.rs` — nearest road segment (rstar, local metric projection).
 //! - `store.rs` — the prepared graph directory (`graph.bin`: version, checksum).
 //! - `network.rs` — `RoadNetwork`: all of the above between points.
+//! - `travel.rs` — `RoadTravel`, the planner's `TravelModel` on roads (haversine fallback).
 //! - `polyline.rs` — encoded polylines for route geometry.
 //! - `error.rs` — `BuildError`, `StoreError`.
 
@@ -30,7 +31,9 @@ pub mod query;
 pub mod scc;
 pub mod snap;
 pub mod store;
+pub mod travel;
 
 pub use error::{BuildError, StoreError};
 pub use graph::{GraphStats, RoadGraph};
 pub use network::{Answer, BuildReport, RoadNetwork, Route, DEFAULT_SNAP_RADIUS_M};
+pub use travel::RoadTravel;
