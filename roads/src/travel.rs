@@ -165,4 +165,25 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn no_path_falls_back() {
+        // two islands, not reduced to one component: nothing joins them
+        let coords = vec![[60.0, 24.0], [60.0, 24.001], [60.1, 24.0], [60.1, 24.001]];
+        let e = |from, to| Edge {
+            from,
+            to,
+            time_ms: 5000,
+            dist_mm: 55_000,
+        };
+        let edges = vec![e(0, 1), e(1, 0), e(2, 3), e(3, 2)];
+        let net = RoadNetwork::from_graph(RoadGraph::from_edges(coords, edges).unwrap()).unwrap();
+        let (a, b) = ([60.0, 24.0005], [60.1, 24.0005]);
+        assert_eq!(net.route(a, b, false), Answer::NoPath);
+        assert_eq!(net.matrix(&[a, b])[1], None);
+        let travel = RoadTravel::new(Arc::new(net), Haversine::default());
+        let m = travel.matrix(&[p(a[0], a[1]), p(b[0], b[1])]);
+        assert!(m.dist(0, 1) > 11_000.0);
+        assert_eq!(travel.fallbacks(), 2);
+    }
 }
