@@ -24,6 +24,13 @@ pub struct Route {
     pub geometry: Vec<[f64; 2]>,
 }
 
+impl Route {
+    /// The geometry as an encoded polyline (Google's algorithm, precision 5).
+    pub fn polyline(&self) -> String {
+        crate::polyline::encode(&self.geometry)
+    }
+}
+
 /// The answer to a point-to-point question: expected outcomes are variants.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Answer {

@@ -97,7 +97,7 @@ fn route_geometry_runs_from_start_to_end() {
         panic!("routes")
     };
     assert!(r.geometry.len() > 3 && r.distance_m > 1000.0, "{r:?}");
-    let line = dispatch_roads::polyline::encode(&r.geometry);
+    let line = r.polyline();
     let back = dispatch_roads::polyline::decode(&line).unwrap();
     assert_eq!(back.len(), r.geometry.len());
     let sum: f64 = r
