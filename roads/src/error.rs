@@ -2,19 +2,17 @@
 
 use std::path::PathBuf;
 
-/// Why a road graph could not be built.
+/// Why a road graph could not be built. (The underlying error is in the message, not
+/// a `source`, so a printed chain names it once.)
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}: {cause}")]
     Open {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("{path} is not a readable OSM PBF extract: {source}")]
-    Pbf {
-        path: PathBuf,
-        source: osmpbf::Error,
-    },
+    #[error("{path} is not a readable OSM PBF extract: {cause}")]
+    Pbf { path: PathBuf, cause: osmpbf::Error },
     #[error("no drivable roads in the input (after the car profile and the largest strongly connected component)")]
     NoRoads,
     #[error("contraction failed: {0}")]
@@ -26,10 +24,10 @@ pub enum BuildError {
 /// Why a prepared graph directory could not be read (the caller can rebuild it).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot read or write {path}: {source}")]
+    #[error("cannot read or write {path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path} is not a prepared road graph (bad magic bytes)")]
     BadMagic { path: PathBuf },

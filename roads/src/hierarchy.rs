@@ -95,6 +95,9 @@ fn edges(fp: &[FpEdge]) -> Result<Vec<ChEdge>, BuildError> {
 impl Hierarchy {
     /// Contracts `graph` (travel time as the weight) and fills in the lengths.
     pub fn build(graph: &RoadGraph) -> Result<Hierarchy, BuildError> {
+        if graph.edges.is_empty() {
+            return Err(BuildError::NoRoads);
+        }
         let mut input = fast_paths::InputGraph::new();
         for e in &graph.edges {
             input.add_edge(e.from as usize, e.to as usize, e.time_ms as usize);

@@ -25,14 +25,14 @@ pub struct RawNetwork {
 
 /// Reads the drivable ways of `path` and their nodes' coordinates.
 pub fn read_pbf(path: &Path) -> Result<RawNetwork, BuildError> {
-    let pbf_err = |source| BuildError::Pbf {
+    let pbf_err = |cause| BuildError::Pbf {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let open = || {
-        std::fs::metadata(path).map_err(|source| BuildError::Open {
+        std::fs::metadata(path).map_err(|cause| BuildError::Open {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         ElementReader::from_path(path).map_err(pbf_err)
     };

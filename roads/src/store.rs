@@ -26,9 +26,9 @@ pub(crate) struct Stored {
 /// Writes `dir/graph.bin` (through a temporary file and a rename).
 pub(crate) fn save(dir: &Path, stored: &Stored) -> Result<PathBuf, StoreError> {
     let path = dir.join(FILE_NAME);
-    let io = |source| StoreError::Io {
+    let io = |cause| StoreError::Io {
         path: path.clone(),
-        source,
+        cause,
     };
     let payload = bincode::serde::encode_to_vec(stored, bincode::config::standard())
         .map_err(|e| StoreError::Encode(e.to_string()))?;
@@ -48,9 +48,9 @@ pub(crate) fn save(dir: &Path, stored: &Stored) -> Result<PathBuf, StoreError> {
 /// Reads and verifies `dir/graph.bin`.
 pub(crate) fn load(dir: &Path) -> Result<Stored, StoreError> {
     let path = dir.join(FILE_NAME);
-    let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
+    let bytes = std::fs::read(&path).map_err(|cause| StoreError::Io {
         path: path.clone(),
-        source,
+        cause,
     })?;
     let p = || path.clone();
     if bytes.len() < 12 || &bytes[..8] != MAGIC {

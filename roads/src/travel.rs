@@ -185,5 +185,10 @@ mod tests {
         let m = travel.matrix(&[p(a[0], a[1]), p(b[0], b[1])]);
         assert!(m.dist(0, 1) > 11_000.0);
         assert_eq!(travel.fallbacks(), 2);
+        let empty = RoadGraph::from_edges(vec![[60.0, 24.0]], vec![]).unwrap();
+        assert!(matches!(
+            RoadNetwork::from_graph(empty),
+            Err(crate::BuildError::NoRoads)
+        ));
     }
 }
