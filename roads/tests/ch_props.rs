@@ -75,6 +75,19 @@ proptest! {
             prop_assert_eq!(t, got.time_ms);
             prop_assert_eq!(d, got.dist_mm);
         }
+        // the arrays taken from fast_paths answer as fast_paths itself does
+        let mut input = fast_paths::InputGraph::new();
+        for e in &g.edges {
+            input.add_edge(e.from as usize, e.to as usize, e.time_ms as usize);
+        }
+        input.freeze();
+        let fast = fast_paths::prepare(&input);
+        for &(a, b) in &pairs {
+            let (a, b) = (a % n, b % n);
+            let theirs = fast_paths::calc_path(&fast, a as usize, b as usize).unwrap();
+            let ours = h.query(&mut ws, &seed(a), &seed(b)).unwrap();
+            prop_assert_eq!(ours.time_ms, theirs.get_weight() as u64);
+        }
         let nodes: Vec<Vec<Seed>> = (0..n).map(seed).collect();
         let m = many_to_many(&h, &mut ws, &nodes, &nodes);
         for a in 0..n {
