@@ -1,6 +1,6 @@
 //! `dispatch`: the engine binary. `serve` runs it; `token` issues, lists and revokes
 //! tokens; `audit` prints the audit log; `store` checks, backs up and restores the
-//! store; `config` prints the default configuration.
+//! store; `config` prints the default configuration; `roads` builds a road graph.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -9,6 +9,8 @@ use dispatch_engine::config::Config;
 use dispatch_engine::telemetry::LogFormat;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+mod roads_cli;
 
 /// mimalloc rather than the system allocator: a restart on a large store allocates and
 /// frees millions of small blocks (docs/BENCHMARKS.md, "Restart").
@@ -88,6 +90,11 @@ enum Command {
         #[command(subcommand)]
         cmd: dispatch_engine::store_cli::StoreCommand,
     },
+    /// Road network: `dispatch roads build FILE.osm.pbf --out DIR`.
+    Roads {
+        #[command(subcommand)]
+        cmd: roads_cli::RoadsCommand,
+    },
     /// Configuration helpers.
     Config {
         /// Print the default configuration as TOML.
@@ -124,6 +131,7 @@ fn main() -> anyhow::Result<()> {
             bench,
         } => solve(file, format, time_limit_ms, seed, json, bench),
         Command::Store { cmd } => dispatch_engine::store_cli::run(cmd),
+        Command::Roads { cmd } => roads_cli::run(cmd),
         Command::Config { print_default } => {
             if !print_default {
                 anyhow::bail!("use `dispatch config --print-default`");
