@@ -398,6 +398,12 @@ impl DispatchConfig {
                 range(0, 10_000, "moves"),
             ),
         ])?;
+        self.validate_distances()?;
+        self.objective.validate()?;
+        self.reoptimise.validate()
+    }
+
+    fn validate_distances(&self) -> Result<(), ConfigError> {
         // Half the Earth's circumference: no two points are farther apart.
         let radius = (0.0, 20_040_000.0);
         check_float(
@@ -420,9 +426,7 @@ impl DispatchConfig {
             (0.0, 1_000_000.0),
             false,
             "m",
-        )?;
-        self.objective.validate()?;
-        self.reoptimise.validate()
+        )
     }
 }
 

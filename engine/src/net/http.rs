@@ -5,30 +5,28 @@ use super::conns::ConnState;
 use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
 use super::ready::{gate, readyz};
 use super::{
-    actions, admin, backup, console_page, console_session, driver_page, driver_session, proof,
-    trackers, trail, ws,
+    actions, admin, backup, console_page, console_session, driver_page, driver_session, nearest,
+    proof, trackers, trail, ws,
 };
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
 use crate::auth::{Action, Claims, Principal, Refusal};
-use crate::core::region_index::StatusFilter;
 use crate::error::ApiError;
 use crate::orders::service::{self, Created};
 use crate::telemetry;
 use crate::time::now_ms;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use dispatch_protocol::validate::{validate_id, validate_size, MAX_TEXT_LEN};
-use dispatch_protocol::{validate_coords, DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
+use dispatch_protocol::{DriverStatus, ErrorCode, NewOrder, Order, OrderStatus};
 use dispatch_storage::{DriverRecord, EventKind, EventRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -86,7 +84,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi))
         .route("/v1/drivers", post(register_driver))
-        .route("/v1/drivers/nearest", get(nearest))
+        .route("/v1/drivers/nearest", get(nearest::nearest))
         .route("/v1/drivers/{id}", get(get_driver))
         .route("/v1/drivers/{id}/trail", get(trail::trail))
         .route(trackers::PATH, get(trackers::ingest).post(trackers::ingest))
@@ -368,108 +366,6 @@ async fn get_driver(
     Ok(Json(
         serde_json::to_value(view).expect("driver view serialises"),
     ))
-}
-
-/// The query of `GET /v1/drivers/nearest`, borrowed from the URI where no
-/// percent-decoding was needed.
-#[derive(Debug, Default)]
-struct NearestQuery<'a> {
-    lat: Option<Cow<'a, str>>,
-    lon: Option<Cow<'a, str>>,
-    k: Option<Cow<'a, str>>,
-    status: Option<Cow<'a, str>>,
-    radius_m: Option<Cow<'a, str>>,
-}
-
-impl<'a> NearestQuery<'a> {
-    /// Decoded as axum's `Query` would (`application/x-www-form-urlencoded`), other
-    /// parameters (`token`) ignored, a parameter given twice refused; without
-    /// `Query`'s serde machinery, which cost more than the search on this hot path.
-    fn parse(uri: &'a Uri) -> Result<Self, ApiError> {
-        let mut q = Self::default();
-        for (name, value) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-            let field = match &*name {
-                "lat" => &mut q.lat,
-                "lon" => &mut q.lon,
-                "k" => &mut q.k,
-                "status" => &mut q.status,
-                "radius_m" => &mut q.radius_m,
-                _ => continue,
-            };
-            if field.replace(value).is_some() {
-                return Err(ApiError::invalid(format!(
-                    "invalid query: duplicate field `{name}`"
-                )));
-            }
-        }
-        Ok(q)
-    }
-}
-
-fn parse_f64(name: &str, v: Option<&str>) -> Result<Option<f64>, ApiError> {
-    v.map(|s| {
-        s.parse::<f64>()
-            .map_err(|_| ApiError::invalid(format!("{name}: not a number")))
-    })
-    .transpose()
-}
-
-async fn nearest(State(app): AppState, req: Request) -> Result<Response, ApiError> {
-    let (parts, _) = req.into_parts();
-    require(&authenticate(&app, &parts)?, Action::Read)?;
-    let q = NearestQuery::parse(&parts.uri)?;
-    let lat =
-        parse_f64("lat", q.lat.as_deref())?.ok_or_else(|| ApiError::invalid("lat is required"))?;
-    let lon =
-        parse_f64("lon", q.lon.as_deref())?.ok_or_else(|| ApiError::invalid("lon is required"))?;
-    validate_coords(lat, lon).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let k = match q.k.as_deref() {
-        None => 10,
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|k| (1..=100).contains(k))
-            .ok_or_else(|| ApiError::invalid("k: must be an integer in 1..=100"))?,
-    };
-    let filter = match q.status.as_deref() {
-        None => StatusFilter::Only(DriverStatus::Available),
-        Some("any") => StatusFilter::Any,
-        Some(s) => StatusFilter::Only(DriverStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid("status: must be any, available, offline or break")
-        })?),
-    };
-    let radius_m = parse_f64("radius_m", q.radius_m.as_deref())?;
-    if radius_m.is_some_and(|r| !r.is_finite() || r <= 0.0) {
-        return Err(ApiError::invalid("radius_m: must be a positive number"));
-    }
-    let found = app.regions.nearest(lat, lon, k, filter, radius_m).await;
-    Ok(json_response(
-        &NearestAnswer { drivers: &found },
-        96 * found.len(),
-    ))
-}
-
-/// The answer of `GET /v1/drivers/nearest`.
-#[derive(serde::Serialize)]
-struct NearestAnswer<'a> {
-    drivers: &'a [crate::core::region_index::Nearby],
-}
-
-/// A 200 with `value` as JSON, serialised straight into a body of about `size_hint`
-/// bytes (no intermediate `serde_json::Value`, no regrowing).
-fn json_response(value: &impl serde::Serialize, size_hint: usize) -> Response {
-    let mut body = Vec::with_capacity(size_hint + 32);
-    match serde_json::to_writer(&mut body, value) {
-        Ok(()) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response(),
-        Err(e) => ApiError::internal(format!("cannot serialise the answer: {e}")).into_response(),
-    }
 }
 
 async fn create_order(State(app): AppState, req: Request) -> Result<Response, ApiError> {

@@ -20,6 +20,7 @@ pub mod driver_session;
 pub mod extract;
 pub mod http;
 pub mod limits;
+pub mod nearest;
 pub mod openapi;
 pub mod proof;
 pub mod ready;

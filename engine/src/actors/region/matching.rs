@@ -11,7 +11,7 @@ use crate::core::route::Proposal;
 use crate::orders::ledger::ChangeSet;
 use crate::orders::model::{job, set_status};
 use crate::planning::matcher::MatchInput;
-use crate::planning::{rebalance, DriverPlan, Job, NewRoute, NoDriver};
+use crate::planning::{rebalance, DriverPlan, Job, Move, NewRoute, NoDriver};
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
@@ -382,7 +382,18 @@ impl RegionActor {
             margin,
             max_moves,
         );
-        // One release per driver per round: a second would hold a stale version.
+        self.release(ctx, moves, &plans, &handles);
+    }
+
+    /// Sends the rebalance's releases: one per driver per round (a second would hold a
+    /// stale version).
+    fn release(
+        &mut self,
+        ctx: &mut Context<Self>,
+        moves: Vec<Move>,
+        plans: &[Arc<DriverPlan>],
+        handles: &[DriverHandle],
+    ) {
         let mut asks = Vec::new();
         let mut seen = Vec::new();
         for m in moves {
