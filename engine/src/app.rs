@@ -171,3 +171,23 @@ impl App {
             .do_send(Enqueue(order));
     }
 }
+
+#[cfg(test)]
+impl App {
+    /// An engine's state with the default configuration over a sled store in `dir`,
+    /// for unit tests of the actors; shut the returned group commit down at the end.
+    pub fn for_tests(dir: &std::path::Path) -> (Arc<Self>, GroupCommit) {
+        let store: Arc<dyn Store> =
+            Arc::new(dispatch_storage::SledStore::open(&dir.join("db")).expect("test store"));
+        let commit = GroupCommit::start(store.clone());
+        let (auth, _) = Auth::open(dir).expect("test auth");
+        let app = Self::new(
+            Config::default(),
+            auth,
+            store,
+            commit.clone(),
+            Default::default(),
+        );
+        (app, commit)
+    }
+}

@@ -10,7 +10,8 @@ const INDEX: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/console.js");
 const STYLE: &str = include_str!("../console/console.css");
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+/// An embedded file, revalidated on every load (the console's and the driver app's).
+pub(super) fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),

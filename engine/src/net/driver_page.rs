@@ -8,6 +8,7 @@ use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
+use super::console_page::asset as embedded;
 use crate::error::ApiError;
 
 const INDEX: &str = include_str!("../driver_app/index.html");
@@ -70,23 +71,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
 const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; \
     worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-fn file(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            // The files change with the binary: revalidate every time (the service
-            // worker keeps its own copy for offline starts and refreshes it online).
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// `GET /driver`: the app's page.
 pub async fn index() -> Response {
-    let mut resp = file("text/html; charset=utf-8", INDEX);
+    let mut resp = embedded("text/html; charset=utf-8", INDEX);
     resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -99,7 +86,7 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     let Some((_, content_type, body)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
         return ApiError::not_found(format!("no driver app file {name:?}")).into_response();
     };
-    let mut resp = file(content_type, body);
+    let mut resp = embedded(content_type, body);
     if name == "sw.js" {
         // The worker lives under /driver/ but serves the page at /driver too.
         resp.headers_mut().insert(

@@ -622,11 +622,8 @@ impl Handler<Push> for DriverActor {
 mod tests {
     use super::*;
     use crate::app::App;
-    use crate::auth::Auth;
-    use crate::config::Config;
     use crate::orders::model::{created, job};
     use dispatch_protocol::{NewOrder, Order, Stop};
-    use dispatch_storage::{GroupCommit, SledStore, Store};
 
     fn stop(lat: f64, lon: f64) -> Stop {
         Stop {
@@ -670,16 +667,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn proposals_are_taken_only_on_their_route_version() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
-        let commit = GroupCommit::start(store.clone());
-        let (auth, _) = Auth::open(dir.path()).unwrap();
-        let app = App::new(
-            Config::default(),
-            auth,
-            store,
-            commit.clone(),
-            Default::default(),
-        );
+        let (app, commit) = App::for_tests(dir.path());
         let record = DriverRecord {
             id: "d1".into(),
             name: None,

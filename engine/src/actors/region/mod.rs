@@ -513,10 +513,7 @@ pub fn update_in_bbox(u: &DriverUpdate, bbox: &Option<[f64; 4]>) -> bool {
 mod tests {
     use super::*;
     use crate::app::App;
-    use crate::auth::Auth;
-    use crate::config::Config;
     use crate::core::region_index::StatusFilter;
-    use dispatch_storage::{GroupCommit, SledStore, Store};
     use std::sync::atomic::AtomicU64;
 
     /// The read path's guarantee, under a writer that never pauses: a nearest query
@@ -525,16 +522,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn nearest_sees_every_position_offered_before_it() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(&dir.path().join("db")).unwrap());
-        let commit = GroupCommit::start(store.clone());
-        let (auth, _) = Auth::open(dir.path()).unwrap();
-        let app = App::new(
-            Config::default(),
-            auth,
-            store,
-            commit.clone(),
-            Default::default(),
-        );
+        let (app, commit) = App::for_tests(dir.path());
         let (lat, lon) = (60.1725, 24.9425);
         let region = app.regions.get_or_create(app.regions.grid().key(lat, lon));
         let offered = Arc::new(AtomicU64::new(0));
