@@ -44,6 +44,8 @@ pub struct App {
     pub sessions: TaskTracker,
     /// Whether recovery has finished (`/readyz`; the API refuses until then).
     pub readiness: Arc<Readiness>,
+    /// The road network of `[roads]`, set once at start (`road_network::open`).
+    pub roads: std::sync::OnceLock<dispatch_roads::RoadNetwork>,
     next_session: AtomicU64,
 }
 
@@ -103,6 +105,7 @@ impl App {
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
             readiness,
+            roads: std::sync::OnceLock::new(),
             next_session: AtomicU64::new(1),
         })
     }

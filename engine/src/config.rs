@@ -11,10 +11,12 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 mod reopt;
+mod roads;
 mod trackers;
 mod validate;
 
 pub use reopt::{ObjectiveConfig, ReoptConfig};
+pub use roads::RoadsConfig;
 pub use trackers::{TrackerConfig, TrailConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +46,8 @@ pub struct Config {
     pub trackers: TrackerConfig,
     /// The position history kept per driver.
     pub trails: TrailConfig,
+    /// A road network for routes and matrices (none by default).
+    pub roads: RoadsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,6 +358,7 @@ impl Default for Config {
             arbiters: 2,
             trackers: TrackerConfig::default(),
             trails: TrailConfig::default(),
+            roads: RoadsConfig::default(),
         }
     }
 }
@@ -554,6 +559,7 @@ mod tests {
             ("dispatch.disconnect_grace_ms", 0, DAY, |c, v| c.dispatch.disconnect_grace_ms = v),
             ("dispatch.unassignable_retry_ms", 1, DAY, |c, v| c.dispatch.unassignable_retry_ms = v),
             ("dispatch.retry_per_supply", 1, 100_000, |c, v| c.dispatch.retry_per_supply = us(v)),
+            ("roads.max_matrix_points", 1, 2_000, |c, v| c.roads.max_matrix_points = us(v)),
             ("dispatch.eta_push_threshold_s", 0, 86_400, |c, v| c.dispatch.eta_push_threshold_s = v),
             ("dispatch.eta_check_ms", 1, DAY, |c, v| c.dispatch.eta_check_ms = v),
             ("dispatch.rebalance_ms", 0, DAY, |c, v| c.dispatch.rebalance_ms = v),
@@ -570,6 +576,7 @@ mod tests {
         vec![
             ("regions.cell_deg", 1e-4, 90.0, |c, v| c.regions.cell_deg = v),
             ("dispatch.candidate_radius_m", 1e-9, 20_040_000.0, |c, v| c.dispatch.candidate_radius_m = v),
+            ("roads.snap_radius_m", 1.0, 100_000.0, |c, v| c.roads.snap_radius_m = v),
             ("dispatch.pin_radius_m", 0.0, 10_000.0, |c, v| c.dispatch.pin_radius_m = v),
             ("dispatch.rebalance_margin_m", 0.0, 1_000_000.0, |c, v| c.dispatch.rebalance_margin_m = v),
             ("travel.detour_factor", 1.0, 10.0, |c, v| c.travel.detour_factor = v),

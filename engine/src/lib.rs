@@ -35,6 +35,7 @@ pub mod persist;
 pub mod planning;
 pub mod readiness;
 pub mod recovery;
+pub mod road_network;
 pub mod router;
 pub mod shared;
 pub mod store_cli;
@@ -128,7 +129,12 @@ pub async fn serve_ready(
     let sled = Arc::new(opened);
     let store: Arc<dyn Store> = sled.clone();
     let commit = GroupCommit::start(store.clone());
+    let (roads, dir) = (config.roads.clone(), config.data_dir.clone());
+    let network = tokio::task::spawn_blocking(move || road_network::open(&roads, &dir)).await??;
     let app = App::new(config, auth, store, commit, readiness);
+    if let Some(network) = network {
+        let _ = app.roads.set(network);
+    }
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, "dispatch engine listening; recovering");
     let recovery = spawn_recovery(&app);

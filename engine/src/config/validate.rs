@@ -118,6 +118,7 @@ impl Config {
         self.dispatch.validate()?;
         self.trackers.validate()?;
         self.trails.validate()?;
+        self.roads.validate()?;
         self.travel.validate()
     }
 }

@@ -6,7 +6,7 @@ use super::extract::{audit, authenticate, query_param, read_json, require, token
 use super::ready::{gate, readyz};
 use super::{
     actions, admin, backup, console_page, console_session, driver_page, driver_session, nearest,
-    proof, trackers, trail, ws,
+    proof, roads, trackers, trail, ws,
 };
 use crate::actors::driver::{DriverInit, Observe};
 use crate::app::App;
@@ -67,6 +67,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/driver/{asset}"),
     ("put", "/v1/orders/{id}/proof"),
     ("get", "/v1/orders/{id}/proof"),
+    // Road routes and matrices ([roads]).
+    ("get", "/v1/route"),
+    ("post", "/v1/matrix"),
 ];
 
 /// Driver ids that name another endpoint under `/v1/drivers/`: such a driver could
@@ -105,6 +108,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/driver", get(driver_page::index))
         .route("/driver/{asset}", get(driver_page::asset))
         .route("/v1/orders/{id}/proof", put(proof::put).get(proof::get))
+        .route("/v1/route", get(roads::route))
+        .route("/v1/matrix", post(roads::matrix))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -24,6 +24,7 @@ pub mod nearest;
 pub mod openapi;
 pub mod proof;
 pub mod ready;
+pub mod roads;
 pub mod trackers;
 pub mod trail;
 pub mod ws;

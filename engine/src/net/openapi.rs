@@ -262,7 +262,21 @@ fn order_paths() -> Value {
             "get": {"summary": "The order's proof-of-delivery photo (console token, or the order's driver)", "parameters": [id_param()],
                 "responses": with_errors(json!({"200": {"description": "the image (image/jpeg, image/png or image/webp)"}, "404": error_response("not_found: no such order, or no proof")}))}},
         "/v1/orders/{id}/cancel": {"post": {"summary": "Cancel an order not picked up yet", "parameters": [id_param()],
-            "responses": with_errors(json!({"200": ok_json("cancelled", "Order"), "404": error_response("not_found"), "409": error_response("picked up or finished")}))}}
+            "responses": with_errors(json!({"200": ok_json("cancelled", "Order"), "404": error_response("not_found"), "409": error_response("picked up or finished")}))}},
+        "/v1/route": {"get": {"summary": "Fastest road route between two points ([roads]): duration_s, distance_m, geometry (encoded polyline, precision 5) unless geometry=false",
+            "parameters": [
+                {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "example": "60.1660,24.9400"}},
+                {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "example": "60.1770,24.9500"}},
+                {"name": "geometry", "in": "query", "schema": {"type": "boolean", "default": true}}],
+            "responses": with_errors(json!({"200": {"description": "{duration_s, distance_m, geometry, geometry_precision}"},
+                "400": error_response("invalid_argument (bad point, or no road within roads.snap_radius_m), failed_precondition (no [roads] configured)"),
+                "404": error_response("not_found: no road path joins the points")}))}},
+        "/v1/matrix": {"post": {"summary": "Road durations and distances between every pair of points ([roads]); null where a point is off the network",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["points"],
+                "properties": {"points": {"type": "array", "items": {"type": "object", "required": ["lat", "lon"], "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}}}}}}}},
+            "responses": with_errors(json!({"200": {"description": "{durations_s: [[s|null]], distances_m: [[m|null]]}, row = from, column = to"},
+                "400": error_response("invalid_argument, failed_precondition (no [roads] configured)"),
+                "413": error_response("too_large: more than roads.max_matrix_points points")}))}}
     })
 }
 

@@ -1,0 +1,125 @@
+//! Road routes and matrices over HTTP (`[roads]`), against an engine that built its
+//! road graph from the Helsinki extract at start.
+
+mod common;
+
+use common::{post, Engine};
+use serde_json::{json, Value};
+use std::path::Path;
+
+const A: (f64, f64) = (60.1660, 24.9400);
+const B: (f64, f64) = (60.1770, 24.9500);
+const SEA: (f64, f64) = (60.150, 24.960);
+
+async fn with_roads() -> Engine {
+    let extract =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/osm/helsinki.osm.pbf");
+    assert!(extract.exists(), "{} is missing", extract.display());
+    Engine::start(|c| {
+        c.roads.osm = Some(extract);
+        c.roads.max_matrix_points = 3;
+    })
+    .await
+}
+
+async fn get(e: &Engine, path: &str) -> (u16, Value) {
+    let r = e
+        .http
+        .get(e.url(path))
+        .bearer_auth(&e.console)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn route_path(from: (f64, f64), to: (f64, f64)) -> String {
+    format!("/v1/route?from={},{}&to={},{}", from.0, from.1, to.0, to.1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_follows_the_roads_and_a_matrix_agrees_with_it() {
+    let e = with_roads().await;
+    let (st, r) = get(&e, &route_path(A, B)).await;
+    assert_eq!(st, 200, "{r}");
+    let straight = common::haversine_m(A.0, A.1, B.0, B.1);
+    let d = r["distance_m"].as_f64().unwrap();
+    assert!(
+        d >= straight && d < 3.0 * straight,
+        "{d} m for {straight} m straight"
+    );
+    assert!(r["duration_s"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(r["geometry_precision"], 5);
+    let line = dispatch_roads::polyline::decode(r["geometry"].as_str().unwrap()).unwrap();
+    assert!(line.len() >= 2);
+    // Starts and ends near the points asked for (snapped onto the nearest road).
+    for (p, q) in [(line[0], A), (*line.last().unwrap(), B)] {
+        assert!(
+            common::haversine_m(p[0], p[1], q.0, q.1) < 200.0,
+            "{p:?} vs {q:?}"
+        );
+    }
+    let (st, bare) = get(&e, &format!("{}&geometry=false", route_path(A, B))).await;
+    assert_eq!(st, 200);
+    assert!(bare.get("geometry").is_none(), "{bare}");
+
+    let points = json!({"points": [{"lat": A.0, "lon": A.1}, {"lat": B.0, "lon": B.1}, {"lat": SEA.0, "lon": SEA.1}]});
+    let (st, m) = post(&e, "/v1/matrix", points).await;
+    assert_eq!(st, 200, "{m}");
+    let dur = |i: usize, j: usize| m["durations_s"][i][j].as_f64();
+    assert_eq!(dur(0, 0), Some(0.0));
+    let one = r["duration_s"].as_f64().unwrap();
+    assert!((dur(0, 1).unwrap() - one).abs() < 1e-6, "{m} vs {r}");
+    // At sea: off the network, so null in its row and column.
+    assert!(
+        m["durations_s"][2][0].is_null() && m["durations_s"][0][2].is_null(),
+        "{m}"
+    );
+    e.spawned.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_road_questions_get_clear_errors() {
+    let e = with_roads().await;
+    let code = |v: &Value| v["error"]["code"].as_str().unwrap_or("").to_string();
+    let (st, v) = get(&e, &route_path(SEA, B)).await;
+    assert_eq!((st, code(&v).as_str()), (400, "invalid_argument"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().starts_with("from:"),
+        "{v}"
+    );
+    for bad in [
+        "/v1/route?from=60.1,abc&to=60.17,24.95",
+        "/v1/route?to=60.17,24.95",
+        "/v1/route?from=91,0&to=60.17,24.95",
+    ] {
+        let (st, v) = get(&e, bad).await;
+        assert_eq!(
+            (st, code(&v).as_str()),
+            (400, "invalid_argument"),
+            "{bad}: {v}"
+        );
+    }
+    let four = json!({"points": [{"lat": A.0, "lon": A.1}, {"lat": A.0, "lon": A.1}, {"lat": A.0, "lon": A.1}, {"lat": A.0, "lon": A.1}]});
+    let (st, v) = post(&e, "/v1/matrix", four).await;
+    assert_eq!((st, code(&v).as_str()), (413, "too_large"), "{v}");
+    let (st, v) = post(
+        &e,
+        "/v1/matrix",
+        json!({"points": [{"lat": 95.0, "lon": 0.0}]}),
+    )
+    .await;
+    assert_eq!((st, code(&v).as_str()), (400, "invalid_argument"), "{v}");
+    let r = e.http.get(e.url(&route_path(A, B))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    e.spawned.stop().await.unwrap();
+    // No [roads]: the endpoints say what is missing.
+    let plain = Engine::start(|_| {}).await;
+    let (st, v) = get(&plain, &route_path(A, B)).await;
+    assert_eq!((st, code(&v).as_str()), (400, "failed_precondition"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("[roads]"),
+        "{v}"
+    );
+    plain.spawned.stop().await.unwrap();
+}
