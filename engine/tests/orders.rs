@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{post, recv_json, send, Engine, Ws, WAIT};
+use common::{get, get_until, post, recv_json, send, Engine, Ws, WAIT};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -21,18 +21,6 @@ fn now_ms() -> u64 {
 fn flat(c: &mut dispatch_engine::config::Config) {
     c.travel.hourly_speed_factor = vec![1.0; 24];
     c.dispatch.tick_ms = 20;
-}
-
-async fn get(e: &Engine, path: &str) -> (u16, Value) {
-    let r = e
-        .http
-        .get(e.url(path))
-        .bearer_auth(&e.console)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// Registers a driver with a capacity, connects it, sets it available at a position
@@ -53,20 +41,6 @@ async fn online(e: &Engine, id: &str, capacity: u32, at: (f64, f64)) -> Ws {
     })
     .await;
     ws
-}
-
-/// GETs `path` until the answer satisfies `pred` (bounded by the common wait).
-async fn get_until(e: &Engine, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    loop {
-        let (_, v) = get(e, path).await;
-        if pred(&v) {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{path}: {v}");
-        tick.tick().await;
-    }
 }
 
 /// Reads until a message satisfies `pred` (bounded by the common wait per frame and an

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{post, send, Engine, WAIT};
+use common::{get_until, post, send, Engine, WAIT};
 use dispatch_engine::auth::{Principal, Role};
 use dispatch_engine::config::Config;
 use dispatch_engine::Spawned;
@@ -73,18 +73,7 @@ async fn with_assigned_order() -> (Engine, String, String, common::Ws) {
         .await;
     let order = json!({"id": "o1", "pickup": {"lat": 60.171, "lon": 24.941}, "dropoff": {"lat": 60.165, "lon": 24.93}});
     assert_eq!(post(&e, "/v1/orders", order).await.0, 201);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let o = e.get_json("/v1/orders/o1").await;
-        if o["driver_id"] == "d1" {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "o1 never assigned: {o}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    get_until(&e, "/v1/orders/o1", |o| o["driver_id"] == "d1").await;
     (e, d1, d2, ws)
 }
 

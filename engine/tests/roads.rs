@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{post, Engine};
+use common::{get, post, Engine};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -20,17 +20,6 @@ async fn with_roads() -> Engine {
         c.roads.max_matrix_points = 3;
     })
     .await
-}
-
-async fn get(e: &Engine, path: &str) -> (u16, Value) {
-    let r = e
-        .http
-        .get(e.url(path))
-        .bearer_auth(&e.console)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 fn route_path(from: (f64, f64), to: (f64, f64)) -> String {

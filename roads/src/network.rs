@@ -239,36 +239,18 @@ impl RoadNetwork {
 
     /// Nodes a search from `s` starts at, with the time to drive there.
     fn source_seeds(&self, s: &Snapped) -> Vec<Seed> {
-        let mut out = Vec::with_capacity(2);
-        let mut add = |node, part: Option<(u64, u64)>| {
-            if let Some((t, d)) = part {
-                out.push(Seed {
-                    node,
-                    time_ms: t,
-                    dist_mm: d,
-                });
-            }
-        };
-        add(s.b, self.partial(s.a, s.b, s.fraction, 1.0));
-        add(s.a, self.partial(s.b, s.a, 1.0 - s.fraction, 1.0));
-        out
+        seeds([
+            (s.b, self.partial(s.a, s.b, s.fraction, 1.0)),
+            (s.a, self.partial(s.b, s.a, 1.0 - s.fraction, 1.0)),
+        ])
     }
 
     /// Nodes a search ending at `s` arrives from, with the time from there.
     fn target_seeds(&self, s: &Snapped) -> Vec<Seed> {
-        let mut out = Vec::with_capacity(2);
-        let mut add = |node, part: Option<(u64, u64)>| {
-            if let Some((t, d)) = part {
-                out.push(Seed {
-                    node,
-                    time_ms: t,
-                    dist_mm: d,
-                });
-            }
-        };
-        add(s.a, self.partial(s.a, s.b, 0.0, s.fraction));
-        add(s.b, self.partial(s.b, s.a, 0.0, 1.0 - s.fraction));
-        out
+        seeds([
+            (s.a, self.partial(s.a, s.b, 0.0, s.fraction)),
+            (s.b, self.partial(s.b, s.a, 0.0, 1.0 - s.fraction)),
+        ])
     }
 
     /// Driving along one segment from `s` to `t` without leaving it, when both lie on
@@ -283,4 +265,18 @@ impl RoadNetwork {
             self.partial(s.b, s.a, s.fraction, t.fraction)
         }
     }
+}
+
+/// The seeds of the partial edges a snapped point can use (`None`: not drivable that way).
+fn seeds(parts: [(u32, Option<(u64, u64)>); 2]) -> Vec<Seed> {
+    parts
+        .into_iter()
+        .filter_map(|(node, part)| {
+            part.map(|(time_ms, dist_mm)| Seed {
+                node,
+                time_ms,
+                dist_mm,
+            })
+        })
+        .collect()
 }

@@ -231,6 +231,33 @@ pub async fn post(e: &Engine, path: &str, body: Value) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// GET with the console token: status and JSON body (null when not JSON).
+pub async fn get(e: &Engine, path: &str) -> (u16, Value) {
+    let r = e
+        .http
+        .get(e.url(path))
+        .bearer_auth(&e.console)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// GETs `path` until the answer satisfies `pred` (bounded by [`WAIT`]).
+pub async fn get_until(e: &Engine, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        let (_, v) = get(e, path).await;
+        if pred(&v) {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{path}: {v}");
+        tick.tick().await;
+    }
+}
+
 /// Great-circle distance in metres.
 pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let r = 6_371_008.8_f64;
