@@ -264,6 +264,12 @@ pub struct DispatchConfig {
     /// radius) are retried: 1 to 100,000. Retrying costs work in proportion to the
     /// supply that changed, not to the backlog.
     pub retry_per_supply: usize,
+    /// Postponement: an order whose best placement would put an idle driver to work
+    /// waits for the next round instead, as long as that driver could still meet every
+    /// window then, for at most this long after the order was created; meanwhile a
+    /// working driver may come to fit it, or more orders to share the new route.
+    /// 0 (default): never.
+    pub postpone_ms: u64,
     /// ETAs are re-pushed when a stop's ETA moved by more than this (0 to 86,400 s).
     pub eta_push_threshold_s: u64,
     /// How often a driver checks its ETAs against its position.
@@ -314,6 +320,7 @@ impl Default for DispatchConfig {
             disconnect_grace_ms: 30_000,
             unassignable_retry_ms: 10_000,
             retry_per_supply: 32,
+            postpone_ms: 0,
             eta_push_threshold_s: 60,
             eta_check_ms: 5_000,
             pin_radius_m: 150.0,
@@ -559,6 +566,7 @@ mod tests {
             ("dispatch.disconnect_grace_ms", 0, DAY, |c, v| c.dispatch.disconnect_grace_ms = v),
             ("dispatch.unassignable_retry_ms", 1, DAY, |c, v| c.dispatch.unassignable_retry_ms = v),
             ("dispatch.retry_per_supply", 1, 100_000, |c, v| c.dispatch.retry_per_supply = us(v)),
+            ("dispatch.postpone_ms", 0, DAY, |c, v| c.dispatch.postpone_ms = v),
             ("roads.max_matrix_points", 1, 2_000, |c, v| c.roads.max_matrix_points = us(v)),
             ("dispatch.eta_push_threshold_s", 0, 86_400, |c, v| c.dispatch.eta_push_threshold_s = v),
             ("dispatch.eta_check_ms", 1, DAY, |c, v| c.dispatch.eta_check_ms = v),

@@ -61,6 +61,8 @@ pub const PROPOSALS_ACCEPTED: &str = "dispatch_proposals_accepted_total";
 pub const REPLANS: &str = "dispatch_replans_total";
 /// Counter: orders found unassignable in a tick.
 pub const UNASSIGNABLE: &str = "dispatch_orders_unassignable_total";
+/// Counter: orders held back for a later round (`dispatch.postpone_ms`).
+pub const POSTPONED: &str = "dispatch_orders_postponed_total";
 /// Counter: orders moved between drivers by the periodic rebalance.
 pub const REBALANCED: &str = "dispatch_orders_rebalanced_total";
 /// Counter, label `outcome`: re-optimisation searches (improved, no_gain, unplannable).
@@ -187,6 +189,7 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (PROPOSALS_ACCEPTED, Kind::Counter, "Route proposals drivers accepted."),
     (REPLANS, Kind::Counter, "Route changes committed, by reason (insert, reorder, reoptimise, stop_done, cancel, give_back, rebalance, eta)."),
     (UNASSIGNABLE, Kind::Counter, "Orders found unassignable in a matching tick."),
+    (POSTPONED, Kind::Counter, "Orders held back for a later matching round rather than put an idle driver to work (dispatch.postpone_ms)."),
     (REBALANCED, Kind::Counter, "Orders moved between drivers by the periodic rebalance."),
     (REOPT_RUNS, Kind::Counter, "Re-optimisation searches, by outcome (improved, no_gain, unplannable)."),
     (REOPT_SECONDS, Kind::Histogram, "Seconds one re-optimisation search took on its worker thread."),

@@ -1064,3 +1064,60 @@ async fn new_supply_retries_only_the_unassignable_orders_nearest_to_it() {
     assert!(still >= 17, "{still} of 19 left unassignable");
     e.spawned.stop().await.unwrap();
 }
+
+/// The value of one series in the Prometheus text (0 when absent).
+fn series(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The time of an order's first history entry with `status`.
+fn at_status(order: &Value, status: &str) -> u64 {
+    order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["status"] == status)
+        .and_then(|h| h["at_ms"].as_u64())
+        .unwrap_or_else(|| panic!("no {status} in {order}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_waits_rather_than_put_an_idle_driver_to_work_while_it_may() {
+    const POSTPONE: &str = "dispatch_orders_postponed_total";
+    let e = Engine::start(|c| {
+        flat(c);
+        c.dispatch.postpone_ms = 300;
+    })
+    .await;
+    let mut d = online(&e, "p1", 4, HEL).await;
+    // Only an idle driver can take it: held back round after round until it is 300 ms
+    // old, then assigned to that driver.
+    let (st, body) = post(
+        &e,
+        "/v1/orders",
+        order_body("later", (60.1702, 24.9390), (60.1650, 24.9300)),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    recv_until(&mut d, |m| route_with(m, "later")).await;
+    let got = get_until(&e, "/v1/orders/later", |o| o["status"] == "assigned").await;
+    let waited = at_status(&got, "assigned") - got["created_ms"].as_u64().unwrap();
+    assert!(waited >= 300, "assigned {waited} ms after creation");
+    let held = series(&e.metrics_text().await, POSTPONE);
+    assert!(held >= 1.0, "{POSTPONE} = {held}");
+    // The driver is at work now: an order its route can take goes at once, never held.
+    let (st, body) = post(
+        &e,
+        "/v1/orders",
+        order_body("now", (60.1701, 24.9388), (60.1652, 24.9305)),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    recv_until(&mut d, |m| route_with(m, "now")).await;
+    assert_eq!(series(&e.metrics_text().await, POSTPONE), held);
+    e.spawned.stop().await.unwrap();
+}

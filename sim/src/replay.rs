@@ -169,6 +169,10 @@ fn engine_config(a: &LilimArgs, inst: &Instance, world: &World) -> anyhow::Resul
     d.pin_radius_m = world.engine_metres(d.pin_radius_m);
     d.rebalance_margin_m = world.engine_metres(d.rebalance_margin_m);
     d.reoptimise.commit_radius_m = world.engine_metres(d.reoptimise.commit_radius_m);
+    // A margin before windows close is a time of the world (drivers are late by
+    // minutes, not by the model's milliseconds): scaled like the model's clock.
+    let margin = d.reoptimise.window_margin_ms as f64 / world.speedup;
+    d.reoptimise.window_margin_ms = margin.round() as u64;
     // The engine's km and hours are the model's (1/X of the city's): per km, per hour
     // and per late minute weigh X times as much, so plans cost what they would at scale.
     let o = &mut d.objective;

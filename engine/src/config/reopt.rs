@@ -124,6 +124,11 @@ pub struct ReoptConfig {
     pub batch_budget_ms: u64,
     /// 1 to 100,000 orders.
     pub batch_min_orders: usize,
+    /// Slack a re-optimised plan keeps before the end of every window (unless the
+    /// current plan already has less there): it lands a moment after it was made and is
+    /// driven by people, so a plan that just makes a window is proposed as late. 0 to
+    /// 3,600,000 ms.
+    pub window_margin_ms: u64,
 }
 
 impl Default for ReoptConfig {
@@ -138,6 +143,7 @@ impl Default for ReoptConfig {
             max_drivers: 200,
             batch_budget_ms: 0,
             batch_min_orders: 24,
+            window_margin_ms: 30_000,
         }
     }
 }
@@ -166,6 +172,11 @@ impl ReoptConfig {
                 "dispatch.reoptimise.batch_min_orders",
                 self.batch_min_orders as u64,
                 range(1, 100_000, "orders"),
+            ),
+            (
+                "dispatch.reoptimise.window_margin_ms",
+                self.window_margin_ms,
+                range(0, 3_600_000, "ms"),
             ),
             (
                 "dispatch.reoptimise.max_drivers",

@@ -392,6 +392,7 @@ impl DispatchConfig {
                 range(0, DAY_S, "s"),
             ),
             ("dispatch.eta_check_ms", self.eta_check_ms, MS),
+            ("dispatch.postpone_ms", self.postpone_ms, MS_OR_OFF),
             ("dispatch.rebalance_ms", self.rebalance_ms, MS_OR_OFF),
             (
                 "dispatch.rebalance_max_moves",

@@ -26,6 +26,7 @@ mod live_tests;
 pub mod matcher;
 pub mod objective;
 mod polish;
+pub mod postpone;
 mod rebalance;
 pub mod reopt;
 #[cfg(test)]

@@ -87,7 +87,11 @@ pub fn reoptimise(input: &ReoptInput) -> Outcome {
     let ahead: Vec<Arc<DriverPlan>> = input
         .drivers
         .iter()
-        .map(|d| Arc::new(driven_on(d, input.read_ms, input.now_ms, &input.travel)))
+        .map(|d| {
+            let on = driven_on(d, input.read_ms, input.now_ms, &input.travel);
+            let margin = input.reopt.window_margin_ms;
+            Arc::new(with_margin(on, input.now_ms, margin, &input.travel))
+        })
         .collect();
     let (b, _) = Builder::with_drivers(&ahead, &all, input.now_ms, &input.travel, &params);
     let Some(lp) = b.finish_for(true) else {
@@ -113,7 +117,8 @@ pub fn reoptimise(input: &ReoptInput) -> Outcome {
     }
     let before = of_solution(&lp, &start, input.now_ms, &input.objective);
     let after = of_solution(&lp, &best, input.now_ms, &input.objective);
-    let changes = changes(&lp, &best, &input.drivers);
+    let mut changes = changes(&lp, &best, &input.drivers);
+    restore_windows(&mut changes, &input.drivers);
     let moved: usize = changes.iter().map(|c| c.gains.len()).sum();
     let needed = (input.reopt.min_saving_per_move * moved as f64).max(1e-6);
     if changes.is_empty() || !best.unassigned.is_empty() || before.total - after.total < needed {
@@ -152,6 +157,44 @@ pub(super) fn driven_on(
         d.position.1 + (target.1 - d.position.1) * f,
     );
     plan
+}
+
+/// `d` with every window closing `margin_ms` earlier, but never before the stop's
+/// expected start in the plan as it is (that plan stays feasible: the search starts
+/// from it).
+fn with_margin(
+    mut d: DriverPlan,
+    now_ms: Millis,
+    margin_ms: Millis,
+    travel: &Travel,
+) -> DriverPlan {
+    if margin_ms == 0 {
+        return d;
+    }
+    let etas = super::etas(d.position, &d.stops, now_ms, travel);
+    for (s, eta) in d.stops.iter_mut().zip(etas) {
+        if let Some(due) = s.due_ms {
+            s.due_ms = Some(due.min(due.saturating_sub(margin_ms).max(eta)));
+        }
+    }
+    d
+}
+
+/// Puts the windows the search planned with (narrowed by the margin) back to the
+/// orders' own: a proposed route carries the stops as they are.
+fn restore_windows(changes: &mut [Replan], drivers: &[Arc<DriverPlan>]) {
+    let own: HashMap<(&str, StopKind), &LiveStop> = drivers
+        .iter()
+        .flat_map(|d| d.stops.iter())
+        .map(|s| ((&*s.order_id, s.kind), s))
+        .collect();
+    for c in changes {
+        for s in &mut c.stops {
+            if let Some(o) = own.get(&(&*s.order_id, s.kind)) {
+                s.due_ms = o.due_ms;
+            }
+        }
+    }
 }
 
 /// The route of every driver whose stops differ in `sol` from its plan now.

@@ -103,6 +103,47 @@ fn a_committed_next_stop_stays_with_its_driver() {
     }
 }
 
+/// Two drivers from one depot, each with an order whose dropoff is due 15 s after it is
+/// expected; the orders sit 10 m apart, so one driver could take both a few seconds
+/// later each. With no window margin the drivers merge (and the proposed stops keep
+/// their own windows); with the default 30 s margin that plan is too close to call.
+#[test]
+fn a_plan_that_just_makes_a_window_is_not_proposed_within_the_margin() {
+    let depot = at(0.0, 0.0);
+    let order = |id: &str, east: f64| {
+        let mut stops = vec![
+            stop(id, StopKind::Pickup, at(2_000.0 + east, 2_000.0)),
+            stop(id, StopKind::Dropoff, at(2_000.0 + east, 2_500.0)),
+        ];
+        let eta = super::etas(depot, &stops, NOW, &travel())[1];
+        stops[1].due_ms = Some(eta + 15_000);
+        stops
+    };
+    let (a, b) = (order("a", 0.0), order("b", 10.0));
+    let drivers = vec![
+        driver("d0", 4, depot, a.clone()),
+        driver("d1", 4, depot, b.clone()),
+    ];
+    let mut no_margin = input(drivers.clone(), 200);
+    no_margin.reopt.window_margin_ms = 0;
+    let Outcome::Improved(r) = reoptimise(&no_margin) else {
+        panic!("no merge without a margin");
+    };
+    assert_eq!(r.after.drivers, 1);
+    let due: HashMap<String, Option<u64>> = a
+        .iter()
+        .chain(&b)
+        .map(|s| (s.stop_id(), s.due_ms))
+        .collect();
+    for s in r.changes.iter().flat_map(|c| &c.stops) {
+        assert_eq!(s.due_ms, due[&s.stop_id()], "{}", s.stop_id());
+    }
+    match reoptimise(&input(drivers, 200)) {
+        Outcome::NoGain { .. } => {}
+        other => panic!("merged within the margin: {other:?}"),
+    }
+}
+
 /// Road km of every route with work (from the committed stop, where there is one: the
 /// drive there is the same in every plan), and how many there are, by the test's own
 /// model.

@@ -11,7 +11,9 @@ use crate::core::route::Proposal;
 use crate::orders::ledger::ChangeSet;
 use crate::orders::model::{job, set_status};
 use crate::planning::matcher::MatchInput;
-use crate::planning::{rebalance, DriverPlan, Job, Move, NewRoute, NoDriver};
+use crate::planning::{
+    postpone, rebalance, BatchOutcome, DriverPlan, Job, Move, NewRoute, NoDriver,
+};
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
@@ -119,7 +121,7 @@ impl RegionActor {
         let Some(batch) = self.gather(now) else {
             return;
         };
-        let outcome = self.shared.matcher.assign(&MatchInput {
+        let mut outcome = self.shared.matcher.assign(&MatchInput {
             drivers: &batch.plans,
             jobs: &batch.jobs,
             candidates: &batch.candidates,
@@ -129,11 +131,35 @@ impl RegionActor {
         });
         metrics::histogram!(telemetry::MATCH_BATCH_ORDERS).record(batch.jobs.len() as f64);
         self.mark_unassignable(ctx, &batch, &outcome.unassigned, now);
+        self.postpone(&batch, &mut outcome, now);
         metrics::histogram!(telemetry::MATCH_TICK_SECONDS).record(started.elapsed().as_secs_f64());
         if batch.left_out {
             self.match_soon(ctx);
         }
         self.propose(ctx, batch, outcome.routes);
+    }
+
+    /// Holds back the orders that may still wait (`dispatch.postpone_ms`) rather than
+    /// put an idle driver to work now; they stay waiting for the next round.
+    fn postpone(&self, batch: &Batch, outcome: &mut BatchOutcome, now: Millis) {
+        let c = &self.shared.config;
+        if c.postpone_ms == 0 {
+            return;
+        }
+        let may_wait: Vec<bool> = batch
+            .orders
+            .iter()
+            .map(|o| now.saturating_sub(o.created_ms) < c.postpone_ms)
+            .collect();
+        let retry_ms = now + c.tick_ms;
+        let held = postpone::hold_back(
+            &batch.plans,
+            outcome,
+            &may_wait,
+            retry_ms,
+            &self.shared.travel,
+        );
+        metrics::counter!(telemetry::POSTPONED).increment(held.len() as u64);
     }
 
     /// The batch of this round: the waiting orders by priority then age, up to
