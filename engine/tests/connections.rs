@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{expect_close, recv_json, Engine, WAIT};
+use common::{expect_close, recv_json, series_value, Engine, WAIT};
 use futures_util::SinkExt;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -81,7 +81,7 @@ fn error_code(body: &[u8]) -> String {
 }
 
 async fn metric(e: &Engine, series: &str) -> f64 {
-    value_of(&e.metrics_text().await, series)
+    series_value(&e.metrics_text().await, series)
 }
 
 /// [`metric`] over a connection of its own: an engine that closes idle keep-alive
@@ -98,15 +98,7 @@ async fn metric_on_a_new_connection(e: &Engine, series: &str) -> f64 {
         .text()
         .await
         .unwrap();
-    value_of(&text, series)
-}
-
-fn value_of(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+    series_value(&text, series)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,7 +233,7 @@ async fn connections_beyond_the_tcp_cap_are_closed_at_once() {
             .unwrap();
         if let Ok(r) = client.get(e.url("/metrics")).send().await {
             let text = r.text().await.unwrap_or_default();
-            if value_of(&text, "dispatch_limited_total{limit=\"tcp_connections\"}") >= 1.0 {
+            if series_value(&text, "dispatch_limited_total{limit=\"tcp_connections\"}") >= 1.0 {
                 break;
             }
         }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{get, get_until, post, recv_json, send, Engine, Ws, WAIT};
+use common::{get, get_until, post, recv_json, send, series_value, Engine, Ws, WAIT};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -1065,15 +1065,6 @@ async fn new_supply_retries_only_the_unassignable_orders_nearest_to_it() {
     e.spawned.stop().await.unwrap();
 }
 
-/// The value of one series in the Prometheus text (0 when absent).
-fn series(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// The time of an order's first history entry with `status`.
 fn at_status(order: &Value, status: &str) -> u64 {
     order["history"]
@@ -1107,7 +1098,7 @@ async fn an_order_waits_rather_than_put_an_idle_driver_to_work_while_it_may() {
     let got = get_until(&e, "/v1/orders/later", |o| o["status"] == "assigned").await;
     let waited = at_status(&got, "assigned") - got["created_ms"].as_u64().unwrap();
     assert!(waited >= 300, "assigned {waited} ms after creation");
-    let held = series(&e.metrics_text().await, POSTPONE);
+    let held = series_value(&e.metrics_text().await, POSTPONE);
     assert!(held >= 1.0, "{POSTPONE} = {held}");
     // The driver is at work now: an order its route can take goes at once, never held.
     let (st, body) = post(
@@ -1118,6 +1109,6 @@ async fn an_order_waits_rather_than_put_an_idle_driver_to_work_while_it_may() {
     .await;
     assert_eq!(st, 201, "{body}");
     recv_until(&mut d, |m| route_with(m, "now")).await;
-    assert_eq!(series(&e.metrics_text().await, POSTPONE), held);
+    assert_eq!(series_value(&e.metrics_text().await, POSTPONE), held);
     e.spawned.stop().await.unwrap();
 }
