@@ -85,6 +85,7 @@ fn new_order(f: Floats) -> impl Strategy<Value = NewOrder> {
             dropoff,
             size,
             priority,
+            details: Default::default(),
         })
 }
 
@@ -112,6 +113,7 @@ fn order(f: Floats) -> impl Strategy<Value = Order> {
                     status,
                     at_ms,
                     reason,
+                    note: None,
                 },
             ),
             0..4,
@@ -134,6 +136,7 @@ fn order(f: Floats) -> impl Strategy<Value = Order> {
                 dropoff_eta_ms,
                 created_ms,
                 history,
+                details: Default::default(),
             },
         )
 }
@@ -510,6 +513,7 @@ fn valid_new_order() -> impl Strategy<Value = NewOrder> {
             dropoff,
             size,
             priority,
+            details: Default::default(),
         })
 }
 

@@ -1,14 +1,31 @@
 //! The web dispatch console: one page, a script and a style sheet, compiled into the
 //! binary (`engine/src/console/`) so the engine serves its console with no files to
 //! install and the page needs no network but the engine. The page reads its console
-//! token from `?token=` or an entry field; the assets themselves need none.
+//! token from `?token=` or an entry field; the assets themselves need none. The script
+//! is an ES module that loads its parts from `/console/` (no build step).
 
+use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
 
 const INDEX: &str = include_str!("../console/index.html");
 const SCRIPT: &str = include_str!("../console/console.js");
 const STYLE: &str = include_str!("../console/console.css");
+
+/// The page's ES modules under `/console/`: name, body.
+const MODULES: &[(&str, &str)] = &[
+    ("shared.js", include_str!("../console/shared.js")),
+    ("geo.js", include_str!("../console/geo.js")),
+    ("conn.js", include_str!("../console/conn.js")),
+    ("draw.js", include_str!("../console/draw.js")),
+    ("panels.js", include_str!("../console/panels.js")),
+    ("create.js", include_str!("../console/create.js")),
+    ("fleet.js", include_str!("../console/fleet.js")),
+    ("alerts.js", include_str!("../console/alerts.js")),
+    ("replay.js", include_str!("../console/replay.js")),
+];
 
 /// An embedded file, revalidated on every load (the console's and the driver app's).
 pub(super) fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -43,4 +60,12 @@ pub async fn script() -> Response {
 
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+/// `GET /console/{asset}`: one of the page's modules, or 404.
+pub async fn module(Path(name): Path<String>) -> Response {
+    match MODULES.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => asset("text/javascript; charset=utf-8", body),
+        None => ApiError::not_found(format!("no console file {name:?}")).into_response(),
+    }
 }

@@ -11,7 +11,7 @@ use crate::auth::{Claims, Principal, Refusal};
 use crate::orders::book::order_in_bbox;
 use crate::telemetry;
 use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, Order, ServerMessage};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -42,6 +42,8 @@ struct Watch {
     pending: HashMap<String, DriverUpdate>,
     /// Feed batches missed since the last batch sent.
     dropped: u64,
+    /// Drivers whose `driver_info` this connection has sent (kept across subscribes).
+    described: HashSet<String>,
 }
 
 pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<Claims, (ErrorCode, String)>) {
@@ -97,7 +99,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<Claims, (ErrorCode,
                 }
                 let updates: Vec<DriverUpdate> = w.pending.drain().map(|(_, u)| u).collect();
                 let dropped = std::mem::take(&mut w.dropped);
-                if send_drivers(&app, &mut conn, updates, dropped).await.is_err() {
+                if send_drivers(&app, &mut conn, updates, dropped, &mut w.described).await.is_err() {
                     break;
                 }
             }
@@ -159,12 +161,15 @@ async fn handle(
             let orders_feed = app.shared.book.subscribe();
             let mut drivers = app.regions.within(bbox).await;
             let mut orders = app.shared.book.open_orders(bbox);
-            *watch = Some(Watch {
+            let mut described = watch.take().map(|w| w.described).unwrap_or_default();
+            describe(app, conn, &drivers, &mut described).await?;
+            let w = watch.insert(Watch {
                 feed,
                 orders: orders_feed,
                 bbox,
                 pending: HashMap::new(),
                 dropped: 0,
+                described,
             });
             // A whole fleet does not fit one message under the socket's write buffer
             // limit: the snapshot holds the first part, `drivers` and `order` messages
@@ -174,7 +179,7 @@ async fn handle(
             let more_orders = orders.split_off(orders.len().min(c.max_orders_per_message));
             conn.send(ServerMessage::Snapshot { drivers, orders })
                 .await?;
-            send_drivers(app, conn, more_drivers, 0).await?;
+            send_drivers(app, conn, more_drivers, 0, &mut w.described).await?;
             for order in more_orders {
                 conn.send(ServerMessage::Order { order }).await?;
             }
@@ -202,14 +207,43 @@ async fn send_stats(
     conn.send(ServerMessage::Stats { stats }).await
 }
 
+/// `driver_info` for the drivers among `updates` this connection has not described
+/// yet, in messages of at most `console.max_drivers_per_message`.
+async fn describe(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    updates: &[DriverUpdate],
+    described: &mut HashSet<String>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let new: Vec<&str> = updates
+        .iter()
+        .map(|u| u.id.as_str())
+        .filter(|id| !described.contains(*id))
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    described.extend(new.iter().map(|id| id.to_string()));
+    let mut profiles = app.drivers.profiles(new);
+    let per = app.config.console.max_drivers_per_message.max(1);
+    while !profiles.is_empty() {
+        let rest = profiles.split_off(profiles.len().min(per));
+        let drivers = std::mem::replace(&mut profiles, rest);
+        conn.send(ServerMessage::DriverInfo { drivers }).await?;
+    }
+    Ok(())
+}
+
 /// Driver updates in messages of at most `console.max_drivers_per_message`; `dropped`
-/// rides on the first.
+/// rides on the first. Drivers new to this connection are described first.
 async fn send_drivers(
     app: &Arc<App>,
     conn: &mut Conn,
     mut updates: Vec<DriverUpdate>,
     mut dropped: u64,
+    described: &mut HashSet<String>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    describe(app, conn, &updates, described).await?;
     let per = app.config.console.max_drivers_per_message;
     while !updates.is_empty() || dropped > 0 {
         let rest = updates.split_off(updates.len().min(per));
