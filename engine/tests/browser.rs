@@ -243,6 +243,26 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
     }
 }
 
+/// Follow the fleet: a console opened on an empty fleet fits the map to the first
+/// driver that comes online (`tests/browser/console_follow.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_chromium_follows_the_first_drivers_that_appear() {
+    let Some(dir) = browser_dir() else {
+        return;
+    };
+    let engine = Engine::start(|_| {}).await;
+    let result = run_node(
+        &dir.join("console_follow.mjs"),
+        &[
+            ("BASE", engine.base.clone()),
+            ("CONSOLE", engine.console.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(result["ok"], true, "{result}");
+    engine.spawned.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn driver_app_in_chromium_shares_position_works_the_route_and_survives_a_network_loss() {
     let Some(dir) = browser_dir() else {

@@ -203,7 +203,7 @@ async fn a_stop_done_note_is_kept_on_the_orders_history() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consoles_learn_driver_names_once_before_their_positions() {
+async fn consoles_learn_driver_names_once_with_their_first_positions() {
     let e = Engine::start(|_| {}).await;
     let (status, body) = post(
         &e,
@@ -222,13 +222,15 @@ async fn consoles_learn_driver_names_once_before_their_positions() {
         .await;
     let mut console = e.ws("/ws/console", Some(&e.console)).await;
     send(&mut console, json!({"type": "subscribe"})).await;
+    // The contract's `snapshot` comes first, the names of its drivers right after.
+    let snap = recv_json(&mut console).await;
+    assert_eq!(snap["type"], "snapshot", "{snap}");
     let info = recv_json(&mut console).await;
     assert_eq!(info["type"], "driver_info", "{info}");
     assert_eq!(
         info["drivers"],
         json!([{"id": "d1", "name": "Ann Lee", "capacity": 6}])
     );
-    recv_until(&mut console, |m| m["type"] == "snapshot").await;
 
     // A driver coming online later is described before its first batch, once.
     let token = e.register("d2").await;

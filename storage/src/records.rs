@@ -185,6 +185,7 @@ pub struct StatusChangeRecord {
     /// Why, when there is more to say than the status (a failure cause, who cancelled).
     pub reason: Option<String>,
     /// The driver's note with the `stop_done` that made this change (record version 2).
+    #[serde(default)]
     pub note: Option<String>,
 }
 
@@ -233,6 +234,7 @@ pub struct OrderRecord {
     /// Every status change so far, oldest first.
     pub history: Vec<StatusChangeRecord>,
     /// Recipient, address text and notes (record version 2).
+    #[serde(default)]
     pub details: OrderDetailsRecord,
 }
 

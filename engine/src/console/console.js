@@ -8,7 +8,7 @@
 // alerts and the trail replay.
 
 import { $, TOKEN_KEY, VIEW_KEY, BACKOFF_MIN_MS, DETAIL_REFRESH_MS, COLORS, canvas, state, driversOnRoute, colourKey } from "./console/shared.js";
-import { mercX, mercY, scale, cssSize, toScreen, toLatLon, fitTo, zoomAt, userMoved } from "./console/geo.js";
+import { scale, toScreen, toLatLon, fitTo, zoomAt, userMoved } from "./console/geo.js";
 import { resize, loop } from "./console/draw.js";
 import { setConn, connect, send, subscribe, scheduleResubscribe, refreshDriverDetail, select, hitTest, getJson, renderReplayBox } from "./console/conn.js";
 import { renderLists, renderDetail, issueAppLink } from "./console/panels.js";

@@ -1,7 +1,6 @@
 // What every part of the console shares: constants, the one state object, the
 // canvas, small formatting helpers and toasts.
 
-
 // ------------------------------------------------------------------ constants
 export const TOKEN_KEY = "dispatch.console.token";
 export const VIEW_KEY = "dispatch.console.view";
@@ -83,7 +82,6 @@ export function fmtMs(v) { return v == null ? "—" : v < 10 ? `${v.toFixed(1)} 
 export function rows(pairs) {
   return pairs.map(([label, n, cls]) => `<tr><td>${cls ? `<i class="${cls}"></i>` : ""}${esc(label)}</td><td class="n">${esc(n)}</td></tr>`).join("");
 }
-
 
 // ------------------------------------------------------------------ toasts
 export function toast(text, kind) {

@@ -69,3 +69,37 @@ pub async fn module(Path(name): Path<String>) -> Response {
         None => ApiError::not_found(format!("no console file {name:?}")).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MODULES, SCRIPT};
+
+    /// Every module the script and its modules import is served under `/console/`,
+    /// and every served module is imported by something.
+    #[test]
+    fn every_imported_module_is_served() {
+        let imports = |text: &str| -> Vec<String> {
+            text.split("from \"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .map(|path| path.rsplit('/').next().unwrap_or(path).to_string())
+                .collect()
+        };
+        let mut imported: Vec<String> = imports(SCRIPT);
+        for (_, body) in MODULES {
+            imported.extend(imports(body));
+        }
+        for name in &imported {
+            assert!(
+                MODULES.iter().any(|(n, _)| n == name),
+                "{name} is imported but not served"
+            );
+        }
+        for (name, _) in MODULES {
+            assert!(
+                imported.iter().any(|i| i == name),
+                "{name} is never imported"
+            );
+        }
+    }
+}

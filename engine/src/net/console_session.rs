@@ -10,7 +10,9 @@ use crate::app::App;
 use crate::auth::{Claims, Principal, Refusal};
 use crate::orders::book::order_in_bbox;
 use crate::telemetry;
-use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, Order, ServerMessage};
+use dispatch_protocol::{
+    ConsoleMessage, DriverProfile, DriverUpdate, ErrorCode, Order, ServerMessage,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -161,8 +163,7 @@ async fn handle(
             let orders_feed = app.shared.book.subscribe();
             let mut drivers = app.regions.within(bbox).await;
             let mut orders = app.shared.book.open_orders(bbox);
-            let mut described = watch.take().map(|w| w.described).unwrap_or_default();
-            describe(app, conn, &drivers, &mut described).await?;
+            let described = watch.take().map(|w| w.described).unwrap_or_default();
             let w = watch.insert(Watch {
                 feed,
                 orders: orders_feed,
@@ -177,8 +178,12 @@ async fn handle(
             let c = &app.config.console;
             let more_drivers = drivers.split_off(drivers.len().min(c.max_drivers_per_message));
             let more_orders = orders.split_off(orders.len().min(c.max_orders_per_message));
+            // The contract answers `subscribe` with `snapshot` first: the names of its
+            // drivers follow it at once.
+            let info = undescribed(app, &drivers, &mut w.described);
             conn.send(ServerMessage::Snapshot { drivers, orders })
                 .await?;
+            send_info(app, conn, info).await?;
             send_drivers(app, conn, more_drivers, 0, &mut w.described).await?;
             for order in more_orders {
                 conn.send(ServerMessage::Order { order }).await?;
@@ -207,24 +212,31 @@ async fn send_stats(
     conn.send(ServerMessage::Stats { stats }).await
 }
 
-/// `driver_info` for the drivers among `updates` this connection has not described
-/// yet, in messages of at most `console.max_drivers_per_message`.
-async fn describe(
+/// The registrations of the drivers among `updates` this connection has not described
+/// yet; from now on they count as described.
+fn undescribed(
     app: &Arc<App>,
-    conn: &mut Conn,
     updates: &[DriverUpdate],
     described: &mut HashSet<String>,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+) -> Vec<DriverProfile> {
     let new: Vec<&str> = updates
         .iter()
         .map(|u| u.id.as_str())
         .filter(|id| !described.contains(*id))
         .collect();
     if new.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
     described.extend(new.iter().map(|id| id.to_string()));
-    let mut profiles = app.drivers.profiles(new);
+    app.drivers.profiles(new)
+}
+
+/// `driver_info` messages of at most `console.max_drivers_per_message` drivers.
+async fn send_info(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    mut profiles: Vec<DriverProfile>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     let per = app.config.console.max_drivers_per_message.max(1);
     while !profiles.is_empty() {
         let rest = profiles.split_off(profiles.len().min(per));
@@ -243,7 +255,8 @@ async fn send_drivers(
     mut dropped: u64,
     described: &mut HashSet<String>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    describe(app, conn, &updates, described).await?;
+    let info = undescribed(app, &updates, described);
+    send_info(app, conn, info).await?;
     let per = app.config.console.max_drivers_per_message;
     while !updates.is_empty() || dropped > 0 {
         let rest = updates.split_off(updates.len().min(per));
