@@ -24,6 +24,7 @@ export function connect() {
   state.ws = ws;
   state.attempts++;
   state.authError = null;
+  $("auth-error").hidden = true;
   let opened = false;
   ws.onopen = () => {
     opened = true;

@@ -145,8 +145,14 @@ async function refusedToken(browser) {
   if (!(await page.isVisible("#auth-error")) || !msg.includes("refused")) throw new Error(`no clear message: ${msg}`);
   const toasts = await page.locator(".toast").count();
   if (toasts !== 0) throw new Error(`${toasts} toasts for a refused token`);
-  await context.close();
   log("ok: a refused token shows one message and stops");
+  // A valid token entered in the header connects, and the message goes.
+  await page.fill("#token", new URL(url).searchParams.get("token"));
+  await page.click("#token-form button[type=submit]");
+  await waitFor(page, "a valid token to connect after the refusal", () =>
+    window.dispatchConsole.state().conn === "connected");
+  if (await page.isVisible("#auth-error")) throw new Error("the refusal message stays after connecting");
+  await context.close();
 }
 
 async function main() {
