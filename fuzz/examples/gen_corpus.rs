@@ -53,8 +53,8 @@ fn order_full() -> NewOrder {
         },
         size: 3,
         priority: -2,
+        details: Default::default(),
     }
-    details: Default::default(),
 }
 
 fn driver_frames() -> Vec<(&'static str, ClientFrame<DriverMessage>)> {
