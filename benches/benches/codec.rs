@@ -79,6 +79,7 @@ fn create_order() -> ClientFrame<ConsoleMessage> {
                 dropoff: stop(2),
                 size: 2,
                 priority: 1,
+                details: Default::default(),
             },
         },
     }
@@ -152,13 +153,16 @@ fn order(i: usize) -> Order {
                 status: OrderStatus::Pending,
                 at_ms: T0,
                 reason: None,
+                note: None,
             },
             StatusChange {
                 status: OrderStatus::Assigned,
                 at_ms: T0 + 150,
                 reason: None,
+                note: None,
             },
         ],
+        details: Default::default(),
     }
 }
 

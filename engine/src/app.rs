@@ -124,6 +124,11 @@ impl App {
     /// Starts the actor of a driver (new or recovered) and makes it addressable.
     pub fn spawn_driver(&self, init: DriverInit) -> DriverHandle {
         self.drivers.note_capacity(init.record.capacity);
+        self.drivers.note_profile(dispatch_protocol::DriverProfile {
+            id: init.record.id.clone(),
+            name: init.record.name.clone(),
+            capacity: init.record.capacity,
+        });
         let handle = DriverActor::spawn(
             self.system.arbiter(),
             init,

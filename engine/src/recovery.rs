@@ -287,7 +287,9 @@ mod tests {
                 status,
                 at_ms: 1,
                 reason: None,
+                note: None,
             }],
+            details: Default::default(),
         }
     }
 

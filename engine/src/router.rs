@@ -9,7 +9,7 @@ use crate::core::grid::{Grid, RegionKey};
 use crate::core::nearest::{Query, Search};
 use crate::core::region_index::{Nearby, StatusFilter};
 use crate::telemetry;
-use dispatch_protocol::{DriverCounts, DriverStatus, DriverUpdate};
+use dispatch_protocol::{DriverCounts, DriverProfile, DriverStatus, DriverUpdate};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
@@ -172,6 +172,8 @@ impl Regions {
 #[derive(Default)]
 pub struct Drivers {
     map: RwLock<HashMap<String, DriverHandle>>,
+    /// Names and capacities as registered (they never change), for consoles.
+    profiles: RwLock<HashMap<String, DriverProfile>>,
     /// Largest capacity of any registered driver (orders above it are refused).
     max_capacity: AtomicU32,
 }
@@ -183,6 +185,22 @@ impl Drivers {
 
     pub fn note_capacity(&self, capacity: u32) {
         self.max_capacity.fetch_max(capacity, Ordering::Relaxed);
+    }
+
+    /// Remembers a driver's registration for consoles (`driver_info`).
+    pub fn note_profile(&self, profile: DriverProfile) {
+        self.profiles
+            .write()
+            .expect("profiles lock")
+            .insert(profile.id.clone(), profile);
+    }
+
+    /// The registrations of these drivers (unknown ids are left out).
+    pub fn profiles<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<DriverProfile> {
+        let map = self.profiles.read().expect("profiles lock");
+        ids.into_iter()
+            .filter_map(|id| map.get(id).cloned())
+            .collect()
     }
 
     pub fn get(&self, id: &str) -> Option<DriverHandle> {

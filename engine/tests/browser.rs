@@ -1,8 +1,11 @@
 //! The web console end to end in a real browser: the engine on 127.0.0.1, three driver
 //! bots online over real WebSockets, and `tests/browser/console_test.mjs` driving
-//! Debian's headless Chromium through playwright-core: the drivers are drawn, an order
-//! created by clicking the map is assigned, an engine error is shown, the order is
-//! cancelled from its panel, a dropped connection comes back. This side then checks
+//! Debian's headless Chromium through playwright-core: the drivers are drawn and listed
+//! by name (search and status filter), an order created by clicking the map (with its
+//! recipient) is assigned, its driver's stop list shows, that driver going silent with
+//! work raises one alert, its trail replays, an engine error is shown, the order is
+//! cancelled from its panel, a dropped connection comes back, a refused token stops
+//! with one message; screenshots at desktop and phone widths into `docs/screenshots/`. This side then checks
 //! the engine: the order was assigned to a bot, whose socket received the route
 //! holding it and then one without it, and is cancelled.
 //!
@@ -121,16 +124,23 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
     };
 
     let engine = Engine::start(|_| {}).await;
-    // Three drivers a few hundred metres apart in central Helsinki.
+    // Three named drivers a few hundred metres apart in central Helsinki.
     let spots = [
-        ("d1", 60.1699, 24.9384),
-        ("d2", 60.1725, 24.9450),
-        ("d3", 60.1660, 24.9300),
+        ("d1", "Aino Lahti", 60.1699, 24.9384),
+        ("d2", "Bertil Ek", 60.1725, 24.9450),
+        ("d3", "Chen Wu", 60.1660, 24.9300),
     ];
     let (routes_tx, mut routes_rx) = mpsc::unbounded_channel::<(String, Value)>();
     let mut bots = Vec::new();
-    for (id, lat, lon) in spots {
-        let token = engine.register(id).await;
+    for (id, name, lat, lon) in spots {
+        let (status, body) = common::post(
+            &engine,
+            "/v1/drivers",
+            json!({"id": id, "name": name, "capacity": 4}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let token = body["token"].as_str().unwrap().to_string();
         let mut ws = engine.driver(id, &token).await;
         send(&mut ws, json!({"type": "status", "status": "available"})).await;
         send(
@@ -160,23 +170,30 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
     let _ = std::fs::remove_file(&shot);
     let drivers: Vec<Value> = spots
         .iter()
-        .map(|(id, lat, lon)| json!({"id": id, "lat": lat, "lon": lon}))
+        .map(|(id, name, lat, lon)| json!({"id": id, "name": name, "lat": lat, "lon": lon}))
         .collect();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
     let result = run_node(
         &dir.join("console_test.mjs"),
         &[
+            // A driver that holds work and sent no position for 2 s is an alert.
             (
                 "CONSOLE_URL",
-                format!("{}/?token={}", engine.base, engine.console),
+                format!("{}/?token={}&silent_s=2", engine.base, engine.console),
             ),
             ("DRIVERS", serde_json::to_string(&drivers).unwrap()),
             ("SCREENSHOT", shot.display().to_string()),
+            ("SCREENSHOTS", shots.display().to_string()),
         ],
     )
     .await;
     let order_id = result["order_id"].as_str().expect("order_id").to_string();
     let driver_id = result["driver_id"].as_str().expect("driver_id").to_string();
     assert!(shot.exists(), "no screenshot at {}", shot.display());
+    for name in ["console-desktop.png", "console-phone.png"] {
+        assert!(shots.join(name).exists(), "no screenshot {name}");
+    }
     println!("console screenshot: {}", shot.display());
 
     // The engine's side: the order the page created went to that bot and was then
@@ -226,6 +243,26 @@ async fn console_in_chromium_draws_drivers_creates_an_order_and_sees_it_assigned
     }
 }
 
+/// Follow the fleet: a console opened on an empty fleet fits the map to the first
+/// driver that comes online (`tests/browser/console_follow.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_in_chromium_follows_the_first_drivers_that_appear() {
+    let Some(dir) = browser_dir() else {
+        return;
+    };
+    let engine = Engine::start(|_| {}).await;
+    let result = run_node(
+        &dir.join("console_follow.mjs"),
+        &[
+            ("BASE", engine.base.clone()),
+            ("CONSOLE", engine.console.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(result["ok"], true, "{result}");
+    engine.spawned.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn driver_app_in_chromium_shares_position_works_the_route_and_survives_a_network_loss() {
     let Some(dir) = browser_dir() else {
@@ -264,6 +301,7 @@ async fn driver_app_in_chromium_shares_position_works_the_route_and_survives_a_n
         "{o1}"
     );
     assert_eq!(o1["driver_id"], "van7");
+    assert_eq!(o1["history"][3]["note"], "left with the neighbour", "{o1}");
     let o2 = engine.get_json("/v1/orders/o2").await;
     assert_eq!(o2["status"], "picked_up", "{o2}");
     let o3 = engine.get_json("/v1/orders/o3").await;

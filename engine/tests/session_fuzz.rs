@@ -323,6 +323,7 @@ fn valid_order() -> impl Strategy<Value = NewOrder> {
                     },
                     size,
                     priority,
+                    details: Default::default(),
                 }
             },
         )
@@ -345,6 +346,7 @@ fn new_order() -> impl Strategy<Value = NewOrder> {
             dropoff,
             size,
             priority,
+            details: Default::default(),
         });
     prop_oneof![valid_order(), arbitrary]
 }

@@ -30,6 +30,7 @@ fn order_min() -> NewOrder {
         dropoff: stop(60.165, 24.93),
         size: 1,
         priority: 0,
+        details: Default::default(),
     }
 }
 
@@ -52,6 +53,7 @@ fn order_full() -> NewOrder {
         },
         size: 3,
         priority: -2,
+        details: Default::default(),
     }
 }
 

@@ -154,6 +154,30 @@ pub struct NewOrder {
     pub size: u32,
     #[serde(default)]
     pub priority: i32,
+    /// Who receives the order and where (*ext*; all optional, flat in JSON).
+    #[serde(flatten)]
+    pub details: OrderDetails,
+}
+
+/// What a dispatcher needs to know about an order beyond its stops (*ext*): who
+/// receives it, the address as text and free notes. Flat fields of an order in JSON,
+/// each left out when absent; one nested value in bincode (appended last).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct OrderDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl OrderDetails {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 /// One status change of an order, kept as its history.
@@ -163,6 +187,9 @@ pub struct StatusChange {
     pub at_ms: Millis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The driver's note with the `stop_done` that made this change (*ext*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An order as the server reports it.
@@ -183,6 +210,9 @@ pub struct Order {
     pub created_ms: Millis,
     #[serde(default)]
     pub history: Vec<StatusChange>,
+    /// Recipient, address text and notes as created (*ext*; flat in JSON).
+    #[serde(flatten)]
+    pub details: OrderDetails,
 }
 
 /// One stop of a driver's planned route.
@@ -215,6 +245,16 @@ pub struct DriverUpdate {
     pub lon: f64,
     pub status: DriverStatus,
     pub ts_ms: Millis,
+}
+
+/// A driver's registration as consoles see it (*ext*, `driver_info`): the name to show
+/// and the capacity to measure the load against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Encode, Decode)]
+pub struct DriverProfile {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub capacity: u32,
 }
 
 /// Registered drivers by status (all of them, not only a console's box).
@@ -447,6 +487,11 @@ pub enum ServerMessage {
     Stats {
         stats: Stats,
     },
+    /// Registrations of drivers a console is about to see (*ext*): sent once per
+    /// driver and connection, before the first snapshot or batch that holds it.
+    DriverInfo {
+        drivers: Vec<DriverProfile>,
+    },
 }
 
 impl ServerMessage {
@@ -460,6 +505,7 @@ impl ServerMessage {
             Self::Drivers { .. } => "drivers",
             Self::Order { .. } => "order",
             Self::Stats { .. } => "stats",
+            Self::DriverInfo { .. } => "driver_info",
         }
     }
 

@@ -2,7 +2,7 @@
 //! into `invalid_argument` answers. Pure functions: the same rules serve HTTP bodies and
 //! WebSocket messages.
 
-use crate::message::{ClientFrame, ConsoleMessage, DriverMessage, NewOrder, Stop};
+use crate::message::{ClientFrame, ConsoleMessage, DriverMessage, NewOrder, OrderDetails, Stop};
 use thiserror::Error;
 
 /// Longest id the contract allows.
@@ -11,6 +11,14 @@ pub const MAX_ID_LEN: usize = 64;
 pub const MAX_STOP_ID_LEN: usize = MAX_ID_LEN + 2;
 /// Longest free-text field (driver names, stop notes).
 pub const MAX_TEXT_LEN: usize = 1024;
+/// Longest recipient name of an order (bytes of UTF-8).
+pub const MAX_RECIPIENT_NAME_LEN: usize = 200;
+/// Longest recipient phone number: digits, spaces and `+ - ( ) . /` only.
+pub const MAX_PHONE_LEN: usize = 40;
+/// Longest address text of an order.
+pub const MAX_ADDRESS_LEN: usize = 500;
+/// Longest notes of an order.
+pub const MAX_NOTES_LEN: usize = 2000;
 /// Largest order size or driver capacity accepted (units are the fleet's own).
 pub const MAX_SIZE: u32 = 1_000_000;
 /// Longest service time at one stop (one day).
@@ -107,6 +115,61 @@ fn validate_text(field: &str, text: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// Free text of at most `max` bytes with no control characters but line breaks and tabs.
+fn validate_text_up_to(field: &str, text: &str, max: usize) -> Result<(), ValidationError> {
+    if text.len() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("longer than {max} bytes"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ValidationError::new(
+            field,
+            "must not hold control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl Validate for OrderDetails {
+    fn validate(&self) -> Result<(), ValidationError> {
+        let text = |field: &str, v: &Option<String>, max: usize| {
+            v.as_deref()
+                .map_or(Ok(()), |t| validate_text_up_to(field, t, max))
+        };
+        text(
+            "recipient_name",
+            &self.recipient_name,
+            MAX_RECIPIENT_NAME_LEN,
+        )?;
+        text("address", &self.address, MAX_ADDRESS_LEN)?;
+        text("notes", &self.notes, MAX_NOTES_LEN)?;
+        if let Some(phone) = &self.recipient_phone {
+            if phone.is_empty() || phone.len() > MAX_PHONE_LEN {
+                return Err(ValidationError::new(
+                    "recipient_phone",
+                    format!("must be 1..={MAX_PHONE_LEN} characters"),
+                ));
+            }
+            if !phone.chars().any(|c| c.is_ascii_digit())
+                || phone.chars().any(|c| {
+                    !(c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')' | '.' | '/'))
+                })
+            {
+                return Err(ValidationError::new(
+                    "recipient_phone",
+                    "must be digits with optional spaces and + - ( ) . /",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Capacity or order size: 1..=MAX_SIZE.
 pub fn validate_size(field: &str, size: u32) -> Result<(), ValidationError> {
     if size == 0 || size > MAX_SIZE {
@@ -152,7 +215,7 @@ impl Validate for NewOrder {
                 ));
             }
         }
-        Ok(())
+        self.details.validate()
     }
 }
 
@@ -249,6 +312,7 @@ mod tests {
             dropoff: stop(None, Some(30)),
             size: 1,
             priority: 0,
+            details: OrderDetails::default(),
         };
         assert!(o.validate().is_ok());
         o.pickup = stop(Some(20), Some(10));
@@ -258,6 +322,45 @@ mod tests {
         o.pickup = stop(None, None);
         o.size = 0;
         assert_eq!(o.validate().unwrap_err().field, "size");
+    }
+
+    #[test]
+    fn order_details() {
+        let ok = OrderDetails {
+            recipient_name: Some("Aino Virtanen".into()),
+            recipient_phone: Some("+358 (40) 123-4567".into()),
+            address: Some("Mannerheimintie 1\n00100 Helsinki".into()),
+            notes: Some("ring twice".into()),
+        };
+        assert!(ok.validate().is_ok());
+        assert!(OrderDetails::default().validate().is_ok());
+        let field = |d: OrderDetails| d.validate().unwrap_err().field;
+        let with = |f: &dyn Fn(&mut OrderDetails)| {
+            let mut d = ok.clone();
+            f(&mut d);
+            d
+        };
+        assert_eq!(
+            field(with(&|d| d.recipient_name = Some("x".repeat(201)))),
+            "recipient_name"
+        );
+        assert_eq!(
+            field(with(&|d| d.address = Some("a\u{0}b".into()))),
+            "address"
+        );
+        assert_eq!(field(with(&|d| d.notes = Some("n".repeat(2001)))), "notes");
+        for bad in [
+            "",
+            "call me",
+            "12345678901234567890123456789012345678901",
+            "--",
+        ] {
+            assert_eq!(
+                field(with(&|d| d.recipient_phone = Some(bad.into()))),
+                "recipient_phone",
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -626,6 +626,7 @@ fn bincode_table() {
                 },
                 size: 1,
                 priority: 0,
+                details: Default::default(),
             },
         },
     };
@@ -750,9 +751,11 @@ fn bincode_dense_frames_still_decode() {
                 status: OrderStatus::Pending,
                 at_ms: 0,
                 reason: None,
+                note: None,
             };
             history
         ],
+        details: Default::default(),
     };
     let driver = DriverUpdate {
         id: String::new(),

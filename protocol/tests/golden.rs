@@ -18,10 +18,10 @@
 //! pins both directions.
 
 use dispatch_protocol::{
-    decode_raw, encode, ClientFrame, ConsoleMessage, DriverCounts, DriverMessage, DriverStatus,
-    DriverUpdate, Encoded, Encoding, ErrorCode, LatencySummary, NewOrder, Order, OrderCounts,
-    OrderStatus, Route, RouteStop, ServerFrame, ServerMessage, Stats, StatusChange, Stop, StopKind,
-    StopOutcome,
+    decode_raw, encode, ClientFrame, ConsoleMessage, DriverCounts, DriverMessage, DriverProfile,
+    DriverStatus, DriverUpdate, Encoded, Encoding, ErrorCode, LatencySummary, NewOrder, Order,
+    OrderCounts, OrderDetails, OrderStatus, Route, RouteStop, ServerFrame, ServerMessage, Stats,
+    StatusChange, Stop, StopKind, StopOutcome,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use std::fmt::Debug;
@@ -139,6 +139,7 @@ fn sample_new_order(id: Option<&str>) -> NewOrder {
         },
         size: 2,
         priority: -1,
+        details: Default::default(),
     }
 }
 
@@ -159,13 +160,16 @@ fn sample_order() -> Order {
                 status: OrderStatus::Pending,
                 at_ms: T0,
                 reason: None,
+                note: None,
             },
             StatusChange {
                 status: OrderStatus::Assigned,
                 at_ms: T0 + 1,
                 reason: Some("nearest".into()),
+                note: None,
             },
         ],
+        details: Default::default(),
     }
 }
 
@@ -334,7 +338,7 @@ fn console_subscribe() {
 fn console_create_order() {
     check_bincode(
         "create_order/with_id",
-        "01030101066578742d343292cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e662400000780201",
+        "01030101066578742d343292cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e66240000078020100000000",
         &console(
             Some(3),
             ConsoleMessage::CreateOrder {
@@ -344,7 +348,7 @@ fn console_create_order() {
     );
     check_bincode(
         "create_order/without_id",
-        "00010092cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e662400000780201",
+        "00010092cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e66240000078020100000000",
         &console(
             None,
             ConsoleMessage::CreateOrder {
@@ -455,7 +459,7 @@ fn server_error() {
 fn server_snapshot() {
     check_bincode(
         "snapshot",
-        "01040102643192cb7f48bf154e4000917efb3af0384000fd0068e5cf8b01000001026f3192cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e66240000078010a010102643101fd6052e6cf8b01000000fd0068e5cf8b0100000200fd0068e5cf8b0100000001fd0168e5cf8b01000001076e656172657374",
+        "01040102643192cb7f48bf154e4000917efb3af0384000fd0068e5cf8b01000001026f3192cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e66240000078010a010102643101fd6052e6cf8b01000000fd0068e5cf8b0100000200fd0068e5cf8b010000000001fd0168e5cf8b01000001076e6561726573740000000000",
         &server(
             1,
             ServerMessage::Snapshot {
@@ -499,7 +503,7 @@ fn server_drivers() {
 fn server_order() {
     check_bincode(
         "order",
-        "0906026f3192cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e66240000078010a010102643101fd6052e6cf8b01000000fd0068e5cf8b0100000200fd0068e5cf8b0100000001fd0168e5cf8b01000001076e656172657374",
+        "0906026f3192cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e66240000078010a010102643101fd6052e6cf8b01000000fd0068e5cf8b0100000200fd0068e5cf8b010000000001fd0168e5cf8b01000001076e6561726573740000000000",
         &server(
             9,
             ServerMessage::Order {
@@ -759,4 +763,43 @@ fn json_stats() {
             },
         ),
     );
+}
+
+/// *ext*: a console's `driver_info` (appended as `ServerMessage` variant 8) and an order
+/// with its details and a driver's stop note (fields appended at the end of `Order`,
+/// `StatusChange` and `NewOrder`).
+#[test]
+fn driver_info_and_order_details() {
+    let info = server(
+        2,
+        ServerMessage::DriverInfo {
+            drivers: vec![
+                DriverProfile {
+                    id: "d1".into(),
+                    name: Some("Ann".into()),
+                    capacity: 4,
+                },
+                DriverProfile {
+                    id: "d2".into(),
+                    name: None,
+                    capacity: 1,
+                },
+            ],
+        },
+    );
+    check_bincode("driver_info", "0208020264310103416e6e040264320001", &info);
+    check_json(
+        "driver_info/json",
+        r#"{"seq":2,"type":"driver_info","drivers":[{"id":"d1","name":"Ann","capacity":4},{"id":"d2","capacity":1}]}"#,
+        &info,
+    );
+    let mut order = sample_order();
+    order.details = OrderDetails {
+        recipient_name: Some("Ann".into()),
+        recipient_phone: Some("+1 555".into()),
+        address: Some("1 Main St".into()),
+        notes: Some("ring".into()),
+    };
+    order.history[1].note = Some("wet".into());
+    check_bincode("order/details", "0906026f3192cb7f48bf154e4000917efb3af0384001fd0068e5cf8b01000001fdc08feecf8b0100003ce561a1d634ef40c0b1e1e995b2e66240000078010a010102643101fd6052e6cf8b01000000fd0068e5cf8b0100000200fd0068e5cf8b010000000001fd0168e5cf8b01000001076e65617265737401037765740103416e6e01062b3120353535010931204d61696e205374010472696e67", &server(9, ServerMessage::Order { order }));
 }

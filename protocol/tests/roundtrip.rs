@@ -9,9 +9,9 @@
 use dispatch_protocol::validate::{MAX_ID_LEN, MAX_SERVICE_S, MAX_SIZE, MAX_TEXT_LEN};
 use dispatch_protocol::{
     decode_client, decode_raw, encode, ClientFrame, ConsoleMessage, DecodeError, DriverCounts,
-    DriverMessage, DriverStatus, DriverUpdate, Encoded, Encoding, ErrorCode, LatencySummary,
-    NewOrder, Order, OrderCounts, OrderStatus, Route, RouteStop, ServerFrame, ServerMessage, Stats,
-    StatusChange, Stop, StopKind, StopOutcome, Validate,
+    DriverMessage, DriverProfile, DriverStatus, DriverUpdate, Encoded, Encoding, ErrorCode,
+    LatencySummary, NewOrder, Order, OrderCounts, OrderDetails, OrderStatus, Route, RouteStop,
+    ServerFrame, ServerMessage, Stats, StatusChange, Stop, StopKind, StopOutcome, Validate,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -71,6 +71,23 @@ fn stop(f: Floats) -> impl Strategy<Value = Stop> {
         })
 }
 
+fn details() -> impl Strategy<Value = OrderDetails> {
+    (
+        option::of(text()),
+        option::of(text()),
+        option::of(text()),
+        option::of(text()),
+    )
+        .prop_map(
+            |(recipient_name, recipient_phone, address, notes)| OrderDetails {
+                recipient_name,
+                recipient_phone,
+                address,
+                notes,
+            },
+        )
+}
+
 fn new_order(f: Floats) -> impl Strategy<Value = NewOrder> {
     (
         option::of(text()),
@@ -78,13 +95,15 @@ fn new_order(f: Floats) -> impl Strategy<Value = NewOrder> {
         stop(f),
         any::<u32>(),
         any::<i32>(),
+        details(),
     )
-        .prop_map(|(id, pickup, dropoff, size, priority)| NewOrder {
+        .prop_map(|(id, pickup, dropoff, size, priority, details)| NewOrder {
             id,
             pickup,
             dropoff,
             size,
             priority,
+            details,
         })
 }
 
@@ -107,21 +126,28 @@ fn order(f: Floats) -> impl Strategy<Value = Order> {
             any::<u64>(),
         ),
         vec(
-            (order_status(), any::<u64>(), option::of(text())).prop_map(
-                |(status, at_ms, reason)| StatusChange {
+            (
+                order_status(),
+                any::<u64>(),
+                option::of(text()),
+                option::of(text()),
+            )
+                .prop_map(|(status, at_ms, reason, note)| StatusChange {
                     status,
                     at_ms,
                     reason,
-                },
-            ),
+                    note,
+                }),
             0..4,
         ),
+        details(),
     )
         .prop_map(
             |(
                 (id, pickup, dropoff, size, priority),
                 (status, driver_id, pickup_eta_ms, dropoff_eta_ms, created_ms),
                 history,
+                details,
             )| Order {
                 id,
                 pickup,
@@ -134,6 +160,7 @@ fn order(f: Floats) -> impl Strategy<Value = Order> {
                 dropoff_eta_ms,
                 created_ms,
                 history,
+                details,
             },
         )
 }
@@ -263,6 +290,12 @@ fn server_message(f: Floats) -> impl Strategy<Value = ServerMessage> {
             .prop_map(|(updates, dropped)| ServerMessage::Drivers { updates, dropped }),
         order(f).prop_map(|order| ServerMessage::Order { order }),
         stats(f).prop_map(|stats| ServerMessage::Stats { stats }),
+        vec(
+            (text(), option::of(text()), any::<u32>())
+                .prop_map(|(id, name, capacity)| { DriverProfile { id, name, capacity } }),
+            0..4,
+        )
+        .prop_map(|drivers| ServerMessage::DriverInfo { drivers }),
     ]
 }
 
@@ -510,6 +543,7 @@ fn valid_new_order() -> impl Strategy<Value = NewOrder> {
             dropoff,
             size,
             priority,
+            details: Default::default(),
         })
 }
 

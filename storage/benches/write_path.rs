@@ -28,6 +28,7 @@ fn order(id: String) -> OrderRecord {
         dropoff_eta_ms: None,
         created_ms: 0,
         history: vec![],
+        details: Default::default(),
     }
 }
 

@@ -71,8 +71,9 @@ pub use mem_store::MemStore;
 pub use proof::ProofRecord;
 pub use records::{
     Changes, DriverRecord, DriverSnapshot, DriverStateRecord, DriverStatusRecord, EventKind,
-    EventRecord, OrderRecord, OrderStatusRecord, RouteRecord, RouteStopRecord, StatusChangeRecord,
-    StopKindRecord, StopRecord, TrailPointRecord, Versioned,
+    EventRecord, OrderDetailsRecord, OrderRecord, OrderRecordV1, OrderStatusRecord, RouteRecord,
+    RouteStopRecord, StatusChangeRecord, StatusChangeRecordV1, StopKindRecord, StopRecord,
+    TrailPointRecord, Versioned,
 };
 pub use sled_store::{SledOptions, SledStore};
 pub use store::{Recovery, Store};

@@ -419,6 +419,7 @@ mod tests {
             dropoff_eta_ms: None,
             created_ms: 0,
             history: Vec::new(),
+            details: Default::default(),
         }
     }
 

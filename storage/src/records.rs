@@ -184,6 +184,23 @@ pub struct StatusChangeRecord {
     pub at_ms: u64,
     /// Why, when there is more to say than the status (a failure cause, who cancelled).
     pub reason: Option<String>,
+    /// The driver's note with the `stop_done` that made this change (record version 2).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Who receives an order and where, as the client gave it (record version 2; all
+/// absent in orders stored by version 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct OrderDetailsRecord {
+    /// The recipient's name, for the driver and the dispatcher.
+    pub recipient_name: Option<String>,
+    /// The recipient's phone number as given.
+    pub recipient_phone: Option<String>,
+    /// The address as text (the stops hold the coordinates).
+    pub address: Option<String>,
+    /// Free notes (door codes, where to leave the goods).
+    pub notes: Option<String>,
 }
 
 /// An order with its current status and assignment. Overwritten on every change; the
@@ -216,6 +233,9 @@ pub struct OrderRecord {
     pub created_ms: u64,
     /// Every status change so far, oldest first.
     pub history: Vec<StatusChangeRecord>,
+    /// Recipient, address text and notes (record version 2).
+    #[serde(default)]
+    pub details: OrderDetailsRecord,
 }
 
 /// What a route stop does with its order.
@@ -320,9 +340,91 @@ macro_rules! versioned_v1 {
 versioned_v1!(DriverRecord, "drivers");
 versioned_v1!(DriverStateRecord, "driver_state");
 versioned_v1!(EventRecord, "events");
-versioned_v1!(OrderRecord, "orders");
+
+/// Orders are at version 2 (details and stop notes); version 1 bodies are read as
+/// [`OrderRecordV1`] and converted, so a database written before still opens.
+impl Versioned for OrderRecord {
+    const TREE: &'static str = "orders";
+    const VERSION: u8 = 2;
+
+    fn to_bytes(&self) -> Vec<u8> {
+        encode_versioned(Self::VERSION, self)
+    }
+
+    fn from_bytes(key: &str, bytes: &[u8]) -> Result<Self, StoreError> {
+        let (version, body) = split_version(Self::TREE, key, bytes)?;
+        match version {
+            1 => decode_body::<OrderRecordV1>(Self::TREE, key, body).map(OrderRecord::from),
+            2 => decode_body(Self::TREE, key, body),
+            version => Err(StoreError::UnknownVersion {
+                tree: Self::TREE,
+                version,
+            }),
+        }
+    }
+}
 versioned_v1!(RouteRecord, "routes");
 versioned_v1!(TrailPointRecord, "trails");
+
+/// [`OrderRecord`] as version 1 stored it: no details, no notes in the history.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct OrderRecordV1 {
+    pub id: String,
+    pub pickup: StopRecord,
+    pub dropoff: StopRecord,
+    pub size: u32,
+    pub priority: i32,
+    pub status: OrderStatusRecord,
+    pub driver_id: Option<String>,
+    pub pickup_eta_ms: Option<u64>,
+    pub dropoff_eta_ms: Option<u64>,
+    pub created_ms: u64,
+    pub history: Vec<StatusChangeRecordV1>,
+}
+
+/// [`StatusChangeRecord`] as version 1 stored it.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct StatusChangeRecordV1 {
+    pub status: OrderStatusRecord,
+    pub at_ms: u64,
+    pub reason: Option<String>,
+}
+
+impl OrderRecordV1 {
+    /// The version 1 encoding (`[1][body]`), for tests that write what an older build
+    /// wrote.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode_versioned(1, self)
+    }
+}
+
+impl From<OrderRecordV1> for OrderRecord {
+    fn from(r: OrderRecordV1) -> Self {
+        OrderRecord {
+            id: r.id,
+            pickup: r.pickup,
+            dropoff: r.dropoff,
+            size: r.size,
+            priority: r.priority,
+            status: r.status,
+            driver_id: r.driver_id,
+            pickup_eta_ms: r.pickup_eta_ms,
+            dropoff_eta_ms: r.dropoff_eta_ms,
+            created_ms: r.created_ms,
+            history: r
+                .history
+                .into_iter()
+                .map(|h| StatusChangeRecord {
+                    status: h.status,
+                    at_ms: h.at_ms,
+                    reason: h.reason,
+                    note: None,
+                })
+                .collect(),
+            details: OrderDetailsRecord::default(),
+        }
+    }
+}
 
 fn encode_versioned<T: Encode>(version: u8, value: &T) -> Vec<u8> {
     let mut out = vec![version];
@@ -429,13 +531,55 @@ mod tests {
                     status: OrderStatusRecord::Pending,
                     at_ms: 5,
                     reason: None,
+                    note: None,
                 },
                 StatusChangeRecord {
                     status: OrderStatusRecord::Assigned,
                     at_ms: 6,
                     reason: Some("ok".into()),
+                    note: None,
                 },
             ],
+            details: OrderDetailsRecord::default(),
+        }
+    }
+
+    /// [`order`] with details and a stop note, as version 2 writes it.
+    fn detailed_order() -> OrderRecord {
+        let mut o = order();
+        o.details = OrderDetailsRecord {
+            recipient_name: Some("A".into()),
+            recipient_phone: None,
+            address: None,
+            notes: Some("n".into()),
+        };
+        o.history[1].note = Some("x".into());
+        o
+    }
+
+    /// [`order`] as version 1 wrote it.
+    fn order_v1() -> OrderRecordV1 {
+        let o = order();
+        OrderRecordV1 {
+            id: o.id,
+            pickup: o.pickup,
+            dropoff: o.dropoff,
+            size: o.size,
+            priority: o.priority,
+            status: o.status,
+            driver_id: o.driver_id,
+            pickup_eta_ms: o.pickup_eta_ms,
+            dropoff_eta_ms: o.dropoff_eta_ms,
+            created_ms: o.created_ms,
+            history: o
+                .history
+                .into_iter()
+                .map(|h| StatusChangeRecordV1 {
+                    status: h.status,
+                    at_ms: h.at_ms,
+                    reason: h.reason,
+                })
+                .collect(),
         }
     }
 
@@ -477,6 +621,7 @@ mod tests {
             kind: EventKind::DriverRegistered { id: "é".into() },
         });
         round_trip(&order());
+        round_trip(&detailed_order());
         round_trip(&OrderRecord {
             driver_id: None,
             history: Vec::new(),
@@ -565,12 +710,12 @@ mod tests {
     #[test]
     fn unknown_order_and_route_versions_are_rejected() {
         let mut bytes = order().to_bytes();
-        bytes[0] = 2;
+        bytes[0] = 3;
         assert_eq!(
             OrderRecord::from_bytes("o1", &bytes),
             Err(StoreError::UnknownVersion {
                 tree: "orders",
-                version: 2
+                version: 3
             })
         );
         let mut bytes = route().to_bytes();
@@ -642,6 +787,21 @@ mod tests {
         assert!(err.to_string().contains("trailing"), "{err}");
     }
 
+    /// An order written by version 1 (before details and stop notes) still reads, with
+    /// nothing in the new fields.
+    #[test]
+    fn version_1_orders_still_read() {
+        let read = OrderRecord::from_bytes("o1", GOLDEN_ORDER_V1).unwrap();
+        assert_eq!(read, order());
+        assert_eq!(read.details, OrderDetailsRecord::default());
+        assert!(read.history.iter().all(|h| h.note.is_none()));
+        let cut = &GOLDEN_ORDER_V1[..GOLDEN_ORDER_V1.len() - 1];
+        assert!(matches!(
+            OrderRecord::from_bytes("o1", cut),
+            Err(StoreError::Corrupt { tree: "orders", .. })
+        ));
+    }
+
     #[test]
     fn unknown_enum_tag_is_corrupt() {
         // Version 1, at_ms 7, then variant index 9 which does not exist.
@@ -659,7 +819,9 @@ mod tests {
         assert_eq!(driver().to_bytes(), GOLDEN_DRIVER);
         assert_eq!(state().to_bytes(), GOLDEN_STATE);
         assert_eq!(event().to_bytes(), GOLDEN_EVENT);
+        assert_eq!(order_v1().to_bytes(), GOLDEN_ORDER_V1);
         assert_eq!(order().to_bytes(), GOLDEN_ORDER);
+        assert_eq!(detailed_order().to_bytes(), GOLDEN_DETAILED_ORDER);
         assert_eq!(route().to_bytes(), GOLDEN_ROUTE);
     }
 
@@ -681,12 +843,31 @@ mod tests {
     /// size 2, priority -1 (zigzag: 1), status Assigned (1), Some("d1"), Some(150),
     /// None, created_ms 5;
     /// history of 2: (Pending (0), 5, None), (Assigned (1), 6, Some("ok")).
-    const GOLDEN_ORDER: &[u8] = &[
+    const GOLDEN_ORDER_V1: &[u8] = &[
         1, 2, 111, 49, //
         0, 0, 0, 0, 0, 0, 248, 63, 0, 0, 0, 0, 0, 0, 0, 192, 1, 100, 0, 60, //
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 64, 0, 1, 251, 44, 1, 30, //
         2, 1, 1, 1, 2, 100, 49, 1, 150, 0, 5, //
         2, 0, 5, 0, 1, 6, 1, 2, 111, 107,
+    ];
+    /// Version 2: the same body but every history entry ends with its note (None) and
+    /// the order with its four details (None).
+    const GOLDEN_ORDER: &[u8] = &[
+        2, 2, 111, 49, //
+        0, 0, 0, 0, 0, 0, 248, 63, 0, 0, 0, 0, 0, 0, 0, 192, 1, 100, 0, 60, //
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 64, 0, 1, 251, 44, 1, 30, //
+        2, 1, 1, 1, 2, 100, 49, 1, 150, 0, 5, //
+        2, 0, 5, 0, 0, 1, 6, 1, 2, 111, 107, 0, //
+        0, 0, 0, 0,
+    ];
+    /// Version 2 with a note "x" on the second change, recipient_name "A", notes "n".
+    const GOLDEN_DETAILED_ORDER: &[u8] = &[
+        2, 2, 111, 49, //
+        0, 0, 0, 0, 0, 0, 248, 63, 0, 0, 0, 0, 0, 0, 0, 192, 1, 100, 0, 60, //
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 64, 0, 1, 251, 44, 1, 30, //
+        2, 1, 1, 1, 2, 100, 49, 1, 150, 0, 5, //
+        2, 0, 5, 0, 0, 1, 6, 1, 2, 111, 107, 1, 1, 120, //
+        1, 1, 65, 0, 0, 1, 1, 110,
     ];
     /// Offset of the status byte in `GOLDEN_ORDER`.
     const GOLDEN_ORDER_STATUS_AT: usize = 48;

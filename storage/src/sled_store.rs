@@ -926,7 +926,9 @@ mod tests {
                 status,
                 at_ms: 6,
                 reason: None,
+                note: None,
             }],
+            details: Default::default(),
         }
     }
 

@@ -28,6 +28,7 @@ fn order(id: &str) -> OrderRecord {
         dropoff_eta_ms: None,
         created_ms: 5,
         history: vec![],
+        details: Default::default(),
     }
 }
 

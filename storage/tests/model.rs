@@ -146,6 +146,7 @@ fn order() -> impl Strategy<Value = OrderRecord> {
             status,
             at_ms,
             reason,
+            note: None,
         });
     (
         (order_id(), stop(), stop(), any::<u32>(), any::<i32>()),
@@ -174,6 +175,7 @@ fn order() -> impl Strategy<Value = OrderRecord> {
                 dropoff_eta_ms,
                 created_ms,
                 history,
+                details: Default::default(),
             },
         )
 }

@@ -240,6 +240,7 @@ mod tests {
             dropoff_eta_ms: None,
             created_ms,
             history: Vec::new(),
+            details: Default::default(),
         }
     }
 

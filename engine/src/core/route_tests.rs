@@ -26,6 +26,7 @@ fn order(id: &str, i: usize) -> Order {
         dropoff: stop(i as f64 * 0.01 + 0.005),
         size: 1,
         priority: 0,
+        details: Default::default(),
     };
     created(id.into(), new, NOW - 1_000)
 }

@@ -10,8 +10,10 @@ use crate::app::App;
 use crate::auth::{Claims, Principal, Refusal};
 use crate::orders::book::order_in_bbox;
 use crate::telemetry;
-use dispatch_protocol::{ConsoleMessage, DriverUpdate, ErrorCode, Order, ServerMessage};
-use std::collections::HashMap;
+use dispatch_protocol::{
+    ConsoleMessage, DriverProfile, DriverUpdate, ErrorCode, Order, ServerMessage,
+};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -42,6 +44,8 @@ struct Watch {
     pending: HashMap<String, DriverUpdate>,
     /// Feed batches missed since the last batch sent.
     dropped: u64,
+    /// Drivers whose `driver_info` this connection has sent (kept across subscribes).
+    described: HashSet<String>,
 }
 
 pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<Claims, (ErrorCode, String)>) {
@@ -97,7 +101,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<Claims, (ErrorCode,
                 }
                 let updates: Vec<DriverUpdate> = w.pending.drain().map(|(_, u)| u).collect();
                 let dropped = std::mem::take(&mut w.dropped);
-                if send_drivers(&app, &mut conn, updates, dropped).await.is_err() {
+                if send_drivers(&app, &mut conn, updates, dropped, &mut w.described).await.is_err() {
                     break;
                 }
             }
@@ -159,12 +163,14 @@ async fn handle(
             let orders_feed = app.shared.book.subscribe();
             let mut drivers = app.regions.within(bbox).await;
             let mut orders = app.shared.book.open_orders(bbox);
-            *watch = Some(Watch {
+            let described = watch.take().map(|w| w.described).unwrap_or_default();
+            let w = watch.insert(Watch {
                 feed,
                 orders: orders_feed,
                 bbox,
                 pending: HashMap::new(),
                 dropped: 0,
+                described,
             });
             // A whole fleet does not fit one message under the socket's write buffer
             // limit: the snapshot holds the first part, `drivers` and `order` messages
@@ -172,9 +178,13 @@ async fn handle(
             let c = &app.config.console;
             let more_drivers = drivers.split_off(drivers.len().min(c.max_drivers_per_message));
             let more_orders = orders.split_off(orders.len().min(c.max_orders_per_message));
+            // The contract answers `subscribe` with `snapshot` first: the names of its
+            // drivers follow it at once.
+            let info = undescribed(app, &drivers, &mut w.described);
             conn.send(ServerMessage::Snapshot { drivers, orders })
                 .await?;
-            send_drivers(app, conn, more_drivers, 0).await?;
+            send_info(app, conn, info).await?;
+            send_drivers(app, conn, more_drivers, 0, &mut w.described).await?;
             for order in more_orders {
                 conn.send(ServerMessage::Order { order }).await?;
             }
@@ -202,14 +212,51 @@ async fn send_stats(
     conn.send(ServerMessage::Stats { stats }).await
 }
 
+/// The registrations of the drivers among `updates` this connection has not described
+/// yet; from now on they count as described.
+fn undescribed(
+    app: &Arc<App>,
+    updates: &[DriverUpdate],
+    described: &mut HashSet<String>,
+) -> Vec<DriverProfile> {
+    let new: Vec<&str> = updates
+        .iter()
+        .map(|u| u.id.as_str())
+        .filter(|id| !described.contains(*id))
+        .collect();
+    if new.is_empty() {
+        return Vec::new();
+    }
+    described.extend(new.iter().map(|id| id.to_string()));
+    app.drivers.profiles(new)
+}
+
+/// `driver_info` messages of at most `console.max_drivers_per_message` drivers.
+async fn send_info(
+    app: &Arc<App>,
+    conn: &mut Conn,
+    mut profiles: Vec<DriverProfile>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let per = app.config.console.max_drivers_per_message.max(1);
+    while !profiles.is_empty() {
+        let rest = profiles.split_off(profiles.len().min(per));
+        let drivers = std::mem::replace(&mut profiles, rest);
+        conn.send(ServerMessage::DriverInfo { drivers }).await?;
+    }
+    Ok(())
+}
+
 /// Driver updates in messages of at most `console.max_drivers_per_message`; `dropped`
-/// rides on the first.
+/// rides on the first. Drivers new to this connection are described first.
 async fn send_drivers(
     app: &Arc<App>,
     conn: &mut Conn,
     mut updates: Vec<DriverUpdate>,
     mut dropped: u64,
+    described: &mut HashSet<String>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    let info = undescribed(app, &updates, described);
+    send_info(app, conn, info).await?;
     let per = app.config.console.max_drivers_per_message;
     while !updates.is_empty() || dropped > 0 {
         let rest = updates.split_off(updates.len().min(per));

@@ -177,12 +177,13 @@ impl Session {
                 stop_id,
                 outcome,
                 ts_ms,
-                ..
+                note,
             } => {
                 let done = StopDone {
                     stop_id: stop_id.clone(),
                     outcome,
                     ts_ms,
+                    note,
                 };
                 match self.driver.addr.send(done).await {
                     // Sent only now: the actor answers once the change is durable.

@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
     ("get", "/console.js"),
     ("get", "/console.css"),
+    ("get", "/console/{asset}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -82,6 +83,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(console_page::index))
         .route("/console.js", get(console_page::script))
         .route("/console.css", get(console_page::style))
+        .route("/console/{asset}", get(console_page::module))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))

@@ -20,6 +20,7 @@ pub const SERVED_WHILE_RECOVERING: &[&str] = &[
     "/",
     "/console.js",
     "/console.css",
+    "/console/{asset}",
     "/driver",
     "/driver/{asset}",
     "/healthz",

@@ -231,6 +231,7 @@ mod tests {
                 dropoff: stop(60.2),
                 size: 1,
                 priority: 0,
+                details: Default::default(),
             },
             1,
         )

@@ -2,8 +2,12 @@
 //! telling a retry from a conflicting reuse of an id, and the conversions.
 
 use crate::planning::{Job, LiveStop};
-use dispatch_protocol::{Millis, NewOrder, Order, OrderStatus, StatusChange, Stop, StopKind};
-use dispatch_storage::{OrderRecord, OrderStatusRecord, StatusChangeRecord, StopRecord};
+use dispatch_protocol::{
+    Millis, NewOrder, Order, OrderDetails, OrderStatus, StatusChange, Stop, StopKind,
+};
+use dispatch_storage::{
+    OrderDetailsRecord, OrderRecord, OrderStatusRecord, StatusChangeRecord, StopRecord,
+};
 use std::sync::Arc;
 
 /// A fresh server-made order id: time-ordered hex millis plus a random suffix.
@@ -18,6 +22,7 @@ pub fn same_request(stored: &Order, new: &NewOrder) -> bool {
         && stored.dropoff == new.dropoff
         && stored.size == new.size
         && stored.priority == new.priority
+        && stored.details == new.details
 }
 
 /// The order as created: pending, with its first history entry.
@@ -37,7 +42,9 @@ pub fn created(id: String, new: NewOrder, now_ms: Millis) -> Order {
             status: OrderStatus::Pending,
             at_ms: now_ms,
             reason: None,
+            note: None,
         }],
+        details: new.details,
     }
 }
 
@@ -63,6 +70,7 @@ pub fn set_status(o: &mut Order, status: OrderStatus, at_ms: Millis, reason: Opt
         status,
         at_ms,
         reason: reason.map(str::to_owned),
+        note: None,
     });
 }
 
@@ -145,6 +153,33 @@ fn stop_from_record(s: &StopRecord) -> Stop {
     }
 }
 
+fn details_to_record(d: &OrderDetails) -> OrderDetailsRecord {
+    OrderDetailsRecord {
+        recipient_name: d.recipient_name.clone(),
+        recipient_phone: d.recipient_phone.clone(),
+        address: d.address.clone(),
+        notes: d.notes.clone(),
+    }
+}
+
+fn details_from_record(d: OrderDetailsRecord) -> OrderDetails {
+    OrderDetails {
+        recipient_name: d.recipient_name,
+        recipient_phone: d.recipient_phone,
+        address: d.address,
+        notes: d.notes,
+    }
+}
+
+/// Keeps a driver's `stop_done` note on the order's latest history entry (the one the
+/// stop made). An empty note is no note.
+pub fn note_last_change(o: &mut Order, note: &str) {
+    let note = note.trim();
+    if let (false, Some(last)) = (note.is_empty(), o.history.last_mut()) {
+        last.note = Some(note.to_owned());
+    }
+}
+
 pub fn to_record(o: &Order) -> OrderRecord {
     OrderRecord {
         id: o.id.clone(),
@@ -164,8 +199,10 @@ pub fn to_record(o: &Order) -> OrderRecord {
                 status: status_to_record(h.status),
                 at_ms: h.at_ms,
                 reason: h.reason.clone(),
+                note: h.note.clone(),
             })
             .collect(),
+        details: details_to_record(&o.details),
     }
 }
 
@@ -188,8 +225,10 @@ pub fn from_record(r: &OrderRecord) -> Order {
                 status: status_from_record(h.status),
                 at_ms: h.at_ms,
                 reason: h.reason.clone(),
+                note: h.note.clone(),
             })
             .collect(),
+        details: details_from_record(r.details.clone()),
     }
 }
 
@@ -212,8 +251,10 @@ pub fn into_order(r: OrderRecord) -> Order {
                 status: status_from_record(h.status),
                 at_ms: h.at_ms,
                 reason: h.reason,
+                note: h.note,
             })
             .collect(),
+        details: details_from_record(r.details),
         id: r.id,
     }
 }
@@ -241,6 +282,12 @@ mod tests {
             },
             size: 2,
             priority: 1,
+            details: OrderDetails {
+                recipient_name: Some("Aino".into()),
+                recipient_phone: Some("+358 40 1".into()),
+                address: None,
+                notes: Some("door code 12".into()),
+            },
         }
     }
 
@@ -255,6 +302,24 @@ mod tests {
         let mut other = new_order();
         other.size = 3;
         assert!(!same_request(&o, &other));
+        let mut other = new_order();
+        other.details.notes = None;
+        assert!(
+            !same_request(&o, &other),
+            "the details are part of the request"
+        );
+    }
+
+    #[test]
+    fn stop_notes_survive_the_record() {
+        let mut o = created("o1".into(), new_order(), 7);
+        set_status(&mut o, OrderStatus::PickedUp, 8, None);
+        note_last_change(&mut o, "  left at the door ");
+        note_last_change(&mut o, " ");
+        assert_eq!(o.history[1].note.as_deref(), Some("left at the door"));
+        assert_eq!(o.history[0].note, None);
+        assert_eq!(from_record(&to_record(&o)), o);
+        assert_eq!(into_order(to_record(&o)), o);
     }
 
     #[test]

@@ -150,6 +150,7 @@ mod tests {
             dropoff: stop(lat + 0.01, lon),
             size: 1,
             priority: 0,
+            details: Default::default(),
         };
         job(&created(id.into(), new, 1_000))
     }

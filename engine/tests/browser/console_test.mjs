@@ -1,13 +1,17 @@
 // Drives the web console in headless Chromium against a running engine, as a
-// dispatcher would: open the page with a token, see the drivers drawn on the map,
-// create an order by clicking its pickup and dropoff, see it assigned, see an engine
-// error shown, survive a dropped connection. Started by engine/tests/browser.rs, which
+// dispatcher would: open the page with a token, see the drivers drawn on the map and
+// listed with their names, search and filter the list, create an order (with its
+// recipient) by clicking its pickup and dropoff, see it assigned, its driver's stop
+// list, an alert for that driver going silent with work, replay a trail, see an
+// engine error shown, survive a dropped connection, stop at a refused token with one
+// message; screenshots at desktop and phone widths. Started by engine/tests/browser.rs, which
 // owns the engine and the driver bots and checks the engine's side afterwards.
 //
 // Input (environment):
 //   CONSOLE_URL  http://127.0.0.1:PORT/?token=...
-//   DRIVERS      JSON [{"id","lat","lon"}] of the bots that are online
+//   DRIVERS      JSON [{"id","name","lat","lon"}] of the bots that are online
 //   SCREENSHOT   where to save the final screenshot (PNG)
+//   SCREENSHOTS  directory for console-desktop.png and console-phone.png (optional)
 //   CHROMIUM     the browser binary (default /usr/bin/chromium)
 // Output: one JSON line on stdout, {"ok":true,"order_id":...,"screenshot":...}; any
 // failed step throws, prints the reason and exits 1.
@@ -17,6 +21,7 @@ import { chromium } from "playwright-core";
 const url = process.env.CONSOLE_URL;
 const drivers = JSON.parse(process.env.DRIVERS || "[]");
 const screenshot = process.env.SCREENSHOT;
+const screenshots = process.env.SCREENSHOTS;
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_MS = 10_000;
 
@@ -47,6 +52,107 @@ async function pixelAt(page, x, y) {
 function hexToRgb(h) {
   const n = parseInt(h.slice(1), 16);
   return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+/** Every bot is listed with its name; searching and the status filter narrow the list. */
+async function checkDriverList(page) {
+  await waitFor(page, "the driver list with every bot's name", (ds) => ds.every((d) => {
+    const li = document.querySelector(`#driver-list li[data-driver="${d.id}"]`);
+    return li && li.textContent.includes(d.name);
+  }), drivers);
+  const count = () => page.locator("#driver-list li").count();
+  if (await count() !== drivers.length) throw new Error(`the driver list has ${await count()} rows`);
+  const one = drivers[1];
+  await page.fill("#driver-filter", one.name.slice(0, 4).toLowerCase());
+  const listed = await page.locator("#driver-list li").evaluateAll((lis) => lis.map((li) => li.dataset.driver));
+  if (listed.length !== 1 || listed[0] !== one.id) throw new Error(`searching ${one.name} lists ${listed}`);
+  await page.fill("#driver-filter", "");
+  await page.selectOption("#driver-status", "break");
+  if (await count() !== 0) throw new Error("the break filter lists drivers that are available");
+  await page.selectOption("#driver-status", "available");
+  if (await count() !== drivers.length) throw new Error("the available filter misses drivers");
+  await page.selectOption("#driver-status", "");
+  log("ok: the driver list shows names; search and status filter work");
+}
+
+/** Selecting the driver in the list shows its stop list; it holds work and has sent no
+ * position for longer than the page's `silent_s`: an alert is listed and toasted once. */
+async function checkStopListAndAlert(page, driverId, orderId) {
+  await page.click("#tab-drivers");
+  await page.click(`#driver-list li[data-driver="${driverId}"]`);
+  await waitFor(page, "the stop list of the selected driver", (id) => {
+    const lis = [...document.querySelectorAll("#detail-body ol.stops li")];
+    return lis.length === 2 && lis.every((li) => li.textContent.includes(id));
+  }, orderId);
+  const row = await page.textContent(`#driver-list li[data-driver="${driverId}"]`);
+  if (!row.includes(orderId)) throw new Error(`the driver's row lacks its next stop: ${row}`);
+  await waitFor(page, `an alert for ${driverId} (silent with work)`,
+    (id) => !!document.querySelector(`#alert-list li[data-alert="silent:${id}"]`), driverId);
+  const alertToasts = await page.locator(".toast", { hasText: "Alert:" })
+    .evaluateAll((ts, id) => ts.filter((t) => t.textContent.includes(`(${id}) silent`)).length, driverId);
+  if (alertToasts !== 1) throw new Error(`${alertToasts} toasts for the alert`);
+  await page.click("#tab-alerts");
+  const text = await page.textContent("#alert-list");
+  if (!text.includes("silent")) throw new Error(`alert panel: ${text}`);
+  await page.click("#tab-drivers");
+  log("ok: stop list shown; the silent driver with work raised one alert");
+}
+
+/** The selected driver's trail is replayed on the map, with a slider. */
+async function checkReplay(page) {
+  await page.click("#replay-load");
+  await waitFor(page, "the trail loaded", () => {
+    const r = window.dispatchConsole.state().replay;
+    return r && r.points >= 1 && window.dispatchConsole.state().frame.replayed >= 1;
+  });
+  const slider = await page.locator("#replay-slider").count();
+  const points = await page.evaluate(() => window.dispatchConsole.state().replay.points);
+  if (points >= 2 && slider !== 1) throw new Error("no replay slider");
+  log(`ok: trail replayed (${points} points)`);
+}
+
+/** The console at phone width: map and panels stacked, nothing wider than the screen. */
+async function phone(browser, pageErrors) {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  await page.goto(url);
+  await waitFor(page, "the phone console to connect", () => window.dispatchConsole.state().conn === "connected");
+  await waitFor(page, "the driver list on the phone", (n) =>
+    document.querySelectorAll("#driver-list li").length === n, drivers.length);
+  const layout = await page.evaluate(() => {
+    const r = (id) => document.getElementById(id).getBoundingClientRect();
+    return { width: document.documentElement.scrollWidth, map: r("map-wrap"), side: r("side") };
+  });
+  if (layout.width > 390) throw new Error(`the page is ${layout.width} px wide at 390`);
+  if (layout.side.top < layout.map.bottom - 1 || layout.map.width < 380) {
+    throw new Error(`map and panels are not stacked: ${JSON.stringify(layout)}`);
+  }
+  await page.screenshot({ path: `${screenshots}/console-phone.png` });
+  await page.close();
+  log("ok: phone layout stacked, screenshot taken");
+}
+
+/** A refused token: one clear message, no reconnecting, no toasts. */
+async function refusedToken(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(url.replace(/token=[^&]*/, "token=not-a-token"));
+  await waitFor(page, "the refused token to stop the console", () =>
+    window.dispatchConsole.state().conn === "unauthorized");
+  const st = await page.evaluate(() => window.dispatchConsole.state());
+  if (st.attempts !== 1 || st.retryPending) throw new Error(`still reconnecting: ${JSON.stringify(st)}`);
+  const msg = await page.textContent("#auth-error");
+  if (!(await page.isVisible("#auth-error")) || !msg.includes("refused")) throw new Error(`no clear message: ${msg}`);
+  const toasts = await page.locator(".toast").count();
+  if (toasts !== 0) throw new Error(`${toasts} toasts for a refused token`);
+  log("ok: a refused token shows one message and stops");
+  // A valid token entered in the header connects, and the message goes.
+  await page.fill("#token", new URL(url).searchParams.get("token"));
+  await page.click("#token-form button[type=submit]");
+  await waitFor(page, "a valid token to connect after the refusal", () =>
+    window.dispatchConsole.state().conn === "connected");
+  if (await page.isVisible("#auth-error")) throw new Error("the refusal message stays after connecting");
+  await context.close();
 }
 
 async function main() {
@@ -91,6 +197,7 @@ async function main() {
       }
     }
     log("ok: every driver marker has its status colour at its position");
+    await checkDriverList(page);
 
     // The token was remembered.
     const stored = await page.evaluate(() => localStorage.getItem("dispatch.console.token"));
@@ -110,6 +217,10 @@ async function main() {
     const orderId = await page.inputValue("#order-form input[name=id]");
     await page.fill("#order-form input[name=size]", "1");
     await page.fill("#order-form input[name=dropoff_due_min]", "90");
+    await page.fill("#order-form input[name=recipient_name]", "Aino Virtanen");
+    await page.fill("#order-form input[name=recipient_phone]", "+358 40 123 4567");
+    await page.fill("#order-form textarea[name=address]", "Mannerheimintie 1, Helsinki");
+    await page.fill("#order-form textarea[name=notes]", "door code 1234");
     await page.click("#order-form button[type=submit]");
     log(`submitted order ${orderId}`);
     await waitFor(page, `order ${orderId} assigned`, (id) => {
@@ -117,11 +228,13 @@ async function main() {
       return o && o.status === "assigned" && o.driver_id;
     }, orderId);
     const order = await page.evaluate((id) => window.dispatchConsole.order(id), orderId);
-    // The list shows it, and selecting it shows its history and driver.
+    // The list shows it, and selecting it shows its recipient, history and driver.
+    await page.click("#tab-orders");
     await page.click(`#order-list li[data-id="${orderId}"]`);
     await page.waitForSelector("#detail:not([hidden])", { timeout: STEP_MS });
     const detail = await page.textContent("#detail-body");
-    for (const want of [orderId, "pending", "assigned", order.driver_id]) {
+    for (const want of [orderId, "pending", "assigned", order.driver_id, "Aino Virtanen", "+358 40 123 4567",
+      "Mannerheimintie 1, Helsinki", "door code 1234"]) {
       if (!detail.includes(want)) throw new Error(`order detail lacks ${want}: ${detail}`);
     }
     log("ok: order detail shows its history and driver");
@@ -131,6 +244,9 @@ async function main() {
     const route = await page.textContent("#detail-body");
     if (!route.includes(orderId) || !route.includes("ETA")) throw new Error(`driver detail lacks the route: ${route}`);
     log("ok: driver detail shows the route with ETAs");
+    await checkStopListAndAlert(page, order.driver_id, orderId);
+    await checkReplay(page);
+    if (screenshots) await page.screenshot({ path: `${screenshots}/console-desktop.png` });
     await waitFor(page, "the latency panel to show an assignment", () => {
       const s = window.dispatchConsole.state().stats;
       return s && s.assign_latency.count >= 1;
@@ -156,6 +272,7 @@ async function main() {
     await page.click("#order-form-cancel");
 
     // Cancel the assigned order from its detail panel.
+    await page.click("#tab-orders");
     await page.click(`#order-list li[data-id="${orderId}"]`);
     await page.click("#cancel-order");
     await waitFor(page, `order ${orderId} cancelled`, (id) => {
@@ -174,6 +291,9 @@ async function main() {
     await waitFor(page, "the state to show reconnecting", () => window.dispatchConsole.state().conn === "reconnecting");
     await waitFor(page, "the console to reconnect", () => window.dispatchConsole.state().conn === "connected");
     await waitFor(page, "drivers drawn again", (n) => window.dispatchConsole.state().frame.drivers === n, drivers.length);
+
+    if (screenshots) await phone(browser, pageErrors);
+    await refusedToken(browser);
 
     if (pageErrors.length) throw new Error(`the page logged errors: ${pageErrors.join(" | ")}`);
     process.stdout.write(`${JSON.stringify({ ok: true, order_id: orderId, driver_id: order.driver_id, screenshot })}\n`);

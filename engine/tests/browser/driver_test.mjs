@@ -244,12 +244,17 @@ async function consoleChecks(browser, page) {
     const o = window.dispatchConsole.order("o1");
     return o && o.status === "delivered";
   });
+  await page.click("#tab-orders");
   await page.selectOption("#order-status", "delivered");
   await page.click('#order-list li[data-id="o1"]');
   await page.waitForSelector("#proof:not([hidden])", { timeout: STEP_MS });
   const width = await page.evaluate(() => document.querySelector("#proof img").naturalWidth);
   if (width !== 1) throw new Error(`the console's proof image is ${width} px wide`);
   log("ok: the console shows o1's proof of delivery");
+  // The note sent with the delivery is kept on o1's history and shown there.
+  const history = await page.textContent("#detail-body ol.history");
+  if (!history.includes("left with the neighbour")) throw new Error(`o1's history lacks the note: ${history}`);
+  log("ok: the console shows the driver's delivery note");
   // The driver's panel makes a sign-in link for the app, which signs a phone in.
   await page.click(`#detail-body [data-driver="${driverId}"]`);
   await page.click("#driver-app-link");

@@ -55,6 +55,44 @@ impl Engine {
         }
     }
 
+    /// Stops the engine and starts a new one on the same data directory (same secret,
+    /// so the console token still works), once `/readyz` says recovery is done.
+    pub async fn restart(self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let Engine {
+            spawned,
+            dir,
+            console,
+            http,
+            ..
+        } = self;
+        spawned.stop().await.expect("engine stops");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let spawned = Spawned::start(config).await.expect("engine restarts");
+        let base = format!("http://{}", spawned.addr);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        loop {
+            let ready = http.get(format!("{base}/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status().as_u16() == 200) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never ready");
+            tick.tick().await;
+        }
+        Self {
+            spawned,
+            dir,
+            console,
+            http,
+            base,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -271,6 +271,7 @@ fn order(id: String, rng: &mut StdRng, created: u64, driver: Option<&str>) -> Or
         dropoff_eta_ms: driver.map(|_| created + 1_200_000),
         created_ms: created,
         history,
+        details: Default::default(),
     }
 }
 
@@ -288,6 +289,7 @@ fn change(status: OrderStatusRecord, at_ms: u64) -> StatusChangeRecord {
         status,
         at_ms,
         reason: None,
+        note: None,
     }
 }
 

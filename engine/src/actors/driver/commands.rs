@@ -332,11 +332,16 @@ pub struct StopDone {
     pub stop_id: String,
     pub outcome: StopOutcome,
     pub ts_ms: Millis,
+    /// The driver's note, kept on the history entry the stop makes.
+    pub note: Option<String>,
 }
 
 impl DriverActor {
     fn stop_done(&mut self, d: &StopDone) -> Result<Pending, Refusal> {
-        let change = route::stop_done(&self.plan, &d.stop_id, d.outcome, d.ts_ms, now_ms())?;
+        let mut change = route::stop_done(&self.plan, &d.stop_id, d.outcome, d.ts_ms, now_ms())?;
+        if let Some(note) = d.note.as_deref() {
+            keep_stop_note(&mut change, &d.stop_id, note);
+        }
         self.commit(change).map_err(storage_failure)
     }
 
@@ -346,6 +351,20 @@ impl DriverActor {
         };
         let order = change.finished[0].clone();
         Ok(Some((self.commit(change).map_err(storage_failure)?, order)))
+    }
+}
+
+/// Puts a `stop_done` note on the history entry the stop made, on the order still on
+/// the route (picked up) or the one that left it (delivered, failed).
+fn keep_stop_note(change: &mut RouteChange, stop_id: &str, note: &str) {
+    let order_id = stop_id.get(2..).unwrap_or_default();
+    let order = change
+        .finished
+        .iter_mut()
+        .find(|o| o.id == order_id)
+        .or_else(|| change.next.orders.get_mut(order_id));
+    if let Some(o) = order {
+        crate::orders::model::note_last_change(o, note);
     }
 }
 

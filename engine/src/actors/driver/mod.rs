@@ -642,6 +642,7 @@ mod tests {
             dropoff: stop(60.160, 24.930),
             size: 1,
             priority: 0,
+            details: Default::default(),
         };
         created(id.into(), new, now_ms())
     }
