@@ -29,6 +29,10 @@ fn config(c: &mut dispatch_engine::config::Config) {
     c.dispatch.rebalance_ms = 0;
     c.dispatch.reoptimise.every_ms = 100;
     c.dispatch.reoptimise.budget_ms = 20;
+    // Both drivers are still at the start when the search runs: under the radius rule
+    // their first pickups are not committed yet (with the default `keep_next_stop`
+    // nobody is turned around, and nothing could merge).
+    c.dispatch.reoptimise.keep_next_stop = false;
 }
 
 async fn online(e: &Engine, id: &str) -> Ws {

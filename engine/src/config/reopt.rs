@@ -107,6 +107,10 @@ pub struct ReoptConfig {
     /// Searches running at once, all regions together (each on its own thread): 1 to
     /// 256. Bounds the CPU re-optimisation takes: `workers` cores at most.
     pub workers: usize,
+    /// The stop each driver is on its way to stays its next stop, and its order stays
+    /// with it: a driver is never turned around mid-drive (the replay showed turning
+    /// drivers around costs more than it saves). Off: only within `commit_radius_m`.
+    pub keep_next_stop: bool,
     /// A driver this close to its next stop is committed to it: that stop stays first
     /// and its order stays with the driver. 0 to 100,000 m.
     pub commit_radius_m: f64,
@@ -137,6 +141,7 @@ impl Default for ReoptConfig {
             every_ms: 0,
             budget_ms: 100,
             workers: 1,
+            keep_next_stop: true,
             commit_radius_m: 300.0,
             min_saving_per_move: 0.5,
             max_changes_per_driver_hour: 30,

@@ -24,7 +24,11 @@ fn input(drivers: Vec<Arc<DriverPlan>>, iterations: u64) -> ReoptInput {
         travel: travel(),
         params: Params::default(),
         objective: ObjectiveConfig::default(),
-        reopt: ReoptConfig::default(),
+        // The radius rule, which the tests' own model of commitment follows.
+        reopt: ReoptConfig {
+            keep_next_stop: false,
+            ..ReoptConfig::default()
+        },
         iterations: Some(iterations),
     }
 }
@@ -101,6 +105,38 @@ fn a_committed_next_stop_stays_with_its_driver() {
         Outcome::NoGain { .. } => {}
         Outcome::Unplannable => panic!("unplannable"),
     }
+}
+
+/// With `keep_next_stop` (the default) no driver is turned around: the three drivers
+/// sent out for three neighbouring orders keep the pickup each is driving to, so the
+/// plan that merges them onto one is never made.
+#[test]
+fn with_keep_next_stop_every_driver_keeps_the_stop_it_is_driving_to() {
+    let depot = at(0.0, 0.0);
+    let drivers: Vec<Arc<DriverPlan>> = (0..3)
+        .map(|k| {
+            let id = format!("o{k}");
+            let x = 2_000.0 + 100.0 * k as f64;
+            let stops = vec![
+                stop(&id, StopKind::Pickup, at(x, 2_000.0)),
+                stop(&id, StopKind::Dropoff, at(x, 2_500.0)),
+            ];
+            driver(&format!("d{k}"), 4, depot, stops)
+        })
+        .collect();
+    let mut keep = input(drivers.clone(), 200);
+    keep.reopt.keep_next_stop = true;
+    if let Outcome::Improved(r) = reoptimise(&keep) {
+        let routes = routes_after(&drivers, &r.changes);
+        for (d, stops) in drivers.iter().zip(&routes) {
+            assert_eq!(stops[0].stop_id(), d.stops[0].stop_id(), "{:?}", ids(stops));
+        }
+    }
+    // The same fleet under the radius rule merges (three_drivers_… above).
+    assert!(matches!(
+        reoptimise(&input(drivers, 200)),
+        Outcome::Improved(_)
+    ));
 }
 
 /// Two drivers from one depot, each with an order whose dropoff is due 15 s after it is

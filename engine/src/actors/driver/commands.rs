@@ -304,10 +304,14 @@ impl Handler<Withdraw> for DriverActor {
 }
 
 impl DriverActor {
-    /// Whether the driver is within `dispatch.reoptimise.commit_radius_m` (or the pin
-    /// radius) of its next stop: a re-optimisation leaves that stop first and with it.
+    /// Whether the driver is committed to its next stop (always with
+    /// `dispatch.reoptimise.keep_next_stop`, else within `commit_radius_m` or the pin
+    /// radius of it): a re-optimisation leaves that stop first and with it.
     fn committed_to_next_stop(&self) -> bool {
         let c = &self.shared.config.reoptimise;
+        if c.keep_next_stop && !self.plan.stops.is_empty() {
+            return true;
+        }
         let radius = c.commit_radius_m.max(self.shared.params.pin_radius_m);
         match (self.position, self.plan.stops.first()) {
             (Some(p), Some(s)) => {
