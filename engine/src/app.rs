@@ -172,7 +172,7 @@ impl App {
 
     /// Queues an open order (already committed and published through the ledger) in
     /// its region.
-    pub fn queue(&self, region: RegionKey, order: Order) {
+    pub fn queue(&self, region: RegionKey, order: Arc<Order>) {
         self.regions
             .get_or_create(region)
             .addr

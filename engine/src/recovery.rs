@@ -37,7 +37,7 @@ pub struct Recovered {
 /// Drivers to start, orders to put in the book, and orders for the region queues.
 struct Plan {
     drivers: Vec<DriverInit>,
-    in_book: Vec<(Order, Owner)>,
+    in_book: Vec<(Arc<Order>, Owner)>,
     queue: Vec<Order>,
 }
 
@@ -129,7 +129,7 @@ fn plan(
             plan.in_book.extend(
                 orders
                     .iter()
-                    .map(|o| (o.clone(), Owner::Driver(me.clone()))),
+                    .map(|o| (Arc::new(o.clone()), Owner::Driver(me.clone()))),
             );
             init.orders = orders;
             queue.extend(left);
@@ -208,25 +208,31 @@ async fn start_drivers(app: &App, drivers: Vec<DriverInit>) {
 
 /// Orders on no driver's route go to their regions' queues: pending and unassignable
 /// ones as they are, assigned ones (should a route have been lost) back to pending,
-/// written through the ledger first. One message per region, awaited.
-async fn requeue(app: &App, mut rest: Vec<Order>) -> Result<(), StoreError> {
+/// written through the ledger first. One message per region, awaited. The book and
+/// the queues share each order's `Arc`.
+async fn requeue(app: &App, rest: Vec<Order>) -> Result<(), StoreError> {
     let now = now_ms();
     let mut changed = Vec::new();
     let mut in_book = Vec::new();
-    for o in rest.iter_mut() {
-        let region = Owner::Region(app.region_of(o));
-        if matches!(o.status, OrderStatus::Assigned | OrderStatus::PickedUp) {
+    let mut queued = Vec::with_capacity(rest.len());
+    for mut o in rest {
+        let region = Owner::Region(app.region_of(&o));
+        let back = matches!(o.status, OrderStatus::Assigned | OrderStatus::PickedUp);
+        if back {
             set_status(
-                o,
+                &mut o,
                 OrderStatus::Pending,
                 now,
                 Some("recovered without a route"),
             );
             o.driver_id = None;
-            changed.push((o.clone(), Some(region)));
-        } else {
-            in_book.push((o.clone(), region));
         }
+        let o = Arc::new(o);
+        match back {
+            true => changed.push((o.clone(), Some(region))),
+            false => in_book.push((o.clone(), region)),
+        }
+        queued.push(o);
     }
     app.shared.ledger.restore_all(in_book);
     if let Some((first, _)) = changed.first() {
@@ -234,8 +240,8 @@ async fn requeue(app: &App, mut rest: Vec<Order>) -> Result<(), StoreError> {
         let set = ChangeSet::orders(changed);
         app.shared.ledger.write(set)?.publish().await?;
     }
-    let mut by_region: HashMap<RegionKey, Vec<Order>> = HashMap::new();
-    for o in rest {
+    let mut by_region: HashMap<RegionKey, Vec<Arc<Order>>> = HashMap::new();
+    for o in queued {
         by_region.entry(app.region_of(&o)).or_default().push(o);
     }
     let sends = by_region.into_iter().map(|(key, orders)| {

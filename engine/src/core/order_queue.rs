@@ -9,6 +9,11 @@
 //!   ([`OrderQueue::wake_in_turn`]: a bounded slice, oldest rank first, round robin).
 //!
 //! Pure: the region actor owns one and decides when to wake what.
+//!
+//! Memory: an open order is held once, as the `Arc<Order>` the order book publishes
+//! (the region changes an order rarely and then makes a new one, `Arc::make_mut`); its
+//! id is allocated once more here, an `Arc<str>` shared by the map key, the rank and
+//! the parked pickup.
 
 use super::geo_util::LocalProjection;
 use dispatch_protocol::{Millis, Order};
@@ -16,29 +21,32 @@ use rstar::primitives::GeomWithData;
 use rstar::RTree;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
-/// An order in the queue.
+/// An order in the queue: the same `Arc` as the order book's entry while neither
+/// changed it.
 #[derive(Debug, Clone)]
 pub struct Queued {
-    pub order: Order,
+    pub order: Arc<Order>,
     /// When it entered this queue.
     pub queued_ms: Millis,
 }
 
 /// Matching order: priority first (higher first), then age, then id.
-type Rank = (Reverse<i32>, Millis, String);
+type Rank = (Reverse<i32>, Millis, Arc<str>);
 
-fn rank(order: &Order) -> Rank {
-    (Reverse(order.priority), order.created_ms, order.id.clone())
+fn rank(order: &Order, id: &Arc<str>) -> Rank {
+    (Reverse(order.priority), order.created_ms, id.clone())
 }
 
 /// A parked order's pickup in the region's projection, for the nearest-to-supply wake.
-type Pickup = GeomWithData<[f64; 2], String>;
+type Pickup = GeomWithData<[f64; 2], Arc<str>>;
 
 #[derive(Debug)]
 pub struct OrderQueue {
     projection: LocalProjection,
-    orders: HashMap<String, Queued>,
+    /// By id; the key is the one allocation of the id the ranks and pickups share.
+    orders: HashMap<Arc<str>, Queued>,
     /// The ids of the orders not parked.
     waiting: BTreeSet<Rank>,
     /// Parked orders by rank (for the backstop) and by pickup (for new supply).
@@ -86,17 +94,19 @@ impl OrderQueue {
     /// Queues an order to be matched at the next round (replacing one of the same id);
     /// `parked`: straight into the parked set instead (an order recovered as
     /// unassignable waits for supply as it did before the restart).
-    pub fn insert(&mut self, order: Order, now: Millis, parked: bool) {
+    pub fn insert(&mut self, order: impl Into<Arc<Order>>, now: Millis, parked: bool) {
+        let order: Arc<Order> = order.into();
         self.remove(&order.id);
-        let r = rank(&order);
+        let id: Arc<str> = Arc::from(order.id.as_str());
+        let r = rank(&order, &id);
         if parked {
-            self.pickups.insert(self.pickup(&order));
+            self.pickups.insert(self.pickup(&order, &id));
             self.parked.insert(r);
         } else {
             self.waiting.insert(r);
         }
         self.orders.insert(
-            order.id.clone(),
+            id,
             Queued {
                 order,
                 queued_ms: now,
@@ -106,10 +116,10 @@ impl OrderQueue {
 
     /// Takes an order out of the queue (assigned, cancelled).
     pub fn remove(&mut self, id: &str) -> Option<Queued> {
-        let q = self.orders.remove(id)?;
-        let r = rank(&q.order);
+        let (id, q) = self.orders.remove_entry(id)?;
+        let r = rank(&q.order, &id);
         if self.parked.remove(&r) {
-            self.pickups.remove(&self.pickup(&q.order));
+            self.pickups.remove(&self.pickup(&q.order, &id));
         } else {
             self.waiting.remove(&r);
         }
@@ -133,14 +143,14 @@ impl OrderQueue {
     /// Parks a waiting order: no round looks at it until it is woken. The caller has
     /// set its status (unassignable). False when it is not queued or already parked.
     pub fn park(&mut self, id: &str) -> bool {
-        let Some(q) = self.orders.get(id) else {
+        let Some((id, q)) = self.orders.get_key_value(id) else {
             return false;
         };
-        let r = rank(&q.order);
+        let r = rank(&q.order, id);
         if !self.waiting.remove(&r) {
             return false;
         }
-        self.pickups.insert(self.pickup(&q.order));
+        self.pickups.insert(self.pickup(&q.order, id));
         self.parked.insert(r);
         true
     }
@@ -149,7 +159,7 @@ impl OrderQueue {
     /// `radius_m` (projected; new supply there may take them). Returns how many.
     pub fn wake_near(&mut self, lat: f64, lon: f64, k: usize, radius_m: f64) -> usize {
         let at = self.projection.project(lat, lon);
-        let ids: Vec<String> = self
+        let ids: Vec<Arc<str>> = self
             .pickups
             .nearest_neighbor_iter_with_distance_2(&at)
             .take_while(|(_, d2)| *d2 <= radius_m * radius_m)
@@ -163,7 +173,7 @@ impl OrderQueue {
     /// robin: over successive calls every parked order is woken in turn. Returns how
     /// many.
     pub fn wake_in_turn(&mut self, n: usize) -> usize {
-        let mut ids: Vec<String> = match &self.cursor {
+        let mut ids: Vec<Arc<str>> = match &self.cursor {
             Some(c) => self
                 .parked
                 .range((
@@ -177,7 +187,7 @@ impl OrderQueue {
         };
         if ids.len() < n {
             // Wrapped around: from the start, up to where this slice began.
-            let more: Vec<String> = self
+            let more: Vec<Arc<str>> = self
                 .parked
                 .iter()
                 .take(n - ids.len())
@@ -188,29 +198,29 @@ impl OrderQueue {
         }
         self.cursor = ids
             .last()
-            .and_then(|id| self.orders.get(id))
-            .map(|q| rank(&q.order));
+            .and_then(|id| self.orders.get_key_value(id))
+            .map(|(id, q)| rank(&q.order, id));
         ids.iter().filter(|id| self.wake(id)).count()
     }
 
     /// Moves a parked order back to waiting.
     fn wake(&mut self, id: &str) -> bool {
-        let Some(q) = self.orders.get(id) else {
+        let Some((id, q)) = self.orders.get_key_value(id) else {
             return false;
         };
-        let r = rank(&q.order);
+        let r = rank(&q.order, id);
         if !self.parked.remove(&r) {
             return false;
         }
-        let pickup = self.pickup(&q.order);
+        let pickup = self.pickup(&q.order, id);
         self.pickups.remove(&pickup);
         self.waiting.insert(r);
         true
     }
 
-    fn pickup(&self, order: &Order) -> Pickup {
+    fn pickup(&self, order: &Order, id: &Arc<str>) -> Pickup {
         let at = self.projection.project(order.pickup.lat, order.pickup.lon);
-        GeomWithData::new(at, order.id.clone())
+        GeomWithData::new(at, id.clone())
     }
 }
 
@@ -260,6 +270,18 @@ mod tests {
         assert_eq!((q.len(), q.parked()), (4, 1));
         assert!(q.remove("stuck").is_some());
         assert_eq!((q.len(), q.parked()), (3, 0));
+    }
+
+    #[test]
+    fn the_queue_shares_the_order_it_is_given() {
+        let mut q = OrderQueue::new(60.17, 24.94);
+        let o = Arc::new(order("a", 60.17, 24.94, 0, 1));
+        q.insert(o.clone(), 0, false);
+        assert!(q.park("a"));
+        assert_eq!(q.wake_in_turn(1), 1);
+        assert!(Arc::ptr_eq(&q.due(1)[0].order, &o));
+        assert!(Arc::ptr_eq(&q.remove("a").unwrap().order, &o));
+        assert!(q.is_empty());
     }
 
     #[test]

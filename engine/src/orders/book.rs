@@ -64,9 +64,10 @@ impl OrderBook {
     }
 
     /// Records an order's new state (already persisted) and tells the consoles. A
-    /// finished order leaves the book. `owner` None keeps the current owner.
-    pub fn publish(&self, order: Order, owner: Option<Owner>) {
-        let order = Arc::new(order);
+    /// finished order leaves the book. `owner` None keeps the current owner. The book
+    /// keeps the `Arc` it is given (the owner's, when the owner shares it).
+    pub fn publish(&self, order: impl Into<Arc<Order>>, owner: Option<Owner>) {
+        let order: Arc<Order> = order.into();
         {
             let mut map = self.map.write().expect("order book lock");
             let old = if is_terminal(order.status) {
@@ -105,7 +106,7 @@ impl OrderBook {
 
     /// Recovery: open orders as the store holds them, with their owners, under one
     /// lock. Nothing goes to the feed: no console watches before the engine is ready.
-    pub fn restore_all(&self, orders: Vec<(Order, Owner)>) {
+    pub fn restore_all(&self, orders: Vec<(Arc<Order>, Owner)>) {
         let mut added = [0i64; OrderStatus::ALL.len()];
         let mut map = self.map.write().expect("order book lock");
         map.reserve(orders.len());
@@ -114,10 +115,7 @@ impl OrderBook {
                 continue;
             }
             added[order.status as usize] += 1;
-            let entry = Entry {
-                order: Arc::new(order),
-                owner,
-            };
+            let entry = Entry { order, owner };
             if let Some(old) = map.insert(entry.order.id.clone(), entry) {
                 added[old.order.status as usize] -= 1;
             }
@@ -264,6 +262,14 @@ mod tests {
     }
 
     #[test]
+    fn the_book_keeps_the_arc_it_is_given() {
+        let book = OrderBook::new(16);
+        let o = Arc::new(order("a"));
+        book.publish(o.clone(), Some(Owner::Region(RegionKey { row: 1, col: 2 })));
+        assert!(Arc::ptr_eq(&book.get("a").unwrap().0, &o));
+    }
+
+    #[test]
     fn restore_all_counts_like_publishing_one_by_one() {
         let (one, all) = (OrderBook::new(16), OrderBook::new(16));
         let key = RegionKey { row: 1, col: 2 };
@@ -280,7 +286,7 @@ mod tests {
         for (o, owner) in orders.clone() {
             one.publish(o, Some(owner));
         }
-        all.restore_all(orders);
+        all.restore_all(orders.into_iter().map(|(o, w)| (Arc::new(o), w)).collect());
         assert_eq!(all.len(), 2);
         assert_eq!(all.owner("b"), Some(Owner::Driver("d1".into())));
         let (c1, c2) = (one.counts(), all.counts());

@@ -22,16 +22,17 @@ use dispatch_storage::{Changes, Durable, GroupCommit, RouteRecord, Store, StoreE
 use std::sync::Arc;
 
 /// Orders (each with the owner to record for it, `None`: keep the current one) and at
-/// most one driver's route, written together.
+/// most one driver's route, written together. Each order is the `Arc` the book will
+/// hold once published, so its owner may keep sharing it.
 #[derive(Debug, Default)]
 pub struct ChangeSet {
-    pub orders: Vec<(Order, Option<Owner>)>,
+    pub orders: Vec<(Arc<Order>, Option<Owner>)>,
     pub route: Option<(String, RouteRecord)>,
 }
 
 impl ChangeSet {
     /// A change of orders alone.
-    pub fn orders(orders: Vec<(Order, Option<Owner>)>) -> Self {
+    pub fn orders(orders: Vec<(Arc<Order>, Option<Owner>)>) -> Self {
         Self {
             orders,
             route: None,
@@ -80,7 +81,7 @@ impl Ledger {
     }
 
     /// Recovery: [`Ledger::restore`] of many orders at once.
-    pub fn restore_all(&self, orders: Vec<(Order, Owner)>) {
+    pub fn restore_all(&self, orders: Vec<(Arc<Order>, Owner)>) {
         self.book.restore_all(orders);
     }
 }
@@ -94,7 +95,7 @@ fn fail_point(name: &str) -> StoreError {
 #[must_use = "a written change is published only once awaited"]
 pub struct Written {
     durable: Durable,
-    orders: Vec<(Order, Option<Owner>)>,
+    orders: Vec<(Arc<Order>, Option<Owner>)>,
     book: Arc<OrderBook>,
 }
 

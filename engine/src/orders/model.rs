@@ -66,6 +66,9 @@ pub fn set_status(o: &mut Order, status: OrderStatus, at_ms: Millis, reason: Opt
         o.history.remove(1);
     }
     o.status = status;
+    // Exactly one more: the doubling would leave spare entries on every open order
+    // (an open order keeps its history until it is finished).
+    o.history.reserve_exact(1);
     o.history.push(StatusChange {
         status,
         at_ms,
@@ -297,6 +300,8 @@ mod tests {
         set_status(&mut o, OrderStatus::Unassignable, 8, Some("x"));
         set_status(&mut o, OrderStatus::Unassignable, 9, Some("x"));
         assert_eq!(o.history.len(), 2);
+        // No spare entries kept on an open order (issue 15: memory per record).
+        assert_eq!(o.history.capacity(), 2);
         assert_eq!(from_record(&to_record(&o)), o);
         assert!(same_request(&o, &new_order()));
         let mut other = new_order();

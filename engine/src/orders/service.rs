@@ -12,6 +12,7 @@ use crate::telemetry;
 use crate::time::now_ms;
 use dispatch_protocol::validate::Validate;
 use dispatch_protocol::{ErrorCode, NewOrder, Order, OrderStatus};
+use std::sync::Arc;
 
 /// Whether `create` made the order or found it from an earlier identical request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,16 +65,18 @@ pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), Ap
             ))
         };
     }
-    let order = created(id, new, now);
+    let order = Arc::new(created(id, new, now));
     let region = app.region_of(&order);
     // Acknowledged means durable: the ledger publishes only after a flush covering
-    // the write, and the answer comes after that.
+    // the write, and the answer comes after that. The book and the region's queue
+    // share the one `Arc`.
     let set = ChangeSet::orders(vec![(order.clone(), Some(Owner::Region(region)))]);
     app.shared.ledger.write(set)?.publish().await?;
     metrics::counter!(telemetry::ORDERS_CREATED).increment(1);
     tracing::debug!(order = %order.id, "order created");
-    app.queue(region, order.clone());
-    Ok((Created::New, order))
+    let answer = Order::clone(&order);
+    app.queue(region, order);
+    Ok((Created::New, answer))
 }
 
 /// The latest published state of an order: the book for open orders, the store for

@@ -22,8 +22,8 @@ use std::time::Duration;
 /// What a committed change delivers once durable and published.
 pub(super) struct Delivery {
     route: Route,
-    /// Orders handed back to their pickup region.
-    requeue: Vec<Order>,
+    /// Orders handed back to their pickup region (the `Arc`s the book publishes).
+    requeue: Vec<Arc<Order>>,
     /// Creation times of orders assigned for the first time (created → pushed latency).
     added: Vec<Millis>,
 }
@@ -55,12 +55,13 @@ impl DriverActor {
         }
         let me: Arc<str> = Arc::from(self.id());
         let grid = self.regions.grid();
-        let mut orders: Vec<(Order, Option<Owner>)> = next
+        let mut orders: Vec<(Arc<Order>, Option<Owner>)> = next
             .orders
             .values()
-            .map(|o| (o.clone(), Some(Owner::Driver(me.clone()))))
+            .map(|o| (Arc::new(o.clone()), Some(Owner::Driver(me.clone()))))
             .collect();
-        orders.extend(finished.into_iter().map(|o| (o, None)));
+        orders.extend(finished.into_iter().map(|o| (Arc::new(o), None)));
+        let requeue: Vec<Arc<Order>> = requeue.into_iter().map(Arc::new).collect();
         orders.extend(requeue.iter().map(|o| {
             let key = grid.key(o.pickup.lat, o.pickup.lon);
             (o.clone(), Some(Owner::Region(key)))
@@ -259,14 +260,14 @@ impl Handler<Release> for DriverActor {
 /// the orders, pending again: the region proposes them on (or queues them), the driver
 /// queues them nowhere.
 #[derive(Message)]
-#[rtype(result = "Option<(u64, Vec<Order>)>")]
+#[rtype(result = "Option<(u64, Vec<Arc<Order>>)>")]
 pub struct Withdraw {
     pub order_ids: Vec<Arc<str>>,
     pub base_version: u64,
 }
 
 impl Handler<Withdraw> for DriverActor {
-    type Result = ResponseFuture<Option<(u64, Vec<Order>)>>;
+    type Result = ResponseFuture<Option<(u64, Vec<Arc<Order>>)>>;
     fn handle(&mut self, w: Withdraw, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
         let committed = self.committed_to_next_stop();

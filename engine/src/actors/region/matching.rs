@@ -209,7 +209,7 @@ impl RegionActor {
                     .collect(),
             );
             batch.jobs.push(job(o));
-            batch.orders.push(o.clone());
+            batch.orders.push(p.order.clone());
         }
         Some(batch)
     }
@@ -261,8 +261,9 @@ impl RegionActor {
             if p.order.status != OrderStatus::Unassignable
                 || p.order.history.last().and_then(|h| h.reason.as_deref()) != Some(why.reason())
             {
+                // A new order (the book's stays as published until this one is).
                 set_status(
-                    &mut p.order,
+                    Arc::make_mut(&mut p.order),
                     OrderStatus::Unassignable,
                     now,
                     Some(why.reason()),
@@ -295,7 +296,11 @@ impl RegionActor {
         }
         let mut asks = Vec::with_capacity(routes.len());
         for r in routes {
-            let orders: Vec<Order> = r.jobs.iter().map(|&j| batch.orders[j].clone()).collect();
+            let orders: Vec<Order> = r
+                .jobs
+                .iter()
+                .map(|&j| Order::clone(&batch.orders[j]))
+                .collect();
             let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
             let propose = Propose(Proposal {
                 base_version: batch.plans[r.driver].version,
@@ -332,7 +337,8 @@ impl RegionActor {
 /// One matching round's inputs.
 #[derive(Default)]
 struct Batch {
-    orders: Vec<Order>,
+    /// Shared with the queue (and the book).
+    orders: Vec<Arc<Order>>,
     jobs: Vec<Job>,
     /// Candidate drivers' plans, and their handles at the same indices.
     plans: Vec<Arc<DriverPlan>>,

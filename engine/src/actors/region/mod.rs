@@ -322,10 +322,11 @@ impl Actor for RegionActor {
     }
 }
 
-/// An order for this region's queue (new, given back, or recovered).
+/// An order for this region's queue (new, given back, or recovered): the `Arc` the
+/// order book holds, so the queue shares it rather than keeping its own copy.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Enqueue(pub Order);
+pub struct Enqueue(pub Arc<Order>);
 
 impl Handler<Enqueue> for RegionActor {
     type Result = ();
@@ -339,7 +340,7 @@ impl Handler<Enqueue> for RegionActor {
 /// Recovery: the orders of this region's queue, all at once; answered once queued.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct EnqueueAll(pub Vec<Order>);
+pub struct EnqueueAll(pub Vec<Arc<Order>>);
 
 impl Handler<EnqueueAll> for RegionActor {
     type Result = ();
@@ -356,7 +357,7 @@ impl Handler<EnqueueAll> for RegionActor {
 impl RegionActor {
     /// Queues an order; one recovered as unassignable is parked at once (it waits for
     /// supply, as it did before the restart).
-    fn enqueue(&mut self, ctx: &mut Context<Self>, order: Order) {
+    fn enqueue(&mut self, ctx: &mut Context<Self>, order: Arc<Order>) {
         self.match_soon(ctx);
         let parked = order.status == OrderStatus::Unassignable;
         self.pending.insert(order, now_ms(), parked);
@@ -404,12 +405,17 @@ impl Handler<CancelPending> for RegionActor {
         self.depth.took();
         // The pending gauge is refreshed by the next publish.
         self.wake(ctx);
-        let Some(mut p) = self.pending.remove(&c.id) else {
+        let Some(p) = self.pending.remove(&c.id) else {
             return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
         };
         let previous = p.order.clone();
-        set_status(&mut p.order, OrderStatus::Cancelled, now_ms(), None);
-        let order = p.order.clone();
+        let mut order = p.order;
+        set_status(
+            Arc::make_mut(&mut order),
+            OrderStatus::Cancelled,
+            now_ms(),
+            None,
+        );
         let Ok(written) = self
             .shared
             .ledger
@@ -424,7 +430,7 @@ impl Handler<CancelPending> for RegionActor {
         };
         AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
             move |res, _, _| match res {
-                Ok(()) => Ok(Some(order)),
+                Ok(()) => Ok(Some(Arc::unwrap_or_clone(order))),
                 Err(e) => {
                     tracing::error!(error = %e, "cancel not durable");
                     Err((ErrorCode::Internal, "storage failure".to_string()))

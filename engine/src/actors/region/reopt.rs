@@ -163,7 +163,7 @@ impl RegionActor {
         let answers = futures_util::future::join_all(asks);
         ctx.wait(answers.into_actor(self).map(move |answers, act, ctx| {
             let mut version: HashMap<usize, u64> = HashMap::new();
-            let mut withdrawn: HashMap<Arc<str>, Order> = HashMap::new();
+            let mut withdrawn: HashMap<Arc<str>, Arc<Order>> = HashMap::new();
             let mut refused = Vec::new();
             for (d, answer) in answers {
                 match answer {
@@ -187,7 +187,7 @@ impl RegionActor {
         g: Group,
         version: HashMap<usize, u64>,
         refused: Vec<usize>,
-        mut withdrawn: HashMap<Arc<str>, Order>,
+        mut withdrawn: HashMap<Arc<str>, Arc<Order>>,
     ) {
         let mut asks = Vec::new();
         for c in plan.changes {
@@ -200,7 +200,7 @@ impl RegionActor {
             if c.gains.is_empty() && same_stops(&current, &c.stops) {
                 continue;
             }
-            let orders: Vec<Order> = c
+            let orders: Vec<Arc<Order>> = c
                 .gains
                 .iter()
                 .filter_map(|id| withdrawn.remove(id))
@@ -208,7 +208,7 @@ impl RegionActor {
             let ask = Propose(Proposal {
                 base_version: version.get(&d).copied().unwrap_or(g.plans[d].version),
                 stops: c.stops,
-                orders: orders.clone(),
+                orders: orders.iter().map(|o| (**o).clone()).collect(),
             });
             let (addr, id) = (g.handles[d].addr.clone(), g.plans[d].driver_id.clone());
             asks.push(async move { (id, addr.send(ask).await.unwrap_or(false), orders) });
@@ -239,7 +239,7 @@ impl RegionActor {
 
     /// Orders withdrawn and not taken: back to their pickup region's queue (this one if
     /// that region is gone).
-    fn requeue(&mut self, ctx: &mut Context<Self>, orders: impl Iterator<Item = Order>) {
+    fn requeue(&mut self, ctx: &mut Context<Self>, orders: impl Iterator<Item = Arc<Order>>) {
         for o in orders {
             let key = self.fleet.grid().key(o.pickup.lat, o.pickup.lon);
             match self.fleet.region(key) {
