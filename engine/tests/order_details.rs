@@ -240,19 +240,6 @@ async fn consoles_learn_driver_names_once_with_their_first_positions() {
         json!({"type": "position", "lat": DROPOFF.0, "lon": DROPOFF.1, "ts_ms": now_ms()}),
     )
     .await;
-    let first = recv_until(&mut console, |m| {
-        m["type"] == "driver_info"
-            || (m["type"] == "drivers"
-                && m["updates"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|u| u["id"] == "d2"))
-    })
-    .await;
-    assert_eq!(first["type"], "driver_info", "{first}");
-    assert_eq!(first["drivers"][0]["id"], "d2", "{first}");
-    assert!(first["drivers"][0].get("name").is_none(), "{first}");
     let has_d2 = |m: &Value| {
         m["type"] == "drivers"
             && m["updates"]
@@ -261,22 +248,17 @@ async fn consoles_learn_driver_names_once_with_their_first_positions() {
                 .iter()
                 .any(|u| u["id"] == "d2")
     };
+    let first = recv_until(&mut console, |m| m["type"] == "driver_info" || has_d2(m)).await;
+    assert_eq!(first["type"], "driver_info", "{first}");
+    assert_eq!(first["drivers"][0]["id"], "d2", "{first}");
+    assert!(first["drivers"][0].get("name").is_none(), "{first}");
     recv_until(&mut console, has_d2).await;
     send(
         &mut d2,
         json!({"type": "position", "lat": PICKUP.0, "lon": PICKUP.1, "ts_ms": now_ms()}),
     )
     .await;
-    let next = recv_until(&mut console, |m| {
-        m["type"] == "driver_info"
-            || (m["type"] == "drivers"
-                && m["updates"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|u| u["id"] == "d2"))
-    })
-    .await;
+    let next = recv_until(&mut console, |m| m["type"] == "driver_info" || has_d2(m)).await;
     assert_eq!(next["type"], "drivers", "described only once: {next}");
     e.spawned.stop().await.unwrap();
 }

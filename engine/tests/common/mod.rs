@@ -16,6 +16,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// The default configuration on an ephemeral 127.0.0.1 port with its data in `dir`.
+fn on_loopback(dir: &std::path::Path) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
 /// How long any single wait for an event may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(5);
 
@@ -30,11 +39,7 @@ pub struct Engine {
 impl Engine {
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        };
+        let mut config = on_loopback(dir.path());
         adjust(&mut config);
         let spawned = Spawned::start(config).await.expect("engine starts");
         // Races the engine's own first-start creation of the secret on purpose: the
@@ -66,11 +71,7 @@ impl Engine {
             ..
         } = self;
         spawned.stop().await.expect("engine stops");
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        };
+        let mut config = on_loopback(dir.path());
         adjust(&mut config);
         let spawned = Spawned::start(config).await.expect("engine restarts");
         let base = format!("http://{}", spawned.addr);
