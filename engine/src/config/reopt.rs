@@ -154,6 +154,16 @@ impl Default for ReoptConfig {
 }
 
 impl ReoptConfig {
+    /// How close a driver must be to its next stop to be committed to it: anywhere with
+    /// `keep_next_stop`, else `commit_radius_m`.
+    pub fn commit_radius(&self) -> f64 {
+        if self.keep_next_stop {
+            f64::INFINITY
+        } else {
+            self.commit_radius_m
+        }
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         check_ints(&[
             ("dispatch.reoptimise.every_ms", self.every_ms, MS_OR_OFF),

@@ -79,13 +79,8 @@ pub enum Outcome {
 
 /// Searches `input.drivers`' plans for a cheaper one.
 pub fn reoptimise(input: &ReoptInput) -> Outcome {
-    let commit_m = if input.reopt.keep_next_stop {
-        f64::INFINITY
-    } else {
-        input.reopt.commit_radius_m
-    };
     let params = Params {
-        pin_radius_m: input.params.pin_radius_m.max(commit_m),
+        pin_radius_m: input.params.pin_radius_m.max(input.reopt.commit_radius()),
         ..input.params
     };
     let all: Vec<usize> = (0..input.drivers.len()).collect();

@@ -305,15 +305,12 @@ impl Handler<Withdraw> for DriverActor {
 }
 
 impl DriverActor {
-    /// Whether the driver is committed to its next stop (always with
-    /// `dispatch.reoptimise.keep_next_stop`, else within `commit_radius_m` or the pin
-    /// radius of it): a re-optimisation leaves that stop first and with it.
+    /// Whether the driver is committed to its next stop (within
+    /// `dispatch.reoptimise`'s commit radius — anywhere with `keep_next_stop` — or the
+    /// pin radius of it): a re-optimisation leaves that stop first and with it.
     fn committed_to_next_stop(&self) -> bool {
         let c = &self.shared.config.reoptimise;
-        if c.keep_next_stop && !self.plan.stops.is_empty() {
-            return true;
-        }
-        let radius = c.commit_radius_m.max(self.shared.params.pin_radius_m);
+        let radius = c.commit_radius().max(self.shared.params.pin_radius_m);
         match (self.position, self.plan.stops.first()) {
             (Some(p), Some(s)) => {
                 crate::core::geo_util::haversine_m(p.lat, p.lon, s.lat, s.lon) <= radius
