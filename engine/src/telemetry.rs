@@ -75,6 +75,8 @@ pub const REOPT_MOVED: &str = "dispatch_reopt_moved_orders_total";
 pub const REOPT_ROUTES: &str = "dispatch_reopt_routes_changed_total";
 /// Counter: objective units the accepted re-optimisations saved (by their own plans).
 pub const REOPT_SAVED: &str = "dispatch_reopt_saved_total";
+/// Histogram: seconds from an improved plan to its last proposal answered.
+pub const REOPT_LANDING_SECONDS: &str = "dispatch_reopt_landing_seconds";
 /// Counter: orders given back by drivers that went offline or silent.
 pub const GIVEN_BACK: &str = "dispatch_orders_given_back_total";
 /// Counter: order changes a console watcher missed.
@@ -196,6 +198,7 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (REOPT_MOVED, Kind::Counter, "Orders re-optimisation moved to another driver."),
     (REOPT_ROUTES, Kind::Counter, "Driver routes re-optimisation changed (proposals accepted)."),
     (REOPT_SAVED, Kind::Counter, "Objective units the accepted re-optimisation plans saved, by their own estimate."),
+    (REOPT_LANDING_SECONDS, Kind::Histogram, "Seconds from an improved re-optimisation plan to its last proposal answered (withdrawals durable, proposals taken or refused)."),
     (GIVEN_BACK, Kind::Counter, "Orders given back by drivers that went offline or silent."),
     (ORDER_WATCHER_DROPPED, Kind::Counter, "Order changes a console watcher missed (it fell behind)."),
     (LIMITED, Kind::Counter, "Requests, messages or connections refused by a limit, by limit."),

@@ -4,6 +4,7 @@
 
 use super::{DriverActor, RouteSnapshot};
 use crate::actors::region::Enqueue;
+use crate::core::grid::RegionKey;
 use crate::core::route::{self, Proposal, RouteChange, RoutePlan};
 use crate::orders::book::Owner;
 use crate::orders::ledger::{ChangeSet, Written};
@@ -37,6 +38,16 @@ impl DriverActor {
         &mut self,
         change: RouteChange,
     ) -> Result<Pending, dispatch_storage::StoreError> {
+        self.commit_owned(change, None)
+    }
+
+    /// [`commit`](Self::commit), the orders handed back owned by `requeue_to` rather than
+    /// by their pickup regions (a re-optimising region holds the orders it withdraws).
+    fn commit_owned(
+        &mut self,
+        change: RouteChange,
+        requeue_to: Option<RegionKey>,
+    ) -> Result<Pending, dispatch_storage::StoreError> {
         let RouteChange {
             reason,
             mut next,
@@ -63,7 +74,7 @@ impl DriverActor {
         orders.extend(finished.into_iter().map(|o| (Arc::new(o), None)));
         let requeue: Vec<Arc<Order>> = requeue.into_iter().map(Arc::new).collect();
         orders.extend(requeue.iter().map(|o| {
-            let key = grid.key(o.pickup.lat, o.pickup.lon);
+            let key = requeue_to.unwrap_or_else(|| grid.key(o.pickup.lat, o.pickup.lon));
             (o.clone(), Some(Owner::Region(key)))
         }));
         let set = ChangeSet {
@@ -257,13 +268,14 @@ impl Handler<Release> for DriverActor {
 /// (on the route version its plan was computed on; all or nothing; never a picked-up
 /// order, nor the next stop's once the driver is within the commit radius of it).
 /// Answered, once the change is durable and published, with the route's new version and
-/// the orders, pending again: the region proposes them on (or queues them), the driver
-/// queues them nowhere.
+/// the orders, pending again and owned by the asking region `to` (a cancel goes there):
+/// it proposes them on or queues them; the driver queues them nowhere.
 #[derive(Message)]
 #[rtype(result = "Option<(u64, Vec<Arc<Order>>)>")]
 pub struct Withdraw {
     pub order_ids: Vec<Arc<str>>,
     pub base_version: u64,
+    pub to: RegionKey,
 }
 
 impl Handler<Withdraw> for DriverActor {
@@ -278,7 +290,8 @@ impl Handler<Withdraw> for DriverActor {
             committed,
             now_ms(),
         );
-        let Some(Ok((written, mut delivery))) = change.map(|c| self.commit(c)) else {
+        let Some(Ok((written, mut delivery))) = change.map(|c| self.commit_owned(c, Some(w.to)))
+        else {
             return Box::pin(async { None });
         };
         let orders = std::mem::take(&mut delivery.requeue);

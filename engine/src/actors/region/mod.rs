@@ -13,6 +13,7 @@
 mod matching;
 mod reopt;
 mod timers;
+use reopt::LandingCancel;
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
@@ -391,25 +392,53 @@ impl Handler<SupplyChanged> for RegionActor {
     }
 }
 
-/// Cancels a queued order. `Ok(None)`: not queued here (any more). Answered once the
-/// cancellation is durable.
+/// Cancels a queued order (or one a re-optimisation landing holds). `Ok(None)`: not
+/// queued here (any more). Answered once the cancellation is durable; the mailbox goes
+/// on meanwhile (the order is out of the queue already).
 #[derive(Message)]
 #[rtype(result = "Result<Option<Order>, (ErrorCode, String)>")]
 pub struct CancelPending {
     pub id: String,
 }
 
+type CancelAnswer = ResponseFuture<Result<Option<Order>, (ErrorCode, String)>>;
+
 impl Handler<CancelPending> for RegionActor {
-    type Result = AtomicResponse<Self, Result<Option<Order>, (ErrorCode, String)>>;
+    type Result = CancelAnswer;
     fn handle(&mut self, c: CancelPending, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
         // The pending gauge is refreshed by the next publish.
         self.wake(ctx);
-        let Some(p) = self.pending.remove(&c.id) else {
-            return AtomicResponse::new(Box::pin(fut::ready(Ok(None))));
-        };
-        let previous = p.order.clone();
-        let mut order = p.order;
+        if let Some(p) = self.pending.remove(&c.id) {
+            let (previous, queued_ms) = (p.order.clone(), p.queued_ms);
+            return self.cancel_taken(p.order, move |act| {
+                let parked = previous.status == OrderStatus::Unassignable;
+                act.pending.insert(previous, queued_ms, parked);
+            });
+        }
+        match self.reopt.take_for_cancel(&c.id) {
+            LandingCancel::NotHere => Box::pin(async { Ok(None) }),
+            LandingCancel::Held(order) => {
+                let previous = order.clone();
+                self.cancel_taken(order, move |act| act.reopt.hold(previous))
+            }
+            // Proposed to a driver: once answered, the caller follows the order's owner.
+            LandingCancel::Wait(answered) => Box::pin(async move {
+                let _ = answered.await;
+                Ok(None)
+            }),
+        }
+    }
+}
+
+impl RegionActor {
+    /// Cancels an order taken out of this region's hands; `restore` puts it back when
+    /// the write fails.
+    fn cancel_taken(
+        &mut self,
+        mut order: Arc<Order>,
+        restore: impl FnOnce(&mut Self),
+    ) -> CancelAnswer {
         set_status(
             Arc::make_mut(&mut order),
             OrderStatus::Cancelled,
@@ -421,22 +450,18 @@ impl Handler<CancelPending> for RegionActor {
             .ledger
             .write(ChangeSet::orders(vec![(order.clone(), None)]))
         else {
-            let parked = previous.status == OrderStatus::Unassignable;
-            self.pending.insert(previous, p.queued_ms, parked);
-            return AtomicResponse::new(Box::pin(fut::ready(Err((
-                ErrorCode::Internal,
-                "storage failure".to_string(),
-            )))));
+            restore(self);
+            return Box::pin(async { Err((ErrorCode::Internal, "storage failure".to_string())) });
         };
-        AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
-            move |res, _, _| match res {
+        Box::pin(async move {
+            match written.publish().await {
                 Ok(()) => Ok(Some(Arc::unwrap_or_clone(order))),
                 Err(e) => {
                     tracing::error!(error = %e, "cancel not durable");
                     Err((ErrorCode::Internal, "storage failure".to_string()))
                 }
-            },
-        )))
+            }
+        })
     }
 }
 

@@ -2,16 +2,22 @@
 //! thread (the mailbox keeps flowing meanwhile); a plan that saves enough comes back
 //! as per-driver changes, proposed in two steps so that an order is never on two routes:
 //! 1. every driver losing orders is asked to withdraw them (on the version the plan was
-//!    computed on; answered once durable and published);
+//!    computed on; answered once durable and published, the orders then owned by this
+//!    region);
 //! 2. every driver whose route changes is proposed its new route on its version after
 //!    step 1, with the withdrawn orders it gains.
 //!
-//! A driver refusing either step keeps its route; orders withdrawn but not taken by the
+//! The landing does not hold the mailbox: matching rounds, positions and cancels go on
+//! while drivers answer (a withdrawal waits for a flush). Meanwhile the withdrawn orders
+//! are in [`Landing`]: a cancel takes one not yet proposed, and waits for the answer
+//! about one proposed. A driver refusing either step keeps its route (a matching round
+//! that changed it meanwhile makes it refuse); orders withdrawn but not taken by the
 //! driver they were planned for go back to their pickup region's queue.
 
 use super::{Enqueue, RegionActor};
 use crate::actors::driver::{DriverHandle, Propose, Withdraw};
 use crate::core::route::Proposal;
+use crate::orders::book::Owner;
 use crate::planning::reopt::{reoptimise, Outcome, ReoptInput, Reoptimised, LANDING_MS};
 use crate::planning::{DriverPlan, LiveStop};
 use crate::telemetry;
@@ -21,16 +27,99 @@ use dispatch_protocol::{DriverStatus, Millis, Order, StopKind};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::oneshot;
 
 const HOUR_MS: Millis = 3_600_000;
 
 /// What a region remembers between searches.
 #[derive(Default)]
 pub(super) struct ReoptState {
+    /// A search or its landing is under way (one at a time).
     running: bool,
     last_started: Option<Instant>,
     /// Per driver: when re-optimisation changed its route within the last hour.
     changes: HashMap<Arc<str>, VecDeque<Millis>>,
+    /// The orders the landing under way withdrew, until each is proposed and answered.
+    landing: HashMap<Arc<str>, Landing>,
+}
+
+/// A withdrawn order during the landing.
+enum Landing {
+    /// Not proposed yet: a cancel takes it from here.
+    Held(Arc<Order>),
+    /// Proposed to a driver: cancels wait for the answer, then follow the order to
+    /// wherever it went (the driver, or a queue).
+    Proposed(Vec<oneshot::Sender<()>>),
+}
+
+/// What a cancel finds of an order in the landing.
+pub(super) enum LandingCancel {
+    NotHere,
+    /// Taken out: cancel it (or [`ReoptState::hold`] it again if that fails).
+    Held(Arc<Order>),
+    /// Fires once the order's proposal is answered.
+    Wait(oneshot::Receiver<()>),
+}
+
+impl ReoptState {
+    pub(super) fn take_for_cancel(&mut self, id: &str) -> LandingCancel {
+        match self.landing.get_mut(id) {
+            None => LandingCancel::NotHere,
+            Some(Landing::Proposed(waiters)) => {
+                let (tx, rx) = oneshot::channel();
+                waiters.push(tx);
+                LandingCancel::Wait(rx)
+            }
+            Some(Landing::Held(_)) => match self.landing.remove(id) {
+                Some(Landing::Held(o)) => LandingCancel::Held(o),
+                _ => LandingCancel::NotHere,
+            },
+        }
+    }
+
+    /// Puts back an order a cancel took but could not write.
+    pub(super) fn hold(&mut self, order: Arc<Order>) {
+        let id: Arc<str> = Arc::from(order.id.as_str());
+        self.landing.insert(id, Landing::Held(order));
+    }
+
+    /// Marks a held order proposed; `None` if a cancel took it.
+    fn propose(&mut self, id: &Arc<str>) -> Option<Arc<Order>> {
+        let entry = self.landing.get_mut(id)?;
+        match std::mem::replace(entry, Landing::Proposed(Vec::new())) {
+            Landing::Held(o) => Some(o),
+            proposed => {
+                *entry = proposed;
+                None
+            }
+        }
+    }
+
+    /// The orders still held (none of the proposals took them), out of the landing.
+    fn take_held(&mut self) -> Vec<Arc<Order>> {
+        let held: Vec<Arc<str>> = self
+            .landing
+            .iter()
+            .filter(|(_, l)| matches!(l, Landing::Held(_)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        held.iter()
+            .filter_map(|id| match self.landing.remove(id) {
+                Some(Landing::Held(o)) => Some(o),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// An order's proposal was answered (and the order is where the answer put it): the
+    /// cancels waiting for it go on.
+    fn answered(&mut self, id: &str) {
+        if let Some(Landing::Proposed(waiters)) = self.landing.remove(id) {
+            for w in waiters {
+                let _ = w.send(());
+            }
+        }
+    }
 }
 
 /// The drivers of one search, at the indices the plan refers to.
@@ -92,9 +181,9 @@ impl RegionActor {
             (outcome, started.elapsed())
         });
         ctx.spawn(job.into_actor(self).map(move |res, act, ctx| {
-            act.reopt.running = false;
             let Ok((outcome, took)) = res else {
                 tracing::error!("re-optimisation worker failed");
+                act.reopt.running = false;
                 return;
             };
             metrics::histogram!(telemetry::REOPT_SECONDS).record(took.as_secs_f64());
@@ -104,8 +193,9 @@ impl RegionActor {
                 Outcome::Unplannable => "unplannable",
             };
             metrics::counter!(telemetry::REOPT_RUNS, "outcome" => label).increment(1);
-            if let Outcome::Improved(plan) = outcome {
-                act.withdraw_then_propose(ctx, plan, group);
+            match outcome {
+                Outcome::Improved(plan) => act.withdraw_then_propose(ctx, plan, group),
+                _ => act.reopt.running = false,
             }
         }));
     }
@@ -149,32 +239,36 @@ impl RegionActor {
         Group { plans, handles }
     }
 
-    /// Step 1: the losing drivers withdraw; then step 2.
+    /// Step 1: the losing drivers withdraw (their orders are this region's from then
+    /// on); then step 2.
     fn withdraw_then_propose(&mut self, ctx: &mut Context<Self>, plan: Reoptimised, g: Group) {
+        let started = Instant::now();
         let mut asks = Vec::new();
         for c in plan.changes.iter().filter(|c| !c.loses.is_empty()) {
             let ask = Withdraw {
                 order_ids: c.loses.clone(),
                 base_version: g.plans[c.driver].version,
+                to: self.key,
             };
             let (addr, d) = (g.handles[c.driver].addr.clone(), c.driver);
             asks.push(async move { (d, addr.send(ask).await.ok().flatten()) });
         }
         let answers = futures_util::future::join_all(asks);
-        ctx.wait(answers.into_actor(self).map(move |answers, act, ctx| {
+        ctx.spawn(answers.into_actor(self).map(move |answers, act, ctx| {
             let mut version: HashMap<usize, u64> = HashMap::new();
-            let mut withdrawn: HashMap<Arc<str>, Arc<Order>> = HashMap::new();
             let mut refused = Vec::new();
             for (d, answer) in answers {
                 match answer {
                     Some((v, orders)) => {
                         version.insert(d, v);
-                        withdrawn.extend(orders.into_iter().map(|o| (Arc::from(o.id.as_str()), o)));
+                        for o in orders {
+                            act.reopt.hold(o);
+                        }
                     }
                     None => refused.push(d),
                 }
             }
-            act.propose_replans(ctx, plan, g, version, refused, withdrawn);
+            act.propose_replans(ctx, plan, g, version, refused, started);
         }));
     }
 
@@ -187,12 +281,15 @@ impl RegionActor {
         g: Group,
         version: HashMap<usize, u64>,
         refused: Vec<usize>,
-        mut withdrawn: HashMap<Arc<str>, Arc<Order>>,
+        started: Instant,
     ) {
         let mut asks = Vec::new();
         for c in plan.changes {
             let d = c.driver;
-            let all_there = c.gains.iter().all(|id| withdrawn.contains_key(id));
+            let all_there = c
+                .gains
+                .iter()
+                .all(|id| matches!(self.reopt.landing.get(id), Some(Landing::Held(_))));
             if refused.contains(&d) || !all_there {
                 continue;
             }
@@ -203,7 +300,7 @@ impl RegionActor {
             let orders: Vec<Arc<Order>> = c
                 .gains
                 .iter()
-                .filter_map(|id| withdrawn.remove(id))
+                .filter_map(|id| self.reopt.propose(id))
                 .collect();
             let ask = Propose(Proposal {
                 base_version: version.get(&d).copied().unwrap_or(g.plans[d].version),
@@ -213,14 +310,16 @@ impl RegionActor {
             let (addr, id) = (g.handles[d].addr.clone(), g.plans[d].driver_id.clone());
             asks.push(async move { (id, addr.send(ask).await.unwrap_or(false), orders) });
         }
-        self.requeue(ctx, withdrawn.into_values());
+        let left = self.reopt.take_held();
+        self.requeue(ctx, left.into_iter());
         let saved = plan.before.total - plan.after.total;
         let answers = futures_util::future::join_all(asks);
-        ctx.wait(answers.into_actor(self).map(move |answers, act, ctx| {
+        ctx.spawn(answers.into_actor(self).map(move |answers, act, ctx| {
             let now = now_ms();
             let mut moved = 0;
             let mut changed = 0;
             for (id, accepted, orders) in answers {
+                let ids: Vec<Arc<str>> = orders.iter().map(|o| Arc::from(o.id.as_str())).collect();
                 if accepted {
                     moved += orders.len();
                     changed += 1;
@@ -228,7 +327,13 @@ impl RegionActor {
                 } else {
                     act.requeue(ctx, orders.into_iter());
                 }
+                for id in ids {
+                    act.reopt.answered(&id);
+                }
             }
+            act.reopt.running = false;
+            metrics::histogram!(telemetry::REOPT_LANDING_SECONDS)
+                .record(started.elapsed().as_secs_f64());
             metrics::counter!(telemetry::REOPT_MOVED).increment(moved as u64);
             metrics::counter!(telemetry::REOPT_ROUTES).increment(changed);
             if changed > 0 {
@@ -238,12 +343,15 @@ impl RegionActor {
     }
 
     /// Orders withdrawn and not taken: back to their pickup region's queue (this one if
-    /// that region is gone).
+    /// that region is gone), which owns them from then on.
     fn requeue(&mut self, ctx: &mut Context<Self>, orders: impl Iterator<Item = Arc<Order>>) {
         for o in orders {
             let key = self.fleet.grid().key(o.pickup.lat, o.pickup.lon);
             match self.fleet.region(key) {
-                Some(r) if key != self.key => r.addr.do_send(Enqueue(o)),
+                Some(r) if key != self.key => {
+                    self.shared.book.set_owner(&o.id, Owner::Region(key));
+                    r.addr.do_send(Enqueue(o));
+                }
                 _ => self.enqueue(ctx, o),
             }
         }
@@ -262,4 +370,89 @@ fn after_withdrawal(stops: &[LiveStop], loses: &[Arc<str>]) -> Vec<LiveStop> {
 fn same_stops(a: &[LiveStop], b: &[LiveStop]) -> bool {
     let key = |s: &LiveStop| (s.order_id.clone(), s.kind == StopKind::Pickup);
     a.len() == b.len() && a.iter().map(key).eq(b.iter().map(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::model::created;
+    use dispatch_protocol::{NewOrder, Stop};
+
+    fn order(id: &str) -> Arc<Order> {
+        let stop = |lat, lon| Stop {
+            lat,
+            lon,
+            ready_ms: None,
+            due_ms: None,
+            service_s: 60,
+        };
+        let new = NewOrder {
+            id: Some(id.into()),
+            pickup: stop(60.170, 24.940),
+            dropoff: stop(60.160, 24.930),
+            size: 1,
+            priority: 0,
+            details: Default::default(),
+        };
+        Arc::new(created(id.into(), new, 0))
+    }
+
+    #[test]
+    fn a_cancel_takes_a_held_order_and_the_proposal_then_skips_it() {
+        let mut s = ReoptState::default();
+        s.hold(order("a"));
+        s.hold(order("b"));
+        let LandingCancel::Held(a) = s.take_for_cancel("a") else {
+            panic!("a held order is the cancel's to take");
+        };
+        assert_eq!(a.id, "a");
+        assert!(matches!(s.take_for_cancel("a"), LandingCancel::NotHere));
+        assert!(
+            s.propose(&Arc::from("a")).is_none(),
+            "a cancelled order is not proposed"
+        );
+        assert_eq!(
+            s.propose(&Arc::from("b")).map(|o| o.id.clone()),
+            Some("b".into())
+        );
+        // Proposed once: not again, and not handed back as left over.
+        assert!(s.propose(&Arc::from("b")).is_none());
+        assert!(s.take_held().is_empty());
+    }
+
+    #[test]
+    fn a_cancel_of_a_proposed_order_waits_for_the_answer() {
+        let mut s = ReoptState::default();
+        s.hold(order("a"));
+        s.propose(&Arc::from("a")).expect("held");
+        let LandingCancel::Wait(mut first) = s.take_for_cancel("a") else {
+            panic!("a proposed order makes the cancel wait");
+        };
+        let LandingCancel::Wait(mut second) = s.take_for_cancel("a") else {
+            panic!("every cancel waits");
+        };
+        assert!(first.try_recv().is_err(), "not answered yet");
+        s.answered("a");
+        assert!(first.try_recv().is_ok());
+        assert!(second.try_recv().is_ok());
+        assert!(matches!(s.take_for_cancel("a"), LandingCancel::NotHere));
+    }
+
+    #[test]
+    fn orders_no_proposal_took_leave_the_landing_and_a_failed_cancel_puts_one_back() {
+        let mut s = ReoptState::default();
+        for id in ["a", "b", "c"] {
+            s.hold(order(id));
+        }
+        s.propose(&Arc::from("b")).expect("held");
+        let LandingCancel::Held(c) = s.take_for_cancel("c") else {
+            panic!("held");
+        };
+        s.hold(c);
+        let mut left: Vec<String> = s.take_held().iter().map(|o| o.id.clone()).collect();
+        left.sort();
+        assert_eq!(left, ["a", "c"]);
+        assert!(matches!(s.take_for_cancel("b"), LandingCancel::Wait(_)));
+        assert!(matches!(s.take_for_cancel("a"), LandingCancel::NotHere));
+    }
 }
