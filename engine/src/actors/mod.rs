@@ -2,6 +2,7 @@
 //! one `RegionActor` per grid cell and one `DriverActor` per registered driver. Each
 //! owns a core value and calls it; all domain logic lives in `crate::core`.
 
+pub mod background;
 pub mod driver;
 pub mod inbox;
 pub mod mailbox;

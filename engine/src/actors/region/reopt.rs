@@ -1,6 +1,7 @@
-//! A region's continuous re-optimisation: its drivers' plans go to a search on a worker
-//! thread (the mailbox keeps flowing meanwhile); a plan that saves enough comes back
-//! as per-driver changes, proposed in two steps so that an order is never on two routes:
+//! A region's continuous re-optimisation: its drivers' plans go to a search on an
+//! idle-priority thread (`actors/background.rs`; the mailbox keeps flowing meanwhile); a
+//! plan that saves enough comes back as per-driver changes, proposed in two steps so that
+//! an order is never on two routes:
 //! 1. every driver losing orders is asked to withdraw them (on the version the plan was
 //!    computed on; answered once durable and published, the orders then owned by this
 //!    region);
@@ -15,6 +16,7 @@
 //! driver they were planned for go back to their pickup region's queue.
 
 use super::{Enqueue, RegionActor};
+use crate::actors::background;
 use crate::actors::driver::{DriverHandle, Propose, Withdraw};
 use crate::core::route::Proposal;
 use crate::orders::book::Owner;
@@ -174,7 +176,7 @@ impl RegionActor {
             reopt: c,
             iterations: None,
         };
-        let job = tokio::task::spawn_blocking(move || {
+        let job = background::spawn("reopt-search", move || {
             let _slot = slot;
             let started = Instant::now();
             let outcome = reoptimise(&input);
