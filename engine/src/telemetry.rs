@@ -51,6 +51,8 @@ pub const ORDER_PUSH_SECONDS: &str = "dispatch_order_created_to_route_pushed_sec
 pub const MATCH_BATCH_ORDERS: &str = "dispatch_match_batch_orders";
 /// Histogram: duration of a region's matching tick (planning, not waiting on drivers).
 pub const MATCH_TICK_SECONDS: &str = "dispatch_match_tick_seconds";
+/// Histogram: seconds from a matching round's proposals to the last driver's answer.
+pub const MATCH_ANSWERS_SECONDS: &str = "dispatch_match_answers_seconds";
 /// Counter, label `reason` = stale_version | unavailable | inconsistent: proposals a
 /// driver refused (its route had moved on, it takes no work, or the stops did not
 /// match its route).
@@ -187,6 +189,7 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (ORDER_PUSH_SECONDS, Kind::Histogram, "Seconds from an order's creation to the durable push of its first route to the driver."),
     (MATCH_BATCH_ORDERS, Kind::Histogram, "Orders matched in one region tick."),
     (MATCH_TICK_SECONDS, Kind::Histogram, "Seconds a region's matching tick takes (planning, not waiting on drivers)."),
+    (MATCH_ANSWERS_SECONDS, Kind::Histogram, "Seconds from a matching round's proposals to the last driver's answer (the region waits meanwhile)."),
     (PROPOSALS_REJECTED, Kind::Counter, "Route proposals a driver refused, by reason (stale_version, unavailable, inconsistent)."),
     (PROPOSALS_ACCEPTED, Kind::Counter, "Route proposals drivers accepted."),
     (REPLANS, Kind::Counter, "Route changes committed, by reason (insert, reorder, reoptimise, stop_done, cancel, give_back, rebalance, eta)."),

@@ -102,8 +102,12 @@ fn stop_ids(m: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The tests of this file one at a time: one of them sets a (process-wide) fail point.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_that_arrived_apart_end_on_one_driver() {
+    let _serial = SERIAL.lock().await;
     let e = Engine::start(config).await;
     let mut a = online(&e, "a").await;
     let mut b = online(&e, "b").await;
@@ -154,4 +158,48 @@ async fn orders_that_arrived_apart_end_on_one_driver() {
         .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
         .unwrap_or(0.0);
     assert!(moved >= 1.0, "{metrics}");
+}
+
+/// A landing stopped after its withdrawals (fail point `reopt::before_propose`): the
+/// withdrawn order is pending, held by the re-optimising region and on no route, and a
+/// cancel finds it there — the region answers while its landing is unfinished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_finds_an_order_a_landing_holds() {
+    let _serial = SERIAL.lock().await;
+    let e = Engine::start(config).await;
+    let _a = online(&e, "a").await;
+    let _b = online(&e, "b").await;
+    order(&e, "east", EAST).await;
+    drivers_of(&e, &["east"]).await;
+    order(&e, "west", WEST).await;
+    let both = drivers_of(&e, &["east", "west"]).await;
+    assert_ne!(both[0], both[1], "the premise: two drivers");
+
+    fail::cfg("reopt::before_propose", "return").unwrap();
+    // The next search merges the two routes: one order is withdrawn and stays held.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let held = loop {
+        let mut pending = None;
+        for id in ["east", "west"] {
+            let v = e.get_json(&format!("/v1/orders/{id}")).await;
+            if v["status"] == "pending" {
+                assert!(v["driver_id"].is_null(), "{v}");
+                pending = Some(id);
+            }
+        }
+        if let Some(id) = pending {
+            break id;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nothing withdrawn");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let (st, cancelled) = post(&e, &format!("/v1/orders/{held}/cancel"), json!({})).await;
+    fail::remove("reopt::before_propose");
+    assert_eq!(st, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let v = e.get_json(&format!("/v1/orders/{held}")).await;
+    assert_eq!(v["status"], "cancelled", "{v}");
+    // And the other order is untouched on its driver.
+    let other = if held == "east" { "west" } else { "east" };
+    assert_eq!(drivers_of(&e, &[other]).await.len(), 1);
 }

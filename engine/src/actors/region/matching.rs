@@ -6,6 +6,7 @@
 use super::RegionActor;
 use crate::actors::driver::{DriverHandle, Propose, Release};
 use crate::core::geo_util::haversine_m;
+use crate::core::order_queue::Queued;
 use crate::core::region_index::{Nearby, StatusFilter};
 use crate::core::route::Proposal;
 use crate::orders::ledger::ChangeSet;
@@ -112,8 +113,8 @@ impl RegionActor {
 
     /// One matching round: the eligible pending orders as a batch, handed with their
     /// candidates' snapshots to the dispatch policy, its routes proposed to the
-    /// drivers; the region takes no other message until every driver answered (so a
-    /// cancellation never races a proposal).
+    /// drivers. The proposed orders leave the queue until answered (`in_flight.rs`:
+    /// a cancellation waits for the answer), and the region goes on meanwhile.
     pub(super) fn tick(&mut self, ctx: &mut Context<Self>) {
         self.apply_pending();
         let now = now_ms();
@@ -183,7 +184,7 @@ impl RegionActor {
             let mut extra = 2;
             let mut fresh = Vec::new();
             for n in &found {
-                if index_of.contains_key(&n.id) {
+                if index_of.contains_key(&n.id) || self.in_flight.asked(&n.id) {
                     continue;
                 }
                 if let Some(h) = self.fleet.driver(&n.id) {
@@ -287,9 +288,10 @@ impl RegionActor {
         }
     }
 
-    /// Proposes each new route to its driver on the version it was planned on and
-    /// waits for every answer: accepted orders leave the queue, refused ones are
-    /// matched again right away on fresh snapshots.
+    /// Proposes each new route to its driver on the version it was planned on; the
+    /// orders wait out of the queue for the answer: accepted ones are gone, refused
+    /// ones are queued again (as old as they were) and matched right away on fresh
+    /// snapshots.
     fn propose(&mut self, ctx: &mut Context<Self>, batch: Batch, routes: Vec<NewRoute>) {
         if routes.is_empty() {
             return;
@@ -301,30 +303,46 @@ impl RegionActor {
                 .iter()
                 .map(|&j| Order::clone(&batch.orders[j]))
                 .collect();
-            let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
+            let driver = batch.plans[r.driver].driver_id.clone();
+            let queued: Vec<Queued> = orders
+                .iter()
+                .filter_map(|o| self.pending.remove(&o.id))
+                .collect();
+            for q in &queued {
+                self.in_flight.propose(&q.order.id, &driver);
+            }
             let propose = Propose(Proposal {
                 base_version: batch.plans[r.driver].version,
                 stops: r.stops,
                 orders,
             });
             let addr = batch.handles[r.driver].addr.clone();
-            asks.push(async move { (addr.send(propose).await.unwrap_or(false), ids) });
+            asks.push(async move { (addr.send(propose).await.unwrap_or(false), queued, driver) });
         }
         let answers = futures_util::future::join_all(asks);
-        ctx.wait(answers.into_actor(self).map(|answers, act, ctx| {
+        let sent = Instant::now();
+        ctx.spawn(answers.into_actor(self).map(move |answers, act, ctx| {
+            metrics::histogram!(telemetry::MATCH_ANSWERS_SECONDS)
+                .record(sent.elapsed().as_secs_f64());
             let mut refused = false;
             let mut assigned = false;
-            for (accepted, ids) in answers {
+            for (accepted, queued, driver) in answers {
+                act.in_flight.driver_answered(&driver);
                 if accepted {
                     assigned = true;
-                    for id in ids {
-                        act.pending.remove(&id);
-                    }
                 } else {
                     refused = true;
+                    for q in &queued {
+                        act.pending.insert(q.order.clone(), q.queued_ms, false);
+                    }
+                }
+                for q in &queued {
+                    act.in_flight.answered(&q.order.id);
                 }
             }
             if refused {
+                // Queued again: the timers run while orders wait.
+                act.wake(ctx);
                 act.match_soon(ctx);
             }
             if assigned {

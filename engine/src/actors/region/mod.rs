@@ -10,10 +10,11 @@
 //! batch, so a reader that holds the read lock and finds the inbox empty sees every
 //! op offered before its query, with no message to the actor.
 
+mod in_flight;
 mod matching;
 mod reopt;
 mod timers;
-use reopt::LandingCancel;
+use in_flight::{ForCancel, InFlight};
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
@@ -145,6 +146,8 @@ pub struct RegionActor {
     depth: Depth,
     /// Re-optimisation: whether a search runs, and recent changes per driver.
     reopt: reopt::ReoptState,
+    /// Orders out of the queue while drivers are asked to take them.
+    in_flight: InFlight,
 }
 
 /// How a region is made (everything but its key).
@@ -194,6 +197,7 @@ impl RegionActor {
                 match_scheduled: false,
                 depth: actor_depth,
                 reopt: reopt::ReoptState::default(),
+                in_flight: InFlight::default(),
             }
         });
         RegionHandle {
@@ -392,7 +396,7 @@ impl Handler<SupplyChanged> for RegionActor {
     }
 }
 
-/// Cancels a queued order (or one a re-optimisation landing holds). `Ok(None)`: not
+/// Cancels a queued order (or one out of the queue in flight). `Ok(None)`: not
 /// queued here (any more). Answered once the cancellation is durable; the mailbox goes
 /// on meanwhile (the order is out of the queue already).
 #[derive(Message)]
@@ -416,14 +420,14 @@ impl Handler<CancelPending> for RegionActor {
                 act.pending.insert(previous, queued_ms, parked);
             });
         }
-        match self.reopt.take_for_cancel(&c.id) {
-            LandingCancel::NotHere => Box::pin(async { Ok(None) }),
-            LandingCancel::Held(order) => {
+        match self.in_flight.take_for_cancel(&c.id) {
+            ForCancel::NotHere => Box::pin(async { Ok(None) }),
+            ForCancel::Held(order) => {
                 let previous = order.clone();
-                self.cancel_taken(order, move |act| act.reopt.hold(previous))
+                self.cancel_taken(order, move |act| act.in_flight.hold(previous))
             }
             // Proposed to a driver: once answered, the caller follows the order's owner.
-            LandingCancel::Wait(answered) => Box::pin(async move {
+            ForCancel::Wait(answered) => Box::pin(async move {
                 let _ = answered.await;
                 Ok(None)
             }),
