@@ -103,7 +103,33 @@ impl Written {
     /// Step 2: once durable, publishes the orders (book and console feed). An error
     /// means the flush failed: nothing is published and nothing may be acknowledged.
     pub async fn publish(self) -> Result<(), StoreError> {
-        self.durable.await?;
+        let (durable, publication) = self.split();
+        durable.await?;
+        publication.publish()
+    }
+
+    /// Step 2 in its two halves, for a writer that keeps several changes waiting at
+    /// once and publishes them in its own order (a driver actor, in version order):
+    /// await the [`Durable`], then [`Publication::publish`].
+    pub fn split(self) -> (Durable, Publication) {
+        let publication = Publication {
+            orders: self.orders,
+            book: self.book,
+        };
+        (self.durable, publication)
+    }
+}
+
+/// The orders of a written change, to publish once it is durable.
+#[must_use = "a durable change is announced only once published"]
+pub struct Publication {
+    orders: Vec<(Arc<Order>, Option<Owner>)>,
+    book: Arc<OrderBook>,
+}
+
+impl Publication {
+    /// Publishes the orders; call only once the change's [`Durable`] answered `Ok`.
+    pub fn publish(self) -> Result<(), StoreError> {
         fail::fail_point!("ledger::durable", |_| Err(fail_point("ledger::durable")));
         for (order, owner) in self.orders {
             self.book.publish(order, owner);

@@ -112,6 +112,7 @@ impl DriverActor {
             self.regions.get_or_create(key).addr.do_send(Enqueue(o));
         }
         let now = now_ms();
+        self.delivered = d.route.clone();
         self.fan_out(&ServerMessage::Route { route: d.route });
         for created in d.added {
             let took = now.saturating_sub(created);
@@ -120,20 +121,15 @@ impl DriverActor {
         }
     }
 
-    /// Publishes and delivers a committed change once durable; the actor takes no other
-    /// message meanwhile, so changes leave in version order.
+    /// Publishes and delivers a committed change once durable, after every change
+    /// before it (`outbox.rs`); the mailbox goes on meanwhile.
     pub(super) fn deliver_when_durable(&mut self, ctx: &mut Context<Self>, (written, d): Pending) {
-        ctx.wait(
-            written
-                .publish()
-                .into_actor(self)
-                .map(move |res, act, _| match res {
-                    Ok(()) => act.deliver(d),
-                    Err(e) => {
-                        tracing::error!(driver = %act.id(), error = %e, "route change not durable")
-                    }
-                }),
-        );
+        self.after_durable(ctx, written, move |act, res| match res {
+            Ok(()) => act.deliver(d),
+            Err(e) => {
+                tracing::error!(driver = %act.id(), error = %e, "route change not durable")
+            }
+        });
     }
     /// Gives back every order not yet picked up (driver offline or silent): they go
     /// back to pending in their pickup region. Picked-up orders stay.
@@ -298,21 +294,16 @@ impl Handler<Withdraw> for DriverActor {
         let version = self.plan.version;
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Replied to only once published: the orders' next owner publishes after this.
-        ctx.wait(
-            written
-                .publish()
-                .into_actor(self)
-                .map(move |res, act, _| match res {
-                    Ok(()) => {
-                        act.deliver(delivery);
-                        let _ = tx.send(Some((version, orders)));
-                    }
-                    Err(e) => {
-                        tracing::error!(driver = %act.id(), error = %e, "withdrawal not durable");
-                        let _ = tx.send(None);
-                    }
-                }),
-        );
+        self.after_durable(ctx, written, move |act, res| match res {
+            Ok(()) => {
+                act.deliver(delivery);
+                let _ = tx.send(Some((version, orders)));
+            }
+            Err(e) => {
+                tracing::error!(driver = %act.id(), error = %e, "withdrawal not durable");
+                let _ = tx.send(None);
+            }
+        });
         Box::pin(async move { rx.await.ok().flatten() })
     }
 }
@@ -389,29 +380,35 @@ fn storage_failure(e: dispatch_storage::StoreError) -> Refusal {
 }
 
 impl Handler<StopDone> for DriverActor {
-    type Result = AtomicResponse<Self, Result<(), Refusal>>;
-    fn handle(&mut self, d: StopDone, _: &mut Self::Context) -> Self::Result {
+    type Result = ResponseFuture<Result<(), Refusal>>;
+    fn handle(&mut self, d: StopDone, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
         self.last_seen_ms = now_ms();
-        match self.stop_done(&d) {
-            Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
-            Ok((written, delivery)) => {
-                AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
-                    move |res, act, _| match res {
-                        Ok(()) => {
-                            act.deliver(delivery);
-                            act.tell_region_supply(false);
-                            Ok(())
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "stop_done not durable");
-                            Err((ErrorCode::Internal, "storage failure".into()))
-                        }
-                    },
-                )))
-            }
-        }
+        let (written, delivery) = match self.stop_done(&d) {
+            Err(e) => return Box::pin(async { Err(e) }),
+            Ok(pending) => pending,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.after_durable(ctx, written, move |act, res| {
+            let answer = match res {
+                Ok(()) => {
+                    act.deliver(delivery);
+                    act.tell_region_supply(false);
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "stop_done not durable");
+                    Err(storage_failed())
+                }
+            };
+            let _ = tx.send(answer);
+        });
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(storage_failed())) })
     }
+}
+
+fn storage_failed() -> Refusal {
+    (ErrorCode::Internal, "storage failure".into())
 }
 
 /// Cancels an order on this route. `Ok(None)`: not on this route (any more).
@@ -422,28 +419,30 @@ pub struct CancelOrder {
 }
 
 impl Handler<CancelOrder> for DriverActor {
-    type Result = AtomicResponse<Self, Result<Option<Order>, Refusal>>;
-    fn handle(&mut self, c: CancelOrder, _: &mut Self::Context) -> Self::Result {
+    type Result = ResponseFuture<Result<Option<Order>, Refusal>>;
+    fn handle(&mut self, c: CancelOrder, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
-        match self.cancel(&c.id) {
-            Err(e) => AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
-            Ok(None) => AtomicResponse::new(Box::pin(fut::ready(Ok(None)))),
-            Ok(Some(((written, delivery), order))) => {
-                AtomicResponse::new(Box::pin(written.publish().into_actor(self).map(
-                    move |res, act, _| match res {
-                        Ok(()) => {
-                            act.deliver(delivery);
-                            act.tell_region_supply(false);
-                            Ok(Some(order))
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cancel not durable");
-                            Err((ErrorCode::Internal, "storage failure".into()))
-                        }
-                    },
-                )))
-            }
-        }
+        let ((written, delivery), order) = match self.cancel(&c.id) {
+            Err(e) => return Box::pin(async { Err(e) }),
+            Ok(None) => return Box::pin(async { Ok(None) }),
+            Ok(Some(cancelled)) => cancelled,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.after_durable(ctx, written, move |act, res| {
+            let answer = match res {
+                Ok(()) => {
+                    act.deliver(delivery);
+                    act.tell_region_supply(false);
+                    Ok(Some(order))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cancel not durable");
+                    Err(storage_failed())
+                }
+            };
+            let _ = tx.send(answer);
+        });
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(storage_failed())) })
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod commands;
 mod init;
+mod outbox;
 
 pub use commands::{stops_from_record, CancelOrder, Propose, Refusal, Release, StopDone, Withdraw};
 pub use init::DriverInit;
@@ -155,6 +156,10 @@ pub struct DriverActor {
     plan: RoutePlan,
     /// ETAs of `plan.stops` as announced.
     etas: Vec<Millis>,
+    /// Committed changes waiting for their flush, delivered in order.
+    outbox: outbox::Outbox,
+    /// The route as last delivered (durable): what sockets and the API are shown.
+    delivered: Route,
     /// The first stop of `plan` and when the driver came within `pin_radius_m` of it.
     arrived: Option<(StopKey, Millis)>,
     published: Arc<RwLock<RouteSnapshot>>,
@@ -217,6 +222,8 @@ impl DriverActor {
                     orders,
                 },
                 etas: Vec::new(),
+                outbox: outbox::Outbox::default(),
+                delivered: Route::default(),
                 arrived: None,
                 published: actor_published,
                 status_cell: actor_status,
@@ -227,6 +234,7 @@ impl DriverActor {
                 depth: actor_depth,
             };
             actor.etas = actor.compute_etas(&actor.plan.stops, now);
+            actor.delivered = actor.wire_route();
             // A recovered driver goes straight back into its region's index.
             actor.publish_to_region();
             if let Some(started) = init.started {
@@ -443,7 +451,7 @@ impl DriverActor {
             ts_ms: self.position.map(|p| p.ts_ms),
             updated_ms: self.updated_ms,
             connected: self.sessions.len(),
-            route: self.wire_route(),
+            route: self.delivered.clone(),
         }
     }
 
@@ -542,7 +550,7 @@ impl Handler<Attach> for DriverActor {
             // Back within its grace period: matchers here and around may use it again.
             self.tell_region_supply(true);
         }
-        MessageResult(self.wire_route())
+        MessageResult(self.delivered.clone())
     }
 }
 
@@ -710,12 +718,11 @@ mod tests {
             .send(propose(v0, std::slice::from_ref(&b)))
             .await
             .unwrap());
-        let view = h.addr.send(Observe).await.unwrap();
-        let on_route: Vec<_> = view
-            .route
+        let on_route: Vec<_> = h
+            .plan_at((0.0, 0.0))
             .stops
             .iter()
-            .map(|s| s.order_id.clone())
+            .map(|s| s.order_id.to_string())
             .collect();
         assert_eq!(on_route, ["o-a", "o-a"]);
         // Retried on the fresh version (as the next tick does), it is taken.
