@@ -262,6 +262,32 @@ pub fn into_order(r: OrderRecord) -> Order {
     }
 }
 
+/// Tests elsewhere: a stop with no window and a minute of service.
+#[cfg(test)]
+pub fn sample_stop(lat: f64, lon: f64) -> Stop {
+    Stop {
+        lat,
+        lon,
+        ready_ms: None,
+        due_ms: None,
+        service_s: 60,
+    }
+}
+
+/// Tests elsewhere: an order picked up in central Helsinki and dropped 1.3 km away.
+#[cfg(test)]
+pub fn sample(id: &str, created_ms: Millis) -> Order {
+    let new = NewOrder {
+        id: Some(id.into()),
+        pickup: sample_stop(60.170, 24.940),
+        dropoff: sample_stop(60.160, 24.930),
+        size: 1,
+        priority: 0,
+        details: Default::default(),
+    };
+    created(id.into(), new, created_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -384,20 +384,33 @@ impl Handler<StopDone> for DriverActor {
     fn handle(&mut self, d: StopDone, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
         self.last_seen_ms = now_ms();
-        let (written, delivery) = match self.stop_done(&d) {
-            Err(e) => return Box::pin(async { Err(e) }),
-            Ok(pending) => pending,
-        };
+        match self.stop_done(&d) {
+            Err(e) => Box::pin(async { Err(e) }),
+            Ok(pending) => self.answer_when_delivered(ctx, pending, (), "stop_done"),
+        }
+    }
+}
+
+impl DriverActor {
+    /// A stop_done's or cancel's answer: `ok` once the change is delivered (durable,
+    /// published, pushed), a storage failure if its flush failed.
+    fn answer_when_delivered<T: 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        (written, delivery): Pending,
+        ok: T,
+        what: &'static str,
+    ) -> ResponseFuture<Result<T, Refusal>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.after_durable(ctx, written, move |act, res| {
             let answer = match res {
                 Ok(()) => {
                     act.deliver(delivery);
                     act.tell_region_supply(false);
-                    Ok(())
+                    Ok(ok)
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "stop_done not durable");
+                    tracing::error!(error = %e, change = what, "change not durable");
                     Err(storage_failed())
                 }
             };
@@ -422,27 +435,13 @@ impl Handler<CancelOrder> for DriverActor {
     type Result = ResponseFuture<Result<Option<Order>, Refusal>>;
     fn handle(&mut self, c: CancelOrder, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
-        let ((written, delivery), order) = match self.cancel(&c.id) {
-            Err(e) => return Box::pin(async { Err(e) }),
-            Ok(None) => return Box::pin(async { Ok(None) }),
-            Ok(Some(cancelled)) => cancelled,
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.after_durable(ctx, written, move |act, res| {
-            let answer = match res {
-                Ok(()) => {
-                    act.deliver(delivery);
-                    act.tell_region_supply(false);
-                    Ok(Some(order))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cancel not durable");
-                    Err(storage_failed())
-                }
-            };
-            let _ = tx.send(answer);
-        });
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(storage_failed())) })
+        match self.cancel(&c.id) {
+            Err(e) => Box::pin(async { Err(e) }),
+            Ok(None) => Box::pin(async { Ok(None) }),
+            Ok(Some((pending, order))) => {
+                self.answer_when_delivered(ctx, pending, Some(order), "cancel")
+            }
+        }
     }
 }
 

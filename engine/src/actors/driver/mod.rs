@@ -630,29 +630,11 @@ impl Handler<Push> for DriverActor {
 mod tests {
     use super::*;
     use crate::app::App;
-    use crate::orders::model::{created, job};
-    use dispatch_protocol::{NewOrder, Order, Stop};
-
-    fn stop(lat: f64, lon: f64) -> Stop {
-        Stop {
-            lat,
-            lon,
-            ready_ms: None,
-            due_ms: None,
-            service_s: 60,
-        }
-    }
+    use crate::orders::model::{job, sample};
+    use dispatch_protocol::Order;
 
     fn order(id: &str) -> Order {
-        let new = NewOrder {
-            id: Some(id.into()),
-            pickup: stop(60.170, 24.940),
-            dropoff: stop(60.160, 24.930),
-            size: 1,
-            priority: 0,
-            details: Default::default(),
-        };
-        created(id.into(), new, now_ms())
+        sample(id, now_ms())
     }
 
     /// A proposal for `orders` on `base_version`: the orders' stops appended in order.

@@ -118,26 +118,10 @@ impl InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::orders::model::created;
-    use dispatch_protocol::{NewOrder, Stop};
+    use crate::orders::model::sample;
 
     fn order(id: &str) -> Arc<Order> {
-        let stop = |lat, lon| Stop {
-            lat,
-            lon,
-            ready_ms: None,
-            due_ms: None,
-            service_s: 60,
-        };
-        let new = NewOrder {
-            id: Some(id.into()),
-            pickup: stop(60.170, 24.940),
-            dropoff: stop(60.160, 24.930),
-            size: 1,
-            priority: 0,
-            details: Default::default(),
-        };
-        Arc::new(created(id.into(), new, 0))
+        Arc::new(sample(id, 0))
     }
 
     #[test]
