@@ -119,18 +119,8 @@ impl Matcher for Nearest {
 mod tests {
     use super::*;
     use crate::config::TravelConfig;
-    use crate::orders::model::{created, job};
-    use dispatch_protocol::{NewOrder, Stop};
-
-    fn stop(lat: f64, lon: f64) -> Stop {
-        Stop {
-            lat,
-            lon,
-            ready_ms: None,
-            due_ms: None,
-            service_s: 60,
-        }
-    }
+    use crate::orders::model::{created, job, sample_stop as stop};
+    use dispatch_protocol::NewOrder;
 
     fn driver(id: &str, lat: f64, lon: f64, capacity: u32) -> Arc<DriverPlan> {
         Arc::new(DriverPlan {

@@ -35,17 +35,14 @@ pub(super) enum ForCancel {
 
 impl InFlight {
     pub(super) fn take_for_cancel(&mut self, id: &str) -> ForCancel {
-        match self.orders.get_mut(id) {
-            None => ForCancel::NotHere,
-            Some(Entry::Proposed(waiters)) => {
-                let (tx, rx) = oneshot::channel();
-                waiters.push(tx);
-                ForCancel::Wait(rx)
-            }
-            Some(Entry::Held(_)) => match self.orders.remove(id) {
-                Some(Entry::Held(o)) => ForCancel::Held(o),
-                _ => ForCancel::NotHere,
-            },
+        if let Some(Entry::Proposed(waiters)) = self.orders.get_mut(id) {
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            return ForCancel::Wait(rx);
+        }
+        match self.orders.remove(id) {
+            Some(Entry::Held(o)) => ForCancel::Held(o),
+            _ => ForCancel::NotHere,
         }
     }
 
@@ -90,16 +87,11 @@ impl InFlight {
 
     /// The orders still held (no proposal took them), out of here.
     pub(super) fn take_held(&mut self) -> Vec<Arc<Order>> {
-        let held: Vec<Arc<str>> = self
-            .orders
-            .iter()
-            .filter(|(_, e)| matches!(e, Entry::Held(_)))
-            .map(|(id, _)| id.clone())
-            .collect();
-        held.iter()
-            .filter_map(|id| match self.orders.remove(id) {
-                Some(Entry::Held(o)) => Some(o),
-                _ => None,
+        self.orders
+            .extract_if(|_, e| matches!(e, Entry::Held(_)))
+            .filter_map(|(_, e)| match e {
+                Entry::Held(o) => Some(o),
+                Entry::Proposed(_) => None,
             })
             .collect()
     }

@@ -11,9 +11,10 @@
 //! The landing does not hold the mailbox: matching rounds, positions and cancels go on
 //! while drivers answer (a withdrawal waits for a flush). Meanwhile the withdrawn orders
 //! are in the region's [`InFlight`](super::in_flight::InFlight): a cancel takes one not
-//! yet proposed, and waits for the answer about one proposed. A driver refusing either step keeps its route (a matching round
-//! that changed it meanwhile makes it refuse); orders withdrawn but not taken by the
-//! driver they were planned for go back to their pickup region's queue.
+//! yet proposed, and waits for the answer about one proposed. A driver refusing either
+//! step keeps its route (a matching round that changed it meanwhile makes it refuse);
+//! orders withdrawn but not taken by the driver they were planned for go back to their
+//! pickup region's queue.
 
 use super::{Enqueue, RegionActor};
 use crate::actors::background;
@@ -239,16 +240,15 @@ impl RegionActor {
             let mut moved = 0;
             let mut changed = 0;
             for (id, accepted, orders) in answers {
-                let ids: Vec<Arc<str>> = orders.iter().map(|o| Arc::from(o.id.as_str())).collect();
                 if accepted {
                     moved += orders.len();
                     changed += 1;
                     act.reopt.changes.entry(id).or_default().push_back(now);
                 } else {
-                    act.requeue(ctx, orders.into_iter());
+                    act.requeue(ctx, orders.iter().cloned());
                 }
-                for id in ids {
-                    act.in_flight.answered(&id);
+                for o in &orders {
+                    act.in_flight.answered(&o.id);
                 }
             }
             act.reopt.running = false;
