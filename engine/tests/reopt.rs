@@ -167,8 +167,8 @@ async fn orders_that_arrived_apart_end_on_one_driver() {
 async fn a_cancel_finds_an_order_a_landing_holds() {
     let _serial = SERIAL.lock().await;
     let e = Engine::start(config).await;
-    let _a = online(&e, "a").await;
-    let _b = online(&e, "b").await;
+    let mut a = online(&e, "a").await;
+    let mut b = online(&e, "b").await;
     order(&e, "east", EAST).await;
     drivers_of(&e, &["east"]).await;
     order(&e, "west", WEST).await;
@@ -176,23 +176,23 @@ async fn a_cancel_finds_an_order_a_landing_holds() {
     assert_ne!(both[0], both[1], "the premise: two drivers");
 
     fail::cfg("reopt::before_propose", "return").unwrap();
-    // The next search merges the two routes: one order is withdrawn and stays held.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let held = loop {
-        let mut pending = None;
-        for id in ["east", "west"] {
-            let v = e.get_json(&format!("/v1/orders/{id}")).await;
-            if v["status"] == "pending" {
-                assert!(v["driver_id"].is_null(), "{v}");
-                pending = Some(id);
+    // The next search merges the two routes: one driver's order is withdrawn (its
+    // emptied route is pushed once that is durable and published) and stays held.
+    let emptied = |m: &Value| m["type"] == "route" && m["route"]["stops"] == json!([]);
+    let loser = tokio::time::timeout(WAIT, async {
+        loop {
+            tokio::select! {
+                m = recv_json(&mut a) => if emptied(&m) { break "a" },
+                m = recv_json(&mut b) => if emptied(&m) { break "b" },
             }
         }
-        if let Some(id) = pending {
-            break id;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "nothing withdrawn");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    })
+    .await
+    .expect("nothing withdrawn");
+    let held = if both[0] == loser { "east" } else { "west" };
+    let v = e.get_json(&format!("/v1/orders/{held}")).await;
+    assert_eq!(v["status"], "pending", "{v}");
+    assert!(v["driver_id"].is_null(), "{v}");
     let (st, cancelled) = post(&e, &format!("/v1/orders/{held}/cancel"), json!({})).await;
     fail::remove("reopt::before_propose");
     assert_eq!(st, 200, "{cancelled}");
