@@ -156,9 +156,41 @@ async fn a_declared_body_over_the_limit_is_413_before_100_continue() {
     );
     s.write_all(head.as_bytes()).await.unwrap();
     // The first answer is the refusal, not `100 Continue`, and no body byte was sent.
-    let (status, body) = read_response(&mut s).await;
-    assert_eq!(status, 413);
-    assert_eq!(error_code(&body), "too_large");
+    // It says the connection closes (the body it announced is unread), and it does:
+    // a client that reused it would see its next request fail half-sent.
+    let all = read_to_close(&mut s).await;
+    let end = find(&all, b"\r\n\r\n").expect("a response head");
+    let head = String::from_utf8_lossy(&all[..end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    assert_eq!(error_code(&all[end + 4..]), "too_large");
+    e.spawned.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_client_goes_on_after_bodies_refused_as_too_large() {
+    let e = Engine::start(|c| c.limits.max_body_bytes = 1000).await;
+    // One keep-alive pool: each refusal must not leave a closing connection in it.
+    for _ in 0..20 {
+        let r = e
+            .http
+            .post(e.url("/v1/orders"))
+            .bearer_auth(&e.console)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 64 * 1024])
+            .send()
+            .await
+            .expect("the refusal arrives");
+        assert_eq!(r.status().as_u16(), 413);
+        let r = e
+            .http
+            .get(e.url("/v1/stats"))
+            .bearer_auth(&e.console)
+            .send()
+            .await
+            .expect("the next request on the pool is served");
+        assert_eq!(r.status().as_u16(), 200);
+    }
     e.spawned.stop().await.unwrap();
 }
 
