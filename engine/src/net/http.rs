@@ -1,6 +1,7 @@
 //! HTTP routes: health, metrics, drivers, and the two WebSocket endpoints on one
 //! listener. Every request gets a tracing span and a latency histogram sample.
 
+use super::body_end;
 use super::conns::ConnState;
 use super::extract::{audit, authenticate, query_param, read_json, require, token_of};
 use super::ready::{gate, readyz};
@@ -17,7 +18,7 @@ use crate::telemetry;
 use crate::time::now_ms;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -143,7 +144,8 @@ fn cors(origins: &[String]) -> tower::util::Either<CorsLayer, tower::layer::util
 /// In front of every route, in this order: [`observe`] (span and latency sample),
 /// [`admit`] (body size, token, request rate), [`gate`] (readiness). One middleware
 /// rather than three layers: each layer clones the service behind it per request.
-async fn front(State(app): AppState, req: Request, next: Next) -> Response {
+async fn front(State(app): AppState, mut req: Request, next: Next) -> Response {
+    let body = body_end::watch(&mut req);
     let mut res = observe(req, move |mut req| async move {
         match admit(&app, &mut req) {
             None => gate(&app, req, next).await,
@@ -151,21 +153,8 @@ async fn front(State(app): AppState, req: Request, next: Next) -> Response {
         }
     })
     .await;
-    close_if_body_unread(&mut res);
+    body_end::close_if_unread(body, &mut res);
     res
-}
-
-/// A 413 or 408 leaves (part of) the request body unread, so hyper closes the
-/// connection after the answer; saying so in `Connection: close` keeps a client from
-/// reusing it for its next request, which would fail half-sent.
-fn close_if_body_unread(res: &mut Response) {
-    if matches!(
-        res.status(),
-        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
-    ) {
-        res.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
 }
 
 /// A span and a latency sample per request, labelled by route template and method.

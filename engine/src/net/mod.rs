@@ -12,6 +12,7 @@
 pub mod actions;
 pub mod admin;
 pub mod backup;
+pub mod body_end;
 pub mod conns;
 pub mod console_page;
 pub mod console_session;
