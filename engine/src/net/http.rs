@@ -146,6 +146,8 @@ fn cors(origins: &[String]) -> tower::util::Either<CorsLayer, tower::layer::util
 /// rather than three layers: each layer clones the service behind it per request.
 async fn front(State(app): AppState, mut req: Request, next: Next) -> Response {
     let body = body_end::watch(&mut req);
+    let limit = proof::body_limit(&app, req.uri().path());
+    let timeout = Duration::from_millis(app.config.limits.http_body_timeout_ms);
     let mut res = observe(req, move |mut req| async move {
         match admit(&app, &mut req) {
             None => gate(&app, req, next).await,
@@ -153,7 +155,7 @@ async fn front(State(app): AppState, mut req: Request, next: Next) -> Response {
         }
     })
     .await;
-    body_end::close_if_unread(body, &mut res);
+    body_end::finish(body, &mut res, limit, timeout).await;
     res
 }
 
