@@ -138,8 +138,9 @@ pub struct Limits {
     /// most 2^24.
     pub max_tcp_connections: usize,
     /// Per-connection read buffer of the WebSocket codec (tungstenite's default is
-    /// 128 KiB; 4 KiB keeps an idle connection small). At most 64 MiB: it is allocated
-    /// for every connection as it opens.
+    /// 128 KiB; 1 KiB keeps an idle connection small and still takes several client
+    /// messages per read; a larger frame grows it while it is read). At most 64 MiB: it
+    /// is allocated for every connection as it opens.
     pub ws_read_buffer_bytes: usize,
     /// Bytes a WebSocket may have queued for a slow client before it is dropped.
     pub ws_max_write_buffer_bytes: usize,
@@ -416,7 +417,7 @@ impl Default for Limits {
             max_unauthenticated_connections: 1_024,
             max_tcp_connections: 0,
             ws_hello_timeout_ms: 10_000,
-            ws_read_buffer_bytes: 4 * 1024,
+            ws_read_buffer_bytes: 1024,
             ws_max_write_buffer_bytes: 1024 * 1024,
             tcp_send_buffer_bytes: 0,
             session_outbox: 256,

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 mod roads_cli;
 
 /// mimalloc rather than the system allocator: a restart on a large store allocates and
-/// frees millions of small blocks (docs/BENCHMARKS.md, "Restart").
+/// frees millions of small blocks (docs/BENCHMARKS.md, "Restart"). The feature
+/// `system-alloc` leaves it out, so heap profilers that hook malloc (heaptrack) see the
+/// engine's allocations.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

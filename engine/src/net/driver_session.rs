@@ -49,7 +49,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
     let driver = match auth {
         Ok(d) => d,
         Err((code, message)) => {
-            conn.fail(code, &message, CloseCode::Policy).await;
+            Box::pin(conn.fail(code, &message, CloseCode::Policy)).await;
             return;
         }
     };
@@ -67,7 +67,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
         tokio::select! {
             biased;
             _ = app.shutdown.cancelled() => {
-                conn.close(CloseCode::Away, "server shutting down").await;
+                Box::pin(conn.close(CloseCode::Away, "server shutting down")).await;
                 break;
             }
             // A socket that never says hello holds a connection slot and memory for
@@ -75,28 +75,32 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
             _ = &mut hello_deadline, if session.outbox.is_none() => {
                 telemetry::limited("ws_hello");
                 let why = format!("no hello within {} ms", hello_timeout.as_millis());
-                conn.fail(ErrorCode::FailedPrecondition, &why, CloseCode::Policy).await;
+                Box::pin(conn.fail(ErrorCode::FailedPrecondition, &why, CloseCode::Policy)).await;
                 break;
             }
             pushed = recv_opt(&mut session.outbox) => match pushed {
                 Some(msg) => {
                     outbox_depth.decrement(1.0);
-                    if conn.send(msg).await.is_err() { break }
+                    if Box::pin(conn.send(*msg)).await.is_err() { break }
                 }
                 None => {
-                    conn.fail(ErrorCode::Overloaded, "too slow to read its messages", CloseCode::Again).await;
+                    Box::pin(conn.fail(ErrorCode::Overloaded, "too slow to read its messages", CloseCode::Again)).await;
                     break;
                 }
             },
             incoming = conn.next() => match incoming {
                 Incoming::Frame(encoding, bytes) => {
                     conn.encoding = encoding;
-                    if session.handle(&mut conn, &bytes).await.is_err() {
+                    // Boxed: the handling of a frame (hello, stop_done, error answers)
+                    // is a future of several KiB that an idle socket would otherwise
+                    // hold inline for its whole life; one short-lived allocation per
+                    // frame instead.
+                    if Box::pin(session.handle(&mut conn, &bytes)).await.is_err() {
                         break;
                     }
                 }
                 other => {
-                    conn.end(other).await;
+                    Box::pin(conn.end(other)).await;
                     break;
                 }
             },
@@ -117,7 +121,9 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
 }
 
 /// Waits on the outbox once attached; before `hello` there is nothing to wait for.
-async fn recv_opt(outbox: &mut Option<mpsc::Receiver<ServerMessage>>) -> Option<ServerMessage> {
+async fn recv_opt(
+    outbox: &mut Option<mpsc::Receiver<Box<ServerMessage>>>,
+) -> Option<Box<ServerMessage>> {
     match outbox {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -129,7 +135,7 @@ struct Session {
     app: Arc<App>,
     driver: DriverHandle,
     /// Messages from the driver actor; `Some` once `hello` attached the socket.
-    outbox: Option<mpsc::Receiver<ServerMessage>>,
+    outbox: Option<mpsc::Receiver<Box<ServerMessage>>>,
 }
 
 type SendResult = Result<(), tokio_tungstenite::tungstenite::Error>;

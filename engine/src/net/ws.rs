@@ -83,7 +83,9 @@ where
                 )
                 .await;
                 metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).increment(1.0);
-                session(Conn::new(socket, kind, rate, slow_send)).await;
+                // Boxed: the task then holds a pointer rather than this block's
+                // states side by side with the session's (~6 KiB per socket).
+                Box::pin(session(Conn::new(socket, kind, rate, slow_send))).await;
                 metrics::gauge!(telemetry::CONNECTIONS, "kind" => kind).decrement(1.0);
                 drop(slot);
             }
@@ -172,13 +174,15 @@ impl Conn {
             match read {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => match self.rate.check() {
                     Verdict::Accept => continue,
+                    // Boxed, as every rare path here: this future is what an idle socket
+                    // waits in, so its size is memory per connected client.
                     Verdict::Refuse => {
-                        if self.refuse_over_rate().await.is_err() {
+                        if Box::pin(self.refuse_over_rate()).await.is_err() {
                             return Incoming::Closed;
                         }
                     }
                     Verdict::Close => {
-                        self.close_over_rate().await;
+                        Box::pin(self.close_over_rate()).await;
                         return Incoming::Closed;
                     }
                 },

@@ -148,7 +148,7 @@ pub struct DriverActor {
     /// position path needs no registry lookup while the driver stays in its cell).
     region: Option<RegionHandle>,
     /// Open sockets of this driver, by session id; a full outbox drops the session.
-    sessions: HashMap<u64, mpsc::Sender<ServerMessage>>,
+    sessions: HashMap<u64, SessionOutbox>,
     /// Bumped on every attach, so a disconnect timer knows whether it is stale.
     attach_epoch: u64,
     slot: Arc<LatestInbox<(), PositionReport>>,
@@ -311,7 +311,7 @@ impl DriverActor {
     fn fan_out(&mut self, msg: &ServerMessage) {
         let depth = metrics::gauge!(telemetry::QUEUE_DEPTH, "queue" => "session_outbox");
         self.sessions
-            .retain(|_, tx| match tx.try_send(msg.clone()) {
+            .retain(|_, tx| match tx.try_send(Box::new(msg.clone())) {
                 Ok(()) => {
                     depth.increment(1.0);
                     true
@@ -528,13 +528,18 @@ impl Handler<SetStatus> for DriverActor {
     }
 }
 
+/// What a driver actor sends one of its sockets. Boxed: a bounded channel allocates its
+/// first block of 32 slots when made, and an idle socket should not hold 32 inline
+/// `ServerMessage`s (~10 KiB) for the one route push it may get.
+pub type SessionOutbox = mpsc::Sender<Box<ServerMessage>>;
+
 /// A socket said `hello`: it receives this driver's messages from now on. Answers the
 /// current route for the `welcome`.
 #[derive(Message)]
 #[rtype(result = "Route")]
 pub struct Attach {
     pub session_id: u64,
-    pub outbox: mpsc::Sender<ServerMessage>,
+    pub outbox: SessionOutbox,
 }
 
 impl Handler<Attach> for DriverActor {
