@@ -2,7 +2,7 @@
 //! routers. One `Arc<App>` is given to every HTTP handler and socket session.
 
 use crate::actors::driver::DriverInit;
-use crate::actors::region::{Enqueue, RegionSetup};
+use crate::actors::region::{Arrival, Expect, RegionSetup};
 use crate::actors::{ActorSystem, DriverActor, DriverHandle};
 use crate::auth::Auth;
 use crate::config::Config;
@@ -170,13 +170,13 @@ impl App {
         self.regions.grid().key(order.pickup.lat, order.pickup.lon)
     }
 
-    /// Queues an open order (already committed and published through the ledger) in
-    /// its region.
-    pub fn queue(&self, region: RegionKey, order: Arc<Order>) {
-        self.regions
-            .get_or_create(region)
-            .addr
-            .do_send(Enqueue(order));
+    /// Tells an order's region it is written and on its way (`actors/region/
+    /// arriving.rs`); settle the answer once the write's flush is awaited.
+    pub fn expect(&self, region: RegionKey, order: Arc<Order>) -> Arrival {
+        let addr = self.regions.get_or_create(region).addr;
+        let id = order.id.clone();
+        addr.do_send(Expect(order));
+        Arrival { addr, id }
     }
 }
 

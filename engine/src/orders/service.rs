@@ -67,15 +67,19 @@ pub async fn create(app: &App, mut new: NewOrder) -> Result<(Created, Order), Ap
     }
     let order = Arc::new(created(id, new, now));
     let region = app.region_of(&order);
-    // Acknowledged means durable: the ledger publishes only after a flush covering
-    // the write, and the answer comes after that. The book and the region's queue
-    // share the one `Arc`.
-    let set = ChangeSet::orders(vec![(order.clone(), Some(Owner::Region(region)))]);
-    app.shared.ledger.write(set)?.publish().await?;
-    metrics::counter!(telemetry::ORDERS_CREATED).increment(1);
-    tracing::debug!(order = %order.id, "order created");
     let answer = Order::clone(&order);
-    app.queue(region, order);
+    // Acknowledged means durable: the ledger publishes only after a flush covering
+    // the write, and the answer comes after that. The region hears of the order as
+    // soon as it is written (its batch window runs during the flush) but matches it
+    // only once it is published. The book and the region's queue share the one `Arc`.
+    let set = ChangeSet::orders(vec![(order.clone(), Some(Owner::Region(region)))]);
+    let written = app.shared.ledger.write(set)?;
+    let arrival = app.expect(region, order);
+    tokio::spawn(arrival.settle(written))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("order creation: {e}")))??;
+    metrics::counter!(telemetry::ORDERS_CREATED).increment(1);
+    tracing::debug!(order = %answer.id, "order created");
     Ok((Created::New, answer))
 }
 

@@ -10,11 +10,15 @@
 //! batch, so a reader that holds the read lock and finds the inbox empty sees every
 //! op offered before its query, with no message to the actor.
 
+mod arriving;
+mod cancel;
 mod in_flight;
 mod matching;
 mod reopt;
 mod timers;
-use in_flight::{ForCancel, InFlight};
+pub use arriving::{Arrival, Arrived, Expect, Forget};
+pub use cancel::CancelPending;
+use in_flight::InFlight;
 
 use super::inbox::LatestInbox;
 use super::mailbox::{Depth, Mailbox};
@@ -23,13 +27,11 @@ use crate::core::grid::RegionKey;
 use crate::core::nearest::Query;
 use crate::core::order_queue::OrderQueue;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex};
-use crate::orders::ledger::ChangeSet;
-use crate::orders::model::set_status;
 use crate::shared::Shared;
 use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
-use dispatch_protocol::{DriverStatus, DriverUpdate, ErrorCode, Millis, Order, OrderStatus};
+use dispatch_protocol::{DriverStatus, DriverUpdate, Millis, Order, OrderStatus};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -148,6 +150,8 @@ pub struct RegionActor {
     reopt: reopt::ReoptState,
     /// Orders out of the queue while drivers are asked to take them.
     in_flight: InFlight,
+    /// Orders written for this region whose flush is not done (`arriving.rs`).
+    arriving: HashMap<String, Arc<Order>>,
 }
 
 /// How a region is made (everything but its key).
@@ -198,6 +202,7 @@ impl RegionActor {
                 depth: actor_depth,
                 reopt: reopt::ReoptState::default(),
                 in_flight: InFlight::default(),
+                arriving: HashMap::new(),
             }
         });
         RegionHandle {
@@ -393,79 +398,6 @@ impl Handler<SupplyChanged> for RegionActor {
             self.tell_neighbours.extend_from_slice(&s.at);
         }
         self.supply.extend(s.at);
-    }
-}
-
-/// Cancels a queued order (or one out of the queue in flight). `Ok(None)`: not
-/// queued here (any more). Answered once the cancellation is durable; the mailbox goes
-/// on meanwhile (the order is out of the queue already).
-#[derive(Message)]
-#[rtype(result = "Result<Option<Order>, (ErrorCode, String)>")]
-pub struct CancelPending {
-    pub id: String,
-}
-
-type CancelAnswer = ResponseFuture<Result<Option<Order>, (ErrorCode, String)>>;
-
-impl Handler<CancelPending> for RegionActor {
-    type Result = CancelAnswer;
-    fn handle(&mut self, c: CancelPending, ctx: &mut Self::Context) -> Self::Result {
-        self.depth.took();
-        // The pending gauge is refreshed by the next publish.
-        self.wake(ctx);
-        if let Some(p) = self.pending.remove(&c.id) {
-            let (previous, queued_ms) = (p.order.clone(), p.queued_ms);
-            return self.cancel_taken(p.order, move |act| {
-                let parked = previous.status == OrderStatus::Unassignable;
-                act.pending.insert(previous, queued_ms, parked);
-            });
-        }
-        match self.in_flight.take_for_cancel(&c.id) {
-            ForCancel::NotHere => Box::pin(async { Ok(None) }),
-            ForCancel::Held(order) => {
-                let previous = order.clone();
-                self.cancel_taken(order, move |act| act.in_flight.hold(previous))
-            }
-            // Proposed to a driver: once answered, the caller follows the order's owner.
-            ForCancel::Wait(answered) => Box::pin(async move {
-                let _ = answered.await;
-                Ok(None)
-            }),
-        }
-    }
-}
-
-impl RegionActor {
-    /// Cancels an order taken out of this region's hands; `restore` puts it back when
-    /// the write fails.
-    fn cancel_taken(
-        &mut self,
-        mut order: Arc<Order>,
-        restore: impl FnOnce(&mut Self),
-    ) -> CancelAnswer {
-        set_status(
-            Arc::make_mut(&mut order),
-            OrderStatus::Cancelled,
-            now_ms(),
-            None,
-        );
-        let Ok(written) = self
-            .shared
-            .ledger
-            .write(ChangeSet::orders(vec![(order.clone(), None)]))
-        else {
-            restore(self);
-            return Box::pin(async { Err((ErrorCode::Internal, "storage failure".to_string())) });
-        };
-        Box::pin(async move {
-            match written.publish().await {
-                Ok(()) => Ok(Some(Arc::unwrap_or_clone(order))),
-                Err(e) => {
-                    tracing::error!(error = %e, "cancel not durable");
-                    Err((ErrorCode::Internal, "storage failure".to_string()))
-                }
-            }
-        })
     }
 }
 
