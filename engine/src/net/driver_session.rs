@@ -49,7 +49,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
     let driver = match auth {
         Ok(d) => d,
         Err((code, message)) => {
-            Box::pin(conn.fail(code, &message, CloseCode::Policy)).await;
+            conn.fail(code, &message, CloseCode::Policy).await;
             return;
         }
     };
@@ -67,7 +67,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
         tokio::select! {
             biased;
             _ = app.shutdown.cancelled() => {
-                Box::pin(conn.close(CloseCode::Away, "server shutting down")).await;
+                conn.close(CloseCode::Away, "server shutting down").await;
                 break;
             }
             // A socket that never says hello holds a connection slot and memory for
@@ -75,7 +75,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
             _ = &mut hello_deadline, if session.outbox.is_none() => {
                 telemetry::limited("ws_hello");
                 let why = format!("no hello within {} ms", hello_timeout.as_millis());
-                Box::pin(conn.fail(ErrorCode::FailedPrecondition, &why, CloseCode::Policy)).await;
+                conn.fail(ErrorCode::FailedPrecondition, &why, CloseCode::Policy).await;
                 break;
             }
             pushed = recv_opt(&mut session.outbox) => match pushed {
@@ -84,7 +84,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
                     if Box::pin(conn.send(*msg)).await.is_err() { break }
                 }
                 None => {
-                    Box::pin(conn.fail(ErrorCode::Overloaded, "too slow to read its messages", CloseCode::Again)).await;
+                    conn.fail(ErrorCode::Overloaded, "too slow to read its messages", CloseCode::Again).await;
                     break;
                 }
             },
@@ -100,7 +100,7 @@ pub async fn run(app: Arc<App>, mut conn: Conn, auth: Result<DriverHandle, (Erro
                     }
                 }
                 other => {
-                    Box::pin(conn.end(other)).await;
+                    conn.end(other).await;
                     break;
                 }
             },

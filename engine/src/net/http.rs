@@ -149,7 +149,7 @@ async fn front(State(app): AppState, mut req: Request, next: Next) -> Response {
     let limit = proof::body_limit(&app, req.uri().path());
     let timeout = Duration::from_millis(app.config.limits.http_body_timeout_ms);
     let mut res = observe(req, move |mut req| async move {
-        match admit(&app, &mut req) {
+        match admit(&app, &mut req, limit) {
             None => gate(&app, req, next).await,
             Some(refused) => refused,
         }
@@ -195,21 +195,21 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Admission of every request, before routing: a declared body over the limit is
-/// answered 413 from its `Content-Length` alone (before hyper would send `100
-/// Continue`); a valid token marks the connection authenticated (it leaves the
+/// Admission of every request, before routing: a declared body over `body_limit` (the
+/// endpoint's, `proof::body_limit`) is answered 413 from its `Content-Length` alone
+/// (before hyper would send `100 Continue`); a valid token marks the connection authenticated (it leaves the
 /// unauthenticated cap), counts against that token's request rate (429 with
 /// Retry-After over it) and leaves its claims in the request for the handler.
 /// Requests without a valid token are left to the handlers (401, or the open
 /// endpoints). `Some`: the answer of a request refused here.
-fn admit(app: &App, req: &mut Request) -> Option<Response> {
+fn admit(app: &App, req: &mut Request, body_limit: u64) -> Option<Response> {
     if let Some(declared) = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        if declared > proof::body_limit(app, req.uri().path()) {
+        if declared > body_limit {
             telemetry::limited("body_size");
             return Some(body_too_large().into_response());
         }

@@ -104,6 +104,9 @@ where
         .expect("static response parts")
 }
 
+/// A socket's closing steps ([`Conn::fail`], [`Conn::close`]).
+pub type Closing<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// One inbound event of a socket.
 pub enum Incoming {
     /// A data frame and the encoding it used.
@@ -174,15 +177,15 @@ impl Conn {
             match read {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => match self.rate.check() {
                     Verdict::Accept => continue,
-                    // Boxed, as every rare path here: this future is what an idle socket
-                    // waits in, so its size is memory per connected client.
+                    // Boxed, as the closing paths are: this future is what an idle
+                    // socket waits in, so its size is memory per connected client.
                     Verdict::Refuse => {
                         if Box::pin(self.refuse_over_rate()).await.is_err() {
                             return Incoming::Closed;
                         }
                     }
                     Verdict::Close => {
-                        Box::pin(self.close_over_rate()).await;
+                        self.close_over_rate().await;
                         return Incoming::Closed;
                     }
                 },
@@ -318,19 +321,21 @@ impl Conn {
     }
 
     /// Sends a close frame with a code and reason, then waits briefly for the peer's
-    /// close (bounded by the socket's own shutdown).
-    pub async fn close(&mut self, code: CloseCode, reason: &str) {
-        // A close reason is at most 123 bytes on the wire.
-        let mut end = reason.len().min(120);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        let frame = CloseFrame {
-            code,
-            reason: reason[..end].to_string().into(),
-        };
-        // Bounded: a client that stopped reading cannot take the close frame either.
-        let _ = tokio::time::timeout(self.slow_send, self.socket.close(Some(frame))).await;
+    /// close (bounded by the socket's own shutdown). Boxed, as [`fail`](Self::fail).
+    pub fn close<'a>(&'a mut self, code: CloseCode, reason: &'a str) -> Closing<'a> {
+        Box::pin(async move {
+            // A close reason is at most 123 bytes on the wire.
+            let mut end = reason.len().min(120);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            let frame = CloseFrame {
+                code,
+                reason: reason[..end].to_string().into(),
+            };
+            // Bounded: a client that stopped reading cannot take the close frame either.
+            let _ = tokio::time::timeout(self.slow_send, self.socket.close(Some(frame))).await;
+        })
     }
 
     /// Closes the socket as an event other than a frame requires: 1009 for an
@@ -359,15 +364,24 @@ impl Conn {
         }
     }
 
-    /// Sends an error frame, then closes the socket with `close_code`.
-    pub async fn fail(&mut self, code: ErrorCode, message: &str, close_code: CloseCode) {
-        let _ = self.error(code, message, None).await;
-        self.close(close_code, message).await;
-        match close_code {
-            CloseCode::Size => self.discard_unread().await,
-            CloseCode::Policy => self.drain_until_closed().await,
-            _ => {}
-        }
+    /// Sends an error frame, then closes the socket with `close_code`. Boxed: a
+    /// session awaits it once, at its end, and a future of several KiB inline in the
+    /// session's state would be memory every idle socket holds for its whole life.
+    pub fn fail<'a>(
+        &'a mut self,
+        code: ErrorCode,
+        message: &'a str,
+        close_code: CloseCode,
+    ) -> Closing<'a> {
+        Box::pin(async move {
+            let _ = self.error(code, message, None).await;
+            self.close(close_code, message).await;
+            match close_code {
+                CloseCode::Size => self.discard_unread().await,
+                CloseCode::Policy => self.drain_until_closed().await,
+                _ => {}
+            }
+        })
     }
 
     /// A client closed for flooding may have more frames in flight; closing the TCP

@@ -77,12 +77,8 @@ impl Handler<Arrived> for RegionActor {
         // The window this order started has passed while its flush ran: match now
         // rather than wait a second window (on the next turn of the actor, so orders
         // that arrive together still make one batch).
-        if self.shared.config.batch_window_ms > 0 && !self.match_scheduled {
-            self.match_scheduled = true;
-            ctx.run_later(Duration::ZERO, |act, ctx| {
-                act.match_scheduled = false;
-                act.tick(ctx);
-            });
+        if self.shared.config.batch_window_ms > 0 {
+            self.match_after(ctx, Duration::ZERO);
         }
     }
 }

@@ -101,11 +101,18 @@ impl RegionActor {
     /// Matches after the batch window unless a run is already scheduled.
     pub(super) fn match_soon(&mut self, ctx: &mut Context<Self>) {
         let window = self.shared.config.batch_window_ms;
-        if window == 0 || self.match_scheduled {
+        if window > 0 {
+            self.match_after(ctx, Duration::from_millis(window));
+        }
+    }
+
+    /// Matches after `delay` unless a run is already scheduled.
+    pub(super) fn match_after(&mut self, ctx: &mut Context<Self>, delay: Duration) {
+        if self.match_scheduled {
             return;
         }
         self.match_scheduled = true;
-        ctx.run_later(Duration::from_millis(window), |act, ctx| {
+        ctx.run_later(delay, |act, ctx| {
             act.match_scheduled = false;
             act.tick(ctx);
         });
