@@ -441,7 +441,7 @@ impl Default for Limits {
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
-            position_flush_ms: 200,
+            position_flush_ms: 500,
             cache_mb: 64,
             max_events: 1_000_000,
         }

@@ -6,7 +6,6 @@
 
 use dispatch_protocol::DriverStatus;
 use dispatch_storage::{DriverStateRecord, DriverStatusRecord, EventRecord, GroupCommit, Store};
-use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,7 +16,7 @@ use crate::telemetry;
 #[derive(Default)]
 struct Pending {
     /// Latest state per driver since the last batch.
-    states: HashMap<String, DriverStateRecord>,
+    states: crate::core::FastMap<Arc<str>, DriverStateRecord>,
     /// Domain events since the last batch, in order.
     events: Vec<EventRecord>,
 }
@@ -57,12 +56,16 @@ impl PositionWriter {
         writer
     }
 
-    pub fn mark(&self, id: &str, state: DriverStateRecord) {
-        self.pending
-            .lock()
-            .expect("writer lock")
-            .states
-            .insert(id.to_string(), state);
+    /// The driver's latest state, written with the next batch (a later mark before it
+    /// replaces this one).
+    pub fn mark(&self, id: &Arc<str>, state: DriverStateRecord) {
+        let mut pending = self.pending.lock().expect("writer lock");
+        match pending.states.get_mut(&**id) {
+            Some(s) => *s = state,
+            None => {
+                pending.states.insert(id.clone(), state);
+            }
+        }
     }
 
     /// Rows waiting for the next batch (driver states plus events).
@@ -82,7 +85,10 @@ impl PositionWriter {
         if states.is_empty() && events.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(String, DriverStateRecord)> = states.into_iter().collect();
+        let rows: Vec<(String, DriverStateRecord)> = states
+            .into_iter()
+            .map(|(id, s)| (id.to_string(), s))
+            .collect();
         if !rows.is_empty() {
             self.store.put_driver_states(&rows)?;
             metrics::counter!(telemetry::POSITION_BATCHES).increment(1);

@@ -3,14 +3,14 @@
 //! an actor's mailbox holds at most one wake per inbox however fast positions arrive;
 //! overwritten values are counted as dropped.
 
-use std::collections::HashMap;
+use crate::core::FastMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Pending values by key, plus the "a wake is queued" flag.
 pub struct LatestInbox<K, V> {
-    pending: Mutex<HashMap<K, V>>,
+    pending: Mutex<FastMap<K, V>>,
     scheduled: AtomicBool,
 }
 
@@ -26,7 +26,7 @@ pub struct Offered {
 impl<K: Eq + Hash, V> Default for LatestInbox<K, V> {
     fn default() -> Self {
         Self {
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(FastMap::default()),
             scheduled: AtomicBool::new(false),
         }
     }
@@ -46,7 +46,7 @@ impl<K: Eq + Hash, V> LatestInbox<K, V> {
 
     /// Takes everything pending. Clears the wake flag first, so a value offered while
     /// the actor applies this batch schedules a new wake.
-    pub fn drain(&self) -> HashMap<K, V> {
+    pub fn drain(&self) -> FastMap<K, V> {
         self.scheduled.store(false, Ordering::Release);
         std::mem::take(&mut *self.pending.lock().expect("inbox lock"))
     }

@@ -6,7 +6,6 @@ use super::geo_util::{haversine_m, LocalProjection, METRES_PER_DEG};
 use dispatch_protocol::{DriverStatus, DriverUpdate, Millis};
 use rstar::primitives::GeomWithData;
 use rstar::{ParentNode, PointDistance, RStarInsertionStrategy, RTree, RTreeNode, RTreeParams};
-use std::collections::HashMap;
 
 /// The R-tree element: a projected point and what a query filters and ranks by.
 type Node = GeomWithData<[f64; 2], Leaf>;
@@ -92,7 +91,7 @@ pub struct RegionIndex {
     tree: RTree<Node, Params>,
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    by_id: HashMap<String, u32>,
+    by_id: super::FastMap<String, u32>,
 }
 
 impl RegionIndex {
@@ -104,7 +103,7 @@ impl RegionIndex {
             tree: RTree::new_with_params(),
             slots: Vec::new(),
             free: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: super::FastMap::default(),
         }
     }
 
@@ -383,6 +382,7 @@ pub fn in_bbox(b: &[f64; 4], lat: f64, lon: f64) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashMap;
 
     fn point(lat: f64, lon: f64, status: DriverStatus) -> DriverPoint {
         DriverPoint {

@@ -1,6 +1,7 @@
 //! Trails: the history of where each driver went. Driver actors offer every position
-//! they apply ([`Recorder::offer`]: a mutex, a map lookup, a push — nothing touches
-//! the store on the position path); the [`sampler`] keeps at most one point per
+//! they apply ([`Recorder::offer`]: the [`sampler`]'s rule against the driver's own
+//! last kept point, and a mutex and a push only for a point kept — nothing touches
+//! the store on the position path); the sampler keeps at most one point per
 //! `trails.min_interval_ms` and `trails.min_distance_m`; a dedicated thread writes the
 //! kept points as one batch every `trails.write_ms` (sled's background flush makes
 //! them durable, like positions: lossy, never acknowledged) and every
@@ -27,13 +28,13 @@ const MAX_PENDING: usize = 1 << 20;
 
 #[derive(Default)]
 struct Pending {
-    sampler: Sampler,
     /// Kept points not yet written, in arrival order.
     points: Vec<(String, TrailPointRecord)>,
 }
 
 pub struct Recorder {
     config: TrailConfig,
+    sampler: Sampler,
     store: Arc<dyn Store>,
     pending: Mutex<Pending>,
     /// Points stored per driver, as far as this process knows (loaded from the store
@@ -51,11 +52,9 @@ impl Recorder {
         let (tx, rx) = mpsc::channel::<()>();
         let recorder = Arc::new(Self {
             config: config.clone(),
+            sampler: Sampler::new(config.min_interval_ms, config.min_distance_m),
             store,
-            pending: Mutex::new(Pending {
-                sampler: Sampler::new(config.min_interval_ms, config.min_distance_m),
-                points: Vec::new(),
-            }),
+            pending: Mutex::default(),
             counts: Mutex::default(),
             stop: Mutex::new(Some(tx)),
             thread: Mutex::new(None),
@@ -72,16 +71,25 @@ impl Recorder {
         recorder
     }
 
-    /// A position a driver actor applied. Cheap: the store is not touched here.
-    pub fn offer(&self, driver: &str, ts_ms: u64, lat: f64, lon: f64) {
+    /// A position a driver actor applied, after `last`, the last point of that driver
+    /// kept (the actor's own). Cheap: the store is not touched here, the shared list
+    /// only for a kept point.
+    pub fn offer(
+        &self,
+        driver: &str,
+        last: &mut Option<TrailPointRecord>,
+        ts_ms: u64,
+        lat: f64,
+        lon: f64,
+    ) {
         if !self.config.enabled {
             return;
         }
         let point = TrailPointRecord { ts_ms, lat, lon };
-        let mut pending = lock(&self.pending);
-        if !pending.sampler.keep(driver, point) {
+        if !self.sampler.keep(last, point) {
             return;
         }
+        let mut pending = lock(&self.pending);
         if pending.points.len() >= MAX_PENDING {
             metrics::counter!(telemetry::TRAIL_POINTS, "outcome" => "dropped").increment(1);
             return;
@@ -226,13 +234,14 @@ mod tests {
             min_distance_m: 0.0,
             ..TrailConfig::default()
         });
-        r.offer("d1", 10_000, 60.0, 24.0);
-        r.offer("d1", 10_500, 60.1, 24.0); // within the interval: not kept
-        r.offer("d1", 11_000, 60.2, 24.0);
-        r.offer("d2", 11_000, 10.0, 10.0);
+        let (mut d1, mut d2) = (None, None);
+        r.offer("d1", &mut d1, 10_000, 60.0, 24.0);
+        r.offer("d1", &mut d1, 10_500, 60.1, 24.0); // within the interval: not kept
+        r.offer("d1", &mut d1, 11_000, 60.2, 24.0);
+        r.offer("d2", &mut d2, 11_000, 10.0, 10.0);
         assert_eq!(r.read("d1", 0, u64::MAX, 100).unwrap().len(), 2);
         r.write_batch().unwrap();
-        r.offer("d1", 12_000, 60.3, 24.0);
+        r.offer("d1", &mut d1, 12_000, 60.3, 24.0);
         let got = r.read("d1", 0, u64::MAX, 100).unwrap();
         let times: Vec<u64> = got.iter().map(|p| p.ts_ms).collect();
         assert_eq!(times, [10_000, 11_000, 12_000]);
@@ -249,9 +258,10 @@ mod tests {
             max_points_per_driver: 10,
             ..TrailConfig::default()
         });
+        let (mut d1, mut d2) = (None, None);
         for i in 0..30_u64 {
-            r.offer("d1", 1_000_000 + i * 1_000, 60.0, 24.0);
-            r.offer("d2", 1_000_000 + i * 1_000, 60.0, 24.0);
+            r.offer("d1", &mut d1, 1_000_000 + i * 1_000, 60.0, 24.0);
+            r.offer("d2", &mut d2, 1_000_000 + i * 1_000, 60.0, 24.0);
         }
         r.write_batch().unwrap();
         // Now 1,045 s: d1 and d2 keep 10 points each, none older than 985 s.
@@ -263,7 +273,7 @@ mod tests {
             assert_eq!(left[0].ts_ms, 1_020_000);
         }
         // Later, age alone: everything before 1,025 s goes.
-        r.offer("d1", 1_030_000, 60.0, 24.0);
+        r.offer("d1", &mut d1, 1_030_000, 60.0, 24.0);
         r.write_batch().unwrap();
         assert_eq!(r.trim(1_085_000).unwrap(), 10);
         assert_eq!(store.trail_len("d1").unwrap(), 6);
@@ -272,7 +282,7 @@ mod tests {
             enabled: false,
             ..TrailConfig::default()
         });
-        off.offer("d1", 1, 1.0, 1.0);
+        off.offer("d1", &mut None, 1, 1.0, 1.0);
         off.write_batch().unwrap();
         assert_eq!(store.trail_len("d1").unwrap(), 0);
     }

@@ -6,12 +6,11 @@
 
 use crate::core::geo_util::haversine_m;
 use dispatch_storage::TrailPointRecord;
-use std::collections::HashMap;
 
-/// The last kept point of every driver seen.
-#[derive(Debug, Default)]
+/// The rule; each driver actor holds its own last kept point (no shared map, no lock
+/// on the position path).
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Sampler {
-    last: HashMap<String, TrailPointRecord>,
     min_interval_ms: u64,
     min_distance_m: f64,
 }
@@ -19,16 +18,16 @@ pub struct Sampler {
 impl Sampler {
     pub fn new(min_interval_ms: u64, min_distance_m: f64) -> Self {
         Self {
-            last: HashMap::new(),
             min_interval_ms,
             min_distance_m,
         }
     }
 
-    /// Whether `point` of `driver` is kept (and if so, it becomes the last kept one).
-    /// A point older than the last kept one is never kept: a trail only moves forward.
-    pub fn keep(&mut self, driver: &str, point: TrailPointRecord) -> bool {
-        let keep = match self.last.get(driver) {
+    /// Whether `point` is kept after `last`, the driver's last kept point (if so, it
+    /// becomes `last`). A point older than the last kept one is never kept: a trail
+    /// only moves forward.
+    pub fn keep(&self, last: &mut Option<TrailPointRecord>, point: TrailPointRecord) -> bool {
+        let keep = match last {
             None => true,
             Some(last) => {
                 point.ts_ms >= last.ts_ms.saturating_add(self.min_interval_ms)
@@ -37,7 +36,7 @@ impl Sampler {
             }
         };
         if keep {
-            self.last.insert(driver.to_string(), point);
+            *last = Some(point);
         }
         keep
     }
@@ -58,26 +57,28 @@ mod tests {
 
     #[test]
     fn keeps_one_point_per_interval_and_distance() {
-        let mut s = Sampler::new(5_000, 10.0);
-        assert!(s.keep("d1", p(1_000, 60.0)));
+        let s = Sampler::new(5_000, 10.0);
+        let (mut d1, mut d2) = (None, None);
+        assert!(s.keep(&mut d1, p(1_000, 60.0)));
         // Too soon, however far.
-        assert!(!s.keep("d1", p(5_999, 60.1)));
+        assert!(!s.keep(&mut d1, p(5_999, 60.1)));
         // Late enough but parked (about 1 m away).
-        assert!(!s.keep("d1", p(7_000, 60.00001)));
+        assert!(!s.keep(&mut d1, p(7_000, 60.00001)));
         // Late enough and 111 m away.
-        assert!(s.keep("d1", p(7_000, 60.001)));
+        assert!(s.keep(&mut d1, p(7_000, 60.001)));
         // Older than the last kept one: never.
-        assert!(!s.keep("d1", p(1_000, 61.0)));
+        assert!(!s.keep(&mut d1, p(1_000, 61.0)));
         // Drivers are independent.
-        assert!(s.keep("d2", p(1_000, 60.0)));
+        assert!(s.keep(&mut d2, p(1_000, 60.0)));
     }
 
     #[test]
     fn without_bounds_every_newer_point_is_kept() {
-        let mut s = Sampler::new(0, 0.0);
-        assert!(s.keep("d1", p(1, 60.0)));
-        assert!(s.keep("d1", p(2, 60.0)));
+        let s = Sampler::new(0, 0.0);
+        let mut d1 = None;
+        assert!(s.keep(&mut d1, p(1, 60.0)));
+        assert!(s.keep(&mut d1, p(2, 60.0)));
         // The same time twice would overwrite the stored point: not kept.
-        assert!(!s.keep("d1", p(2, 60.5)));
+        assert!(!s.keep(&mut d1, p(2, 60.5)));
     }
 }

@@ -28,7 +28,7 @@ use crate::telemetry;
 use crate::time::now_ms;
 use actix::prelude::*;
 use dispatch_protocol::{DriverStatus, Millis, Route, RouteStop, ServerMessage, StopKind};
-use dispatch_storage::{DriverRecord, DriverStateRecord, EventKind, EventRecord};
+use dispatch_storage::{DriverRecord, DriverStateRecord, EventKind, EventRecord, TrailPointRecord};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -138,6 +138,11 @@ impl DriverHandle {
 
 pub struct DriverActor {
     record: DriverRecord,
+    /// `record.id`, shared with the region inboxes and the position writer (their maps
+    /// hold this, not a copy per position).
+    key: Arc<str>,
+    /// The last point of this driver its trail kept (the sampler's state, owned here).
+    trail_last: Option<TrailPointRecord>,
     status: DriverStatus,
     position: Option<PositionReport>,
     /// When the engine last changed this driver's state (position or status).
@@ -191,6 +196,7 @@ impl DriverActor {
             arrived_ms: None,
         }));
         let actor_slot = slot.clone();
+        let key = id.clone();
         let actor_published = published.clone();
         let status = Arc::new(AtomicU8::new(init.status as u8));
         let actor_status = status.clone();
@@ -208,6 +214,8 @@ impl DriverActor {
                 .collect();
             let mut actor = DriverActor {
                 record: init.record,
+                key,
+                trail_last: None,
                 status: init.status,
                 position: init.position,
                 updated_ms: init.updated_ms,
@@ -276,13 +284,13 @@ impl DriverActor {
             Some(current) if current.key == key => current,
             previous => {
                 if let Some(old) = previous {
-                    old.offer(self.id(), RegionOp::Remove);
+                    old.offer(&self.key, RegionOp::Remove);
                     metrics::counter!(telemetry::HANDOFFS).increment(1);
                 }
                 self.regions.get_or_create(key)
             }
         };
-        region.offer(self.id(), RegionOp::Upsert(point));
+        region.offer(&self.key, RegionOp::Upsert(point));
         self.region = Some(region);
     }
 
@@ -303,7 +311,7 @@ impl DriverActor {
     }
 
     fn persist_state(&self) {
-        self.writer.mark(self.id(), self.state_record());
+        self.writer.mark(&self.key, self.state_record());
     }
 
     /// Sends a message to every session; a session whose outbox is full is dropped
@@ -496,7 +504,8 @@ impl Handler<PositionWake> for DriverActor {
             return;
         }
         self.position = Some(p);
-        self.shared.trails.offer(self.id(), p.ts_ms, p.lat, p.lon);
+        let trails = &self.shared.trails;
+        trails.offer(&self.record.id, &mut self.trail_last, p.ts_ms, p.lat, p.lon);
         let now = now_ms();
         let arrived_ms = self.track_arrival(now);
         {

@@ -27,6 +27,7 @@ use crate::core::grid::RegionKey;
 use crate::core::nearest::Query;
 use crate::core::order_queue::OrderQueue;
 use crate::core::region_index::{in_bbox, DriverPoint, Nearby, RegionIndex};
+use crate::core::FastMap;
 use crate::shared::Shared;
 use crate::telemetry;
 use crate::time::now_ms;
@@ -63,15 +64,15 @@ pub type SharedIndex = Arc<RwLock<RegionIndex>>;
 pub struct RegionHandle {
     pub key: RegionKey,
     pub addr: Mailbox<RegionActor>,
-    inbox: Arc<LatestInbox<String, RegionOp>>,
+    inbox: Arc<LatestInbox<Arc<str>, RegionOp>>,
     available: Available,
     index: SharedIndex,
 }
 
 impl RegionHandle {
     /// Queues the latest op for a driver and wakes the region if needed.
-    pub fn offer(&self, driver_id: &str, op: RegionOp) {
-        let offered = self.inbox.offer(driver_id.to_string(), op);
+    pub fn offer(&self, driver_id: &Arc<str>, op: RegionOp) {
+        let offered = self.inbox.offer(driver_id.clone(), op);
         if offered.coalesced {
             metrics::counter!(telemetry::POSITIONS_DROPPED, "reason" => "coalesced").increment(1);
         }
@@ -118,9 +119,9 @@ pub struct RegionActor {
     /// Written here only (see [`SharedIndex`]); the actor's own reads take the read
     /// lock, which never waits: no other thread writes.
     index: SharedIndex,
-    inbox: Arc<LatestInbox<String, RegionOp>>,
+    inbox: Arc<LatestInbox<Arc<str>, RegionOp>>,
     /// Drivers changed since the last publish, latest state each.
-    dirty: HashMap<String, DriverUpdate>,
+    dirty: FastMap<Arc<str>, DriverUpdate>,
     feed: Feed,
     publish_every: Duration,
     label: String,
@@ -171,7 +172,7 @@ impl RegionActor {
         setup: RegionSetup,
         fleet: Arc<dyn Fleet>,
     ) -> RegionHandle {
-        let inbox: Arc<LatestInbox<String, RegionOp>> = Arc::default();
+        let inbox: Arc<LatestInbox<Arc<str>, RegionOp>> = Arc::default();
         let available: Available = Arc::default();
         let index: SharedIndex = Arc::new(RwLock::new(RegionIndex::new(center.0, center.1)));
         let actor_inbox = inbox.clone();
@@ -186,7 +187,7 @@ impl RegionActor {
                 key,
                 index: actor_index,
                 inbox: actor_inbox,
-                dirty: HashMap::new(),
+                dirty: FastMap::default(),
                 feed: setup.feed,
                 publish_every: setup.publish_every,
                 label: key.to_string(),
@@ -242,22 +243,30 @@ impl RegionActor {
                         self.supply.push((point.lat, point.lon));
                         self.tell_neighbours.push((point.lat, point.lon));
                     }
-                    self.dirty.insert(
-                        id.clone(),
-                        DriverUpdate {
-                            id: id.clone(),
-                            lat: point.lat,
-                            lon: point.lon,
-                            status: point.status,
-                            ts_ms: point.ts_ms,
-                        },
-                    );
+                    // Updated in place while the driver is already due to be
+                    // published: one id copy per driver and publish, not per position.
+                    match self.dirty.get_mut(&*id) {
+                        Some(u) => {
+                            (u.lat, u.lon) = (point.lat, point.lon);
+                            (u.status, u.ts_ms) = (point.status, point.ts_ms);
+                        }
+                        None => {
+                            let update = DriverUpdate {
+                                id: id.to_string(),
+                                lat: point.lat,
+                                lon: point.lon,
+                                status: point.status,
+                                ts_ms: point.ts_ms,
+                            };
+                            self.dirty.insert(id.clone(), update);
+                        }
+                    }
                     index.upsert(&id, point);
                     applied += 1;
                 }
                 RegionOp::Remove => {
                     index.remove(&id);
-                    self.dirty.remove(&id);
+                    self.dirty.remove(&*id);
                 }
             }
         }
@@ -497,6 +506,7 @@ mod tests {
         let writer = {
             let (region, offered) = (region.clone(), offered.clone());
             std::thread::spawn(move || {
+                let id: Arc<str> = Arc::from("x");
                 for ts_ms in 1..=POSITIONS {
                     let point = DriverPoint {
                         lat: lat + (ts_ms % 100) as f64 * 1e-6,
@@ -504,7 +514,7 @@ mod tests {
                         status: DriverStatus::Available,
                         ts_ms,
                     };
-                    region.offer("x", RegionOp::Upsert(point));
+                    region.offer(&id, RegionOp::Upsert(point));
                     offered.store(ts_ms, Ordering::Release);
                 }
             })
