@@ -44,8 +44,8 @@ pub struct App {
     pub sessions: TaskTracker,
     /// Whether recovery has finished (`/readyz`; the API refuses until then).
     pub readiness: Arc<Readiness>,
-    /// The road network of `[roads]`, set once at start (`road_network::open`).
-    pub roads: std::sync::OnceLock<dispatch_roads::RoadNetwork>,
+    /// The road network of `[roads]`, loaded at start (`road_network::open`).
+    pub roads: Option<Arc<dispatch_roads::RoadNetwork>>,
     next_session: AtomicU64,
 }
 
@@ -64,11 +64,17 @@ impl App {
         store: Arc<dyn Store>,
         commit: GroupCommit,
         readiness: Arc<Readiness>,
+        roads: Option<Arc<dispatch_roads::RoadNetwork>>,
     ) -> Arc<Self> {
         let system = Arc::new(ActorSystem::start(config.arbiters));
         let (feed, _) = tokio::sync::broadcast::channel(config.console.feed_capacity);
         let drivers = Arc::new(Drivers::default());
-        let shared = Arc::new(Shared::new(&config, store.clone(), commit.clone()));
+        let shared = Arc::new(Shared::new(
+            &config,
+            store.clone(),
+            commit.clone(),
+            roads.clone(),
+        ));
         let regions = Arc::new(Regions::new(
             Grid::new(config.regions.cell_deg),
             config.regions.max_regions,
@@ -105,7 +111,7 @@ impl App {
             shutdown: CancellationToken::new(),
             sessions: TaskTracker::new(),
             readiness,
-            roads: std::sync::OnceLock::new(),
+            roads,
             next_session: AtomicU64::new(1),
         })
     }
@@ -195,6 +201,7 @@ impl App {
             store,
             commit.clone(),
             Default::default(),
+            None,
         );
         (app, commit)
     }

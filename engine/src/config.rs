@@ -291,9 +291,24 @@ pub struct DispatchConfig {
     pub reoptimise: ReoptConfig,
 }
 
+/// What travel times and distances are measured along (`travel.model`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TravelModelKind {
+    /// Great-circle distance × `detour_factor` at `speed_kmh`.
+    #[default]
+    Haversine,
+    /// Along the road network of `[roads]` at its edge speeds (points off the network
+    /// fall back to `haversine`, counted).
+    Roads,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TravelConfig {
+    /// `haversine` (default) or `roads` (needs `[roads]`): what dispatch candidates'
+    /// costs, insertion, rebalance, re-optimisation and every ETA are computed on.
+    pub model: TravelModelKind,
     /// Road distance / great-circle distance: 1 to 10.
     pub detour_factor: f64,
     /// Average urban driving speed: more than 0, at most 300 km/h.
@@ -341,6 +356,7 @@ impl Default for TravelConfig {
         hourly[7..10].fill(0.7);
         hourly[16..19].fill(0.75);
         Self {
+            model: TravelModelKind::Haversine,
             detour_factor: 1.3,
             speed_kmh: 25.0,
             hourly_speed_factor: hourly,
@@ -643,6 +659,12 @@ mod tests {
             ..Config::default()
         };
         refused(&c, "cors_origins", "a line break");
+        // Roads as the travel model need a road network to run on.
+        let mut c = Config::default();
+        c.travel.model = TravelModelKind::Roads;
+        refused(&c, "travel.model", "roads without [roads]");
+        c.roads.graph = Some(PathBuf::from("roads"));
+        c.validate().unwrap();
         // A policy outside the enum never parses.
         let e = toml::from_str::<Config>("[dispatch]\npolicy = \"fastest\"\n").unwrap_err();
         assert!(e.to_string().contains("batch_regret"), "{e}");

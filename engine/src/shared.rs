@@ -40,11 +40,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: &Config, store: Arc<dyn Store>, commit: GroupCommit) -> Self {
+    /// `roads`: the network of `[roads]`, loaded at start (the travel model runs on it
+    /// when `travel.model = "roads"`).
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        commit: GroupCommit,
+        roads: Option<Arc<dispatch_roads::RoadNetwork>>,
+    ) -> Self {
         let book = Arc::new(OrderBook::new(config.console.feed_capacity.max(1024)));
         Self {
             config: config.dispatch.clone(),
-            travel: Travel::new(&config.travel),
+            travel: Travel::configured(&config.travel, roads),
             params: plan::Params {
                 improve_iterations: config.dispatch.improve_iterations,
                 pin_radius_m: config.dispatch.pin_radius_m,

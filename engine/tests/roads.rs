@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{get, post, Engine};
+use common::{get, post, recv_json, send, Engine, WAIT};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -20,6 +20,13 @@ async fn with_roads() -> Engine {
         c.roads.max_matrix_points = 3;
     })
     .await
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 fn route_path(from: (f64, f64), to: (f64, f64)) -> String {
@@ -111,4 +118,68 @@ async fn bad_road_questions_get_clear_errors() {
         "{v}"
     );
     plain.spawned.stop().await.unwrap();
+}
+
+/// `travel.model = "roads"`: the route pushed to the driver is timed along the roads —
+/// the pickup's ETA is when the plan was made plus the road route's duration from the
+/// driver to the pickup, exactly what `GET /v1/route` answers for that pair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_times_routes_along_the_roads_when_configured() {
+    let extract =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/osm/helsinki.osm.pbf");
+    let e = Engine::start(|c| {
+        c.roads.osm = Some(extract);
+        c.travel.model = dispatch_engine::config::TravelModelKind::Roads;
+        c.travel.hourly_speed_factor = vec![1.0; 24];
+        c.dispatch.tick_ms = 20;
+    })
+    .await;
+    let (st, body) = post(&e, "/v1/drivers", json!({"id": "d1", "capacity": 4})).await;
+    assert_eq!(st, 201, "{body}");
+    let mut d = e.driver("d1", body["token"].as_str().unwrap()).await;
+    send(&mut d, json!({"type": "status", "status": "available"})).await;
+    send(
+        &mut d,
+        json!({"type": "position", "lat": A.0, "lon": A.1, "ts_ms": now_ms()}),
+    )
+    .await;
+    e.wait_nearest(A.0, A.1, 10, "available", |f| {
+        f.iter().any(|x| x["id"] == "d1")
+    })
+    .await;
+
+    let (st, road) = get(&e, &format!("{}&geometry=false", route_path(A, B))).await;
+    assert_eq!(st, 200, "{road}");
+    let road_ms = road["duration_s"].as_f64().unwrap() * 1000.0;
+    // The straight-line model would say something else entirely for this pair.
+    let straight_ms = common::haversine_m(A.0, A.1, B.0, B.1) * 1.3 / (25.0 / 3.6) * 1000.0;
+    assert!(
+        (road_ms - straight_ms).abs() > 20_000.0,
+        "{road_ms} vs {straight_ms}"
+    );
+
+    let before = now_ms();
+    let order = json!({"id": "o1", "pickup": {"lat": B.0, "lon": B.1}, "dropoff": {"lat": A.0, "lon": A.1}});
+    let (st, got) = post(&e, "/v1/orders", order).await;
+    assert_eq!(st, 201, "{got}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let route = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no route in time");
+        let m = recv_json(&mut d).await;
+        if m["type"] == "route"
+            && m["route"]["stops"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+        {
+            break m;
+        }
+    };
+    let after = now_ms();
+    let eta = route["route"]["stops"][0]["eta_ms"].as_u64().unwrap() as f64;
+    let planned_at = eta - road_ms;
+    assert!(
+        planned_at >= before as f64 - 1.0 && planned_at <= after as f64 + 1.0,
+        "pickup ETA {eta} - road {road_ms} ms is outside [{before}, {after}]"
+    );
+    e.spawned.stop().await.unwrap();
 }

@@ -116,6 +116,13 @@ impl Matrix {
         Matrix { n, dist, time }
     }
 
+    /// Every duration multiplied by `factor` (distances unchanged): a road table's
+    /// free-flow times at the hour's traffic.
+    pub fn with_time_scaled(mut self, factor: f64) -> Matrix {
+        self.time.iter_mut().for_each(|t| *t *= factor);
+        self
+    }
+
     /// From explicit row-major matrices (for example a road-network table).
     pub fn from_vecs(n: usize, dist: Vec<f64>, time: Vec<f64>) -> Option<Matrix> {
         (dist.len() == n * n && time.len() == n * n).then_some(Matrix { n, dist, time })

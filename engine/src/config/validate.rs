@@ -8,7 +8,7 @@
 
 use super::{
     Config, ConfigError, ConsoleConfig, DispatchConfig, DriverConfig, Limits, RegionConfig,
-    StorageConfig, TravelConfig,
+    StorageConfig, TravelConfig, TravelModelKind,
 };
 
 /// Longest duration of a timeout, interval or grace period.
@@ -119,6 +119,11 @@ impl Config {
         self.trackers.validate()?;
         self.trails.validate()?;
         self.roads.validate()?;
+        if self.travel.model == TravelModelKind::Roads && !self.roads.enabled() {
+            return Err(ConfigError::Invalid(
+                "travel.model = \"roads\" needs a road network: set [roads] osm or graph".into(),
+            ));
+        }
         self.travel.validate()
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 const POLYLINE_PRECISION: u32 = 5;
 
 fn network(app: &App) -> Result<&RoadNetwork, ApiError> {
-    app.roads.get().ok_or_else(|| {
+    app.roads.as_deref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::FailedPrecondition,
             "no road network: set [roads] osm or graph in the configuration",

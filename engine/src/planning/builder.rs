@@ -6,7 +6,7 @@ use super::{etas, DriverPlan, Job, LiveStop, Params};
 use crate::planning::travel::Travel;
 use dispatch_plan::model::{Node, NodeKind, Problem, Vehicle};
 use dispatch_plan::route::Route;
-use dispatch_plan::travel::{LatLon, Matrix};
+use dispatch_plan::travel::LatLon;
 use dispatch_protocol::{Millis, StopKind};
 use std::sync::Arc;
 
@@ -229,8 +229,7 @@ impl<'a> Builder<'a> {
         let mut pickup_node: Vec<(Arc<str>, usize)> = Vec::new();
         for s in start.rest {
             let (ready, due) = self.window(s);
-            t = (t + self.travel.distance_m(at, s.point()) / self.travel.speed_at(self.now_ms))
-                .max(ready);
+            t = (t + self.travel.duration_s(at, s.point(), self.now_ms)).max(ready);
             let due = due.max(t + 1e-6);
             at = s.point();
             t += f64::from(s.service_s);
@@ -305,7 +304,7 @@ impl<'a> Builder<'a> {
     /// [`finish`](Self::finish) with the neighbour lists the ruin-and-recreate search
     /// reads (`search`: for re-optimisation).
     pub fn finish_for(self, search: bool) -> Option<LiveProblem> {
-        let matrix = Matrix::from_points(&self.points, &self.travel.planner_model(self.now_ms));
+        let matrix = self.travel.matrix(&self.points, self.now_ms);
         let mut nodes = self.nodes;
         // Existing pairs (not picked up) are free requests: a batch only inserts new
         // ones, so they stay where `existing` puts them, and a re-optimisation may move

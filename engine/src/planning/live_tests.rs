@@ -39,6 +39,7 @@ pub(super) fn flat_config() -> TravelConfig {
         speed_kmh: SPEED_KMH,
         hourly_speed_factor: vec![1.0; 24],
         utc_offset_min: 0,
+        ..TravelConfig::default()
     }
 }
 
