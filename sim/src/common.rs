@@ -203,6 +203,35 @@ pub const HELSINKI: Area = Area {
 };
 
 impl Area {
+    /// `MIN_LAT,MIN_LON,MAX_LAT,MAX_LON` in degrees (a command-line box).
+    pub fn parse(s: &str) -> Result<Area, String> {
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("expected MIN_LAT,MIN_LON,MAX_LAT,MAX_LON: {e}"))?;
+        let [min_lat, min_lon, max_lat, max_lon] = v[..] else {
+            return Err("expected four numbers: MIN_LAT,MIN_LON,MAX_LAT,MAX_LON".into());
+        };
+        let ok = (-90.0..=90.0).contains(&min_lat)
+            && (-90.0..=90.0).contains(&max_lat)
+            && (-180.0..=180.0).contains(&min_lon)
+            && (-180.0..=180.0).contains(&max_lon)
+            && min_lat < max_lat
+            && min_lon < max_lon;
+        if !ok {
+            return Err(format!(
+                "{s}: not a box of latitudes and longitudes, min before max"
+            ));
+        }
+        Ok(Area {
+            min_lat,
+            max_lat,
+            min_lon,
+            max_lon,
+        })
+    }
+
     pub fn contains(&self, (lat, lon): (f64, f64)) -> bool {
         (self.min_lat..=self.max_lat).contains(&lat) && (self.min_lon..=self.max_lon).contains(&lon)
     }
@@ -339,6 +368,24 @@ impl std::fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_area_parses_from_four_numbers_min_before_max() {
+        let a = Area::parse("60.16, 24.93,60.18,24.96").unwrap();
+        assert_eq!(
+            (a.min_lat, a.min_lon, a.max_lat, a.max_lon),
+            (60.16, 24.93, 60.18, 24.96)
+        );
+        for bad in [
+            "60.18,24.93,60.16,24.96",
+            "1,2,3",
+            "91,0,92,1",
+            "a,b,c,d",
+            "1,2,3,4,5",
+        ] {
+            assert!(Area::parse(bad).is_err(), "{bad}");
+        }
+    }
     use rand::SeedableRng;
 
     #[test]

@@ -11,7 +11,8 @@ mod tracker;
 
 use crate::client::DriverClient;
 use crate::common::{
-    http_client, metrics_text, register_drivers, run_prefix, wait_healthy, HELSINKI,
+    haversine_m, http_client, metrics_text, register_drivers, run_prefix, wait_healthy, Area,
+    HELSINKI,
 };
 use crate::target::{EngineArgs, Target};
 use anyhow::bail;
@@ -59,6 +60,11 @@ pub struct Args {
     json: bool,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Where drivers start and orders are placed: MIN_LAT,MIN_LON,MAX_LAT,MAX_LON
+    /// (default: Helsinki, 60.10,24.80,60.25,25.10; trips are 1–3 km, so at least that
+    /// wide). With a road network, the extract's box keeps every point on it.
+    #[arg(long, value_parser = Area::parse)]
+    area: Option<Area>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -69,6 +75,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.capacity == 0 || args.position_ms == 0 {
         bail!("--capacity and --position-ms must be positive");
+    }
+    if let Some(a) = args.area {
+        let (sw, nw, se) = (
+            (a.min_lat, a.min_lon),
+            (a.max_lat, a.min_lon),
+            (a.min_lat, a.max_lon),
+        );
+        // Trips are 1–3 km long and must fit inside.
+        if haversine_m(sw, nw) < 1_000.0 || haversine_m(sw, se) < 1_000.0 {
+            bail!("--area must be at least 1 km across in both directions");
+        }
     }
     let target = args.engine.open().await?;
     let http = http_client(args.max_inflight)?;
@@ -148,7 +165,7 @@ async fn start_bots(
     let cfg = Arc::new(BotCfg {
         stop_delay: Duration::from_millis(args.stop_ms),
         position_every: Duration::from_millis(args.position_ms),
-        area: HELSINKI,
+        area: args.area.unwrap_or(HELSINKI),
     });
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(args.drivers);
     let connect_started = Instant::now();

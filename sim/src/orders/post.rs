@@ -46,7 +46,7 @@ pub async fn post_orders(
         let permit = sem.clone().acquire_owned().await?;
         let lag = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
         posts.max_lag_us.fetch_max(lag, Ordering::Relaxed);
-        let trip = random_trip(&mut rng, &HELSINKI, 1_000.0, 3_000.0);
+        let trip = random_trip(&mut rng, &args.area.unwrap_or(HELSINKI), 1_000.0, 3_000.0);
         let due = args.due_s.map(|s| now_ms() + s * 1000);
         let body = order_body(&tracker.id(n), trip, due);
         let request = http
