@@ -131,14 +131,8 @@ pub async fn serve_ready(
     let commit = GroupCommit::start(store.clone());
     let (roads, dir) = (config.roads.clone(), config.data_dir.clone());
     let network = tokio::task::spawn_blocking(move || road_network::open(&roads, &dir)).await??;
-    let app = App::new(
-        config,
-        auth,
-        store,
-        commit,
-        readiness,
-        network.map(Arc::new),
-    );
+    let roads = network.map(Arc::new);
+    let app = App::new(config, auth, store, commit, readiness, roads);
     let local: SocketAddr = listener.local_addr()?;
     tracing::info!(%local, "dispatch engine listening; recovering");
     let recovery = spawn_recovery(&app);
