@@ -109,6 +109,7 @@ fn route(stops: usize) -> ServerFrame {
                         eta_ms: T0 + i as u64 * 300_000,
                         ready_ms: (i % 2 == 0).then_some(T0),
                         due_ms: (i % 2 == 1).then_some(T0 + 7_200_000),
+                        path: None,
                     })
                     .collect(),
             },

@@ -122,7 +122,8 @@ async fn bad_road_questions_get_clear_errors() {
 
 /// `travel.model = "roads"`: the route pushed to the driver is timed along the roads —
 /// the pickup's ETA is when the plan was made plus the road route's duration from the
-/// driver to the pickup, exactly what `GET /v1/route` answers for that pair.
+/// driver to the pickup, exactly what `GET /v1/route` answers for that pair — and each
+/// stop carries its leg's road path.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatch_times_routes_along_the_roads_when_configured() {
     let extract =
@@ -181,5 +182,20 @@ async fn dispatch_times_routes_along_the_roads_when_configured() {
         planned_at >= before as f64 - 1.0 && planned_at <= after as f64 + 1.0,
         "pickup ETA {eta} - road {road_ms} ms is outside [{before}, {after}]"
     );
+    // The legs' paths: driver → pickup is the road route GET /v1/route draws, and the
+    // dropoff's leg runs from the pickup back to A.
+    let stops = route["route"]["stops"].as_array().unwrap();
+    let line = |i: usize| {
+        let p = stops[i]["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no path: {route}"));
+        dispatch_roads::polyline::decode(p).unwrap()
+    };
+    let (st, drawn) = get(&e, &route_path(A, B)).await;
+    assert_eq!(st, 200);
+    assert_eq!(stops[0]["path"], drawn["geometry"], "{route}");
+    let back = line(1);
+    let near = |p: [f64; 2], q: (f64, f64)| common::haversine_m(p[0], p[1], q.0, q.1) < 200.0;
+    assert!(back.len() >= 2 && near(back[0], B) && near(*back.last().unwrap(), A));
     e.spawned.stop().await.unwrap();
 }

@@ -228,6 +228,13 @@ pub struct RouteStop {
     pub ready_ms: Option<Millis>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_ms: Option<Millis>,
+    /// *ext*: on a road network (`travel.model = "roads"`), the road path of the leg that
+    /// ends at this stop — from the previous stop, or for the first stop from where the
+    /// driver was when the route was made — as an encoded polyline (Google's algorithm,
+    /// precision 5: (lat, lon) pairs). Absent without roads or where a leg's end is off
+    /// the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// A driver's plan; `version` grows with every change.

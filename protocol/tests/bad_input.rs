@@ -773,6 +773,7 @@ fn bincode_dense_frames_still_decode() {
         eta_ms: 0,
         ready_ms: None,
         due_ms: None,
+        path: None,
     };
     let sizes = (0..120).chain((120..40_000).step_by(1_499));
     for n in sizes {

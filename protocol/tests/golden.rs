@@ -105,6 +105,7 @@ fn sample_route() -> Route {
                 eta_ms: T0 + 60_000,
                 ready_ms: Some(T0),
                 due_ms: None,
+                path: None,
             },
             RouteStop {
                 stop_id: "o1:d".into(),
@@ -115,6 +116,7 @@ fn sample_route() -> Route {
                 eta_ms: T0 + 900_000,
                 ready_ms: None,
                 due_ms: Some(T0 + 3_600_000),
+                path: Some("_p~iF~ps|U_ulLnnqC".into()),
             },
         ],
     }
@@ -373,7 +375,7 @@ fn console_cancel_order() {
 fn server_welcome() {
     check_bincode(
         "welcome/route",
-        "01000264310702046f313a70026f310092cb7f48bf154e4000917efb3af03840fd6052e6cf8b01000001fd0068e5cf8b01000000046f313a64026f3101fca9f1d24d1a4e404772f90fe9a73840fda023f3cf8b0100000001fd80561cd08b010000",
+        "01000264310702046f313a70026f310092cb7f48bf154e4000917efb3af03840fd6052e6cf8b01000001fd0068e5cf8b0100000000046f313a64026f3101fca9f1d24d1a4e404772f90fe9a73840fda023f3cf8b0100000001fd80561cd08b01000001125f707e69467e70737c555f756c4c6e6e7143",
         &server(
             1,
             ServerMessage::Welcome {
@@ -399,7 +401,7 @@ fn server_welcome() {
 fn server_route() {
     check_bincode(
         "route",
-        "02010702046f313a70026f310092cb7f48bf154e4000917efb3af03840fd6052e6cf8b01000001fd0068e5cf8b01000000046f313a64026f3101fca9f1d24d1a4e404772f90fe9a73840fda023f3cf8b0100000001fd80561cd08b010000",
+        "02010702046f313a70026f310092cb7f48bf154e4000917efb3af03840fd6052e6cf8b01000001fd0068e5cf8b0100000000046f313a64026f3101fca9f1d24d1a4e404772f90fe9a73840fda023f3cf8b0100000001fd80561cd08b01000001125f707e69467e70737c555f756c4c6e6e7143",
         &server(
             2,
             ServerMessage::Route {
@@ -685,7 +687,7 @@ fn json_create_order() {
 fn json_welcome_with_route() {
     check_json(
         "json/welcome",
-        r#"{"seq":1,"type":"welcome","driver_id":"d1","route":{"version":7,"stops":[{"stop_id":"o1:p","order_id":"o1","kind":"pickup","lat":60.1699,"lon":24.9384,"eta_ms":1700000060000,"ready_ms":1700000000000},{"stop_id":"o1:d","order_id":"o1","kind":"dropoff","lat":60.2055,"lon":24.6559,"eta_ms":1700000900000,"due_ms":1700003600000}]}}"#,
+        r#"{"seq":1,"type":"welcome","driver_id":"d1","route":{"version":7,"stops":[{"stop_id":"o1:p","order_id":"o1","kind":"pickup","lat":60.1699,"lon":24.9384,"eta_ms":1700000060000,"ready_ms":1700000000000},{"stop_id":"o1:d","order_id":"o1","kind":"dropoff","lat":60.2055,"lon":24.6559,"eta_ms":1700000900000,"due_ms":1700003600000,"path":"_p~iF~ps|U_ulLnnqC"}]}}"#,
         &server(
             1,
             ServerMessage::Welcome {

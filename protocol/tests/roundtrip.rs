@@ -175,9 +175,10 @@ fn route(f: Floats) -> impl Strategy<Value = Route> {
         any::<u64>(),
         option::of(any::<u64>()),
         option::of(any::<u64>()),
+        option::of(text()),
     )
         .prop_map(
-            |(stop_id, order_id, kind, lat, lon, eta_ms, ready_ms, due_ms)| RouteStop {
+            |(stop_id, order_id, kind, lat, lon, eta_ms, ready_ms, due_ms, path)| RouteStop {
                 stop_id,
                 order_id,
                 kind,
@@ -186,6 +187,7 @@ fn route(f: Floats) -> impl Strategy<Value = Route> {
                 eta_ms,
                 ready_ms,
                 due_ms,
+                path,
             },
         );
     (any::<u64>(), vec(stop, 0..5)).prop_map(|(version, stops)| Route { version, stops })

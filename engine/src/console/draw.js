@@ -2,7 +2,7 @@
 // drivers (one path per colour), the order being created, a replayed trail.
 
 import { COLORS, canvas, ctx, state, driverPos, driversOnRoute, colourKey } from "./shared.js";
-import { scale, cssSize, toScreen, toLatLon } from "./geo.js";
+import { scale, cssSize, toScreen, toLatLon, decodePolyline } from "./geo.js";
 import { drawReplay } from "./replay.js";
 
 // ------------------------------------------------------------------ drawing
@@ -109,7 +109,8 @@ function drawOrders(w, h) {
   return ordersDrawn;
 }
 
-/** The selected driver's route, from where it is through its stops in order. */
+/** The selected driver's route, from where it is through its stops in order (along the
+ * streets where the stops carry their legs' road paths). */
 function drawRoute(now) {
   const sel = state.selected;
   if (!sel || sel.kind !== "driver" || !state.driverDetail || state.driverDetail.id !== sel.id) return 0;
@@ -120,7 +121,14 @@ function drawRoute(now) {
   ctx.lineWidth = 3;
   ctx.beginPath();
   if (start) { const s = toScreen(start.lat, start.lon); ctx.moveTo(s.x, s.y); }
-  for (const st of stops) { const p = toScreen(st.lat, st.lon); ctx.lineTo(p.x, p.y); }
+  for (const st of stops) {
+    for (const [lat, lon] of st.path ? decodePolyline(st.path) : []) {
+      const q = toScreen(lat, lon);
+      ctx.lineTo(q.x, q.y);
+    }
+    const p = toScreen(st.lat, st.lon);
+    ctx.lineTo(p.x, p.y);
+  }
   ctx.stroke();
   ctx.font = "bold 11px system-ui, sans-serif";
   stops.forEach((st, i) => {

@@ -1,5 +1,6 @@
 // The route on a small map: the stops in order (numbered, pickups square, dropoffs
-// round, late ones red), the line through them from the driver's position, and the
+// round, late ones red), the line through them from the driver's position (along the
+// streets when the engine dispatches on roads: each stop's `path`), and the
 // driver. No tiles (the app needs no network but the engine): a local equirectangular
 // projection around the points, north up, with a scale bar.
 
@@ -13,6 +14,29 @@ function el(name, attrs, text) {
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text != null) e.textContent = text;
   return e;
+}
+
+/** A stop's `path` (Google's encoded polyline, precision 5) as [{lat, lon}, ...];
+ * malformed input ends the list early. */
+export function decodePath(s) {
+  const out = [];
+  let i = 0, lat = 0, lon = 0;
+  const next = () => {
+    let shift = 0, result = 0, b;
+    do {
+      b = s.charCodeAt(i++) - 63;
+      result |= (b & 0x1f) << shift;
+      shift += 5;
+    } while (b >= 0x20);
+    return result & 1 ? ~(result >> 1) : result >> 1;
+  };
+  while (i < s.length) {
+    lat += next();
+    lon += next();
+    if (!Number.isFinite(lat) || !Number.isFinite(lon) || i > s.length) break;
+    out.push({ lat: lat / 1e5, lon: lon / 1e5 });
+  }
+  return out;
 }
 
 /** A projection fitting `points` ({lat, lon}) into the map, metres kept square. */
@@ -55,8 +79,10 @@ export function drawMap(svg, stops, me) {
     svg.append(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "hint" }, "No position or stops yet"));
     return null;
   }
+  const line = me ? [me] : [];
+  for (const s of stops) line.push(...(s.path ? decodePath(s.path) : []), s);
   const proj = projection(points);
-  const path = (me ? [me, ...stops] : stops).map((p) => proj.at(p));
+  const path = line.map((p) => proj.at(p));
   if (path.length > 1) {
     svg.append(el("polyline", { points: path.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" "), class: "leg" }));
   }

@@ -137,7 +137,8 @@ fn driver_schemas() -> Value {
             "stop_id": {"type": "string"}, "order_id": {"type": "string"},
             "kind": {"type": "string", "enum": ["pickup", "dropoff"]},
             "lat": {"type": "number"}, "lon": {"type": "number"},
-            "eta_ms": {"type": "integer"}, "ready_ms": {"type": "integer"}, "due_ms": {"type": "integer"}}},
+            "eta_ms": {"type": "integer"}, "ready_ms": {"type": "integer"}, "due_ms": {"type": "integer"},
+            "path": {"type": "string", "description": "on roads: the leg's road path, encoded polyline, precision 5"}}},
         "Route": {"type": "object", "properties": {
             "version": {"type": "integer"},
             "stops": {"type": "array", "items": {"$ref": "#/components/schemas/RouteStop"}}}},

@@ -61,7 +61,7 @@ impl LiveStop {
         stop_id(&self.order_id, self.kind)
     }
 
-    fn point(&self) -> (f64, f64) {
+    pub fn point(&self) -> (f64, f64) {
         (self.lat, self.lon)
     }
 }

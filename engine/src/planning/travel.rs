@@ -12,7 +12,7 @@ use crate::config::{TravelConfig, TravelModelKind};
 use crate::core::geo_util::haversine_m;
 use dispatch_plan::travel::{Haversine, LatLon, Matrix, TravelModel};
 use dispatch_protocol::Millis;
-use dispatch_roads::{RoadNetwork, RoadTravel};
+use dispatch_roads::{Answer, RoadNetwork, RoadTravel};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -23,8 +23,9 @@ pub struct Travel {
     /// Metres per second at each hour of the (configured local) day.
     speed_by_hour: [f64; 24],
     utc_offset_ms: i64,
-    /// Set when the model is `roads`.
+    /// Set when the model is `roads` (with the network it answers from, for paths).
     roads: Option<Arc<RoadTravel>>,
+    network: Option<Arc<RoadNetwork>>,
 }
 
 impl std::fmt::Debug for Travel {
@@ -51,6 +52,7 @@ impl Travel {
             speed_by_hour,
             utc_offset_ms: c.utc_offset_min * 60_000,
             roads: None,
+            network: None,
         }
     }
 
@@ -59,7 +61,10 @@ impl Travel {
     pub fn configured(c: &TravelConfig, network: Option<Arc<RoadNetwork>>) -> Self {
         let mut travel = Self::new(c);
         if c.model == TravelModelKind::Roads {
-            travel.roads = network.map(|n| Arc::new(RoadTravel::new(n, travel.great_circle())));
+            travel.roads = network
+                .clone()
+                .map(|n| Arc::new(RoadTravel::new(n, travel.great_circle())));
+            travel.network = network;
         }
         travel
     }
@@ -101,6 +106,15 @@ impl Travel {
         match &self.roads {
             Some(r) => r.duration(&latlon(a), &latlon(b)) * self.slowdown(at_ms),
             None => self.distance_m(a, b) / self.speed_at(at_ms),
+        }
+    }
+
+    /// On roads, the road path from `a` to `b` as an encoded polyline (precision 5);
+    /// `None` without roads or when either end is off the network.
+    pub fn path(&self, a: (f64, f64), b: (f64, f64)) -> Option<String> {
+        match self.network.as_ref()?.route([a.0, a.1], [b.0, b.1], true) {
+            Answer::Route(r) => Some(r.polyline()),
+            Answer::OffNetwork { .. } | Answer::NoPath => None,
         }
     }
 
@@ -201,6 +215,12 @@ mod tests {
         let far = (60.05, 24.0);
         let flat = Travel::new(&c);
         assert!((t.duration_s(a, far, nine) - flat.duration_s(a, far, nine)).abs() < 1e-6);
+        // The leg's path runs along the street, from one end to the other.
+        let line = dispatch_roads::polyline::decode(&t.path(a, b).unwrap()).unwrap();
+        assert_eq!(line.len(), 5, "{line:?}");
+        assert!((line[0][1] - a.1).abs() < 1e-5 && (line[4][1] - b.1).abs() < 1e-5);
+        assert_eq!(t.path(a, far), None);
+        assert_eq!(flat.path(a, b), None);
         // `haversine` ignores a network it is given.
         let plain = TravelConfig {
             model: TravelModelKind::Haversine,

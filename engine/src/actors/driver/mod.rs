@@ -310,25 +310,29 @@ impl DriverActor {
         }
     }
 
+    /// The route as sockets and the API show it; on roads each stop carries the road
+    /// path of its leg.
     fn wire_route(&self) -> Route {
+        let travel = &self.shared.travel;
+        let mut from = self.here(&self.plan.stops);
+        let stops = self.plan.stops.iter().zip(&self.etas).map(|(s, &eta)| {
+            let path = travel.path(from, s.point());
+            from = s.point();
+            RouteStop {
+                stop_id: s.stop_id(),
+                order_id: s.order_id.to_string(),
+                kind: s.kind,
+                lat: s.lat,
+                lon: s.lon,
+                eta_ms: eta,
+                ready_ms: s.ready_ms,
+                due_ms: s.due_ms,
+                path,
+            }
+        });
         Route {
             version: self.plan.version,
-            stops: self
-                .plan
-                .stops
-                .iter()
-                .zip(&self.etas)
-                .map(|(s, &eta)| RouteStop {
-                    stop_id: s.stop_id(),
-                    order_id: s.order_id.to_string(),
-                    kind: s.kind,
-                    lat: s.lat,
-                    lon: s.lon,
-                    eta_ms: eta,
-                    ready_ms: s.ready_ms,
-                    due_ms: s.due_ms,
-                })
-                .collect(),
+            stops: stops.collect(),
         }
     }
 
