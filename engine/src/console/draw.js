@@ -2,7 +2,8 @@
 // drivers (one path per colour), the order being created, a replayed trail.
 
 import { COLORS, canvas, ctx, state, driverPos, driversOnRoute, colourKey } from "./shared.js";
-import { scale, cssSize, toScreen, toLatLon, decodePolyline } from "./geo.js";
+import { scale, cssSize, toScreen, toLatLon } from "./geo.js";
+import { decodePolyline } from "./polyline.js";
 import { drawReplay } from "./replay.js";
 
 // ------------------------------------------------------------------ drawing
@@ -122,7 +123,7 @@ function drawRoute(now) {
   ctx.beginPath();
   if (start) { const s = toScreen(start.lat, start.lon); ctx.moveTo(s.x, s.y); }
   for (const st of stops) {
-    for (const [lat, lon] of st.path ? decodePolyline(st.path) : []) {
+    for (const { lat, lon } of st.path ? decodePolyline(st.path) : []) {
       const q = toScreen(lat, lon);
       ctx.lineTo(q.x, q.y);
     }

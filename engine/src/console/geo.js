@@ -16,30 +16,6 @@ export function unmercLat(y) {
   const n = Math.PI - 2 * Math.PI * y;
   return (180 / Math.PI) * Math.atan(0.5 * (Math.exp(n) - Math.exp(-n)));
 }
-/**
- * An encoded polyline (Google's algorithm, precision 5: the `path` of a route stop on
- * a road network) as [[lat, lon], ...]; malformed input ends the list early.
- */
-export function decodePolyline(s) {
-  const out = [];
-  let i = 0, lat = 0, lon = 0;
-  const next = () => {
-    let shift = 0, result = 0, b;
-    do {
-      b = s.charCodeAt(i++) - 63;
-      result |= (b & 0x1f) << shift;
-      shift += 5;
-    } while (b >= 0x20);
-    return result & 1 ? ~(result >> 1) : result >> 1;
-  };
-  while (i < s.length) {
-    lat += next();
-    lon += next();
-    if (!Number.isFinite(lat) || !Number.isFinite(lon) || i > s.length) break;
-    out.push([lat / 1e5, lon / 1e5]);
-  }
-  return out;
-}
 export function scale() { return 256 * Math.pow(2, state.view.z); }
 export function cssSize() { return { w: canvas.clientWidth, h: canvas.clientHeight }; }
 export function toScreen(lat, lon) {

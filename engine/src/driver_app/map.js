@@ -4,6 +4,8 @@
 // driver. No tiles (the app needs no network but the engine): a local equirectangular
 // projection around the points, north up, with a scale bar.
 
+import { decodePolyline } from "./polyline.js";
+
 const NS = "http://www.w3.org/2000/svg";
 const W = 400;
 const H = 300;
@@ -14,29 +16,6 @@ function el(name, attrs, text) {
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text != null) e.textContent = text;
   return e;
-}
-
-/** A stop's `path` (Google's encoded polyline, precision 5) as [{lat, lon}, ...];
- * malformed input ends the list early. */
-export function decodePath(s) {
-  const out = [];
-  let i = 0, lat = 0, lon = 0;
-  const next = () => {
-    let shift = 0, result = 0, b;
-    do {
-      b = s.charCodeAt(i++) - 63;
-      result |= (b & 0x1f) << shift;
-      shift += 5;
-    } while (b >= 0x20);
-    return result & 1 ? ~(result >> 1) : result >> 1;
-  };
-  while (i < s.length) {
-    lat += next();
-    lon += next();
-    if (!Number.isFinite(lat) || !Number.isFinite(lon) || i > s.length) break;
-    out.push({ lat: lat / 1e5, lon: lon / 1e5 });
-  }
-  return out;
 }
 
 /** A projection fitting `points` ({lat, lon}) into the map, metres kept square. */
@@ -80,7 +59,7 @@ export function drawMap(svg, stops, me) {
     return null;
   }
   const line = me ? [me] : [];
-  for (const s of stops) line.push(...(s.path ? decodePath(s.path) : []), s);
+  for (const s of stops) line.push(...(s.path ? decodePolyline(s.path) : []), s);
   const proj = projection(points);
   const path = line.map((p) => proj.at(p));
   if (path.length > 1) {

@@ -3,7 +3,7 @@
 // cached copy when the network fails, so a new engine's files are picked up at once.
 // The API and the sockets are never touched.
 
-const CACHE = "dispatch-driver-v1";
+const CACHE = "dispatch-driver-v2";
 const SHELL = [
   "/driver",
   "/driver/app.js",
@@ -11,6 +11,7 @@ const SHELL = [
   "/driver/outbox.js",
   "/driver/stops.js",
   "/driver/map.js",
+  "/driver/polyline.js",
   "/driver/qr.js",
   "/driver/app.css",
   "/driver/manifest.webmanifest",

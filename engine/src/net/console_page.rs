@@ -25,6 +25,7 @@ const MODULES: &[(&str, &str)] = &[
     ("fleet.js", include_str!("../console/fleet.js")),
     ("alerts.js", include_str!("../console/alerts.js")),
     ("replay.js", include_str!("../console/replay.js")),
+    ("polyline.js", include_str!("../console/polyline.js")),
 ];
 
 /// An embedded file, revalidated on every load (the console's and the driver app's).

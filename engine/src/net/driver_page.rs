@@ -41,6 +41,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../driver_app/map.js"),
     ),
     (
+        "polyline.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/polyline.js"),
+    ),
+    (
         "qr.js",
         "text/javascript; charset=utf-8",
         include_str!("../driver_app/qr.js"),
