@@ -196,7 +196,7 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (UNASSIGNABLE, Kind::Counter, "Orders found unassignable in a matching tick."),
     (POSTPONED, Kind::Counter, "Orders held back for a later matching round rather than put an idle driver to work (dispatch.postpone_ms)."),
     (REBALANCED, Kind::Counter, "Orders moved between drivers by the periodic rebalance."),
-    (REOPT_RUNS, Kind::Counter, "Re-optimisation searches, by outcome (improved, no_gain, unplannable)."),
+    (REOPT_RUNS, Kind::Counter, "Re-optimisation searches, by outcome (improved, no_gain, unplannable; unchanged: not run, the plans are those of a search that found nothing)."),
     (REOPT_SECONDS, Kind::Histogram, "Seconds one re-optimisation search took on its worker thread."),
     (REOPT_MOVED, Kind::Counter, "Orders re-optimisation moved to another driver."),
     (REOPT_ROUTES, Kind::Counter, "Driver routes re-optimisation changed (proposals accepted)."),

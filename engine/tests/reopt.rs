@@ -203,3 +203,55 @@ async fn a_cancel_finds_an_order_a_landing_holds() {
     let other = if held == "east" { "west" } else { "east" };
     assert_eq!(drivers_of(&e, &[other]).await.len(), 1);
 }
+
+/// Runs of one outcome so far.
+async fn runs(e: &Engine, outcome: &str) -> f64 {
+    let text = e.metrics_text().await;
+    common::series_value(
+        &text,
+        &format!("dispatch_reopt_runs_total{{outcome=\"{outcome}\"}}"),
+    )
+}
+
+/// Polls until `outcome` has run at least `n` times (bounded by the common wait).
+async fn until_runs(e: &Engine, outcome: &str, n: f64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while runs(e, outcome).await < n {
+        assert!(tokio::time::Instant::now() < deadline, "{outcome} < {n}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A search that found nothing to gain is not repeated on the same plans: the region's
+/// later ticks count `unchanged` instead; a new order changes a plan, and the region
+/// searches again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_a_search_found_nothing_in_are_not_searched_again_until_they_change() {
+    let _serial = SERIAL.lock().await;
+    let e = Engine::start(|c| {
+        config(c);
+        // One driver keeps its next stop: with one order each way, nothing can merge.
+        c.dispatch.reoptimise.keep_next_stop = true;
+    })
+    .await;
+    let _a = online(&e, "a").await;
+    let _b = online(&e, "b").await;
+    order(&e, "east", EAST).await;
+    drivers_of(&e, &["east"]).await;
+    until_runs(&e, "unchanged", 3.0).await;
+    let searched = runs(&e, "no_gain").await + runs(&e, "improved").await;
+    until_runs(&e, "unchanged", 8.0).await;
+    // Five more ticks, and not one more search.
+    let after = runs(&e, "no_gain").await + runs(&e, "improved").await;
+    assert_eq!(after, searched, "searched again on unchanged plans");
+    order(&e, "west", WEST).await;
+    drivers_of(&e, &["east", "west"]).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while runs(&e, "no_gain").await + runs(&e, "improved").await <= searched {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no search after the change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

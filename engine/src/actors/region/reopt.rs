@@ -41,6 +41,10 @@ pub(super) struct ReoptState {
     last_started: Option<Instant>,
     /// Per driver: when re-optimisation changed its route within the last hour.
     changes: HashMap<Arc<str>, VecDeque<Millis>>,
+    /// The drivers and route versions of the last search that found nothing to gain.
+    /// The same plans are not searched again: time passing alone seldom opens a saving,
+    /// and a search takes a core for its budget (most regions, most seconds).
+    settled: Option<Vec<(Arc<str>, u64)>>,
 }
 
 /// The drivers of one search, at the indices the plan refers to.
@@ -74,6 +78,16 @@ impl RegionActor {
         let group = self.reopt_group(now);
         let working = group.plans.iter().filter(|p| !p.stops.is_empty()).count();
         if working == 0 || group.plans.len() < 2 {
+            return;
+        }
+        let mut searched: Vec<(Arc<str>, u64)> = group
+            .plans
+            .iter()
+            .map(|p| (p.driver_id.clone(), p.version))
+            .collect();
+        searched.sort_unstable();
+        if self.reopt.settled.as_ref() == Some(&searched) {
+            metrics::counter!(telemetry::REOPT_RUNS, "outcome" => "unchanged").increment(1);
             return;
         }
         let Some(slot) = self.shared.reopt_slots.try_take() else {
@@ -115,8 +129,14 @@ impl RegionActor {
             };
             metrics::counter!(telemetry::REOPT_RUNS, "outcome" => label).increment(1);
             match outcome {
-                Outcome::Improved(plan) => act.withdraw_then_propose(ctx, plan, group),
-                _ => act.reopt.running = false,
+                Outcome::Improved(plan) => {
+                    act.reopt.settled = None;
+                    act.withdraw_then_propose(ctx, plan, group);
+                }
+                _ => {
+                    act.reopt.settled = Some(searched);
+                    act.reopt.running = false;
+                }
             }
         }));
     }
