@@ -28,6 +28,11 @@ impl RoadTravel {
         }
     }
 
+    /// The network it answers from.
+    pub fn network(&self) -> &RoadNetwork {
+        &self.network
+    }
+
     /// How many pairs the haversine fallback has answered.
     pub fn fallbacks(&self) -> u64 {
         self.fallbacks.load(Ordering::Relaxed)

@@ -23,9 +23,8 @@ pub struct Travel {
     /// Metres per second at each hour of the (configured local) day.
     speed_by_hour: [f64; 24],
     utc_offset_ms: i64,
-    /// Set when the model is `roads` (with the network it answers from, for paths).
+    /// Set when the model is `roads`.
     roads: Option<Arc<RoadTravel>>,
-    network: Option<Arc<RoadNetwork>>,
 }
 
 impl std::fmt::Debug for Travel {
@@ -52,7 +51,6 @@ impl Travel {
             speed_by_hour,
             utc_offset_ms: c.utc_offset_min * 60_000,
             roads: None,
-            network: None,
         }
     }
 
@@ -61,10 +59,7 @@ impl Travel {
     pub fn configured(c: &TravelConfig, network: Option<Arc<RoadNetwork>>) -> Self {
         let mut travel = Self::new(c);
         if c.model == TravelModelKind::Roads {
-            travel.roads = network
-                .clone()
-                .map(|n| Arc::new(RoadTravel::new(n, travel.great_circle())));
-            travel.network = network;
+            travel.roads = network.map(|n| Arc::new(RoadTravel::new(n, travel.great_circle())));
         }
         travel
     }
@@ -112,7 +107,12 @@ impl Travel {
     /// On roads, the road path from `a` to `b` as an encoded polyline (precision 5);
     /// `None` without roads or when either end is off the network.
     pub fn path(&self, a: (f64, f64), b: (f64, f64)) -> Option<String> {
-        match self.network.as_ref()?.route([a.0, a.1], [b.0, b.1], true) {
+        match self
+            .roads
+            .as_ref()?
+            .network()
+            .route([a.0, a.1], [b.0, b.1], true)
+        {
             Answer::Route(r) => Some(r.polyline()),
             Answer::OffNetwork { .. } | Answer::NoPath => None,
         }
