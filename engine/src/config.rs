@@ -532,6 +532,10 @@ mod tests {
         vec![
             ("shutdown_grace_ms", 0, DAY, |c, v| c.shutdown_grace_ms = v),
             ("arbiters", 1, 1_024, |c, v| c.arbiters = us(v)),
+            ("dispatch.reoptimise.iterations_per_order", 0, 100_000, |c, v| {
+                c.dispatch.reoptimise.iterations_per_order = v
+            }),
+            ("dispatch.reoptimise.workers", 1, 256, |c, v| c.dispatch.reoptimise.workers = us(v)),
             ("regions.publish_ms", 1, DAY, |c, v| c.regions.publish_ms = v),
             ("regions.mailbox", 1, Q, |c, v| c.regions.mailbox = us(v)),
             ("regions.max_regions", 1, 1_000_000, |c, v| c.regions.max_regions = us(v)),
@@ -600,6 +604,7 @@ mod tests {
     fn float_keys() -> Vec<FloatKey> {
         vec![
             ("regions.cell_deg", 1e-4, 90.0, |c, v| c.regions.cell_deg = v),
+            ("dispatch.reoptimise.cpu_share", 0.01, 1.0, |c, v| c.dispatch.reoptimise.cpu_share = v),
             ("dispatch.candidate_radius_m", 1e-9, 20_040_000.0, |c, v| c.dispatch.candidate_radius_m = v),
             ("roads.snap_radius_m", 1.0, 100_000.0, |c, v| c.roads.snap_radius_m = v),
             ("dispatch.pin_radius_m", 0.0, 10_000.0, |c, v| c.dispatch.pin_radius_m = v),

@@ -72,7 +72,10 @@ impl Shared {
             stats: stats::LiveStats::new(std::time::Duration::from_secs(
                 config.console.stats_window_s,
             )),
-            reopt_slots: Arc::new(reopt::Slots::new(config.dispatch.reoptimise.workers)),
+            reopt_slots: Arc::new(reopt::Slots::new(
+                config.dispatch.reoptimise.workers,
+                config.dispatch.reoptimise.cpu_share,
+            )),
             connected_drivers: AtomicUsize::new(0),
         }
     }

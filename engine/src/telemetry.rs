@@ -71,6 +71,10 @@ pub const REBALANCED: &str = "dispatch_orders_rebalanced_total";
 pub const REOPT_RUNS: &str = "dispatch_reopt_runs_total";
 /// Histogram: seconds one re-optimisation search took on its worker thread.
 pub const REOPT_SECONDS: &str = "dispatch_reopt_seconds";
+/// Histogram: orders in one re-optimisation search.
+pub const REOPT_ORDERS: &str = "dispatch_reopt_orders";
+/// Histogram: ruin-and-recreate iterations one re-optimisation search ran.
+pub const REOPT_ITERATIONS: &str = "dispatch_reopt_iterations";
 /// Counter: orders a re-optimisation moved to another driver.
 pub const REOPT_MOVED: &str = "dispatch_reopt_moved_orders_total";
 /// Counter: routes a re-optimisation changed (proposals accepted).
@@ -198,6 +202,8 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
     (REBALANCED, Kind::Counter, "Orders moved between drivers by the periodic rebalance."),
     (REOPT_RUNS, Kind::Counter, "Re-optimisation searches, by outcome (improved, no_gain, unplannable; unchanged: not run, the plans are those of a search that found nothing)."),
     (REOPT_SECONDS, Kind::Histogram, "Seconds one re-optimisation search took on its worker thread."),
+    (REOPT_ORDERS, Kind::Histogram, "Orders (not picked up, or on board) in one re-optimisation search."),
+    (REOPT_ITERATIONS, Kind::Histogram, "Ruin-and-recreate iterations one re-optimisation search ran (within budget_ms, or iterations_per_order × its orders)."),
     (REOPT_MOVED, Kind::Counter, "Orders re-optimisation moved to another driver."),
     (REOPT_ROUTES, Kind::Counter, "Driver routes re-optimisation changed (proposals accepted)."),
     (REOPT_SAVED, Kind::Counter, "Objective units the accepted re-optimisation plans saved, by their own estimate."),
@@ -308,6 +314,14 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 b.set_buckets_for_metric(
                     Matcher::Suffix("orders".into()),
                     &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0],
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Suffix("iterations".into()),
+                    &[
+                        10.0, 100.0, 300.0, 1_000.0, 3_000.0, 10_000.0, 30_000.0, 100_000.0,
+                    ],
                 )
             })
             .expect("bucket lists are non-empty");

@@ -112,16 +112,12 @@ async fn orders_that_arrived_apart_end_on_one_driver() {
     let mut a = online(&e, "a").await;
     let mut b = online(&e, "b").await;
     order(&e, "east", EAST).await;
-    let first = drivers_of(&e, &["east"]).await;
-    order(&e, "west", WEST).await;
+    drivers_of(&e, &["east"]).await;
     // Sent west, the driver already going east would add ~5 km; a fresh one ~2.5 km:
-    // on arrival the second order goes to the other driver.
-    let both = drivers_of(&e, &["east", "west"]).await;
-    assert_eq!(both[0], first[0]);
-    assert_ne!(
-        both[0], both[1],
-        "the premise: two drivers before re-optimisation"
-    );
+    // on arrival the second order goes to the other driver (a search of a few
+    // iterations may merge them before this test could see it: the count of moved
+    // orders at the end shows they were apart).
+    order(&e, "west", WEST).await;
 
     // One driver serves both for ~2.5 km more: cheaper than a second driver at work.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -170,14 +166,12 @@ async fn a_cancel_finds_an_order_a_landing_holds() {
     let mut a = online(&e, "a").await;
     let mut b = online(&e, "b").await;
     order(&e, "east", EAST).await;
-    drivers_of(&e, &["east"]).await;
-    order(&e, "west", WEST).await;
-    let both = drivers_of(&e, &["east", "west"]).await;
-    assert_ne!(both[0], both[1], "the premise: two drivers");
-
+    let first = drivers_of(&e, &["east"]).await;
     fail::cfg("reopt::before_propose", "return").unwrap();
-    // The next search merges the two routes: one driver's order is withdrawn (its
-    // emptied route is pushed once that is durable and published) and stays held.
+    order(&e, "west", WEST).await;
+    // "west" goes to the other driver (see above), and the next search merges the two
+    // routes: one driver's order is withdrawn (its emptied route is pushed once that is
+    // durable and published) and stays held.
     let emptied = |m: &Value| m["type"] == "route" && m["route"]["stops"] == json!([]);
     let loser = tokio::time::timeout(WAIT, async {
         loop {
@@ -189,7 +183,7 @@ async fn a_cancel_finds_an_order_a_landing_holds() {
     })
     .await
     .expect("nothing withdrawn");
-    let held = if both[0] == loser { "east" } else { "west" };
+    let held = if first[0] == loser { "east" } else { "west" };
     let v = e.get_json(&format!("/v1/orders/{held}")).await;
     assert_eq!(v["status"], "pending", "{v}");
     assert!(v["driver_id"].is_null(), "{v}");

@@ -19,6 +19,9 @@ pub enum Budget {
     Time(Duration),
     /// Number of ruin-and-recreate iterations (deterministic).
     Iterations(u64),
+    /// Whichever ends first: a search sized to its problem (iterations) that a busy
+    /// machine still cannot stretch past its time.
+    Either { time: Duration, iterations: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -72,22 +75,29 @@ impl Clock {
     /// Progress in [0, 1] after `iter` iterations.
     fn frac(&self, iter: u64) -> f64 {
         match self.budget {
-            Budget::Time(d) => {
-                let total = d.as_secs_f64();
-                if total <= 0.0 {
-                    1.0
-                } else {
-                    self.start.elapsed().as_secs_f64() / total
-                }
-            }
-            Budget::Iterations(n) => {
-                if n == 0 {
-                    1.0
-                } else {
-                    iter as f64 / n as f64
-                }
+            Budget::Time(d) => self.time_frac(d),
+            Budget::Iterations(n) => iter_frac(iter, n),
+            Budget::Either { time, iterations } => {
+                iter_frac(iter, iterations).max(self.time_frac(time))
             }
         }
+    }
+
+    fn time_frac(&self, d: Duration) -> f64 {
+        let total = d.as_secs_f64();
+        if total <= 0.0 {
+            1.0
+        } else {
+            self.start.elapsed().as_secs_f64() / total
+        }
+    }
+}
+
+fn iter_frac(iter: u64, n: u64) -> f64 {
+    if n == 0 {
+        1.0
+    } else {
+        iter as f64 / n as f64
     }
 }
 
@@ -268,4 +278,25 @@ fn fleet_min(
         }
     }
     best.unwrap_or(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_either_budget_ends_at_whichever_comes_first() {
+        let hour = Duration::from_secs(3600);
+        let by_count = Clock::start(Budget::Either {
+            time: hour,
+            iterations: 10,
+        });
+        assert!((by_count.frac(5) - 0.5).abs() < 1e-3);
+        assert!(by_count.frac(10) >= 1.0);
+        let by_time = Clock::start(Budget::Either {
+            time: Duration::ZERO,
+            iterations: 1_000_000,
+        });
+        assert!(by_time.frac(0) >= 1.0);
+    }
 }

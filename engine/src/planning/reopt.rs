@@ -16,8 +16,8 @@ use dispatch_plan::route::Solution;
 use dispatch_plan::search::{improve, Budget, SearchParams, SearchStats};
 use dispatch_protocol::{Millis, StopKind};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Time from a search's end to its routes on the drivers (withdrawals, durable writes,
 /// proposals), added to its budget as the time a plan is made for.
@@ -60,6 +60,14 @@ pub struct Reoptimised {
     pub after: Cost,
     /// Orders that change driver.
     pub moved: usize,
+    pub searched: Searched,
+}
+
+/// The size of a search and what it did.
+#[derive(Debug, Clone, Copy)]
+pub struct Searched {
+    /// Orders (requests) in the problem: those not picked up, and goods on board.
+    pub orders: usize,
     pub stats: SearchStats,
 }
 
@@ -71,6 +79,7 @@ pub enum Outcome {
     NoGain {
         before: Cost,
         after: Cost,
+        searched: Searched,
     },
     /// The plans could not be rebuilt as a planner problem (they are data: a driver
     /// beyond capacity, say); nothing is proposed.
@@ -104,12 +113,14 @@ pub fn reoptimise(input: &ReoptInput) -> Outcome {
     if !start.unassigned.is_empty() {
         return Outcome::Unplannable;
     }
+    let orders = lp.problem.requests.len();
     let budget = match input.iterations {
         Some(n) => Budget::Iterations(n),
-        None => Budget::Time(std::time::Duration::from_millis(input.reopt.budget_ms)),
+        None => input.reopt.search_budget(orders),
     };
     let seed = input.params.seed ^ input.now_ms;
     let (best, stats) = improve(&lp.problem, start.clone(), &SearchParams::new(budget, seed));
+    let searched = Searched { orders, stats };
     // The planner's own independent checker: a plan it rejects is never proposed.
     if let Err(v) = check_solution(&lp.problem, &best.plans(), false) {
         tracing::error!(violation = ?v, "re-optimised plan fails the checker; not proposed");
@@ -122,14 +133,18 @@ pub fn reoptimise(input: &ReoptInput) -> Outcome {
     let moved: usize = changes.iter().map(|c| c.gains.len()).sum();
     let needed = (input.reopt.min_saving_per_move * moved as f64).max(1e-6);
     if changes.is_empty() || !best.unassigned.is_empty() || before.total - after.total < needed {
-        return Outcome::NoGain { before, after };
+        return Outcome::NoGain {
+            before,
+            after,
+            searched,
+        };
     }
     Outcome::Improved(Reoptimised {
         changes,
         before,
         after,
         moved,
-        stats,
+        searched,
     })
 }
 
@@ -235,32 +250,100 @@ fn changes(lp: &LiveProblem, sol: &Solution, drivers: &[Arc<DriverPlan>]) -> Vec
     out
 }
 
-/// Searches running at once, all regions together (`dispatch.reoptimise.workers`).
+/// Searches running at once, all regions together (`dispatch.reoptimise.workers`), each
+/// worker resting after a search so that it searches `cpu_share` of the time at most.
 pub struct Slots {
-    free: AtomicUsize,
+    /// When each free worker may search again.
+    free: Mutex<Vec<Instant>>,
+    /// Rest per second of search: (1 − share) / share.
+    rest_per_search: f64,
 }
 
 impl Slots {
-    pub fn new(n: usize) -> Self {
+    pub fn new(workers: usize, cpu_share: f64) -> Self {
+        let share = cpu_share.clamp(1e-3, 1.0);
         Self {
-            free: AtomicUsize::new(n),
+            free: Mutex::new(vec![Instant::now(); workers]),
+            rest_per_search: (1.0 - share) / share,
         }
     }
 
-    /// A slot, or `None` when every one is taken (the region tries again next time).
+    /// A worker, or `None` when every one is searching or resting (the region tries
+    /// again at its next tick).
     pub fn try_take(self: &Arc<Self>) -> Option<OwnedSlot> {
-        self.free
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .ok()
-            .map(|_| OwnedSlot(self.clone()))
+        self.take_at(Instant::now())
+    }
+
+    fn take_at(self: &Arc<Self>, now: Instant) -> Option<OwnedSlot> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let i = free.iter().position(|&ready| ready <= now)?;
+        free.swap_remove(i);
+        Some(OwnedSlot {
+            slots: self.clone(),
+            taken: now,
+            given_back: false,
+        })
     }
 }
 
-/// A taken slot (it moves to the worker thread); given back when dropped.
-pub struct OwnedSlot(Arc<Slots>);
+/// A taken worker (it moves to the search's thread); free again when dropped, after
+/// its rest.
+pub struct OwnedSlot {
+    slots: Arc<Slots>,
+    taken: Instant,
+    given_back: bool,
+}
+
+impl OwnedSlot {
+    fn give_back_at(&mut self, now: Instant) {
+        if std::mem::replace(&mut self.given_back, true) {
+            return;
+        }
+        let rest = now
+            .saturating_duration_since(self.taken)
+            .mul_f64(self.slots.rest_per_search);
+        let mut free = self.slots.free.lock().unwrap_or_else(|e| e.into_inner());
+        free.push(now + rest);
+    }
+}
 
 impl Drop for OwnedSlot {
     fn drop(&mut self) {
-        self.0.free.fetch_add(1, Ordering::AcqRel);
+        self.give_back_at(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_worker_rests_so_that_it_searches_its_share_of_the_time() {
+        let slots = Arc::new(Slots::new(1, 0.25));
+        let t0 = Instant::now();
+        let mut slot = slots.take_at(t0).expect("a free worker");
+        assert!(slots.take_at(t0).is_none(), "one worker: taken");
+        let ms = Duration::from_millis;
+        slot.give_back_at(t0 + ms(100));
+        // 100 ms of search at a quarter of the time: 300 ms of rest.
+        assert!(slots.take_at(t0 + ms(399)).is_none());
+        let mut again = slots.take_at(t0 + ms(400)).expect("rested");
+        again.give_back_at(t0 + ms(420));
+        drop(again);
+        assert!(slots.take_at(t0 + ms(479)).is_none(), "resting again");
+        assert!(slots.take_at(t0 + ms(480)).is_some());
+    }
+
+    #[test]
+    fn a_full_share_gives_the_worker_back_at_once_and_workers_are_counted() {
+        let slots = Arc::new(Slots::new(2, 1.0));
+        let t0 = Instant::now();
+        let mut a = slots.take_at(t0).expect("first");
+        let _b = slots.take_at(t0).expect("second");
+        assert!(slots.take_at(t0).is_none());
+        a.give_back_at(t0 + Duration::from_millis(50));
+        drop(a);
+        assert!(slots.take_at(t0 + Duration::from_millis(50)).is_some());
     }
 }

@@ -304,7 +304,7 @@ proptest! {
             // hierarchical objective (unassigned, then drivers, then km). The weighted
             // `Cost` may still rise: fewer km can mean more waiting hours at a pickup
             // with a release time, and such a plan is never proposed.
-            Outcome::NoGain { before, after } => {
+            Outcome::NoGain { before, after, .. } => {
                 let key = |c: &Cost| (c.unassigned, c.drivers);
                 prop_assert!(
                     key(&after) < key(&before)

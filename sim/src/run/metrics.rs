@@ -461,7 +461,7 @@ pub fn fill_engine_metrics(report: &mut Report, stats: &Stats, text: &str) {
 }
 
 /// The engine series kept in the report (every label set of each).
-pub const ENGINE_SERIES: [&str; 18] = [
+pub const ENGINE_SERIES: [&str; 26] = [
     "dispatch_orders_created_total",
     "dispatch_orders_finished_total",
     "dispatch_orders_open",
@@ -480,6 +480,16 @@ pub const ENGINE_SERIES: [&str; 18] = [
     "dispatch_connections",
     "dispatch_region_handoffs_total",
     "dispatch_regions",
+    // Re-optimisation: searches by outcome, what they changed, and their size and work
+    // (histogram sums and counts: mean orders and iterations per search).
+    "dispatch_reopt_runs_total",
+    "dispatch_reopt_routes_changed_total",
+    "dispatch_reopt_moved_orders_total",
+    "dispatch_reopt_seconds_sum",
+    "dispatch_reopt_orders_sum",
+    "dispatch_reopt_orders_count",
+    "dispatch_reopt_iterations_sum",
+    "dispatch_reopt_iterations_count",
 ];
 
 /// Engine histograms summarised by the upper bound of the bucket holding p50 / p99.

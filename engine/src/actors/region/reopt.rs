@@ -122,11 +122,15 @@ impl RegionActor {
                 return;
             };
             metrics::histogram!(telemetry::REOPT_SECONDS).record(took.as_secs_f64());
-            let label = match &outcome {
-                Outcome::Improved(_) => "improved",
-                Outcome::NoGain { .. } => "no_gain",
-                Outcome::Unplannable => "unplannable",
+            let (label, size) = match &outcome {
+                Outcome::Improved(plan) => ("improved", Some(plan.searched)),
+                Outcome::NoGain { searched, .. } => ("no_gain", Some(*searched)),
+                Outcome::Unplannable => ("unplannable", None),
             };
+            if let Some(s) = size {
+                metrics::histogram!(telemetry::REOPT_ORDERS).record(s.orders as f64);
+                metrics::histogram!(telemetry::REOPT_ITERATIONS).record(s.stats.iterations as f64);
+            }
             metrics::counter!(telemetry::REOPT_RUNS, "outcome" => label).increment(1);
             match outcome {
                 Outcome::Improved(plan) => {
