@@ -18,6 +18,8 @@
 //! - `dispatch`: orders and live dispatch — planning adapter, travel model, order
 //!   directory, order operations.
 //! - `persist`: the position batch writer in front of the store.
+//! - `solve_coords`: `dispatch solve` for instances in coordinates (JSON, docs/solve.md)
+//!   on great-circle or road travel, through the offline planner.
 //! - `trackers`: phone tracker apps' requests decoded (OsmAnd, Traccar Client JSON).
 //! - `trails`: the position history — downsampled, written in batches, trimmed.
 //! - `telemetry`, `error`, `time`: metrics and logs, API errors, the clock.
@@ -38,6 +40,7 @@ pub mod recovery;
 pub mod road_network;
 pub mod router;
 pub mod shared;
+pub mod solve_coords;
 pub mod store_cli;
 pub mod telemetry;
 pub mod time;

@@ -1,6 +1,7 @@
 //! `dispatch`: the engine binary. `serve` runs it; `token` issues, lists and revokes
 //! tokens; `audit` prints the audit log; `store` checks, backs up and restores the
-//! store; `config` prints the default configuration; `roads` builds a road graph.
+//! store; `config` prints the default configuration; `roads` builds a road graph;
+//! `solve` plans a benchmark instance or one in coordinates (`solve_coords`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -69,14 +70,17 @@ enum Command {
         #[arg(long, default_value = "./data")]
         data_dir: PathBuf,
     },
-    /// Solve a Solomon or Li & Lim benchmark file (or every file of a folder with --bench).
+    /// Solve a Solomon or Li & Lim benchmark file (or every file of a folder with --bench),
+    /// or an instance in coordinates (JSON, docs/solve.md) on great-circle or road travel.
     Solve {
         /// Instance file (omit with --bench).
         file: Option<PathBuf>,
-        /// Input format; guessed from the file when absent.
+        /// Input format: solomon, lilim or coords; guessed from the file when absent
+        /// (coords for a .json file or one starting with `{`).
         #[arg(long)]
         format: Option<String>,
-        /// Wall-clock budget per instance.
+        /// Wall-clock budget per instance (of a coordinates instance: of the search, once
+        /// the road graph and the matrix are ready).
         #[arg(long, default_value_t = 1000)]
         time_limit_ms: u64,
         #[arg(long, default_value_t = 1)]
@@ -87,6 +91,13 @@ enum Command {
         /// Solve every instance in DIR and print a table against bks.csv.
         #[arg(long, value_name = "DIR")]
         bench: Option<PathBuf>,
+        /// Travel model of a coordinates instance: haversine (great circle × detour
+        /// factor, the default) or roads (needs --roads).
+        #[arg(long, value_name = "haversine|roads")]
+        travel: Option<String>,
+        /// Prepared road graph directory (`dispatch roads build`) for --travel roads.
+        #[arg(long, value_name = "DIR")]
+        roads: Option<PathBuf>,
     },
     /// Check, back up or restore the store: `dispatch store check|backup|restore`.
     Store {
@@ -132,7 +143,12 @@ fn main() -> anyhow::Result<()> {
             seed,
             json,
             bench,
-        } => solve(file, format, time_limit_ms, seed, json, bench),
+            travel,
+            roads,
+        } => {
+            let coords = CoordsFlags { travel, roads };
+            solve(file, format, time_limit_ms, seed, json, bench, coords)
+        }
         Command::Store { cmd } => dispatch_engine::store_cli::run(cmd),
         Command::Roads { cmd } => roads_cli::run(cmd),
         Command::Config { print_default } => {
@@ -145,6 +161,12 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `dispatch solve`'s flags for instances in coordinates.
+struct CoordsFlags {
+    travel: Option<String>,
+    roads: Option<PathBuf>,
+}
+
 fn solve(
     file: Option<PathBuf>,
     format: Option<String>,
@@ -152,22 +174,38 @@ fn solve(
     seed: u64,
     json: bool,
     bench: Option<PathBuf>,
+    coords: CoordsFlags,
 ) -> anyhow::Result<()> {
+    use dispatch_engine::solve_coords;
     use dispatch_plan::solve::{bench_dir, default_bks_csv, solve_file, Format, SolveOptions};
     let opts = SolveOptions {
         time_limit_ms,
         seed,
     };
+    let (travel, roads) = (coords.travel.as_deref(), coords.roads.as_deref());
     if let Some(dir) = bench {
+        solve_coords::refuse_benchmark_travel(travel, roads, "every --bench instance")?;
         let table = bench_dir(&dir, &default_bks_csv(&dir), &opts)?;
         print!("{}", table.to_markdown());
         return Ok(());
     }
     let file = file.context("give an instance FILE or --bench DIR")?;
+    if solve_coords::is_coords(format.as_deref(), &file) {
+        let report = solve_coords::solve_file(&file, travel, roads, time_limit_ms, seed)?;
+        if json {
+            println!("{}", report.to_json());
+        } else {
+            print!("{}", report.to_text());
+        }
+        return Ok(());
+    }
+    solve_coords::refuse_benchmark_travel(travel, roads, &file.display().to_string())?;
     let format = format
-        .map(|f| f.parse::<Format>())
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--format: {e:?}"))?;
+        .map(|f| {
+            f.parse::<Format>()
+                .map_err(|_| anyhow::anyhow!("--format {f:?}: expected solomon, lilim or coords"))
+        })
+        .transpose()?;
     let report = solve_file(&file, format, &opts)?;
     if json {
         println!("{}", report.to_json());
