@@ -295,6 +295,28 @@ pub fn release(
     (!change.requeue.is_empty()).then_some(change)
 }
 
+/// Whether the driver, at `position`, is within `radius_m` of the pickup of one of
+/// `ids`: it may be serving that stop (a route reordered under a driver at a stop that is
+/// no longer its first), so the order is not taken away from it — the driver would report
+/// the stop done a moment later on a route that no longer holds it.
+pub fn at_a_pickup_of<'a>(
+    plan: &RoutePlan,
+    ids: impl IntoIterator<Item = &'a str>,
+    position: Option<(f64, f64)>,
+    radius_m: f64,
+) -> bool {
+    let Some((lat, lon)) = position else {
+        return false;
+    };
+    ids.into_iter().any(|id| {
+        plan.stops.iter().any(|s| {
+            s.kind == StopKind::Pickup
+                && &*s.order_id == id
+                && crate::core::geo_util::haversine_m(lat, lon, s.lat, s.lon) <= radius_m
+        })
+    })
+}
+
 /// A region's re-optimisation takes orders back to hand them to other drivers at once:
 /// granted only on the version the plan was computed on, all or nothing, for orders not
 /// picked up, and never the order of the next stop once the driver is committed to it

@@ -231,6 +231,34 @@ fn cancel_and_release_leave_picked_up_orders_alone() {
 }
 
 #[test]
+fn a_driver_at_a_pickup_keeps_that_order() {
+    let plan = plan_of(3, 0, 9);
+    let stop = |id: &str| {
+        plan.stops
+            .iter()
+            .find(|s| &*s.order_id == id && s.kind == StopKind::Pickup)
+            .unwrap()
+            .clone()
+    };
+    let p1 = stop("o1");
+    // 10 m north of o1's pickup: within a 50 m radius, not within 5 m.
+    let near = Some((p1.lat + 10.0 / 111_195.0, p1.lon));
+    assert!(at_a_pickup_of(&plan, ["o1"], near, 50.0));
+    assert!(!at_a_pickup_of(&plan, ["o1"], near, 5.0));
+    assert!(!at_a_pickup_of(&plan, ["o0", "o2"], near, 50.0));
+    assert!(!at_a_pickup_of(&plan, ["o1"], None, 50.0));
+    // A picked-up order's remaining stop is its dropoff: not a pickup to guard.
+    let picked = plan_of(3, 3, 9);
+    let d = picked.stops[0].clone();
+    assert!(!at_a_pickup_of(
+        &picked,
+        [&*d.order_id],
+        Some((d.lat, d.lon)),
+        50.0
+    ));
+}
+
+#[test]
 fn etas_drift_past_the_threshold_only() {
     assert!(!etas_drifted(&[1_000, 2_000], &[1_500, 2_400], 500));
     assert!(etas_drifted(&[1_000, 2_000], &[1_000, 2_501], 500));

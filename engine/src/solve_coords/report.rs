@@ -159,9 +159,13 @@ impl CoordsReport {
     }
 
     pub fn to_text(&self) -> String {
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         let mut s = format!(
-            "{}: {} orders, {} vehicles, travel {}",
-            self.instance, self.orders, self.vehicles_available, self.travel
+            "{}: {}, {}, travel {}",
+            self.instance,
+            plural(self.orders, "order"),
+            plural(self.vehicles_available, "vehicle"),
+            self.travel
         );
         if let (Some(dir), Some(f)) = (&self.roads, self.fallback_pairs) {
             s.push_str(&format!(

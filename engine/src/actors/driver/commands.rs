@@ -247,6 +247,9 @@ impl Handler<Release> for DriverActor {
     type Result = bool;
     fn handle(&mut self, r: Release, ctx: &mut Self::Context) -> bool {
         self.depth.took();
+        if self.at_a_pickup_of([r.order_id.as_str()]) {
+            return false;
+        }
         let Some(change) = route::release(&self.plan, &r.order_id, r.base_version, now_ms()) else {
             return false;
         };
@@ -278,6 +281,9 @@ impl Handler<Withdraw> for DriverActor {
     type Result = ResponseFuture<Option<(u64, Vec<Arc<Order>>)>>;
     fn handle(&mut self, w: Withdraw, ctx: &mut Self::Context) -> Self::Result {
         self.depth.took();
+        if self.at_a_pickup_of(w.order_ids.iter().map(|id| &**id)) {
+            return Box::pin(async { None });
+        }
         let committed = self.committed_to_next_stop();
         let change = route::withdraw(
             &self.plan,
@@ -309,6 +315,13 @@ impl Handler<Withdraw> for DriverActor {
 }
 
 impl DriverActor {
+    /// Whether the driver is within the pin radius of the pickup of one of `ids` (see
+    /// [`route::at_a_pickup_of`]): rebalance and re-optimisation leave such an order.
+    fn at_a_pickup_of<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> bool {
+        let at = self.position.map(|p| (p.lat, p.lon));
+        route::at_a_pickup_of(&self.plan, ids, at, self.shared.params.pin_radius_m)
+    }
+
     /// Whether the driver is committed to its next stop (within
     /// `dispatch.reoptimise`'s commit radius — anywhere with `keep_next_stop` — or the
     /// pin radius of it): a re-optimisation leaves that stop first and with it.
