@@ -1,6 +1,7 @@
 //! Driver bots: one real WebSocket client per driver (bincode, or JSON for a share of
 //! the fleet) with its driver token. A bot comes online at its shift start (status
 //! `available`, a position every interval of simulated time), drives in straight lines
+//! (or along the road path the engine sent with the stop, when it plans on roads)
 //! towards the next stop of the route it was given at the scenario's speed, dwells for
 //! the service time, reports `stop_done` and goes on; every `route` message replaces the
 //! plan at once (a cancelled order's stops simply vanish). It goes offline at its shift
@@ -11,6 +12,7 @@
 //! from the route, the speed and the service time, not from when a timer fired), so the
 //! same seed gives the same driving; only the engine's answers can differ.
 
+mod leg;
 mod world;
 
 use super::clock::Clock;
@@ -32,7 +34,8 @@ pub struct Fleet {
     pub ws_base: String,
     pub stats: Arc<Stats>,
     pub planned: Arc<Vec<PlannedOrder>>,
-    /// Straight-line metres per simulated second.
+    /// Metres driven (along a road path, or the great circle × `detour`) per simulated
+    /// second.
     pub speed_mps: f64,
     pub detour: f64,
     pub service_s: f64,
@@ -62,7 +65,7 @@ impl Fleet {
             ws_base,
             stats,
             planned,
-            speed_mps: s.fleet.speed_kmh / 3.6 / s.fleet.detour_factor,
+            speed_mps: s.fleet.speed_kmh / 3.6,
             detour: s.fleet.detour_factor,
             service_s: s.fleet.service_s,
             interval_s: s.fleet.position_interval_s,
@@ -77,8 +80,7 @@ impl Fleet {
 enum Phase {
     Idle,
     Driving {
-        from: (f64, f64),
-        to: (f64, f64),
+        leg: Arc<leg::Leg>,
         stop: Option<RouteStop>,
         depart_s: f64,
         arrive_s: f64,
@@ -123,6 +125,8 @@ pub struct Bot {
     ending: bool,
     finished: bool,
     metres: f64,
+    /// Metres of the current leg already counted in `metres`.
+    leg_m: f64,
     /// Fraction of the position interval by which this bot's positions are offset.
     tick_phase: f64,
     /// Known once the run starts.
@@ -163,6 +167,7 @@ impl Bot {
             ending: false,
             finished: false,
             metres: 0.0,
+            leg_m: 0.0,
             tick_phase: plan.tick_phase,
             clock: None,
         };

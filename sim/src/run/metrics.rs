@@ -73,8 +73,12 @@ pub struct Stats {
     pub positions: AtomicU64,
     pub disconnects: AtomicU64,
     pub reconnects: AtomicU64,
-    /// Metres driven on the road (straight line × detour), summed over the fleet.
+    /// Metres driven (along road paths, or straight lines × detour), summed over the fleet.
     pub metres: AtomicU64,
+    /// Legs towards a stop driven along the road path the route carried.
+    pub legs_on_roads: AtomicU64,
+    /// Legs towards a stop driven in a straight line (no path, or one too far to join).
+    pub legs_straight: AtomicU64,
     pub cancel_refused: AtomicU64,
     pub stop_races: AtomicU64,
     pub drivers_online: AtomicU64,
@@ -96,6 +100,8 @@ impl Stats {
             disconnects: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             metres: AtomicU64::new(0),
+            legs_on_roads: AtomicU64::new(0),
+            legs_straight: AtomicU64::new(0),
             cancel_refused: AtomicU64::new(0),
             stop_races: AtomicU64::new(0),
             drivers_online: AtomicU64::new(0),
@@ -451,6 +457,8 @@ pub fn fill_engine_metrics(report: &mut Report, stats: &Stats, text: &str) {
             stats.cancel_refused.load(Relaxed),
         ),
         ("sim:stop_done_cancel_races", stats.stop_races.load(Relaxed)),
+        ("sim:legs_on_roads", stats.legs_on_roads.load(Relaxed)),
+        ("sim:legs_straight", stats.legs_straight.load(Relaxed)),
         (
             "sim:console_driver_batches_dropped",
             stats.console_dropped.load(Relaxed),

@@ -9,7 +9,7 @@
 //! process may hold: `crate::target`) with its travel model set to the scenario's world:
 //! `travel.speed_kmh` = the fleet's speed × speed-up (the engine plans in real time),
 //! the fleet's detour factor,
-//! a flat hourly profile, the area as `service_area`, and the engine's human-scale
+//! a flat hourly profile, the area widened by 2 km as `service_area`, and the engine's human-scale
 //! timeouts (disconnect grace, silence, ETA push threshold, unassignable retry,
 //! rebalance) divided by the speed-up with floors. With `--url` the engine is used as it
 //! is configured; the run prints the matching `[travel]` settings.
@@ -90,6 +90,25 @@ pub struct Args {
 const ENGINE_MAX_SPEED_KMH: f64 = 300.0;
 const MAX_HOURLY_FACTOR: f64 = 10.0;
 
+/// How far beyond the scenario's area the engine still takes positions: orders are
+/// placed inside the area, but a driver on its way between two of them may leave it (a
+/// road path bends out of a small area; a bot returning home crosses a corner).
+const AREA_MARGIN_M: f64 = 2_000.0;
+
+/// The scenario's area (`[min_lon, min_lat, max_lon, max_lat]`) widened by
+/// `AREA_MARGIN_M` on every side: the engine's service area.
+fn service_area(b: &[f64; 4]) -> [f64; 4] {
+    let dlat = AREA_MARGIN_M / 111_195.0;
+    let mid = ((b[1] + b[3]) / 2.0).to_radians().cos().max(0.01);
+    let dlon = dlat / mid;
+    [
+        (b[0] - dlon).max(-180.0),
+        (b[1] - dlat).max(-90.0),
+        (b[2] + dlon).min(180.0),
+        (b[3] + dlat).min(90.0),
+    ]
+}
+
 /// The engine configuration that matches the scenario's world at `speedup`. The engine
 /// plans in real time, so it drives `speed_kmh × speedup`; above its 300 km/h limit the
 /// rest goes into a flat hourly factor (at most 10).
@@ -115,7 +134,7 @@ pub fn engine_config(s: &Scenario, base: Config) -> anyhow::Result<Config> {
     c.travel.speed_kmh = speed;
     c.travel.detour_factor = s.fleet.detour_factor;
     c.travel.hourly_speed_factor = vec![factor; 24];
-    c.regions.service_area = Some(s.area.bbox);
+    c.regions.service_area = Some(service_area(&s.area.bbox));
     let scale = |ms: u64, floor: u64| ((ms as f64 / x).round() as u64).max(floor);
     let d = &mut c.dispatch;
     // The bots' positions come every interval / speed-up; silence must be far longer.
@@ -242,7 +261,7 @@ async fn open_engine(
     if engine.is_external() {
         eprintln!(
             "note: the engine at {} should plan in this scenario's time: [travel] speed_kmh = {}, detour_factor = {}, hourly_speed_factor = 24 × {}; [regions] service_area = {:?}",
-            engine.base, config.travel.speed_kmh, config.travel.detour_factor, config.travel.hourly_speed_factor[0], s.area.bbox
+            engine.base, config.travel.speed_kmh, config.travel.detour_factor, config.travel.hourly_speed_factor[0], config.regions.service_area
         );
     }
     Ok(engine)
@@ -447,7 +466,10 @@ mod tests {
             .hourly_speed_factor
             .iter()
             .all(|f| *f == c.travel.hourly_speed_factor[0]));
-        assert_eq!(c.regions.service_area, Some(s.area.bbox));
+        let area = c.regions.service_area.unwrap();
+        let b = s.area.bbox;
+        assert!(area[0] < b[0] && area[1] < b[1] && area[2] > b[2] && area[3] > b[3]);
+        assert!((b[1] - area[1] - AREA_MARGIN_M / 111_195.0).abs() < 1e-9);
         assert!(c.dispatch.disconnect_grace_ms >= 1_000);
         assert!(c.dispatch.silent_timeout_ms >= 3_000);
         c.validate().unwrap();

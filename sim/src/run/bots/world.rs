@@ -1,21 +1,39 @@
-//! A bot's simulated world: it drives in straight lines towards the next stop at the
-//! scenario's speed (positions follow from simulated time only), dwells for the service
-//! time, reports the stop done and goes on; a new plan is followed from where it is.
+//! A bot's simulated world: it drives towards the next stop at the scenario's speed,
+//! along the stop's road path when the route carries one, else in a straight line
+//! (positions follow from simulated time only), dwells for the service time, reports
+//! the stop done and goes on; a new plan is followed from where it is.
 
+use super::leg::Leg;
 use super::{Bot, Phase};
 use crate::client;
 use crate::common::haversine_m;
 use dispatch_protocol::{RouteStop, StopKind, StopOutcome};
 use std::sync::atomic::Ordering::Relaxed;
-
-fn lerp(a: (f64, f64), b: (f64, f64), f: f64) -> (f64, f64) {
-    (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f)
-}
+use std::sync::Arc;
 
 impl Bot {
     pub(super) fn move_to(&mut self, p: (f64, f64)) {
         self.metres += haversine_m(self.pos, p) * self.fleet.detour;
         self.pos = p;
+    }
+
+    /// `d` metres along `leg` (the part since the last call counted as driven).
+    fn drive_along(&mut self, leg: &Leg, d: f64) {
+        self.metres += (d - self.leg_m).max(0.0);
+        self.leg_m = d;
+        self.pos = leg.at(d);
+    }
+
+    /// Sets out along `leg` at `t` (towards `stop`, or home).
+    fn set_out(&mut self, leg: Leg, stop: Option<RouteStop>, t: f64) {
+        self.leg_m = 0.0;
+        let arrive_s = t + leg.length_m() / self.fleet.speed_mps;
+        self.phase = Phase::Driving {
+            leg: Arc::new(leg),
+            stop,
+            depart_s: t,
+            arrive_s,
+        };
     }
 
     pub(super) fn order_of(&self, stop: &RouteStop) -> Option<usize> {
@@ -46,13 +64,19 @@ impl Bot {
                     until_s: t + self.fleet.service_s,
                 };
             } else {
-                self.phase = Phase::Driving {
-                    from: self.pos,
-                    to,
-                    stop: Some(first),
-                    depart_s: t,
-                    arrive_s: t + d / self.fleet.speed_mps,
+                let on_roads = first
+                    .path
+                    .as_deref()
+                    .and_then(|p| Leg::along(self.pos, p, to));
+                let stats = &self.fleet.stats;
+                let counter = match on_roads {
+                    Some(_) => &stats.legs_on_roads,
+                    None => &stats.legs_straight,
                 };
+                counter.fetch_add(1, Relaxed);
+                let leg =
+                    on_roads.unwrap_or_else(|| Leg::straight(self.pos, to, self.fleet.detour));
+                self.set_out(leg, Some(first), t);
             }
             return;
         }
@@ -67,13 +91,8 @@ impl Bot {
         };
         match home {
             Some(h) if haversine_m(self.pos, h) >= 1.0 => {
-                self.phase = Phase::Driving {
-                    from: self.pos,
-                    to: h,
-                    stop: None,
-                    depart_s: t,
-                    arrive_s: t + haversine_m(self.pos, h) / self.fleet.speed_mps,
-                }
+                let leg = Leg::straight(self.pos, h, self.fleet.detour);
+                self.set_out(leg, None, t);
             }
             _ => self.phase = Phase::Idle,
         }
@@ -84,14 +103,13 @@ impl Bot {
         loop {
             match self.phase.clone() {
                 Phase::Driving {
-                    from,
-                    to,
+                    leg,
                     stop,
                     depart_s,
                     arrive_s,
                 } => {
                     if now >= arrive_s {
-                        self.move_to(to);
+                        self.drive_along(&leg, leg.length_m());
                         match stop {
                             Some(stop) => {
                                 // Pickups are ready at creation, so never before arrival.
@@ -105,7 +123,7 @@ impl Bot {
                         }
                     } else {
                         let f = ((now - depart_s) / (arrive_s - depart_s)).clamp(0.0, 1.0);
-                        self.move_to(lerp(from, to, f));
+                        self.drive_along(&leg, f * leg.length_m());
                         return;
                     }
                 }
