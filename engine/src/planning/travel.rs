@@ -64,8 +64,9 @@ impl Travel {
         travel
     }
 
-    /// Whether distances and times follow the road network.
-    pub fn on_roads(&self) -> bool {
+    /// Whether distances and times follow the road network (the tests' view of it).
+    #[cfg(test)]
+    fn on_roads(&self) -> bool {
         self.roads.is_some()
     }
 

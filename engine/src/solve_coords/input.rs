@@ -3,6 +3,7 @@
 //! it is about (`orders[3].pickup.lat: ...`); then validated into an [`Instance`].
 
 use super::CoordsError;
+use dispatch_protocol::validate::validate_coords;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -159,20 +160,15 @@ pub fn parse(text: &str, default_name: &str) -> Result<Instance, CoordsError> {
     })
 }
 
-/// Checks a position: finite, latitude in -90..=90, longitude in -180..=180.
+/// Checks a position with the contract's own rule (`validate_coords`), naming the field.
 pub fn place(at: &str, lat: f64, lon: f64) -> Result<Place, CoordsError> {
-    if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
-        return Err(field(
-            &format!("{at}.lat"),
-            format!("{lat} is not in -90..=90"),
-        ));
-    }
-    if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
-        return Err(field(
-            &format!("{at}.lon"),
-            format!("{lon} is not in -180..=180"),
-        ));
-    }
+    validate_coords(lat, lon).map_err(|e| {
+        let value = if e.field == "lat" { lat } else { lon };
+        field(
+            &format!("{at}.{}", e.field),
+            format!("{value} {}", e.reason),
+        )
+    })?;
     Ok(Place { lat, lon })
 }
 
